@@ -1,0 +1,38 @@
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'data/**', 'coverage/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', module: 'writable', require: 'readonly' } },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' }],
+      'no-restricted-imports': 'off',
+    },
+  },
+  {
+    // The domain is pure: nothing from outside src/domain, no Node built-ins, no frameworks.
+    files: ['src/domain/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [
+        { group: ['**/application/*', '**/infrastructure/*', '**/interfaces/*', 'node:*', 'inversify', 'reflect-metadata'], message: 'the domain imports nothing from outside src/domain' },
+      ] }],
+      'no-restricted-syntax': ['error',
+        { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: 'time comes in with the command' },
+        { selector: "CallExpression[callee.property.name='randomUUID']", message: 'ids come in with the command' },
+      ],
+    },
+  },
+  {
+    // inversify stays at the edge: only the composition root and src/infrastructure/di know it.
+    files: ['src/application/**/*.ts', 'src/interfaces/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { paths: [
+        { name: 'inversify', message: 'inversify belongs in src/infrastructure/di and src/main.ts' },
+        { name: 'reflect-metadata', message: 'inversify belongs in src/infrastructure/di and src/main.ts' },
+      ] }],
+    },
+  },
+);

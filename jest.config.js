@@ -1,0 +1,20 @@
+/**
+ * Jest runs TypeScript through @swc/jest: it strips types only (tsc --noEmit in
+ * `npm test` does the type checking), which keeps the suite fast on two cores.
+ * The project is CommonJS throughout, so inversify 7 (which ships CommonJS) is
+ * used rather than the ESM-only inversify 8: see docs/DECISIONS.md.
+ */
+const swc = ['@swc/jest', { jsc: { target: 'es2023', parser: { syntax: 'typescript' } } }];
+
+const tier = (displayName, pattern) => ({
+  displayName,
+  testEnvironment: 'node',
+  transform: { '^.+\\.ts$': swc },
+  testMatch: [`<rootDir>/test/**/*.${pattern}.test.ts`],
+  setupFiles: ['<rootDir>/test/support/setupEnv.ts'],
+});
+
+module.exports = {
+  projects: [tier('unit', 'unit'), tier('int', 'int'), tier('e2e', 'e2e')],
+  testTimeout: 60000,
+};

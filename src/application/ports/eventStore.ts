@@ -1,0 +1,95 @@
+/**
+ * The event store port. Every adapter (PostgreSQL, embedded PGlite, EventStoreDB)
+ * keeps the same promises, checked by one contract suite (test/infrastructure/eventStore).
+ */
+
+/** What the writer believes about the stream: absent, anything, or exactly at this revision. */
+export type ExpectedRevision = 'no_stream' | 'any' | bigint;
+
+export interface EventMetadata {
+  actorId: string;
+  correlationId: string;
+  causationId: string;
+  recordedAt: string;
+  /** Tamper evidence: the previous event's hash in this stream (64 zeros for the first). */
+  prevHash: string;
+  /** SHA-256 over `prevHash` and this event's canonical JSON. */
+  hash: string;
+  [key: string]: unknown;
+}
+
+export interface EventToAppend {
+  /** A UUID. Appending an id the stream already holds is a no-op, as in EventStoreDB. */
+  eventId: string;
+  type: string;
+  data: unknown;
+  metadata: EventMetadata;
+}
+
+export interface RecordedEvent {
+  streamId: string;
+  /** 0-based position of the event in its stream. */
+  streamRevision: bigint;
+  /** Position in the store's global order (EventStoreDB's commit position). */
+  globalPosition: bigint;
+  /**
+   * An opaque, fixed-width string that sorts like the store's global order:
+   * subscribe from it to get every later event. Compare checkpoints as strings.
+   */
+  checkpoint: string;
+  eventId: string;
+  type: string;
+  data: unknown;
+  metadata: EventMetadata;
+}
+
+export interface AppendResult {
+  /** The revision of the last event now in the stream: pass it as the next expected revision. */
+  nextExpectedRevision: bigint;
+  globalPosition: bigint;
+  checkpoint: string;
+}
+
+export interface ReadStreamOptions {
+  fromRevision?: bigint;
+  maxCount?: number;
+}
+
+export type SubscriptionStart = { from: 'start' } | { from: 'end' } | { from: 'checkpoint'; checkpoint: string };
+
+export interface Subscription {
+  /** Stops delivery; resolves once the handler will not be called again. */
+  stop(): Promise<void>;
+}
+
+export interface SubscribeOptions {
+  /** Called for each event, in order; the next is delivered only after this resolves. */
+  onEvent(event: RecordedEvent): Promise<void>;
+  /** A delivery or connection fault; the adapter resubscribes from its last checkpoint on its own. */
+  onError?(error: unknown): void;
+}
+
+export interface EventStore {
+  appendToStream(streamId: string, events: readonly EventToAppend[], expectedRevision: ExpectedRevision): Promise<AppendResult>;
+  /** Events of one stream in revision order; an empty list for a stream that does not exist. */
+  readStream(streamId: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
+  /** Up to `maxCount` committed events after `after` (null: from the start), in global order. */
+  readAll(after: string | null, maxCount: number): Promise<RecordedEvent[]>;
+  /** Every committed event after the start point, once, in global order. */
+  subscribeToAll(start: SubscriptionStart, options: SubscribeOptions): Subscription;
+  close(): Promise<void>;
+}
+
+/** The stream was not where the writer expected it; nothing was written. */
+export class WrongExpectedRevisionError extends Error {
+  constructor(
+    readonly streamId: string,
+    readonly expected: ExpectedRevision,
+    readonly actual: bigint | 'no_stream',
+  ) {
+    super(`stream ${streamId}: expected revision ${String(expected)}, but it is at ${String(actual)}`);
+    this.name = 'WrongExpectedRevisionError';
+  }
+}
+
+export const NO_PREVIOUS_HASH = '0'.repeat(64);

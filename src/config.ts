@@ -1,0 +1,211 @@
+import { createPublicKey } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { isValidCron } from './infrastructure/scheduler/cron';
+
+export type JwtAlgorithm = 'HS256' | 'RS256' | 'ES256';
+
+export interface Config {
+  port: number;
+  /** Absent: embedded PGlite under dataDir. */
+  databaseUrl: string | null;
+  dataDir: string;
+  eventStore: { kind: 'postgres' } | { kind: 'eventstoredb'; connectionString: string };
+  jwt: {
+    algorithm: JwtAlgorithm;
+    /** The HS256 secret or the RS256/ES256 public key (PEM). */
+    key: string;
+    issuer: string | null;
+    audience: string | null;
+    clockToleranceSeconds: number;
+  };
+  internalApiToken: string;
+  /** Null: any Origin is accepted (see docs/DECISIONS.md). */
+  allowedOrigins: string[] | null;
+  roomEmptyTtlMs: number;
+  roomIdleTtlMs: number;
+  expirySweepCron: string;
+  tls: { certFile: string; keyFile: string } | null;
+  wsMaxFrameBytes: number;
+  /** Messages a second per user; 0 turns the limit off. */
+  sendRateLimit: number;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  production: boolean;
+  /** What start-up should warn about: development defaults in use. */
+  warnings: string[];
+}
+
+/** A bad value in the environment: the message is the one line start-up prints. */
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    problem: string,
+  ) {
+    super(`configuration error: ${variable} ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const DEV_JWT_SECRET = 'dev-only-jwt-secret-change-me-please';
+const DEV_INTERNAL_TOKEN = 'dev-only-internal-token-change-me';
+
+const durationUnits: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** `90s`, `15m`, `1h`, `30d` (and `500ms`) to milliseconds; null when it is not one. */
+export function parseDuration(text: string): number | null {
+  const match = /^(\d+)(ms|s|m|h|d)$/.exec(text.trim());
+  if (match === null) return null;
+  const ms = Number(match[1]) * (durationUnits[match[2] as string] as number);
+  return Number.isSafeInteger(ms) && ms > 0 ? ms : null;
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Reads the environment once; throws ConfigError naming the first bad variable. */
+export function loadConfig(env: Env = process.env): Config {
+  const warnings: string[] = [];
+  const production = env.NODE_ENV === 'production';
+  const get = (name: string): string | undefined => {
+    const value = env[name];
+    return value === undefined || value.trim() === '' ? undefined : value;
+  };
+  const int = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = get(name);
+    if (raw === undefined) return fallback;
+    const parsed = z.coerce.number().int().min(min).max(max).safeParse(raw);
+    if (!parsed.success || !/^\d+$/.test(raw.trim())) {
+      throw new ConfigError(name, `must be a whole number from ${min} to ${max}, got "${raw}"`);
+    }
+    return parsed.data;
+  };
+  const duration = (name: string, fallback: string): number => {
+    const raw = get(name) ?? fallback;
+    const ms = parseDuration(raw);
+    if (ms === null) throw new ConfigError(name, `must be a duration like 90s, 15m, 1h or 30d, got "${raw}"`);
+    return ms;
+  };
+
+  const databaseUrl = get('DATABASE_URL') ?? null;
+  if (databaseUrl !== null && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError('DATABASE_URL', 'must be a postgres:// or postgresql:// URL');
+  }
+
+  const eventStoreKind = get('EVENT_STORE') ?? 'postgres';
+  let eventStore: Config['eventStore'];
+  if (eventStoreKind === 'postgres') {
+    eventStore = { kind: 'postgres' };
+  } else if (eventStoreKind === 'eventstoredb') {
+    const connectionString = get('EVENTSTORE_CONNECTION_STRING');
+    if (connectionString === undefined) {
+      throw new ConfigError('EVENTSTORE_CONNECTION_STRING', 'is required when EVENT_STORE=eventstoredb');
+    }
+    if (!/^(esdb|kurrentdb|kdb)(\+discover)?:\/\//.test(connectionString)) {
+      throw new ConfigError('EVENTSTORE_CONNECTION_STRING', 'must be an esdb:// connection string');
+    }
+    eventStore = { kind: 'eventstoredb', connectionString };
+  } else {
+    throw new ConfigError('EVENT_STORE', `must be "postgres" or "eventstoredb", got "${eventStoreKind}"`);
+  }
+
+  const jwt = loadJwt(get, production, warnings);
+
+  let internalApiToken = get('INTERNAL_API_TOKEN');
+  if (internalApiToken === undefined) {
+    if (production) throw new ConfigError('INTERNAL_API_TOKEN', 'is required when NODE_ENV=production');
+    internalApiToken = DEV_INTERNAL_TOKEN;
+    warnings.push(`INTERNAL_API_TOKEN is not set: using the development token "${DEV_INTERNAL_TOKEN}"`);
+  } else if (internalApiToken.length < 16) {
+    throw new ConfigError('INTERNAL_API_TOKEN', 'must be at least 16 characters');
+  }
+
+  const originsRaw = get('ALLOWED_ORIGINS');
+  let allowedOrigins: string[] | null = null;
+  if (originsRaw !== undefined) {
+    allowedOrigins = originsRaw.split(',').map((o) => o.trim()).filter((o) => o !== '');
+    for (const origin of allowedOrigins) {
+      let parsed: URL;
+      try {
+        parsed = new URL(origin);
+      } catch {
+        throw new ConfigError('ALLOWED_ORIGINS', `has "${origin}", which is not an origin like https://app.example.com`);
+      }
+      if (parsed.origin !== origin.replace(/\/$/, '')) {
+        throw new ConfigError('ALLOWED_ORIGINS', `has "${origin}", which is not an origin like https://app.example.com`);
+      }
+    }
+    allowedOrigins = allowedOrigins.map((o) => o.replace(/\/$/, ''));
+  } else {
+    warnings.push('ALLOWED_ORIGINS is not set: WebSocket connections are accepted from any Origin');
+  }
+
+  const expirySweepCron = get('EXPIRY_SWEEP_CRON') ?? '* * * * *';
+  if (!isValidCron(expirySweepCron)) {
+    throw new ConfigError('EXPIRY_SWEEP_CRON', `is not a cron expression node-schedule accepts: "${expirySweepCron}"`);
+  }
+
+  const certFile = get('TLS_CERT_FILE');
+  const keyFile = get('TLS_KEY_FILE');
+  let tls: Config['tls'] = null;
+  if (certFile !== undefined || keyFile !== undefined) {
+    if (certFile === undefined) throw new ConfigError('TLS_CERT_FILE', 'is required when TLS_KEY_FILE is set');
+    if (keyFile === undefined) throw new ConfigError('TLS_KEY_FILE', 'is required when TLS_CERT_FILE is set');
+    if (!existsSync(certFile)) throw new ConfigError('TLS_CERT_FILE', `names a file that does not exist: ${certFile}`);
+    if (!existsSync(keyFile)) throw new ConfigError('TLS_KEY_FILE', `names a file that does not exist: ${keyFile}`);
+    tls = { certFile, keyFile };
+  }
+
+  const logLevel = get('LOG_LEVEL') ?? 'info';
+  const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+  if (!(levels as readonly string[]).includes(logLevel)) {
+    throw new ConfigError('LOG_LEVEL', `must be one of ${levels.join(', ')}, got "${logLevel}"`);
+  }
+
+  return {
+    port: int('PORT', 9090, 0, 65535),
+    databaseUrl,
+    dataDir: path.resolve(get('DATA_DIR') ?? './data'),
+    eventStore,
+    jwt,
+    internalApiToken,
+    allowedOrigins,
+    roomEmptyTtlMs: duration('ROOM_EMPTY_TTL', '1h'),
+    roomIdleTtlMs: duration('ROOM_IDLE_TTL', '30d'),
+    expirySweepCron,
+    tls,
+    wsMaxFrameBytes: int('WS_MAX_FRAME_BYTES', 16 * 1024, 256, 16 * 1024 * 1024),
+    sendRateLimit: int('SEND_RATE_LIMIT', 10, 0, 1_000_000),
+    logLevel: logLevel as Config['logLevel'],
+    production,
+    warnings,
+  };
+}
+
+function loadJwt(get: (name: string) => string | undefined, production: boolean, warnings: string[]): Config['jwt'] {
+  const secret = get('JWT_SECRET');
+  const publicKey = get('JWT_PUBLIC_KEY');
+  const issuer = get('JWT_ISSUER') ?? null;
+  const audience = get('JWT_AUDIENCE') ?? null;
+  const clockToleranceSeconds = 5;
+  if (secret !== undefined && publicKey !== undefined) {
+    throw new ConfigError('JWT_PUBLIC_KEY', 'and JWT_SECRET are both set: set one, so the algorithm is not ambiguous');
+  }
+  if (publicKey !== undefined) {
+    let keyType: string | undefined;
+    try {
+      keyType = createPublicKey(publicKey.replaceAll('\\n', '\n')).asymmetricKeyType;
+    } catch {
+      throw new ConfigError('JWT_PUBLIC_KEY', 'is not a PEM public key');
+    }
+    const algorithm: JwtAlgorithm | null = keyType === 'rsa' ? 'RS256' : keyType === 'ec' ? 'ES256' : null;
+    if (algorithm === null) throw new ConfigError('JWT_PUBLIC_KEY', `is a ${keyType ?? 'unknown'} key; RSA (RS256) or EC P-256 (ES256) is required`);
+    return { algorithm, key: publicKey.replaceAll('\\n', '\n'), issuer, audience, clockToleranceSeconds };
+  }
+  if (secret !== undefined) {
+    if (secret.length < 32) throw new ConfigError('JWT_SECRET', 'must be at least 32 characters for HS256');
+    return { algorithm: 'HS256', key: secret, issuer, audience, clockToleranceSeconds };
+  }
+  if (production) throw new ConfigError('JWT_SECRET', 'or JWT_PUBLIC_KEY is required when NODE_ENV=production');
+  warnings.push(`JWT_SECRET is not set: using the development secret "${DEV_JWT_SECRET}"`);
+  return { algorithm: 'HS256', key: DEV_JWT_SECRET, issuer, audience, clockToleranceSeconds };
+}

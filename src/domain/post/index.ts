@@ -1,0 +1,27 @@
+import type { Command, Decider, Event } from '../shared/decider';
+
+/**
+ * Posts are owned by the marketplace; the chat service keeps what it needs to open
+ * rooms (owner and title), recorded as events like everything else it keeps.
+ */
+export type PostUpserted = Event<'PostUpserted', { postId: string; ownerId: string; title: string; upsertedAt: string }>;
+export type PostEvent = PostUpserted;
+
+export type UpsertPost = Command<'UpsertPost', { postId: string; ownerId: string; title: string; now: Date }>;
+
+export type PostState = { status: 'none' } | { status: 'known'; postId: string; ownerId: string; title: string };
+
+export const postDecider: Decider<PostState, UpsertPost, PostEvent> = {
+  initialState: () => ({ status: 'none' }),
+  evolve: (_state, event) => ({ status: 'known', postId: event.data.postId, ownerId: event.data.ownerId, title: event.data.title }),
+  decide: (command, state) => {
+    const c = command.data;
+    // An upsert that changes nothing records nothing: the marketplace may resend freely.
+    if (state.status === 'known' && state.ownerId === c.ownerId && state.title === c.title) return [];
+    return [{ type: 'PostUpserted', data: { postId: c.postId, ownerId: c.ownerId, title: c.title, upsertedAt: c.now.toISOString() } }];
+  },
+};
+
+export const postStreamName = (postId: string): string => `post-${postId}`;
+
+export const POST_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;

@@ -1,0 +1,32 @@
+import type { Command } from '../shared/decider';
+
+/** Get-or-open: opens a new room, reopens an expired one, leaves an open one as it is. */
+export type OpenRoom = Command<
+  'OpenRoom',
+  { roomId: string; postId: string; postTitle: string; lenderId: string; borrowerId: string; now: Date }
+>;
+
+export type SendMessage = Command<
+  'SendMessage',
+  { roomId: string; senderId: string; clientMessageId: string; body: string; messageId: string; now: Date }
+>;
+
+export type MarkRead = Command<'MarkRead', { roomId: string; userId: string; upToSeq: number; now: Date }>;
+
+export type BlockParticipant = Command<'BlockParticipant', { roomId: string; userId: string; now: Date }>;
+
+export type UnblockParticipant = Command<'UnblockParticipant', { roomId: string; userId: string; now: Date }>;
+
+/** Expire the room if, at `now`, it has been quiet for longer than its TTL. */
+export type ExpireRoom = Command<'ExpireRoom', { roomId: string; emptyTtlMs: number; idleTtlMs: number; now: Date }>;
+
+export type ReopenRoom = Command<'ReopenRoom', { roomId: string; userId: string; now: Date }>;
+
+export type RoomCommand =
+  | OpenRoom
+  | SendMessage
+  | MarkRead
+  | BlockParticipant
+  | UnblockParticipant
+  | ExpireRoom
+  | ReopenRoom;

@@ -1,0 +1,154 @@
+import type { RoomCommand } from './commands';
+import { BlockedError, InvalidCommandError, OwnPostError, RoomExpiredError, RoomNotFoundError } from './errors';
+import type { RoomEvent } from './events';
+import { clientMessageKey, type ExistingRoom, isParticipant, otherParticipant, type RoomState } from './state';
+
+export const MAX_BODY_CHARACTERS = 4000;
+
+export function decideRoom(command: RoomCommand, state: RoomState): RoomEvent[] {
+  switch (command.type) {
+    case 'OpenRoom': {
+      const c = command.data;
+      if (c.lenderId === c.borrowerId) throw new OwnPostError();
+      if (state.status === 'none') {
+        return [
+          {
+            type: 'RoomOpened',
+            data: {
+              roomId: c.roomId,
+              postId: c.postId,
+              postTitle: c.postTitle,
+              lenderId: c.lenderId,
+              borrowerId: c.borrowerId,
+              openedAt: c.now.toISOString(),
+            },
+          },
+        ];
+      }
+      if (state.borrowerId !== c.borrowerId) throw new RoomNotFoundError(c.roomId);
+      return state.status === 'expired' ? [reopened(state, c.borrowerId, c.now)] : [];
+    }
+    case 'ReopenRoom': {
+      const room = participantRoom(state, command.data.roomId, command.data.userId);
+      return room.status === 'expired' ? [reopened(room, command.data.userId, command.data.now)] : [];
+    }
+    case 'SendMessage': {
+      const c = command.data;
+      const room = participantRoom(state, c.roomId, c.senderId);
+      // A retry returns the original whatever happened to the room since, so it is checked first.
+      if (room.messagesByClientId.has(clientMessageKey(c.senderId, c.clientMessageId))) return [];
+      requireClientMessageId(c.clientMessageId);
+      requireValidBody(c.body);
+      if (room.status === 'expired') throw new RoomExpiredError(room.roomId);
+      if (room.blocks.get(otherParticipant(room, c.senderId)) === c.senderId) throw new BlockedError();
+      return [
+        {
+          type: 'MessageSent',
+          data: {
+            roomId: room.roomId,
+            messageId: c.messageId,
+            seq: room.lastSeq + 1,
+            senderId: c.senderId,
+            body: c.body,
+            clientMessageId: c.clientMessageId,
+            sentAt: c.now.toISOString(),
+          },
+        },
+      ];
+    }
+    case 'MarkRead': {
+      const c = command.data;
+      const room = participantRoom(state, c.roomId, c.userId);
+      if (!Number.isSafeInteger(c.upToSeq) || c.upToSeq < 0) {
+        throw new InvalidCommandError('upToSeq', 'must be a whole number of 0 or more');
+      }
+      if (c.upToSeq > room.lastSeq) {
+        throw new InvalidCommandError('upToSeq', `is past the room's last message (seq ${room.lastSeq})`);
+      }
+      if (c.upToSeq <= (room.lastReadSeq[c.userId] ?? 0)) return [];
+      return [
+        { type: 'MessagesRead', data: { roomId: room.roomId, userId: c.userId, upToSeq: c.upToSeq, readAt: c.now.toISOString() } },
+      ];
+    }
+    case 'BlockParticipant': {
+      const c = command.data;
+      const room = participantRoom(state, c.roomId, c.userId);
+      if (room.blocks.has(c.userId)) return [];
+      const blockedId = otherParticipant(room, c.userId);
+      return [
+        { type: 'RoomBlocked', data: { roomId: room.roomId, blockerId: c.userId, blockedId, blockedAt: c.now.toISOString() } },
+      ];
+    }
+    case 'UnblockParticipant': {
+      const c = command.data;
+      const room = participantRoom(state, c.roomId, c.userId);
+      const unblockedId = room.blocks.get(c.userId);
+      if (unblockedId === undefined) return [];
+      return [
+        {
+          type: 'RoomUnblocked',
+          data: { roomId: room.roomId, blockerId: c.userId, unblockedId, unblockedAt: c.now.toISOString() },
+        },
+      ];
+    }
+    case 'ExpireRoom': {
+      const c = command.data;
+      if (state.status !== 'open') return [];
+      const due = expiryDue(state, c.now, c.emptyTtlMs, c.idleTtlMs);
+      return due ? [{ type: 'RoomExpired', data: { roomId: state.roomId, reason: due, expiredAt: c.now.toISOString() } }] : [];
+    }
+    default: {
+      const exhaustive: never = command;
+      return exhaustive;
+    }
+  }
+}
+
+/**
+ * Which TTL, if any, has run out at `now`: a room with no message since it was
+ * (re)opened expires `emptyTtlMs` after that; otherwise `idleTtlMs` after its last message.
+ */
+export function expiryDue(
+  room: ExistingRoom,
+  now: Date,
+  emptyTtlMs: number,
+  idleTtlMs: number,
+): 'empty' | 'idle' | null {
+  const activeSince = Date.parse(room.activeSince);
+  const lastMessageAt = room.lastMessageAt === null ? null : Date.parse(room.lastMessageAt);
+  if (lastMessageAt === null || lastMessageAt < activeSince) {
+    return now.getTime() - activeSince >= emptyTtlMs ? 'empty' : null;
+  }
+  return now.getTime() - lastMessageAt >= idleTtlMs ? 'idle' : null;
+}
+
+function participantRoom(state: RoomState, roomId: string, userId: string): ExistingRoom {
+  if (state.status === 'none' || !isParticipant(state, userId)) throw new RoomNotFoundError(roomId);
+  return state;
+}
+
+function reopened(room: ExistingRoom, userId: string, now: Date): RoomEvent {
+  return { type: 'RoomReopened', data: { roomId: room.roomId, reopenedBy: userId, reopenedAt: now.toISOString() } };
+}
+
+function requireClientMessageId(clientMessageId: string): void {
+  if (clientMessageId.length < 1 || clientMessageId.length > 128) {
+    throw new InvalidCommandError('clientMessageId', 'must be 1 to 128 characters');
+  }
+}
+
+/**
+ * 1–4000 characters, counted as Unicode code points (what a person calls a character,
+ * near enough), with no trimming. "Valid text" rules out lone UTF-16 surrogates, which
+ * cannot be stored as UTF-8, and NUL, which PostgreSQL text cannot hold.
+ */
+export function requireValidBody(body: string): void {
+  if (typeof body !== 'string') throw new InvalidCommandError('body', 'must be a string');
+  if (!body.isWellFormed()) throw new InvalidCommandError('body', 'must be valid Unicode text');
+  if (body.includes('\u0000')) throw new InvalidCommandError('body', 'must not contain NUL characters');
+  let characters = 0;
+  for (const _ of body) characters += 1;
+  if (characters < 1 || characters > MAX_BODY_CHARACTERS) {
+    throw new InvalidCommandError('body', `must be 1 to ${MAX_BODY_CHARACTERS} characters`);
+  }
+}

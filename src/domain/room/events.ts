@@ -1,0 +1,69 @@
+import type { Event } from '../shared/decider';
+
+export type RoomOpened = Event<
+  'RoomOpened',
+  {
+    roomId: string;
+    postId: string;
+    postTitle: string;
+    lenderId: string;
+    borrowerId: string;
+    openedAt: string;
+  }
+>;
+
+export type MessageSent = Event<
+  'MessageSent',
+  {
+    roomId: string;
+    messageId: string;
+    seq: number;
+    senderId: string;
+    body: string;
+    clientMessageId: string;
+    sentAt: string;
+  }
+>;
+
+export type MessagesRead = Event<'MessagesRead', { roomId: string; userId: string; upToSeq: number; readAt: string }>;
+
+export type RoomBlocked = Event<'RoomBlocked', { roomId: string; blockerId: string; blockedId: string; blockedAt: string }>;
+
+export type RoomUnblocked = Event<
+  'RoomUnblocked',
+  { roomId: string; blockerId: string; unblockedId: string; unblockedAt: string }
+>;
+
+export type RoomExpiryReason = 'empty' | 'idle';
+
+export type RoomExpired = Event<'RoomExpired', { roomId: string; reason: RoomExpiryReason; expiredAt: string }>;
+
+export type RoomReopened = Event<'RoomReopened', { roomId: string; reopenedBy: string; reopenedAt: string }>;
+
+export type RoomEvent =
+  | RoomOpened
+  | MessageSent
+  | MessagesRead
+  | RoomBlocked
+  | RoomUnblocked
+  | RoomExpired
+  | RoomReopened;
+
+export type RoomEventType = RoomEvent['type'];
+
+export const roomEventTypes: readonly RoomEventType[] = [
+  'RoomOpened',
+  'MessageSent',
+  'MessagesRead',
+  'RoomBlocked',
+  'RoomUnblocked',
+  'RoomExpired',
+  'RoomReopened',
+];
+
+export function isRoomEventType(type: string): type is RoomEventType {
+  return (roomEventTypes as readonly string[]).includes(type);
+}
+
+/** The public shape of one message, as the contract names it. */
+export type Message = MessageSent['data'];

@@ -1,0 +1,10 @@
+/** Every service identifier of the container, in one place. */
+export const TYPES = {
+  Config: Symbol.for('Config'),
+  Logger: Symbol.for('Logger'),
+  Clock: Symbol.for('Clock'),
+  Ids: Symbol.for('Ids'),
+  SqlDatabase: Symbol.for('SqlDatabase'),
+  EventStore: Symbol.for('EventStore'),
+  RoomCommands: Symbol.for('RoomCommands'),
+} as const;

@@ -1,0 +1,100 @@
+import { Client, Pool, type PoolConfig } from 'pg';
+import type { SqlDatabase, SqlExecutor } from './sqlDatabase';
+
+export interface PgDatabaseOptions {
+  connectionString: string;
+  maxConnections?: number;
+  onListenerError?: (error: unknown) => void;
+}
+
+/** PostgreSQL over a `pg` pool; LISTEN runs on a dedicated connection that reconnects by itself. */
+export class PgDatabase implements SqlDatabase {
+  readonly kind = 'postgres' as const;
+  private readonly pool: Pool;
+  private listeners: Array<() => Promise<void>> = [];
+
+  constructor(private readonly options: PgDatabaseOptions) {
+    const config: PoolConfig = { connectionString: options.connectionString, max: options.maxConnections ?? 10 };
+    this.pool = new Pool(config);
+    // An idle client losing its server must not crash the process; the pool replaces it.
+    this.pool.on('error', (error) => options.onListenerError?.(error));
+  }
+
+  async query<Row extends object>(text: string, params?: unknown[]): Promise<{ rows: Row[]; rowCount: number }> {
+    const result = await this.pool.query(text, params as unknown[]);
+    return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 };
+  }
+
+  async transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const tx: SqlExecutor = {
+        query: async <Row extends object>(text: string, params?: unknown[]) => {
+          const result = await client.query(text, params as unknown[]);
+          return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 };
+        },
+      };
+      const value = await work(tx);
+      await client.query('COMMIT');
+      client.release();
+      return value;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      // A connection in an unknown state is thrown away rather than reused.
+      client.release(true);
+      throw error;
+    }
+  }
+
+  async exec(script: string): Promise<void> {
+    await this.pool.query(script);
+  }
+
+  async listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>> {
+    let client: Client | null = null;
+    let stopped = false;
+    const connect = async (): Promise<void> => {
+      const next = new Client({ connectionString: this.options.connectionString });
+      next.on('notification', (message) => {
+        if (message.channel === channel) onNotify(message.payload ?? '');
+      });
+      next.on('error', (error) => {
+        this.options.onListenerError?.(error);
+        void next.end().catch(() => undefined);
+        if (!stopped) setTimeout(() => void reconnect(), 500);
+      });
+      await next.connect();
+      await next.query(`LISTEN ${quoteIdent(channel)}`);
+      client = next;
+      // Anything may have been missed while reconnecting: let the listener catch up.
+      onNotify('');
+    };
+    const reconnect = async (): Promise<void> => {
+      if (stopped) return;
+      try {
+        await connect();
+      } catch (error) {
+        this.options.onListenerError?.(error);
+        if (!stopped) setTimeout(() => void reconnect(), 1000);
+      }
+    };
+    await connect();
+    const stop = async (): Promise<void> => {
+      stopped = true;
+      await client?.end().catch(() => undefined);
+    };
+    this.listeners.push(stop);
+    return stop;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.listeners.map((stop) => stop()));
+    this.listeners = [];
+    await this.pool.end();
+  }
+}
+
+export function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}

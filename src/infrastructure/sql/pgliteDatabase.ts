@@ -1,0 +1,49 @@
+import { PGlite } from '@electric-sql/pglite';
+import type { SqlDatabase, SqlExecutor } from './sqlDatabase';
+
+/**
+ * Embedded PostgreSQL (PGlite, WebAssembly) in this process: the default when no
+ * DATABASE_URL is set. One connection, so statements and transactions run one at a
+ * time; only one process may open a data directory.
+ */
+export class PgliteDatabase implements SqlDatabase {
+  readonly kind = 'pglite' as const;
+
+  private constructor(private readonly db: PGlite) {}
+
+  /** `dataDir` undefined keeps everything in memory. */
+  static async open(dataDir?: string): Promise<PgliteDatabase> {
+    const db = dataDir === undefined ? new PGlite() : new PGlite(dataDir);
+    await db.waitReady;
+    return new PgliteDatabase(db);
+  }
+
+  async query<Row extends object>(text: string, params?: unknown[]): Promise<{ rows: Row[]; rowCount: number }> {
+    const result = await this.db.query<Row>(text, params);
+    return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
+  }
+
+  transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    return this.db.transaction(async (tx) =>
+      work({
+        query: async <Row extends object>(text: string, params?: unknown[]) => {
+          const result = await tx.query<Row>(text, params);
+          return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
+        },
+      }),
+    );
+  }
+
+  async exec(script: string): Promise<void> {
+    await this.db.exec(script);
+  }
+
+  async listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>> {
+    const unsubscribe = await this.db.listen(channel, onNotify);
+    return async () => unsubscribe();
+  }
+
+  async close(): Promise<void> {
+    if (!this.db.closed) await this.db.close();
+  }
+}

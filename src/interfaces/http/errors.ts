@@ -1,0 +1,58 @@
+import type { ErrorRequestHandler } from 'express';
+import { DomainError } from '../../domain/shared/decider';
+import type { Logger } from '../../application/ports/logger';
+
+/** The contract's error codes and the HTTP status each one is answered with. */
+export const statusOfCode = {
+  bad_request: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  blocked: 403,
+  not_found: 404,
+  own_post: 409,
+  room_expired: 409,
+  payload_too_large: 413,
+  rate_limited: 429,
+  internal: 500,
+} as const;
+
+export type ErrorCode = keyof typeof statusOfCode;
+
+export function isErrorCode(code: string): code is ErrorCode {
+  return Object.hasOwn(statusOfCode, code);
+}
+
+/** An error the interface answers with as is: the contract's code and a message for people. */
+export class ApiError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export const errorBody = (code: ErrorCode, message: string) => ({ error: { code, message } });
+
+/** Maps any thrown error, once, to the contract's code and a safe message. Unknown errors become `internal`. */
+export function toApiError(error: unknown): ApiError {
+  if (error instanceof ApiError) return error;
+  if (error instanceof DomainError && isErrorCode(error.code)) return new ApiError(error.code, error.message);
+  const e = error as { type?: string; status?: number } | null;
+  if (e?.type === 'entity.too.large') return new ApiError('payload_too_large', 'the request body is too large');
+  if (e?.type === 'entity.parse.failed') return new ApiError('bad_request', 'body: not valid JSON');
+  if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported') {
+    return new ApiError('bad_request', 'body: unsupported encoding; send UTF-8 JSON');
+  }
+  return new ApiError('internal', 'internal server error');
+}
+
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (error, req, res, _next) => {
+    const apiError = toApiError(error);
+    if (apiError.code === 'internal') logger.error({ err: error, method: req.method, url: req.originalUrl }, 'request failed');
+    if (res.headersSent) return;
+    res.status(statusOfCode[apiError.code]).json(errorBody(apiError.code, apiError.message));
+  };
+}

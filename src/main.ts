@@ -1,0 +1,115 @@
+import 'reflect-metadata';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { ConfigError, loadConfig, type Config } from './config';
+import { systemClock, type Clock } from './application/ports/clock';
+import type { EventStore } from './application/ports/eventStore';
+import { randomIds, type IdGenerator } from './application/ports/ids';
+import type { Logger } from './application/ports/logger';
+import { buildContainer } from './infrastructure/di/container';
+import { TYPES } from './infrastructure/di/identifiers';
+import { pinoLogger } from './infrastructure/logging/pinoLogger';
+import type { SqlDatabase } from './infrastructure/sql/sqlDatabase';
+import { createHttpApp } from './interfaces/http/app';
+import { healthRoutes } from './interfaces/http/healthRoutes';
+
+export interface StartOptions {
+  logger?: Logger;
+  /** Tests drive time through this instead of sleeping. */
+  clock?: Clock;
+  ids?: IdGenerator;
+}
+
+export interface RunningServer {
+  port: number;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** The composition root: builds one server process from its configuration and starts it. */
+export async function start(config: Config, options: StartOptions = {}): Promise<RunningServer> {
+  const logger = options.logger ?? pinoLogger(config.logLevel);
+  for (const warning of config.warnings) logger.warn({}, warning);
+  const container = buildContainer({ config, logger, clock: options.clock ?? systemClock, ids: options.ids ?? randomIds });
+  const db = await container.getAsync<SqlDatabase>(TYPES.SqlDatabase);
+  const eventStore = await container.getAsync<EventStore>(TYPES.EventStore);
+
+  const metrics = new Registry();
+  collectDefaultMetrics({ register: metrics });
+
+  const app = createHttpApp({
+    logger,
+    routers: [
+      healthRoutes({
+        metrics,
+        ready: async () => {
+          const database = await db.query('SELECT 1').then(() => true, () => false);
+          return { ready: database, checks: { database } };
+        },
+      }),
+    ],
+  });
+
+  const server: Server = config.tls
+    ? createHttpsServer({ cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) }, app)
+    : createHttpServer(app);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const url = `${config.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
+  logger.info({ port, store: config.eventStore.kind, database: db.kind }, 'chat service listening');
+
+  let closing: Promise<void> | null = null;
+  return {
+    port,
+    url,
+    close: () =>
+      (closing ??= (async () => {
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        });
+        await eventStore.close();
+        await db.close();
+      })()),
+  };
+}
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(78);
+    }
+    throw error;
+  }
+  const logger = pinoLogger(config.logLevel);
+  const server = await start(config, { logger });
+  const shutdown = (signal: string): void => {
+    logger.info({ signal }, 'shutting down');
+    server.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+}
+
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    process.stderr.write(`start-up failed: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  });
+}
