@@ -13,6 +13,11 @@ export default tseslint.config(
     },
   },
   {
+    // Plain CommonJS files Jest and Node load before any TypeScript transform.
+    files: ['**/*.js'],
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
     // The domain is pure: nothing from outside src/domain, no Node built-ins, no frameworks.
     files: ['src/domain/**/*.ts'],
     rules: {

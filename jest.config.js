@@ -16,5 +16,7 @@ const tier = (displayName, pattern) => ({
 
 module.exports = {
   projects: [tier('unit', 'unit'), tier('int', 'int'), tier('e2e', 'e2e')],
+  globalSetup: '<rootDir>/test/support/globalSetup.js',
+  globalTeardown: '<rootDir>/test/support/globalTeardown.js',
   testTimeout: 60000,
 };
