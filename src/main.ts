@@ -8,10 +8,12 @@ import { ConfigError, loadConfig, type Config } from './config';
 import { systemClock, type Clock } from './application/ports/clock';
 import type { EventStore } from './application/ports/eventStore';
 import { randomIds, type IdGenerator } from './application/ports/ids';
+import type { LiveFeed } from './application/live/liveFeed';
 import type { Logger } from './application/ports/logger';
 import { buildContainer } from './infrastructure/di/container';
 import { TYPES } from './infrastructure/di/identifiers';
 import { pinoLogger } from './infrastructure/logging/pinoLogger';
+import type { ProjectionRunner } from './infrastructure/readModels/projectionRunner';
 import type { SqlDatabase } from './infrastructure/sql/sqlDatabase';
 import { createHttpApp } from './interfaces/http/app';
 import { healthRoutes } from './interfaces/http/healthRoutes';
@@ -36,6 +38,10 @@ export async function start(config: Config, options: StartOptions = {}): Promise
   const container = buildContainer({ config, logger, clock: options.clock ?? systemClock, ids: options.ids ?? randomIds });
   const db = await container.getAsync<SqlDatabase>(TYPES.SqlDatabase);
   const eventStore = await container.getAsync<EventStore>(TYPES.EventStore);
+  const projections = await container.getAsync<ProjectionRunner>(TYPES.ProjectionRunner);
+  const liveFeed = await container.getAsync<LiveFeed>(TYPES.LiveFeed);
+  await projections.start();
+  liveFeed.start();
 
   const metrics = new Registry();
   collectDefaultMetrics({ register: metrics });
@@ -47,7 +53,8 @@ export async function start(config: Config, options: StartOptions = {}): Promise
         metrics,
         ready: async () => {
           const database = await db.query('SELECT 1').then(() => true, () => false);
-          return { ready: database, checks: { database } };
+          const projectionsCaughtUp = database && (await projections.caughtUp().catch(() => false));
+          return { ready: database && projectionsCaughtUp, checks: { database, projectionsCaughtUp } };
         },
       }),
     ],
@@ -74,6 +81,8 @@ export async function start(config: Config, options: StartOptions = {}): Promise
           server.close(() => resolve());
           server.closeAllConnections();
         });
+        // The live feed first, so nothing waits on a projection that is already gone.
+        await Promise.all([liveFeed.stop(), projections.stop()]);
         await eventStore.close();
         await db.close();
       })()),

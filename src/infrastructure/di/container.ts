@@ -7,7 +7,13 @@ import type { EventStore } from '../../application/ports/eventStore';
 import type { IdGenerator } from '../../application/ports/ids';
 import type { Logger } from '../../application/ports/logger';
 import { makeRoomCommands, type RoomCommands } from '../../application/room/roomCommands';
+import { LiveFeed } from '../../application/live/liveFeed';
+import type { ChatQueries } from '../../application/ports/readModels';
 import { PostgresEventStore } from '../eventStore/postgresEventStore';
+import { applyToReadModels } from '../readModels/chatProjection';
+import { ProjectionRunner } from '../readModels/projectionRunner';
+import { migrateReadModels } from '../readModels/schema';
+import { SqlChatQueries } from '../readModels/sqlChatQueries';
 import { PgDatabase } from '../sql/pgDatabase';
 import { PgliteDatabase } from '../sql/pgliteDatabase';
 import type { SqlDatabase } from '../sql/sqlDatabase';
@@ -53,7 +59,9 @@ export function buildContainer(options: ContainerOptions): Container {
     .toResolvedValue(
       async (config: Config, db: SqlDatabase): Promise<EventStore> => {
         if (config.eventStore.kind === 'eventstoredb') {
-          throw new Error('EVENT_STORE=eventstoredb: the EventStoreDB adapter is not wired in yet');
+          // Loaded only when chosen: the gRPC client stays out of a PostgreSQL-only process.
+          const { EventStoreDbEventStore } = await import('../eventStore/eventStoreDbEventStore');
+          return EventStoreDbEventStore.connect(config.eventStore.connectionString);
         }
         await PostgresEventStore.migrate(db);
         return new PostgresEventStore(db);
@@ -66,6 +74,30 @@ export function buildContainer(options: ContainerOptions): Container {
     .toResolvedValue(
       (eventStore: EventStore, clock: Clock, ids: IdGenerator) => makeRoomCommands({ eventStore, clock, ids }),
       [TYPES.EventStore, TYPES.Clock, TYPES.Ids],
+    );
+
+  container
+    .bind<ChatQueries>(TYPES.ChatQueries)
+    .toResolvedValue(async (db: SqlDatabase) => {
+      await migrateReadModels(db);
+      return new SqlChatQueries(db);
+    }, [TYPES.SqlDatabase]);
+
+  container
+    .bind<ProjectionRunner>(TYPES.ProjectionRunner)
+    .toResolvedValue(
+      async (db: SqlDatabase, eventStore: EventStore, logger: Logger) => {
+        await migrateReadModels(db);
+        return new ProjectionRunner({ name: 'chat_read_models', db, eventStore, apply: applyToReadModels, logger });
+      },
+      [TYPES.SqlDatabase, TYPES.EventStore, TYPES.Logger],
+    );
+
+  container
+    .bind<LiveFeed>(TYPES.LiveFeed)
+    .toResolvedValue(
+      (eventStore: EventStore, progress: ProjectionRunner, logger: Logger) => new LiveFeed(eventStore, progress, logger),
+      [TYPES.EventStore, TYPES.ProjectionRunner, TYPES.Logger],
     );
 
   return container;

@@ -7,4 +7,8 @@ export const TYPES = {
   SqlDatabase: Symbol.for('SqlDatabase'),
   EventStore: Symbol.for('EventStore'),
   RoomCommands: Symbol.for('RoomCommands'),
+  ChatQueries: Symbol.for('ChatQueries'),
+  ProjectionRunner: Symbol.for('ProjectionRunner'),
+  LiveFeed: Symbol.for('LiveFeed'),
+  TokenVerifier: Symbol.for('TokenVerifier'),
 } as const;

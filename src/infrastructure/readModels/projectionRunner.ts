@@ -1,0 +1,198 @@
+import type { EventStore, RecordedEvent, Subscription } from '../../application/ports/eventStore';
+import type { Logger } from '../../application/ports/logger';
+import type { ProjectionProgress } from '../../application/ports/readModels';
+import type { SqlDatabase, SqlExecutor } from '../sql/sqlDatabase';
+import { readModelTables } from './schema';
+
+export interface ProjectionRunnerOptions {
+  name: string;
+  db: SqlDatabase;
+  eventStore: EventStore;
+  apply(tx: SqlExecutor, event: RecordedEvent): Promise<void>;
+  logger: Logger;
+  batchSize?: number;
+  /** Fallback when a wake-up is missed: how often to look for new events anyway. */
+  pollIntervalMs?: number;
+}
+
+const PROJECTED_CHANNEL = 'chat_projected';
+
+/**
+ * Follows the event store into the read models. Each batch is applied in one
+ * transaction that also moves the checkpoint, under an advisory lock taken per
+ * projection: any number of server processes may run the same projection, one of
+ * them applies each batch, and the others find the checkpoint already past it.
+ * A crash between append and projection leaves the checkpoint behind; the next
+ * run applies what is missing, once.
+ */
+export class ProjectionRunner implements ProjectionProgress {
+  private known: string | null = null;
+  private waiters = new Set<{ checkpoint: string; resolve: (ok: boolean) => void }>();
+  private running = false;
+  private again = false;
+  private stopped = false;
+  private wakeSubscription: Subscription | null = null;
+  private unlisten: (() => Promise<void>) | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private pumping: Promise<void> = Promise.resolve();
+
+  constructor(private readonly options: ProjectionRunnerOptions) {}
+
+  async start(): Promise<void> {
+    this.known = await this.storedCheckpoint(this.options.db);
+    this.unlisten = await this.options.db.listen(PROJECTED_CHANNEL, (payload) => this.observe(payload || null));
+    // New events in the store wake the pump; the subscription is only a doorbell.
+    this.wakeSubscription = this.options.eventStore.subscribeToAll(
+      { from: 'end' },
+      {
+        onEvent: async () => this.wake(),
+        onError: (error) => this.options.logger.warn({ err: error }, 'projection wake-up subscription failed; retrying'),
+      },
+    );
+    this.timer = setInterval(() => this.wake(), this.options.pollIntervalMs ?? 1000);
+    this.timer.unref();
+    this.wake();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== null) clearInterval(this.timer);
+    await this.wakeSubscription?.stop();
+    await this.unlisten?.();
+    await this.pumping.catch(() => undefined);
+    for (const waiter of this.waiters) waiter.resolve(false);
+    this.waiters.clear();
+  }
+
+  /** Look for new events now (coalesced: at most one pump runs, and one more is queued). */
+  wake(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = true;
+    this.pumping = (async () => {
+      try {
+        do {
+          this.again = false;
+          await this.catchUp();
+        } while (this.again && !this.stopped);
+      } catch (error) {
+        this.options.logger.error({ err: error, projection: this.options.name }, 'projection batch failed; will retry');
+      } finally {
+        this.running = false;
+      }
+    })();
+  }
+
+  /** Applies everything up to the store's current head. */
+  async catchUp(): Promise<void> {
+    const batchSize = this.options.batchSize ?? 500;
+    for (;;) {
+      const from = await this.storedCheckpoint(this.options.db);
+      this.observe(from);
+      const events = await this.options.eventStore.readAll(from, batchSize);
+      if (events.length === 0) return;
+      const reached = await this.applyBatch(events);
+      this.observe(reached);
+      if (events.length < batchSize) return;
+    }
+  }
+
+  waitFor(checkpoint: string, timeoutMs = 5000): Promise<boolean> {
+    if (this.known !== null && this.known >= checkpoint) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const waiter = {
+        checkpoint,
+        resolve: (ok: boolean) => {
+          clearTimeout(timer);
+          this.waiters.delete(waiter);
+          resolve(ok);
+        },
+      };
+      const timer = setTimeout(() => waiter.resolve(false), timeoutMs);
+      this.waiters.add(waiter);
+      this.wake();
+    });
+  }
+
+  async caughtUp(): Promise<boolean> {
+    const from = await this.storedCheckpoint(this.options.db);
+    const next = await this.options.eventStore.readAll(from, 1);
+    return next.length === 0;
+  }
+
+  /** The checkpoint the read models are at, as stored. */
+  checkpoint(): Promise<string | null> {
+    return this.storedCheckpoint(this.options.db);
+  }
+
+  /**
+   * Replays every event into empty read models, in one transaction: readers keep
+   * seeing the old rows until the rebuilt ones commit.
+   */
+  async rebuild(): Promise<void> {
+    const batchSize = this.options.batchSize ?? 500;
+    await this.options.db.transaction(async (tx) => {
+      await this.lock(tx);
+      for (const table of readModelTables) await tx.query(`DELETE FROM ${table}`);
+      await tx.query(`DELETE FROM rm_projection_checkpoints WHERE projection = $1`, [this.options.name]);
+      let from: string | null = null;
+      for (;;) {
+        const events = await this.options.eventStore.readAll(from, batchSize);
+        for (const event of events) await this.options.apply(tx, event);
+        const last = events.at(-1);
+        if (last === undefined) break;
+        from = last.checkpoint;
+        await this.saveCheckpoint(tx, from);
+        if (events.length < batchSize) break;
+      }
+    });
+  }
+
+  private async applyBatch(events: RecordedEvent[]): Promise<string | null> {
+    return this.options.db.transaction(async (tx) => {
+      await this.lock(tx);
+      // Another process may have applied some of these while we were reading them.
+      const current = await this.storedCheckpoint(tx);
+      let reached = current;
+      for (const event of events) {
+        if (reached !== null && event.checkpoint <= reached) continue;
+        await this.options.apply(tx, event);
+        reached = event.checkpoint;
+      }
+      if (reached !== null && reached !== current) {
+        await this.saveCheckpoint(tx, reached);
+        await tx.query(`SELECT pg_notify($1, $2)`, [PROJECTED_CHANNEL, reached]);
+      }
+      return reached;
+    });
+  }
+
+  private async lock(tx: SqlExecutor): Promise<void> {
+    await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`chat:projection:${this.options.name}`]);
+  }
+
+  private async saveCheckpoint(tx: SqlExecutor, checkpoint: string): Promise<void> {
+    await tx.query(
+      `INSERT INTO rm_projection_checkpoints (projection, checkpoint) VALUES ($1, $2)
+       ON CONFLICT (projection) DO UPDATE SET checkpoint = excluded.checkpoint`,
+      [this.options.name, checkpoint],
+    );
+  }
+
+  private async storedCheckpoint(db: SqlExecutor): Promise<string | null> {
+    const result = await db.query<{ checkpoint: string }>(
+      `SELECT checkpoint FROM rm_projection_checkpoints WHERE projection = $1`,
+      [this.options.name],
+    );
+    return result.rows[0]?.checkpoint ?? null;
+  }
+
+  private observe(checkpoint: string | null): void {
+    if (checkpoint === null || (this.known !== null && this.known >= checkpoint)) return;
+    this.known = checkpoint;
+    for (const waiter of this.waiters) if (waiter.checkpoint <= checkpoint) waiter.resolve(true);
+  }
+}

@@ -1,0 +1,188 @@
+import type { Message } from '../../domain/room';
+import { DomainError } from '../../domain/shared/decider';
+import type {
+  ChatQueries,
+  ExpiryCandidate,
+  MessagePage,
+  MessagePageQuery,
+  PostView,
+  RoomPage,
+  RoomView,
+} from '../../application/ports/readModels';
+import type { SqlExecutor } from '../sql/sqlDatabase';
+
+interface RoomRow {
+  room_id: string;
+  post_id: string;
+  post_title: string;
+  lender_id: string;
+  borrower_id: string;
+  status: 'open' | 'expired';
+  opened_at: Date | string;
+  last_activity_at: Date | string;
+  last_seq: number;
+  last_read: Record<string, number> | string;
+  unread_count: number;
+  m_last_activity_at: Date | string;
+}
+
+interface MessageRow {
+  room_id: string;
+  seq: number;
+  message_id: string;
+  sender_id: string;
+  body: string;
+  client_message_id: string;
+  sent_at: Date | string;
+}
+
+const iso = (value: Date | string): string => new Date(value).toISOString();
+
+const messageColumns = `room_id, seq, message_id, sender_id, body, client_message_id, sent_at`;
+
+function toMessage(row: MessageRow): Message {
+  return {
+    messageId: row.message_id,
+    roomId: row.room_id,
+    seq: Number(row.seq),
+    senderId: row.sender_id,
+    body: row.body,
+    sentAt: iso(row.sent_at),
+    clientMessageId: row.client_message_id,
+  };
+}
+
+const roomSelect = `
+  SELECT r.room_id, r.post_id, r.post_title, r.lender_id, r.borrower_id, r.status, r.opened_at,
+         r.last_activity_at, r.last_seq, r.last_read, m.unread_count, m.last_activity_at AS m_last_activity_at
+    FROM rm_room_members m JOIN rm_rooms r ON r.room_id = m.room_id`;
+
+/** The contract's queries over the projected tables. */
+export class SqlChatQueries implements ChatQueries {
+  constructor(private readonly db: SqlExecutor) {}
+
+  async getPost(postId: string): Promise<PostView | null> {
+    const result = await this.db.query<{ post_id: string; owner_id: string; title: string }>(
+      `SELECT post_id, owner_id, title FROM rm_posts WHERE post_id = $1`,
+      [postId],
+    );
+    const row = result.rows[0];
+    return row === undefined ? null : { postId: row.post_id, ownerId: row.owner_id, title: row.title };
+  }
+
+  async getRoom(roomId: string, viewerId: string): Promise<RoomView | null> {
+    const result = await this.db.query<RoomRow>(`${roomSelect} WHERE m.room_id = $1 AND m.user_id = $2`, [roomId, viewerId]);
+    const row = result.rows[0];
+    if (row === undefined) return null;
+    const [room] = await this.withLastMessages([row]);
+    return room ?? null;
+  }
+
+  async listRooms(viewerId: string, limit: number, cursor: string | null): Promise<RoomPage> {
+    const after = cursor === null ? null : decodeRoomCursor(cursor);
+    if (cursor !== null && after === null) throw new DomainError('bad_request', 'cursor: not a cursor this service made');
+    const params: unknown[] = [viewerId, limit + 1];
+    let page = '';
+    if (after !== null) {
+      params.push(after.lastActivityAt, after.roomId);
+      page = `AND (m.last_activity_at, m.room_id) < ($3::timestamptz, $4::text)`;
+    }
+    const result = await this.db.query<RoomRow>(
+      `${roomSelect}
+        WHERE m.user_id = $1 AND m.status = 'open' ${page}
+        ORDER BY m.last_activity_at DESC, m.room_id DESC
+        LIMIT $2`,
+      params,
+    );
+    const rows = result.rows.slice(0, limit);
+    const last = rows.at(-1);
+    const nextCursor =
+      result.rows.length > limit && last !== undefined
+        ? encodeRoomCursor({ lastActivityAt: iso(last.m_last_activity_at), roomId: last.room_id })
+        : null;
+    return { rooms: await this.withLastMessages(rows), nextCursor };
+  }
+
+  async getMessages(roomId: string, query: MessagePageQuery): Promise<MessagePage> {
+    const params: unknown[] = [roomId, query.limit + 1];
+    const conditions = ['room_id = $1'];
+    if (query.after !== undefined) {
+      params.push(query.after);
+      conditions.push(`seq > $${params.length}`);
+    }
+    if (query.before !== undefined) {
+      params.push(query.before);
+      conditions.push(`seq < $${params.length}`);
+    }
+    // With `after` alone a page reads forward from it; otherwise it is the newest page below `before`.
+    const forward = query.after !== undefined && query.before === undefined;
+    const result = await this.db.query<MessageRow>(
+      `SELECT ${messageColumns} FROM rm_messages WHERE ${conditions.join(' AND ')}
+        ORDER BY seq ${forward ? 'ASC' : 'DESC'} LIMIT $2`,
+      params,
+    );
+    const hasMore = result.rows.length > query.limit;
+    const rows = result.rows.slice(0, query.limit);
+    if (!forward) rows.reverse();
+    return { messages: rows.map(toMessage), hasMore };
+  }
+
+  async findExpiryCandidates(now: Date, emptyTtlMs: number, idleTtlMs: number, limit: number): Promise<ExpiryCandidate[]> {
+    const emptyBefore = new Date(now.getTime() - emptyTtlMs).toISOString();
+    const idleBefore = new Date(now.getTime() - idleTtlMs).toISOString();
+    const result = await this.db.query<{ room_id: string }>(
+      `SELECT room_id FROM rm_rooms
+        WHERE status = 'open'
+          AND ((last_message_at IS NULL OR last_message_at < active_since) AND active_since <= $1
+               OR last_message_at >= active_since AND last_message_at <= $2)
+        ORDER BY last_activity_at
+        LIMIT $3`,
+      [emptyBefore, idleBefore, limit],
+    );
+    return result.rows.map((row) => ({ roomId: row.room_id }));
+  }
+
+  private async withLastMessages(rows: RoomRow[]): Promise<RoomView[]> {
+    const wanted = rows.filter((r) => Number(r.last_seq) > 0);
+    const last = new Map<string, Message>();
+    if (wanted.length > 0) {
+      const result = await this.db.query<MessageRow>(
+        `SELECT ${messageColumns.split(', ').map((c) => `m.${c}`).join(', ')} FROM rm_messages m
+          JOIN unnest($1::text[], $2::int[]) AS w(room_id, seq) ON w.room_id = m.room_id AND w.seq = m.seq`,
+        [wanted.map((r) => r.room_id), wanted.map((r) => Number(r.last_seq))],
+      );
+      for (const row of result.rows) last.set(row.room_id, toMessage(row));
+    }
+    return rows.map((row) => ({
+      roomId: row.room_id,
+      postId: row.post_id,
+      postTitle: row.post_title,
+      lenderId: row.lender_id,
+      borrowerId: row.borrower_id,
+      status: row.status,
+      openedAt: iso(row.opened_at),
+      lastActivityAt: iso(row.last_activity_at),
+      lastMessage: last.get(row.room_id) ?? null,
+      unreadCount: Number(row.unread_count),
+      lastReadSeq: typeof row.last_read === 'string' ? JSON.parse(row.last_read) : row.last_read,
+    }));
+  }
+}
+
+/** Opaque to clients: where the previous page of a room list ended. */
+export function encodeRoomCursor(position: { lastActivityAt: string; roomId: string }): string {
+  return Buffer.from(JSON.stringify([position.lastActivityAt, position.roomId]), 'utf8').toString('base64url');
+}
+
+/** Null when the cursor is not one this service made. */
+export function decodeRoomCursor(cursor: string): { lastActivityAt: string; roomId: string } | null {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (!Array.isArray(value) || value.length !== 2) return null;
+    const [lastActivityAt, roomId] = value as unknown[];
+    if (typeof lastActivityAt !== 'string' || typeof roomId !== 'string' || Number.isNaN(Date.parse(lastActivityAt))) return null;
+    return { lastActivityAt, roomId };
+  } catch {
+    return null;
+  }
+}
