@@ -8,6 +8,8 @@ import type { IdGenerator } from '../../application/ports/ids';
 import type { Logger } from '../../application/ports/logger';
 import { makeRoomCommands, type RoomCommands } from '../../application/room/roomCommands';
 import { LiveFeed } from '../../application/live/liveFeed';
+import type { TokenVerifier } from '../../application/ports/auth';
+import { JwtVerifier } from '../auth/jwtVerifier';
 import type { ChatQueries } from '../../application/ports/readModels';
 import { PostgresEventStore } from '../eventStore/postgresEventStore';
 import { applyToReadModels } from '../readModels/chatProjection';
@@ -99,6 +101,10 @@ export function buildContainer(options: ContainerOptions): Container {
       (eventStore: EventStore, progress: ProjectionRunner, logger: Logger) => new LiveFeed(eventStore, progress, logger),
       [TYPES.EventStore, TYPES.ProjectionRunner, TYPES.Logger],
     );
+
+  container
+    .bind<TokenVerifier>(TYPES.TokenVerifier)
+    .toResolvedValue((config: Config) => new JwtVerifier(config.jwt), [TYPES.Config]);
 
   return container;
 }

@@ -1,0 +1,36 @@
+import jwt, { type JwtPayload } from 'jsonwebtoken';
+import { InvalidTokenError, type Principal, type TokenVerifier } from '../../application/ports/auth';
+import type { Config } from '../../config';
+
+/**
+ * Verifies tokens as the contract says: the algorithm is pinned by configuration
+ * (never read from the token), `exp` is required (jsonwebtoken would accept a token
+ * without one), `iss`/`aud` are checked when configured, with a small clock tolerance.
+ */
+export class JwtVerifier implements TokenVerifier {
+  constructor(private readonly settings: Config['jwt']) {}
+
+  verify(token: string): Principal {
+    let payload: string | JwtPayload;
+    try {
+      payload = jwt.verify(token, this.settings.key, {
+        algorithms: [this.settings.algorithm],
+        clockTolerance: this.settings.clockToleranceSeconds,
+        ...(this.settings.issuer !== null ? { issuer: this.settings.issuer } : {}),
+        ...(this.settings.audience !== null ? { audience: this.settings.audience } : {}),
+      });
+    } catch (error) {
+      throw new InvalidTokenError(error instanceof Error ? error.message : 'invalid token');
+    }
+    if (typeof payload === 'string') throw new InvalidTokenError('token payload is not a JSON object');
+    if (typeof payload.exp !== 'number') throw new InvalidTokenError('token has no exp claim');
+    if (typeof payload.sub !== 'string' || payload.sub.length === 0 || payload.sub.length > 256) {
+      throw new InvalidTokenError('token has no usable sub claim');
+    }
+    const roles: unknown = (payload as { roles?: unknown }).roles;
+    if (roles !== undefined && (!Array.isArray(roles) || !roles.every((r) => typeof r === 'string'))) {
+      throw new InvalidTokenError('roles claim must be an array of strings');
+    }
+    return { userId: payload.sub, roles: (roles as string[] | undefined) ?? [], expiresAt: new Date(payload.exp * 1000) };
+  }
+}

@@ -1,0 +1,50 @@
+import { loadConfig, type Config } from '../../src/config';
+import type { Clock } from '../../src/application/ports/clock';
+import { start, type RunningServer } from '../../src/main';
+import { createTestDatabase, type DatabaseKind, type TestDatabase } from './databases';
+import { TEST_INTERNAL_TOKEN, TEST_JWT_SECRET } from './tokens';
+
+export interface TestServer extends RunningServer {
+  database: TestDatabase;
+  config: Config;
+}
+
+/** The environment a test server starts with: its database, the test secrets, a free port. */
+export function testEnv(database: TestDatabase, env: Record<string, string> = {}): Record<string, string> {
+  return {
+    PORT: '0',
+    JWT_SECRET: TEST_JWT_SECRET,
+    INTERNAL_API_TOKEN: TEST_INTERNAL_TOKEN,
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+    ...(database.url !== null ? { DATABASE_URL: database.url } : { DATA_DIR: database.dataDir as string }),
+    ...env,
+  };
+}
+
+/**
+ * Starts a real server in this process on a fresh database (or on `database`, to
+ * restart on the same data). Pass a clock to drive time.
+ */
+export async function startTestServer(
+  kind: DatabaseKind,
+  options: { env?: Record<string, string>; clock?: Clock; database?: TestDatabase } = {},
+): Promise<TestServer> {
+  const database = options.database ?? (await createTestDatabase(kind));
+  const config = loadConfig(testEnv(database, options.env));
+  const server = await start(config, options.clock ? { clock: options.clock } : {});
+  return { ...server, database, config };
+}
+
+/** A clock tests move by hand. */
+export class ManualClock implements Clock {
+  constructor(private current: Date = new Date('2026-01-01T00:00:00.000Z')) {}
+  now(): Date {
+    return new Date(this.current);
+  }
+  advance(ms: number): void {
+    this.current = new Date(this.current.getTime() + ms);
+  }
+  set(date: Date): void {
+    this.current = new Date(date);
+  }
+}

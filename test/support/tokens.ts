@@ -1,0 +1,12 @@
+import jwt from 'jsonwebtoken';
+
+/** The HS256 secret every test server is configured with. */
+export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256!';
+export const TEST_INTERNAL_TOKEN = 'test-internal-token-0123456789';
+
+export function tokenFor(userId: string, options: { roles?: string[]; expiresInSeconds?: number; secret?: string } = {}): string {
+  return jwt.sign({ sub: userId, ...(options.roles ? { roles: options.roles } : {}) }, options.secret ?? TEST_JWT_SECRET, {
+    algorithm: 'HS256',
+    expiresIn: options.expiresInSeconds ?? 3600,
+  });
+}
