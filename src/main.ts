@@ -3,6 +3,7 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import type { Router } from 'express';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { ConfigError, loadConfig, type Config } from './config';
 import { systemClock, type Clock } from './application/ports/clock';
@@ -46,9 +47,13 @@ export async function start(config: Config, options: StartOptions = {}): Promise
   const metrics = new Registry();
   collectDefaultMetrics({ register: metrics });
 
+  const routers: Router[] = [];
+  // The API routers of the contract are added here.
+
   const app = createHttpApp({
     logger,
     routers: [
+      ...routers,
       healthRoutes({
         metrics,
         ready: async () => {
@@ -69,6 +74,8 @@ export async function start(config: Config, options: StartOptions = {}): Promise
   });
   const port = (server.address() as AddressInfo).port;
   const url = `${config.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
+  // The WebSocket gateway attaches to `server` here.
+  // The expiry sweeper starts here.
   logger.info({ port, store: config.eventStore.kind, database: db.kind }, 'chat service listening');
 
   let closing: Promise<void> | null = null;
