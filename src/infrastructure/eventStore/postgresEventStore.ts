@@ -71,7 +71,7 @@ export class PostgresEventStore implements EventStore {
 
       const already = await tx.query<RowPosition & { event_id: string }>(
         `SELECT event_id::text, stream_revision::text, global_position::text, transaction_id::text
-           FROM events WHERE stream_id = $1 AND event_id = ANY($2::uuid[]) ORDER BY stream_revision`,
+           FROM events WHERE stream_id = $1 AND event_id = ANY($2::uuid[]) ORDER BY events.stream_revision`,
         [streamId, events.map((e) => e.eventId)],
       );
       if (already.rows.length === events.length) return toAppendResult(already.rows.at(-1) as RowPosition);
@@ -104,7 +104,7 @@ export class PostgresEventStore implements EventStore {
     const result = await this.db.query<EventRow>(
       `SELECT ${eventColumns} FROM events
         WHERE stream_id = $1 AND stream_revision >= $2::bigint
-        ORDER BY stream_revision LIMIT $3`,
+        ORDER BY events.stream_revision LIMIT $3`,
       [streamId, String(options.fromRevision ?? 0n), options.maxCount ?? 2_147_483_647],
     );
     return result.rows.map(toRecordedEvent);
@@ -116,7 +116,7 @@ export class PostgresEventStore implements EventStore {
       `SELECT ${eventColumns} FROM events
         WHERE (transaction_id, global_position) > ($1::text::xid8, $2::bigint)
           AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-        ORDER BY transaction_id, global_position
+        ORDER BY events.transaction_id, events.global_position
         LIMIT $3`,
       [transactionId, position, maxCount],
     );
@@ -128,7 +128,7 @@ export class PostgresEventStore implements EventStore {
     const result = await this.db.query<RowPosition>(
       `SELECT global_position::text, transaction_id::text FROM events
         WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-        ORDER BY transaction_id DESC, global_position DESC LIMIT 1`,
+        ORDER BY events.transaction_id DESC, events.global_position DESC LIMIT 1`,
     );
     const row = result.rows[0];
     return row === undefined ? null : encodeCheckpoint(row.transaction_id, row.global_position);
@@ -164,6 +164,11 @@ interface EventRow extends RowPosition {
   metadata: EventMetadata;
 }
 
+/**
+ * Big numbers leave as text (see sqlDatabase.ts), under their own names. An ORDER BY
+ * must therefore name the table's column (`events.stream_revision`): a bare name means
+ * the output column, the text, and '10' sorts before '9'.
+ */
 const eventColumns = `stream_id, stream_revision::text, global_position::text, transaction_id::text,
   event_id::text, event_type, data, metadata`;
 
