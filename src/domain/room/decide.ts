@@ -114,12 +114,10 @@ export function expiryDue(
   emptyTtlMs: number,
   idleTtlMs: number,
 ): 'empty' | 'idle' | null {
-  const activeSince = Date.parse(room.activeSince);
-  const lastMessageAt = room.lastMessageAt === null ? null : Date.parse(room.lastMessageAt);
-  if (lastMessageAt === null || lastMessageAt < activeSince) {
-    return now.getTime() - activeSince >= emptyTtlMs ? 'empty' : null;
+  if (room.lastSeq === room.activeSinceSeq || room.lastMessageAt === null) {
+    return now.getTime() - Date.parse(room.activeSince) >= emptyTtlMs ? 'empty' : null;
   }
-  return now.getTime() - lastMessageAt >= idleTtlMs ? 'idle' : null;
+  return now.getTime() - Date.parse(room.lastMessageAt) >= idleTtlMs ? 'idle' : null;
 }
 
 function participantRoom(state: RoomState, roomId: string, userId: string): ExistingRoom {

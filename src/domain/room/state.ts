@@ -11,6 +11,11 @@ interface RoomFacts {
   openedAt: string;
   /** When the room was last opened or reopened: the empty-room TTL counts from here. */
   activeSince: string;
+  /**
+   * lastSeq when the room was last (re)opened: a room whose lastSeq is still this has had
+   * no message since. Counted, not compared by time, so servers' clock skew cannot blur it.
+   */
+  activeSinceSeq: number;
   lastMessageAt: string | null;
   lastSeq: number;
   /** Every message by `sender\u0000clientMessageId`, so a retried send returns its original. */
@@ -53,6 +58,7 @@ export function evolveRoom(state: RoomState, event: RoomEvent): RoomState {
       borrowerId: d.borrowerId,
       openedAt: d.openedAt,
       activeSince: d.openedAt,
+      activeSinceSeq: 0,
       lastMessageAt: null,
       lastSeq: 0,
       messagesByClientId: new Map(),
@@ -87,7 +93,7 @@ export function evolveRoom(state: RoomState, event: RoomEvent): RoomState {
     case 'RoomReopened': {
       const { status: _status, ...rest } = state;
       const facts = 'expiredAt' in rest ? dropExpiredAt(rest) : rest;
-      return { ...facts, status: 'open', activeSince: event.data.reopenedAt };
+      return { ...facts, status: 'open', activeSince: event.data.reopenedAt, activeSinceSeq: facts.lastSeq };
     }
     default: {
       const exhaustive: never = event;

@@ -40,9 +40,13 @@ export class PgDatabase implements SqlDatabase {
       client.release();
       return value;
     } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      // A connection in an unknown state is thrown away rather than reused.
-      client.release(true);
+      // A clean rollback leaves the connection reusable (conflicts are routine here);
+      // one whose rollback failed is in an unknown state and is thrown away.
+      const rolledBack = await client.query('ROLLBACK').then(
+        () => true,
+        () => false,
+      );
+      client.release(!rolledBack);
       throw error;
     }
   }
