@@ -180,7 +180,12 @@ export function decodeRoomCursor(cursor: string): { lastActivityAt: string; room
     const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
     if (!Array.isArray(value) || value.length !== 2) return null;
     const [lastActivityAt, roomId] = value as unknown[];
-    if (typeof lastActivityAt !== 'string' || typeof roomId !== 'string' || Number.isNaN(Date.parse(lastActivityAt))) return null;
+    // Exactly what encodeRoomCursor writes: anything else (a time PostgreSQL cannot read,
+    // a NUL in the id) would otherwise reach SQL and fail there as a 500.
+    if (typeof lastActivityAt !== 'string' || !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/.test(lastActivityAt)) return null;
+    const time = Date.parse(lastActivityAt);
+    if (Number.isNaN(time) || new Date(time).toISOString() !== lastActivityAt) return null;
+    if (typeof roomId !== 'string' || !/^[0-9a-f-]{1,64}$/.test(roomId)) return null;
     return { lastActivityAt, roomId };
   } catch {
     return null;
