@@ -18,6 +18,11 @@ import type { ProjectionRunner } from './infrastructure/readModels/projectionRun
 import type { SqlDatabase } from './infrastructure/sql/sqlDatabase';
 import { createHttpApp } from './interfaces/http/app';
 import { healthRoutes } from './interfaces/http/healthRoutes';
+import { postRoutes } from './interfaces/http/postRoutes';
+import { roomRoutes } from './interfaces/http/roomRoutes';
+import type { RoomCommands } from './application/room/roomCommands';
+import type { ChatQueries } from './application/ports/readModels';
+import type { TokenVerifier } from './application/ports/auth';
 
 export interface StartOptions {
   logger?: Logger;
@@ -49,6 +54,11 @@ export async function start(config: Config, options: StartOptions = {}): Promise
 
   const routers: Router[] = [];
   // The API routers of the contract are added here.
+  const commands = await container.getAsync<RoomCommands>(TYPES.RoomCommands);
+  const queries = await container.getAsync<ChatQueries>(TYPES.ChatQueries);
+  const verifier = await container.getAsync<TokenVerifier>(TYPES.TokenVerifier);
+  const api = { commands, queries, progress: projections, verifier, logger };
+  routers.push(postRoutes({ ...api, internalApiToken: config.internalApiToken }), roomRoutes(api));
 
   const app = createHttpApp({
     logger,

@@ -45,13 +45,21 @@ export function toApiError(error: unknown): ApiError {
   if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported') {
     return new ApiError('bad_request', 'body: unsupported encoding; send UTF-8 JSON');
   }
+  // A path parameter that is not valid percent-encoding (express's router marks it 400).
+  if (error instanceof URIError && e?.status === 400) return new ApiError('bad_request', 'path: not valid percent-encoding');
+  // Any other body-parser refusal (aborted upload, bad content length, ...): the client's doing.
+  if (typeof e?.type === 'string' && e.status !== undefined && e.status >= 400 && e.status < 500) {
+    return new ApiError('bad_request', 'body: could not be read');
+  }
   return new ApiError('internal', 'internal server error');
 }
 
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (error, req, res, _next) => {
     const apiError = toApiError(error);
-    if (apiError.code === 'internal') logger.error({ err: error, method: req.method, url: req.originalUrl }, 'request failed');
+    if (apiError.code === 'internal') {
+      logger.error({ err: error, method: req.method, url: req.originalUrl, requestId: res.locals.requestId }, 'request failed');
+    }
     if (res.headersSent) return;
     res.status(statusOfCode[apiError.code]).json(errorBody(apiError.code, apiError.message));
   };

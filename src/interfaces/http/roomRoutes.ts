@@ -1,0 +1,140 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import type { TokenVerifier } from '../../application/ports/auth';
+import type { Logger } from '../../application/ports/logger';
+import type { ChatQueries, ProjectionProgress, RoomView } from '../../application/ports/readModels';
+import type { RoomCommands } from '../../application/room/roomCommands';
+import { authenticate } from './auth';
+import { ApiError } from './errors';
+import { awaitProjection } from './readYourWrites';
+import { actorOf, jsonBody } from './requestContext';
+import { integer, integerText, jsonObject, MAX_SEQ, parseInput, postIdSchema, roomIdSchema } from './validation';
+
+export interface RoomRoutesDeps {
+  commands: Pick<RoomCommands, 'openRoom' | 'sendMessage' | 'markRead' | 'block' | 'unblock'>;
+  queries: Pick<ChatQueries, 'getRoom' | 'listRooms' | 'getMessages'>;
+  progress: ProjectionProgress;
+  verifier: TokenVerifier;
+  logger: Logger;
+}
+
+export const DEFAULT_MESSAGE_PAGE = 50;
+export const MAX_MESSAGE_PAGE = 200;
+export const DEFAULT_ROOM_PAGE = 20;
+export const MAX_ROOM_PAGE = 100;
+
+const roomParams = z.object({ roomId: roomIdSchema });
+const openRoomBody = jsonObject({ postId: postIdSchema });
+const listRoomsQuery = z.object({
+  limit: integerText(1, MAX_ROOM_PAGE).optional(),
+  cursor: z
+    .string({ error: 'must be the nextCursor of a previous page' })
+    .min(1, { error: 'must be the nextCursor of a previous page' })
+    .max(512, { error: 'must be the nextCursor of a previous page' })
+    .optional(),
+});
+const messagesQuery = z
+  .object({
+    before: integerText(0, MAX_SEQ).optional(),
+    after: integerText(0, MAX_SEQ).optional(),
+    limit: integerText(1, MAX_MESSAGE_PAGE).optional(),
+  })
+  .refine((q) => q.before === undefined || q.after === undefined || q.after < q.before, {
+    error: 'must be greater than after',
+    path: ['before'],
+  });
+const sendMessageBody = jsonObject({
+  // The domain owns the rules (1–128 characters; body 1–4000 characters of valid text);
+  // here only the types, plus what PostgreSQL cannot store at all.
+  clientMessageId: z
+    .string({ error: 'must be a string of 1 to 128 characters (a UUID is expected)' })
+    .refine((s) => s.isWellFormed() && !s.includes('\u0000'), { error: 'must be valid Unicode text without NUL characters' }),
+  body: z.string({ error: 'must be a string of 1 to 4000 characters' }),
+});
+const markReadBody = jsonObject({ upToSeq: integer(0, Number.MAX_SAFE_INTEGER) });
+
+/**
+ * The caller's rooms. Every route is the caller's own view: a room they are not part
+ * of answers 404 exactly as an unknown one does. Writes wait for the read models
+ * (read-your-writes) before answering.
+ */
+export function roomRoutes(deps: RoomRoutesDeps): Router {
+  const router = Router();
+  router.use('/api/rooms', authenticate(deps.verifier, deps.logger), jsonBody);
+
+  /** The caller's view of a room, or 404 whether it is unknown or someone else's. */
+  const visibleRoom = async (roomId: string, userId: string): Promise<RoomView> => {
+    const room = await deps.queries.getRoom(roomId, userId);
+    if (room === null) throw new ApiError('not_found', `room ${roomId} not found`);
+    return room;
+  };
+
+  router.post('/api/rooms', async (req, res) => {
+    const { postId } = parseInput(openRoomBody, req.body, 'body');
+    const actor = actorOf(res);
+    const result = await deps.commands.openRoom(postId, actor);
+    if (!(await awaitProjection(deps.progress, result.checkpoint, deps.logger))) {
+      // The answer is read from the read models, which do not hold the room yet; a retry is safe.
+      throw new ApiError('internal', 'the room is stored but not readable yet; retry the request');
+    }
+    const room = await visibleRoom(result.room.roomId, actor.userId);
+    const page = await deps.queries.getMessages(room.roomId, { limit: DEFAULT_MESSAGE_PAGE });
+    res.status(result.opened ? 201 : 200).json({ room, messages: page.messages, hasMore: page.hasMore });
+  });
+
+  router.get('/api/rooms', async (req, res) => {
+    const query = parseInput(listRoomsQuery, req.query, 'query');
+    const page = await deps.queries.listRooms(actorOf(res).userId, query.limit ?? DEFAULT_ROOM_PAGE, query.cursor ?? null);
+    res.json(page);
+  });
+
+  router.get('/api/rooms/:roomId', async (req, res) => {
+    const { roomId } = parseInput(roomParams, req.params, 'params');
+    res.json({ room: await visibleRoom(roomId, actorOf(res).userId) });
+  });
+
+  router.get('/api/rooms/:roomId/messages', async (req, res) => {
+    const { roomId } = parseInput(roomParams, req.params, 'params');
+    const query = parseInput(messagesQuery, req.query, 'query');
+    await visibleRoom(roomId, actorOf(res).userId);
+    const page = await deps.queries.getMessages(roomId, {
+      limit: query.limit ?? DEFAULT_MESSAGE_PAGE,
+      ...(query.before !== undefined ? { before: query.before } : {}),
+      ...(query.after !== undefined ? { after: query.after } : {}),
+    });
+    res.json(page);
+  });
+
+  router.post('/api/rooms/:roomId/messages', async (req, res) => {
+    const { roomId } = parseInput(roomParams, req.params, 'params');
+    const { clientMessageId, body } = parseInput(sendMessageBody, req.body, 'body');
+    const result = await deps.commands.sendMessage({ roomId, clientMessageId, body }, actorOf(res));
+    // The message comes from the write side; waiting makes the sender's next GET see it.
+    await awaitProjection(deps.progress, result.checkpoint, deps.logger);
+    res.status(result.created ? 201 : 200).json({ message: result.message });
+  });
+
+  router.post('/api/rooms/:roomId/read', async (req, res) => {
+    const { roomId } = parseInput(roomParams, req.params, 'params');
+    const { upToSeq } = parseInput(markReadBody, req.body, 'body');
+    const result = await deps.commands.markRead(roomId, upToSeq, actorOf(res));
+    await awaitProjection(deps.progress, result.checkpoint, deps.logger);
+    res.status(204).end();
+  });
+
+  router.post('/api/rooms/:roomId/block', async (req, res) => {
+    const { roomId } = parseInput(roomParams, req.params, 'params');
+    const result = await deps.commands.block(roomId, actorOf(res));
+    await awaitProjection(deps.progress, result.checkpoint, deps.logger);
+    res.status(204).end();
+  });
+
+  router.delete('/api/rooms/:roomId/block', async (req, res) => {
+    const { roomId } = parseInput(roomParams, req.params, 'params');
+    const result = await deps.commands.unblock(roomId, actorOf(res));
+    await awaitProjection(deps.progress, result.checkpoint, deps.logger);
+    res.status(204).end();
+  });
+
+  return router;
+}

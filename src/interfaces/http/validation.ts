@@ -1,0 +1,69 @@
+import { z } from 'zod';
+import { POST_ID_PATTERN } from '../../domain/post';
+import { ApiError } from './errors';
+
+/**
+ * Parses one part of a request (body, params or query) with its schema, or throws
+ * 400 bad_request whose message starts with the offending field: "limit: must be …".
+ * Unknown extra fields are dropped, not refused.
+ */
+export function parseInput<S extends z.ZodType>(schema: S, input: unknown, part: 'body' | 'params' | 'query'): z.output<S> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const field = issue === undefined || issue.path.length === 0 ? part : issue.path.map(String).join('.');
+  throw new ApiError('bad_request', `${field}: ${issue?.message ?? 'is not valid'}`);
+}
+
+/** The largest seq a read model column holds (PostgreSQL integer). */
+export const MAX_SEQ = 2_147_483_647;
+
+/** A whole number given as text (query strings), from min to max. */
+export function integerText(min: number, max: number) {
+  const message = `must be an integer from ${min} to ${max}`;
+  return z
+    .string({ error: message })
+    .regex(/^\d{1,10}$/, { error: message })
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, { error: message });
+}
+
+/** A whole number in a JSON body, from min to max. */
+export function integer(min: number, max: number) {
+  const message = `must be an integer from ${min} to ${max}`;
+  return z.number({ error: message }).int({ error: message }).min(min, { error: message }).max(max, { error: message });
+}
+
+/**
+ * Text a person typed: well-formed Unicode (no lone surrogates), no NUL (PostgreSQL
+ * text cannot hold it), from min to max characters counted as code points.
+ */
+export function text(min: number, max: number, options: { notBlank?: boolean } = {}) {
+  const message = `must be text of ${min} to ${max} characters`;
+  return z
+    .string({ error: message })
+    .refine((s) => s.isWellFormed() && !s.includes('\u0000'), { error: 'must be valid Unicode text without NUL characters' })
+    .refine(
+      (s) => {
+        const length = [...s].length;
+        return length >= min && length <= max;
+      },
+      { error: message },
+    )
+    .refine((s) => !options.notBlank || s.trim() !== '', { error: 'must not be blank' });
+}
+
+export const postIdSchema = z
+  .string({ error: 'must be 1 to 64 characters of A-Z, a-z, 0-9, _ or -' })
+  .regex(POST_ID_PATTERN, { error: 'must be 1 to 64 characters of A-Z, a-z, 0-9, _ or -' });
+
+/** Room ids are UUIDs this service made (lower case); any case is accepted. */
+export const roomIdSchema = z
+  .string({ error: 'must be a room id (a UUID)' })
+  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, { error: 'must be a room id (a UUID)' })
+  .transform((id) => id.toLowerCase());
+
+/** A JSON object body, with the shape given; anything else is "body: must be a JSON object". */
+export function jsonObject<Shape extends z.ZodRawShape>(shape: Shape) {
+  return z.object(shape, { error: 'must be a JSON object (Content-Type: application/json)' });
+}
