@@ -1,5 +1,5 @@
-import { createPublicKey } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { isValidCron } from './infrastructure/scheduler/cron';
@@ -152,6 +152,17 @@ export function loadConfig(env: Env = process.env): Config {
     if (keyFile === undefined) throw new ConfigError('TLS_KEY_FILE', 'is required when TLS_CERT_FILE is set');
     if (!existsSync(certFile)) throw new ConfigError('TLS_CERT_FILE', `names a file that does not exist: ${certFile}`);
     if (!existsSync(keyFile)) throw new ConfigError('TLS_KEY_FILE', `names a file that does not exist: ${keyFile}`);
+    // Read now, so a wrong file is named here rather than failing later in the TLS layer.
+    try {
+      new X509Certificate(readFileSync(certFile));
+    } catch {
+      throw new ConfigError('TLS_CERT_FILE', `is not a PEM certificate: ${certFile}`);
+    }
+    try {
+      createPrivateKey(readFileSync(keyFile));
+    } catch {
+      throw new ConfigError('TLS_KEY_FILE', `is not a PEM private key (or it is encrypted): ${keyFile}`);
+    }
     tls = { certFile, keyFile };
   }
 
@@ -192,13 +203,20 @@ function loadJwt(get: (name: string) => string | undefined, production: boolean,
   }
   if (publicKey !== undefined) {
     let keyType: string | undefined;
+    let curve: string | undefined;
     try {
-      keyType = createPublicKey(publicKey.replaceAll('\\n', '\n')).asymmetricKeyType;
+      const key = createPublicKey(publicKey.replaceAll('\\n', '\n'));
+      keyType = key.asymmetricKeyType;
+      curve = key.asymmetricKeyDetails?.namedCurve;
     } catch {
       throw new ConfigError('JWT_PUBLIC_KEY', 'is not a PEM public key');
     }
     const algorithm: JwtAlgorithm | null = keyType === 'rsa' ? 'RS256' : keyType === 'ec' ? 'ES256' : null;
     if (algorithm === null) throw new ConfigError('JWT_PUBLIC_KEY', `is a ${keyType ?? 'unknown'} key; RSA (RS256) or EC P-256 (ES256) is required`);
+    // ES256 is P-256 only: a key on another curve would refuse every token.
+    if (algorithm === 'ES256' && curve !== 'prime256v1') {
+      throw new ConfigError('JWT_PUBLIC_KEY', `is an EC key on ${curve ?? 'an unknown curve'}; ES256 needs P-256 (prime256v1)`);
+    }
     return { algorithm, key: publicKey.replaceAll('\\n', '\n'), issuer, audience, clockToleranceSeconds };
   }
   if (secret !== undefined) {

@@ -1,0 +1,122 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { ConfigError, loadConfig, parseDuration } from '../src/config';
+
+const pem = (key: { export(options: { type: 'spki'; format: 'pem' }): string | Buffer }) => String(key.export({ type: 'spki', format: 'pem' }));
+const rsaPublicKey = pem(generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey);
+const p256PublicKey = pem(generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey);
+const p384PublicKey = pem(generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).publicKey);
+const ed25519PublicKey = pem(generateKeyPairSync('ed25519').publicKey);
+
+/** What loadConfig throws for this environment: the variable it names and its one line. */
+function refusal(env: Record<string, string>): { variable: string; message: string } {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    return { variable: error.variable, message: error.message };
+  }
+  throw new Error(`loadConfig accepted ${JSON.stringify(env)}`);
+}
+
+describe('configuration', () => {
+  it('starts with no environment at all, on development defaults it warns about', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      port: 9090,
+      databaseUrl: null,
+      eventStore: { kind: 'postgres' },
+      jwt: { algorithm: 'HS256', issuer: null, audience: null },
+      allowedOrigins: null,
+      roomEmptyTtlMs: 3_600_000,
+      roomIdleTtlMs: 30 * 86_400_000,
+      wsMaxFrameBytes: 16 * 1024,
+      sendRateLimit: 10,
+      tls: null,
+    });
+    expect(config.warnings.join('\n')).toMatch(/JWT_SECRET/);
+    expect(config.warnings.join('\n')).toMatch(/INTERNAL_API_TOKEN/);
+  });
+
+  it('reads every variable it is given', () => {
+    const config = loadConfig({
+      PORT: '8080',
+      DATABASE_URL: 'postgres://chat@db:5432/chat',
+      EVENT_STORE: 'eventstoredb',
+      EVENTSTORE_CONNECTION_STRING: 'esdb://esdb:2113?tls=false',
+      JWT_PUBLIC_KEY: p256PublicKey,
+      JWT_ISSUER: 'https://id.example.com',
+      JWT_AUDIENCE: 'chat',
+      INTERNAL_API_TOKEN: 'a-long-enough-internal-token',
+      ALLOWED_ORIGINS: 'https://app.example.com, https://admin.example.com/',
+      ROOM_EMPTY_TTL: '90s',
+      ROOM_IDLE_TTL: '15m',
+      WS_MAX_FRAME_BYTES: '4096',
+      SEND_RATE_LIMIT: '0',
+    });
+    expect(config).toMatchObject({
+      port: 8080,
+      databaseUrl: 'postgres://chat@db:5432/chat',
+      eventStore: { kind: 'eventstoredb', connectionString: 'esdb://esdb:2113?tls=false' },
+      jwt: { algorithm: 'ES256', issuer: 'https://id.example.com', audience: 'chat' },
+      internalApiToken: 'a-long-enough-internal-token',
+      allowedOrigins: ['https://app.example.com', 'https://admin.example.com'],
+      roomEmptyTtlMs: 90_000,
+      roomIdleTtlMs: 900_000,
+      wsMaxFrameBytes: 4096,
+      sendRateLimit: 0,
+    });
+    expect(config.warnings).toEqual([]);
+    expect(loadConfig({ JWT_PUBLIC_KEY: rsaPublicKey }).jwt.algorithm).toBe('RS256');
+  });
+
+  it('reads durations like 90s, 15m, 1h and 30d', () => {
+    expect(parseDuration('500ms')).toBe(500);
+    expect(parseDuration('90s')).toBe(90_000);
+    expect(parseDuration('15m')).toBe(900_000);
+    expect(parseDuration('1h')).toBe(3_600_000);
+    expect(parseDuration('30d')).toBe(2_592_000_000);
+    for (const bad of ['', '0s', '-1h', '1.5h', '1 h', 'h', '10', '1w', '1hour']) expect(parseDuration(bad)).toBeNull();
+  });
+
+  const bad: Array<[string, Record<string, string>, string]> = [
+    ['PORT', { PORT: 'eighty' }, 'PORT'],
+    ['PORT out of range', { PORT: '70000' }, 'PORT'],
+    ['PORT negative', { PORT: '-1' }, 'PORT'],
+    ['PORT with a fraction', { PORT: '80.5' }, 'PORT'],
+    ['DATABASE_URL', { DATABASE_URL: 'mysql://db/chat' }, 'DATABASE_URL'],
+    ['EVENT_STORE', { EVENT_STORE: 'kafka' }, 'EVENT_STORE'],
+    ['EVENTSTORE_CONNECTION_STRING missing', { EVENT_STORE: 'eventstoredb' }, 'EVENTSTORE_CONNECTION_STRING'],
+    ['EVENTSTORE_CONNECTION_STRING', { EVENT_STORE: 'eventstoredb', EVENTSTORE_CONNECTION_STRING: 'http://esdb:2113' }, 'EVENTSTORE_CONNECTION_STRING'],
+    ['JWT_SECRET too short', { JWT_SECRET: 'short' }, 'JWT_SECRET'],
+    ['JWT_PUBLIC_KEY not PEM', { JWT_PUBLIC_KEY: 'not a key' }, 'JWT_PUBLIC_KEY'],
+    ['JWT_PUBLIC_KEY an Ed25519 key', { JWT_PUBLIC_KEY: ed25519PublicKey }, 'JWT_PUBLIC_KEY'],
+    ['JWT_PUBLIC_KEY on P-384', { JWT_PUBLIC_KEY: p384PublicKey }, 'JWT_PUBLIC_KEY'],
+    ['JWT_PUBLIC_KEY with JWT_SECRET', { JWT_PUBLIC_KEY: rsaPublicKey, JWT_SECRET: 'x'.repeat(40) }, 'JWT_PUBLIC_KEY'],
+    ['INTERNAL_API_TOKEN too short', { INTERNAL_API_TOKEN: 'short' }, 'INTERNAL_API_TOKEN'],
+    ['ALLOWED_ORIGINS', { ALLOWED_ORIGINS: 'https://ok.example.com,not an origin' }, 'ALLOWED_ORIGINS'],
+    ['ALLOWED_ORIGINS with a path', { ALLOWED_ORIGINS: 'https://app.example.com/chat' }, 'ALLOWED_ORIGINS'],
+    ['ROOM_EMPTY_TTL', { ROOM_EMPTY_TTL: 'an hour' }, 'ROOM_EMPTY_TTL'],
+    ['ROOM_IDLE_TTL', { ROOM_IDLE_TTL: '30' }, 'ROOM_IDLE_TTL'],
+    ['ROOM_IDLE_TTL zero', { ROOM_IDLE_TTL: '0d' }, 'ROOM_IDLE_TTL'],
+    ['EXPIRY_SWEEP_CRON', { EXPIRY_SWEEP_CRON: 'every minute' }, 'EXPIRY_SWEEP_CRON'],
+    ['TLS_CERT_FILE alone', { TLS_CERT_FILE: '/etc/hostname' }, 'TLS_KEY_FILE'],
+    ['TLS_KEY_FILE alone', { TLS_KEY_FILE: '/etc/hostname' }, 'TLS_CERT_FILE'],
+    ['TLS_CERT_FILE missing on disk', { TLS_CERT_FILE: '/no/such/cert.pem', TLS_KEY_FILE: '/no/such/key.pem' }, 'TLS_CERT_FILE'],
+    ['WS_MAX_FRAME_BYTES', { WS_MAX_FRAME_BYTES: '16KiB' }, 'WS_MAX_FRAME_BYTES'],
+    ['SEND_RATE_LIMIT', { SEND_RATE_LIMIT: 'fast' }, 'SEND_RATE_LIMIT'],
+    ['LOG_LEVEL', { LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+    ['production without JWT_SECRET', { NODE_ENV: 'production', INTERNAL_API_TOKEN: 'a-long-enough-internal-token' }, 'JWT_SECRET'],
+    ['production without INTERNAL_API_TOKEN', { NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40) }, 'INTERNAL_API_TOKEN'],
+  ];
+  it.each(bad)('refuses a bad %s with one line naming the variable', (_case, env, variable) => {
+    const refused = refusal(env);
+    expect(refused.variable).toBe(variable);
+    expect(refused.message).toMatch(new RegExp(`^configuration error: ${variable} `));
+    expect(refused.message).not.toMatch(/\n/);
+  });
+
+  it('does not echo a secret it refuses', () => {
+    expect(refusal({ JWT_SECRET: 'tiny-secret' }).message).not.toContain('tiny-secret');
+    expect(refusal({ INTERNAL_API_TOKEN: 'tiny-token' }).message).not.toContain('tiny-token');
+  });
+});

@@ -1,0 +1,67 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+/**
+ * Start-up as an operator sees it: the real entry point in a child process
+ * (`node -r @swc-node/register src/main.ts`, the TypeScript as it is, no build step).
+ */
+const root = path.resolve(__dirname, '..');
+let scratch: string;
+beforeAll(() => {
+  scratch = mkdtempSync(path.join(tmpdir(), 'chat-main-'));
+});
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+function startProcess(env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['-r', '@swc-node/register', 'src/main.ts'], {
+      cwd: root,
+      // Nothing from the test's own environment: only what the case sets.
+      env: { PATH: process.env.PATH ?? '', DATA_DIR: path.join(scratch, 'data'), ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`the server did not stop by itself; stderr: ${stderr}`));
+    }, 30_000);
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe('start-up with bad configuration', () => {
+  const cases: Array<[string, () => Record<string, string>]> = [
+    ['PORT', () => ({ PORT: 'http' })],
+    ['ROOM_IDLE_TTL', () => ({ ROOM_IDLE_TTL: 'forever' })],
+    ['EVENT_STORE', () => ({ EVENT_STORE: 'mongodb' })],
+    ['JWT_PUBLIC_KEY', () => ({ JWT_PUBLIC_KEY: '-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----' })],
+    ['JWT_SECRET', () => ({ NODE_ENV: 'production', INTERNAL_API_TOKEN: 'a-long-enough-internal-token' })],
+    [
+      'TLS_CERT_FILE',
+      () => {
+        const file = path.join(scratch, 'not-a-cert.pem');
+        writeFileSync(file, 'this is not a certificate\n');
+        return { TLS_CERT_FILE: file, TLS_KEY_FILE: file };
+      },
+    ],
+  ];
+  it.each(cases)('stops with a non-zero exit and one line naming %s', async (variable, env) => {
+    const { code, stdout, stderr } = await startProcess({ LOG_LEVEL: 'info', ...env() });
+    expect(code).not.toBe(0);
+    expect(code).not.toBeNull();
+    const lines = stderr.split('\n').filter((line) => line !== '');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(new RegExp(`^configuration error: ${variable} `));
+    // Nothing started: not even the start-up log.
+    expect(stdout).not.toMatch(/listening/);
+  });
+});
