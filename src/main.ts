@@ -18,6 +18,9 @@ import type { ProjectionRunner } from './infrastructure/readModels/projectionRun
 import type { SqlDatabase } from './infrastructure/sql/sqlDatabase';
 import { createHttpApp } from './interfaces/http/app';
 import { healthRoutes } from './interfaces/http/healthRoutes';
+import { ChatGateway, type GatewayTuning } from './interfaces/ws/gateway';
+import type { RoomDirectory } from './application/ports/roomDirectory';
+import type { TypingSignals } from './application/ports/typingSignals';
 import { postRoutes } from './interfaces/http/postRoutes';
 import { roomRoutes } from './interfaces/http/roomRoutes';
 import type { RoomCommands } from './application/room/roomCommands';
@@ -29,6 +32,8 @@ export interface StartOptions {
   /** Tests drive time through this instead of sleeping. */
   clock?: Clock;
   ids?: IdGenerator;
+  /** WebSocket timings and limits that are not configuration (tests shorten them). */
+  ws?: Partial<GatewayTuning>;
 }
 
 export interface RunningServer {
@@ -85,6 +90,21 @@ export async function start(config: Config, options: StartOptions = {}): Promise
   const port = (server.address() as AddressInfo).port;
   const url = `${config.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
   // The WebSocket gateway attaches to `server` here.
+  const gateway = new ChatGateway({
+    config,
+    verifier,
+    commands,
+    queries,
+    directory: await container.getAsync<RoomDirectory>(TYPES.RoomDirectory),
+    typing: await container.getAsync<TypingSignals>(TYPES.TypingSignals),
+    liveFeed,
+    ids: options.ids ?? randomIds,
+    logger,
+    metrics,
+    ...(options.ws ? { tuning: options.ws } : {}),
+  });
+  await gateway.start();
+  gateway.attach(server);
   // The expiry sweeper starts here.
   logger.info({ port, store: config.eventStore.kind, database: db.kind }, 'chat service listening');
 
@@ -94,6 +114,8 @@ export async function start(config: Config, options: StartOptions = {}): Promise
     url,
     close: () =>
       (closing ??= (async () => {
+        // WebSocket clients first (1001): upgraded sockets would keep server.close() waiting.
+        await gateway.close();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeAllConnections();

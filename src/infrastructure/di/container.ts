@@ -16,6 +16,10 @@ import { applyToReadModels } from '../readModels/chatProjection';
 import { ProjectionRunner } from '../readModels/projectionRunner';
 import { migrateReadModels } from '../readModels/schema';
 import { SqlChatQueries } from '../readModels/sqlChatQueries';
+import { SqlRoomDirectory } from '../readModels/sqlRoomDirectory';
+import { PgTypingSignals } from '../live/pgTypingSignals';
+import type { RoomDirectory } from '../../application/ports/roomDirectory';
+import type { TypingSignals } from '../../application/ports/typingSignals';
 import { PgDatabase } from '../sql/pgDatabase';
 import { PgliteDatabase } from '../sql/pgliteDatabase';
 import type { SqlDatabase } from '../sql/sqlDatabase';
@@ -105,6 +109,15 @@ export function buildContainer(options: ContainerOptions): Container {
   container
     .bind<TokenVerifier>(TYPES.TokenVerifier)
     .toResolvedValue((config: Config) => new JwtVerifier(config.jwt), [TYPES.Config]);
+
+  container
+    .bind<RoomDirectory>(TYPES.RoomDirectory)
+    .toResolvedValue(async (db: SqlDatabase) => {
+      await migrateReadModels(db);
+      return new SqlRoomDirectory(db);
+    }, [TYPES.SqlDatabase]);
+
+  container.bind<TypingSignals>(TYPES.TypingSignals).toResolvedValue((db: SqlDatabase) => new PgTypingSignals(db), [TYPES.SqlDatabase]);
 
   return container;
 }

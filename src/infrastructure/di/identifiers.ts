@@ -11,4 +11,6 @@ export const TYPES = {
   ProjectionRunner: Symbol.for('ProjectionRunner'),
   LiveFeed: Symbol.for('LiveFeed'),
   TokenVerifier: Symbol.for('TokenVerifier'),
+  RoomDirectory: Symbol.for('RoomDirectory'),
+  TypingSignals: Symbol.for('TypingSignals'),
 } as const;

@@ -1,0 +1,343 @@
+import type { WebSocket } from 'ws';
+import type { Message } from '../../domain/room';
+import type { Logger } from '../../application/ports/logger';
+import type { Principal } from '../../application/ports/auth';
+import { CloseCode, type CloseCodeValue } from './closeCodes';
+import type { ServerFrame } from './frames';
+import { Strikes } from './rateLimiter';
+
+export interface ConnectionLimits {
+  /** Unsent bytes a connection may hold before it is closed with 4008. */
+  maxBufferedBytes: number;
+  /** Frames waiting to be handled before the connection is closed with 1008. */
+  maxQueuedFrames: number;
+  /** After a close frame, how long the peer has to finish the closing handshake. */
+  closeGraceMs: number;
+  /** How long after `exp` the connection is closed with 4001 (0: at `exp`). */
+  expiryGraceMs: number;
+  /** The rate-limit allowance used by the 4029 rule; 0 when sends are not limited. */
+  strikeAllowance: number;
+}
+
+/** One frame waiting to go out in `seq` order for its room. */
+interface OrderedFrame {
+  seq: number;
+  frame: ServerFrame;
+  /** A `message` frame is skipped when its seq was already delivered; an `ack` never is. */
+  kind: 'message' | 'ack';
+}
+
+interface RoomDelivery {
+  /** The highest seq this connection has been given for the room (null: none yet). */
+  lastSeq: number | null;
+  /** While a resume replays the room, live frames for it wait here. */
+  buffer: OrderedFrame[] | null;
+}
+
+/** A `send` frame waiting for its ack. */
+interface PendingSend {
+  acked: boolean;
+  timer: NodeJS.Timeout | null;
+}
+
+/** The longest delay setTimeout takes; later expiries are re-armed. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+let nextConnectionId = 1;
+
+/**
+ * One client connection: who it is, what it has been given of each room, the sends
+ * it awaits acks for, its frame queue and its timers. It never throws to its caller:
+ * a fault here closes this connection (1011), never the process.
+ */
+export class Connection {
+  readonly id = nextConnectionId++;
+  readonly userId: string;
+  alive = true;
+  private expiresAt: Date;
+  private closing = false;
+  private readonly rooms = new Map<string, RoomDelivery>();
+  private readonly pending = new Map<string, PendingSend[]>();
+  private readonly typingAt = new Map<string, number>();
+  private expiryTimer: NodeJS.Timeout | null = null;
+  private terminateTimer: NodeJS.Timeout | null = null;
+  private queue: Promise<void> = Promise.resolve();
+  private queued = 0;
+  readonly strikes: Strikes;
+
+  constructor(
+    readonly ws: WebSocket,
+    principal: Principal,
+    private readonly limits: ConnectionLimits,
+    private readonly logger: Logger,
+    private readonly onServerClose: (code: CloseCodeValue) => void,
+  ) {
+    this.userId = principal.userId;
+    this.expiresAt = principal.expiresAt;
+    this.strikes = new Strikes(limits.strikeAllowance);
+    this.armExpiry();
+  }
+
+  get isOpen(): boolean {
+    return !this.closing && this.ws.readyState === this.ws.OPEN;
+  }
+
+  // ---- sending -------------------------------------------------------------
+
+  /** Sends one frame now, unless the peer is too far behind (then 4008). */
+  send(frame: ServerFrame): void {
+    this.write(frame, undefined);
+  }
+
+  /** Sends one frame; resolves once it has been handed to the network (or the connection is gone). */
+  sendAndFlush(frame: ServerFrame): Promise<void> {
+    return new Promise((resolve) => {
+      if (!this.write(frame, () => resolve())) resolve();
+    });
+  }
+
+  /** How many bytes are waiting to go out. */
+  get buffered(): number {
+    return this.ws.bufferedAmount;
+  }
+
+  private write(frame: ServerFrame, done: (() => void) | undefined): boolean {
+    if (!this.isOpen) return false;
+    const data = JSON.stringify(frame);
+    if (this.ws.bufferedAmount + Buffer.byteLength(data) > this.limits.maxBufferedBytes) {
+      this.close(CloseCode.tooSlow, 'too slow: reconnect and resume');
+      return false;
+    }
+    this.ws.send(data, (error) => {
+      if (error !== undefined && error !== null) this.logger.debug({ err: error, connection: this.id }, 'websocket send failed');
+      done?.();
+    });
+    return true;
+  }
+
+  // ---- ordered delivery of a room's messages --------------------------------
+
+  private room(roomId: string): RoomDelivery {
+    let state = this.rooms.get(roomId);
+    if (state === undefined) {
+      state = { lastSeq: null, buffer: null };
+      this.rooms.set(roomId, state);
+    }
+    return state;
+  }
+
+  private deliverOrdered(roomId: string, item: OrderedFrame): void {
+    const state = this.room(roomId);
+    if (state.buffer !== null) {
+      state.buffer.push(item);
+      return;
+    }
+    this.emit(state, item);
+  }
+
+  private emit(state: RoomDelivery, item: OrderedFrame): void {
+    if (item.kind === 'message' && state.lastSeq !== null && item.seq <= state.lastSeq) return;
+    this.send(item.frame);
+    state.lastSeq = Math.max(state.lastSeq ?? 0, item.seq);
+  }
+
+  /**
+   * A message of one of this user's rooms, from the live feed: an `ack` if this very
+   * connection sent it (and has not been answered yet), else a `message` frame.
+   */
+  deliverMessage(message: Message): void {
+    if (message.senderId === this.userId) {
+      const key = pendingKey(message.roomId, message.clientMessageId);
+      const waiting = this.pending.get(key);
+      if (waiting !== undefined) {
+        this.pending.delete(key);
+        let ordered = false;
+        for (const send of waiting) {
+          if (send.timer !== null) clearTimeout(send.timer);
+          if (send.acked) continue;
+          send.acked = true;
+          const frame: ServerFrame = { type: 'ack', clientMessageId: message.clientMessageId, message };
+          if (!ordered) this.deliverOrdered(message.roomId, { seq: message.seq, frame, kind: 'ack' });
+          else this.send(frame);
+          ordered = true;
+        }
+        if (!ordered) {
+          // Acked early (a slow feed): the message frame is still skipped, and counts as given.
+          const state = this.room(message.roomId);
+          if (state.buffer === null) state.lastSeq = Math.max(state.lastSeq ?? 0, message.seq);
+        }
+        return;
+      }
+    }
+    this.deliverOrdered(message.roomId, { seq: message.seq, frame: { type: 'message', message }, kind: 'message' });
+  }
+
+  /** Starts a replay of `roomId` after `afterSeq`: live messages for it wait until `finishReplay`. */
+  startReplay(roomId: string, afterSeq: number): void {
+    const state = this.room(roomId);
+    state.lastSeq = afterSeq;
+    state.buffer = [];
+  }
+
+  /** Sends one replayed message (skipping any already given); resolves once it is on the network. */
+  async replay(message: Message): Promise<void> {
+    const state = this.room(message.roomId);
+    if (state.lastSeq !== null && message.seq <= state.lastSeq) return;
+    state.lastSeq = message.seq;
+    // Wait for the network only when the buffer builds up, so a slow reader paces the replay.
+    const flushed = this.sendAndFlush({ type: 'message', message });
+    if (this.ws.bufferedAmount > this.limits.maxBufferedBytes / 4) await flushed;
+  }
+
+  /** Delivers what arrived live during the replay, in order and without repeats; returns the last seq given. */
+  finishReplay(roomId: string): number {
+    const state = this.room(roomId);
+    const buffered = state.buffer ?? [];
+    state.buffer = null;
+    for (const item of buffered) this.emit(state, item);
+    return state.lastSeq ?? 0;
+  }
+
+  /** Drops a replay that failed; the connection is being closed anyway. */
+  abandonReplay(roomId: string): void {
+    const state = this.rooms.get(roomId);
+    if (state !== undefined) state.buffer = null;
+  }
+
+  // ---- acks ----------------------------------------------------------------
+
+  /** Registers a `send` before it runs, so its event is recognised however early the feed hands it over. */
+  expectAck(roomId: string, clientMessageId: string): PendingSend {
+    const send: PendingSend = { acked: false, timer: null };
+    const key = pendingKey(roomId, clientMessageId);
+    const list = this.pending.get(key);
+    if (list === undefined) this.pending.set(key, [send]);
+    else list.push(send);
+    return send;
+  }
+
+  /** The send failed: nothing will be acked for it. */
+  cancelAck(roomId: string, clientMessageId: string, send: PendingSend): void {
+    const key = pendingKey(roomId, clientMessageId);
+    const list = this.pending.get(key)?.filter((s) => s !== send);
+    if (list === undefined || list.length === 0) this.pending.delete(key);
+    else this.pending.set(key, list);
+  }
+
+  /**
+   * The command has answered. A retry (no new event) is acked now with the original.
+   * A new message is acked when the live feed hands it over, in order with the room's
+   * other messages; if that takes longer than `fallbackMs`, it is acked directly.
+   */
+  settleAck(send: PendingSend, message: Message, created: boolean, fallbackMs: number): void {
+    if (send.acked || !this.isOpen) return;
+    const ackNow = (): void => {
+      if (send.acked) return;
+      send.acked = true;
+      this.send({ type: 'ack', clientMessageId: message.clientMessageId, message });
+    };
+    if (!created) {
+      this.cancelAck(message.roomId, message.clientMessageId, send);
+      ackNow();
+      return;
+    }
+    send.timer = setTimeout(ackNow, fallbackMs);
+    send.timer.unref();
+  }
+
+  // ---- typing throttle -------------------------------------------------------
+
+  /** True at most once per `intervalMs` per room. */
+  mayForwardTyping(roomId: string, intervalMs: number): boolean {
+    const now = performance.now();
+    const last = this.typingAt.get(roomId);
+    if (last !== undefined && now - last < intervalMs) return false;
+    this.typingAt.set(roomId, now);
+    return true;
+  }
+
+  // ---- frames in ------------------------------------------------------------
+
+  /**
+   * Handles the client's frames one at a time, in the order they came: acks, errors and
+   * replays answer in that order too. False (and 1008) when too many are waiting.
+   */
+  enqueue(task: () => Promise<void>): boolean {
+    if (this.queued >= this.limits.maxQueuedFrames) {
+      this.close(CloseCode.policyViolation, 'too many frames waiting: slow down');
+      return false;
+    }
+    this.queued += 1;
+    this.queue = this.queue
+      .then(() => (this.closing ? undefined : task()))
+      .catch((error: unknown) => this.fail(error))
+      .finally(() => {
+        this.queued -= 1;
+      });
+    return true;
+  }
+
+  // ---- token expiry ---------------------------------------------------------
+
+  /** The token was replaced by an `auth` frame for the same user. */
+  replaceToken(principal: Principal): void {
+    this.expiresAt = principal.expiresAt;
+    this.armExpiry();
+  }
+
+  private armExpiry(): void {
+    if (this.expiryTimer !== null) clearTimeout(this.expiryTimer);
+    const delay = this.expiresAt.getTime() + this.limits.expiryGraceMs - Date.now();
+    if (delay <= 0) {
+      this.expiryTimer = null;
+      // After the open handshake has settled, so the close is seen as a 4001 and not a failed open.
+      setImmediate(() => this.close(CloseCode.tokenExpired, 'token expired: refresh it and reconnect'));
+      return;
+    }
+    this.expiryTimer = setTimeout(() => this.armExpiry(), Math.min(delay, MAX_TIMER_MS));
+    this.expiryTimer.unref();
+  }
+
+  // ---- closing --------------------------------------------------------------
+
+  /** Closes with a code of the contract; the peer gets `closeGraceMs` to answer before the socket is cut. */
+  close(code: CloseCodeValue, reason: string): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.onServerClose(code);
+    this.clearTimers();
+    try {
+      this.ws.close(code, reason);
+    } catch (error) {
+      this.logger.debug({ err: error, connection: this.id }, 'websocket close failed');
+      this.ws.terminate();
+      return;
+    }
+    this.terminateTimer = setTimeout(() => this.ws.terminate(), this.limits.closeGraceMs);
+    this.terminateTimer.unref();
+  }
+
+  /** An unexpected fault in this connection's handling: log it and close with 1011. */
+  fail(error: unknown): void {
+    this.logger.error({ err: error, connection: this.id, userId: this.userId }, 'websocket connection failed');
+    this.close(CloseCode.serverError, 'server error: reconnect and resume');
+  }
+
+  /** The socket is closed: stop every timer. */
+  dispose(): void {
+    this.closing = true;
+    this.clearTimers();
+    if (this.terminateTimer !== null) clearTimeout(this.terminateTimer);
+  }
+
+  private clearTimers(): void {
+    if (this.expiryTimer !== null) clearTimeout(this.expiryTimer);
+    this.expiryTimer = null;
+    for (const list of this.pending.values()) for (const send of list) if (send.timer !== null) clearTimeout(send.timer);
+    this.pending.clear();
+  }
+}
+
+function pendingKey(roomId: string, clientMessageId: string): string {
+  return `${roomId}\u0000${clientMessageId}`;
+}

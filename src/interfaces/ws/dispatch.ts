@@ -1,0 +1,135 @@
+import { InvalidTokenError, type TokenVerifier } from '../../application/ports/auth';
+import type { IdGenerator } from '../../application/ports/ids';
+import type { Logger } from '../../application/ports/logger';
+import type { ChatQueries } from '../../application/ports/readModels';
+import { blocks, type RoomDirectory } from '../../application/ports/roomDirectory';
+import type { TypingSignals } from '../../application/ports/typingSignals';
+import type { RoomCommands } from '../../application/room/roomCommands';
+import { toApiError } from '../http/errors';
+import { CloseCode } from './closeCodes';
+import type { Connection } from './connection';
+import { errorFrame, type AuthFrame, type ClientFrame, type ReadFrame, type ResumeFrame, type SendFrame, type TypingFrame } from './frames';
+import { resumeRoom } from './resume';
+
+export interface DispatchDeps {
+  commands: RoomCommands;
+  queries: ChatQueries;
+  directory: RoomDirectory;
+  typing: TypingSignals;
+  verifier: TokenVerifier;
+  ids: IdGenerator;
+  logger: Logger;
+  /** How long an ack may wait for the live feed before it is sent directly. */
+  ackFallbackMs: number;
+  /** At most one typing signal per connection and room in this interval. */
+  typingIntervalMs: number;
+}
+
+/** Frame → use case. Each handler answers on `connection` and never throws. */
+export function makeDispatcher(deps: DispatchDeps) {
+  const actor = (connection: Connection) => ({ userId: connection.userId, correlationId: deps.ids.newId() });
+
+  /** A refused command is an error frame; an unexpected fault is logged and answered `internal`. */
+  const answerError = (connection: Connection, error: unknown, ref: string): void => {
+    const apiError = toApiError(error);
+    if (apiError.code === 'internal') deps.logger.error({ err: error, userId: connection.userId, ref }, 'websocket frame failed');
+    connection.send(errorFrame(apiError.code, apiError.message, ref));
+  };
+
+  const send = async (connection: Connection, frame: SendFrame): Promise<void> => {
+    const pending = connection.expectAck(frame.roomId, frame.clientMessageId);
+    try {
+      const result = await deps.commands.sendMessage(
+        { roomId: frame.roomId, clientMessageId: frame.clientMessageId, body: frame.body },
+        actor(connection),
+      );
+      connection.settleAck(pending, result.message, result.created, deps.ackFallbackMs);
+    } catch (error) {
+      connection.cancelAck(frame.roomId, frame.clientMessageId, pending);
+      answerError(connection, error, frame.clientMessageId);
+    }
+  };
+
+  const read = async (connection: Connection, frame: ReadFrame): Promise<void> => {
+    try {
+      const result = await deps.commands.markRead(frame.roomId, frame.upToSeq, actor(connection));
+      // Nothing new was read, so no event will come: answer this connection with where it stands.
+      if (!result.changed) {
+        const upToSeq = result.room.lastReadSeq[connection.userId] ?? 0;
+        connection.send({ type: 'read', roomId: frame.roomId, userId: connection.userId, upToSeq });
+      }
+    } catch (error) {
+      answerError(connection, error, 'read');
+    }
+  };
+
+  const typing = async (connection: Connection, frame: TypingFrame): Promise<void> => {
+    if (!connection.mayForwardTyping(frame.roomId, deps.typingIntervalMs)) return;
+    try {
+      const room = await deps.directory.access(frame.roomId);
+      const me = connection.userId;
+      if (room === null || (room.lenderId !== me && room.borrowerId !== me)) {
+        connection.send(errorFrame('not_found', `room ${frame.roomId} not found`, 'typing'));
+        return;
+      }
+      if (room.status === 'expired') {
+        connection.send(errorFrame('room_expired', `room ${frame.roomId} has expired; open it again to continue`, 'typing'));
+        return;
+      }
+      const other = room.lenderId === me ? room.borrowerId : room.lenderId;
+      // Nothing of the blocked side reaches the blocker; the blocked side is not told.
+      if (blocks(room, other, me)) return;
+      await deps.typing.publish({ roomId: frame.roomId, userId: me, toUserId: other });
+    } catch (error) {
+      answerError(connection, error, 'typing');
+    }
+  };
+
+  const resume = async (connection: Connection, frame: ResumeFrame): Promise<void> => {
+    try {
+      await resumeRoom(connection, deps.queries, frame.roomId, frame.afterSeq);
+    } catch (error) {
+      const apiError = toApiError(error);
+      // A replay that broke off leaves the client with a hole it cannot see: close, so it resumes again.
+      if (apiError.code === 'internal') connection.fail(error);
+      else connection.send(errorFrame(apiError.code, apiError.message, 'resume'));
+    }
+  };
+
+  const auth = async (connection: Connection, frame: AuthFrame): Promise<void> => {
+    let principal;
+    try {
+      principal = deps.verifier.verify(frame.token);
+    } catch (error) {
+      const reason = error instanceof InvalidTokenError ? error.message : 'invalid token';
+      connection.send(errorFrame('unauthorized', `invalid token: ${reason}`, 'auth'));
+      return;
+    }
+    if (principal.userId !== connection.userId) {
+      connection.close(CloseCode.policyViolation, 'the token is for another user: reconnect with it');
+      return;
+    }
+    connection.replaceToken(principal);
+  };
+
+  return (connection: Connection, frame: Exclude<ClientFrame, { type: 'ping' }>): Promise<void> => {
+    switch (frame.type) {
+      case 'send':
+        return send(connection, frame);
+      case 'read':
+        return read(connection, frame);
+      case 'typing':
+        return typing(connection, frame);
+      case 'resume':
+        return resume(connection, frame);
+      case 'auth':
+        return auth(connection, frame);
+      default: {
+        const exhaustive: never = frame;
+        return exhaustive;
+      }
+    }
+  };
+}
+
+export type Dispatcher = ReturnType<typeof makeDispatcher>;

@@ -1,0 +1,126 @@
+import type { RecordedEvent } from '../../application/ports/eventStore';
+import type { Logger } from '../../application/ports/logger';
+import type { ChatQueries } from '../../application/ports/readModels';
+import { blocks, type RoomAccess, type RoomDirectory } from '../../application/ports/roomDirectory';
+import { isRoomEventType, type Message, type RoomEvent } from '../../domain/room';
+import type { Connection } from './connection';
+import type { ConnectionRegistry } from './registry';
+
+/** Participants never change once a room is opened, so they are cached (up to this many rooms). */
+const PARTICIPANT_CACHE_SIZE = 50_000;
+const LOOKUP_ATTEMPTS = 4;
+
+/**
+ * Turns the live feed into frames for this process's connections. Events are handled
+ * one at a time in the feed's global order, so every connection sees a room's events
+ * in the order they were recorded. Each room event goes to every connection of both
+ * participants: MessageSent as `message` (or `ack` to the connection that sent it),
+ * MessagesRead as `read`, the others as `room` with that user's own view.
+ */
+export class LiveFanOut {
+  private readonly participants = new Map<string, readonly [string, string]>();
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly registry: ConnectionRegistry,
+    private readonly directory: RoomDirectory,
+    private readonly queries: ChatQueries,
+    private readonly logger: Logger,
+  ) {}
+
+  /** The live feed's listener: returns at once, the event is handled after the ones before it. */
+  readonly onEvent = (recorded: RecordedEvent): void => {
+    if (!recorded.streamId.startsWith('room-') || !isRoomEventType(recorded.type)) return;
+    const event = { type: recorded.type, data: recorded.data } as RoomEvent;
+    this.queue = this.queue.then(() => this.handle(event)).catch((error: unknown) => this.logger.error({ err: error }, 'live fan-out failed'));
+  };
+
+  /** Resolves once every event handed over so far has been handled. */
+  drained(): Promise<void> {
+    return this.queue;
+  }
+
+  private async handle(event: RoomEvent): Promise<void> {
+    const roomId = event.data.roomId;
+    if (event.type === 'RoomOpened') this.remember(roomId, [event.data.lenderId, event.data.borrowerId]);
+    let access: RoomAccess | null = null;
+    let users = this.participants.get(roomId);
+    // Reads need the blocks as they are now; everything else only needs who takes part.
+    if (users === undefined || event.type === 'MessagesRead') {
+      const found = await this.withRetries(() => this.directory.access(roomId), roomId, users);
+      if (found === undefined) return;
+      access = found;
+      if (access === null) {
+        this.logger.warn({ roomId, type: event.type }, 'live fan-out: room not in the read model; event not delivered');
+        return;
+      }
+      users = [access.lenderId, access.borrowerId] as const;
+      this.remember(roomId, users);
+    }
+    const local = users.filter((u) => this.registry.hasUser(u));
+    if (local.length === 0) return;
+
+    switch (event.type) {
+      case 'MessageSent': {
+        const message: Message = event.data;
+        for (const user of local) for (const connection of this.registry.of(user)) connection.deliverMessage(message);
+        return;
+      }
+      case 'MessagesRead': {
+        const { userId, upToSeq } = event.data;
+        for (const user of local) {
+          if (user !== userId && access !== null && blocks(access, user, userId)) continue;
+          for (const connection of this.registry.of(user)) connection.send({ type: 'read', roomId, userId, upToSeq });
+        }
+        return;
+      }
+      case 'RoomOpened':
+      case 'RoomReopened':
+      case 'RoomExpired':
+      case 'RoomBlocked':
+      case 'RoomUnblocked': {
+        for (const user of local) {
+          const view = await this.withRetries(() => this.queries.getRoom(roomId, user), roomId, [user]);
+          if (view === undefined || view === null) continue;
+          for (const connection of this.registry.of(user)) connection.send({ type: 'room', room: view });
+        }
+        return;
+      }
+      default: {
+        const exhaustive: never = event;
+        return exhaustive;
+      }
+    }
+  }
+
+  private remember(roomId: string, users: readonly [string, string]): void {
+    if (this.participants.has(roomId)) return;
+    if (this.participants.size >= PARTICIPANT_CACHE_SIZE) {
+      const oldest = this.participants.keys().next().value;
+      if (oldest !== undefined) this.participants.delete(oldest);
+    }
+    this.participants.set(roomId, users);
+  }
+
+  /**
+   * A lookup that keeps failing leaves some connections without an event they were owed:
+   * they are closed with 1011 (all of them when we cannot tell whose), so they
+   * reconnect and resume. Resolves to undefined in that case.
+   */
+  private async withRetries<T>(lookup: () => Promise<T>, roomId: string, users: readonly string[] | undefined): Promise<T | undefined> {
+    let lastError: unknown;
+    for (let attempt = 1; attempt <= LOOKUP_ATTEMPTS; attempt += 1) {
+      try {
+        return await lookup();
+      } catch (error) {
+        lastError = error;
+        await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
+      }
+    }
+    this.logger.error({ err: lastError, roomId }, 'live fan-out lookup failed; closing the connections that missed the event');
+    const affected: Iterable<Connection> =
+      users === undefined ? [...this.registry.all()] : users.flatMap((u) => [...this.registry.of(u)]);
+    for (const connection of affected) connection.fail(lastError);
+    return undefined;
+  }
+}

@@ -1,0 +1,92 @@
+import { z } from 'zod';
+import type { Message } from '../../domain/room';
+import type { RoomView } from '../../application/ports/readModels';
+import type { ErrorCode } from '../http/errors';
+
+/**
+ * The frames of the contract's WebSocket section. Client frames are validated here,
+ * once; unknown extra fields are ignored (so clients can add fields without breaking
+ * older servers), a missing or mistyped field is a `bad_request` naming it.
+ */
+const roomId = z.string().min(1).max(200);
+const seq = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+
+export const clientFrameSchemas = {
+  send: z.object({ type: z.literal('send'), roomId, clientMessageId: z.string(), body: z.string() }),
+  read: z.object({ type: z.literal('read'), roomId, upToSeq: seq }),
+  typing: z.object({ type: z.literal('typing'), roomId }),
+  resume: z.object({ type: z.literal('resume'), roomId, afterSeq: seq }),
+  auth: z.object({ type: z.literal('auth'), token: z.string().min(1).max(8192) }),
+  ping: z.object({ type: z.literal('ping') }),
+} as const;
+
+export type ClientFrameType = keyof typeof clientFrameSchemas;
+export type ClientFrame = { [K in ClientFrameType]: z.infer<(typeof clientFrameSchemas)[K]> }[ClientFrameType];
+export type SendFrame = z.infer<typeof clientFrameSchemas.send>;
+export type ReadFrame = z.infer<typeof clientFrameSchemas.read>;
+export type TypingFrame = z.infer<typeof clientFrameSchemas.typing>;
+export type ResumeFrame = z.infer<typeof clientFrameSchemas.resume>;
+export type AuthFrame = z.infer<typeof clientFrameSchemas.auth>;
+
+export type ServerFrame =
+  | { type: 'ack'; clientMessageId: string; message: Message }
+  | { type: 'message'; message: Message }
+  | { type: 'read'; roomId: string; userId: string; upToSeq: number }
+  | { type: 'typing'; roomId: string; userId: string }
+  | { type: 'room'; room: RoomView }
+  | { type: 'resumed'; roomId: string; lastSeq: number }
+  | { type: 'error'; code: ErrorCode; message: string; ref: string | null }
+  | { type: 'pong' };
+
+export type ErrorFrame = Extract<ServerFrame, { type: 'error' }>;
+
+export const errorFrame = (code: ErrorCode, message: string, ref: string | null): ErrorFrame => ({
+  type: 'error',
+  code,
+  message,
+  ref,
+});
+
+function isClientFrameType(type: string): type is ClientFrameType {
+  return Object.hasOwn(clientFrameSchemas, type);
+}
+
+/** What a frame answers to, for an error's `ref`: its clientMessageId when it has one, else its type. */
+export function refOf(value: unknown): string | null {
+  if (typeof value !== 'object' || value === null) return null;
+  const { type, clientMessageId } = value as { type?: unknown; clientMessageId?: unknown };
+  if (type === 'send' && typeof clientMessageId === 'string' && clientMessageId.length > 0 && clientMessageId.length <= 128) {
+    return clientMessageId;
+  }
+  return typeof type === 'string' && type.length <= 64 ? type : null;
+}
+
+export type ParsedFrame = { ok: true; frame: ClientFrame } | { ok: false; error: ErrorFrame };
+
+/** Text to a known client frame, or the `bad_request` error frame that answers it. */
+export function parseClientFrame(text: string): ParsedFrame {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { ok: false, error: errorFrame('bad_request', 'frame: not valid JSON', null) };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return { ok: false, error: errorFrame('bad_request', 'frame: must be a JSON object with a "type"', null) };
+  }
+  const type = (value as { type?: unknown }).type;
+  if (typeof type !== 'string') {
+    return { ok: false, error: errorFrame('bad_request', 'type: must be a string naming the frame', null) };
+  }
+  const ref = refOf(value);
+  if (!isClientFrameType(type)) {
+    return { ok: false, error: errorFrame('bad_request', `type: unknown frame type ${JSON.stringify(type.slice(0, 64))}`, ref) };
+  }
+  const parsed = clientFrameSchemas[type].safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field = issue === undefined || issue.path.length === 0 ? 'frame' : issue.path.map(String).join('.');
+    return { ok: false, error: errorFrame('bad_request', `${field}: ${issue?.message ?? 'invalid'}`, ref) };
+  }
+  return { ok: true, frame: parsed.data as ClientFrame };
+}

@@ -1,0 +1,262 @@
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import type { Duplex } from 'node:stream';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import type { LiveFeed } from '../../application/live/liveFeed';
+import type { Principal, TokenVerifier } from '../../application/ports/auth';
+import type { IdGenerator } from '../../application/ports/ids';
+import type { Logger } from '../../application/ports/logger';
+import type { ChatQueries } from '../../application/ports/readModels';
+import type { RoomDirectory } from '../../application/ports/roomDirectory';
+import type { TypingSignals } from '../../application/ports/typingSignals';
+import type { RoomCommands } from '../../application/room/roomCommands';
+import { CloseCode } from './closeCodes';
+import { Connection, type ConnectionLimits } from './connection';
+import { makeDispatcher, type Dispatcher } from './dispatch';
+import { LiveFanOut } from './fanOut';
+import { errorFrame, parseClientFrame } from './frames';
+import { decideHandshake, refuseUpgrade } from './handshake';
+import { SendRateLimiter } from './rateLimiter';
+import { ConnectionRegistry } from './registry';
+
+/** Timings and limits that are not configuration; tests shorten them instead of sleeping. */
+export interface GatewayTuning {
+  /** The server pings this often and cuts a peer that did not answer the previous ping. */
+  pingIntervalMs: number;
+  /** Unsent bytes per connection before it is closed with 4008. */
+  maxBufferedBytes: number;
+  /** Client frames waiting to be handled before the connection is closed with 1008. */
+  maxQueuedFrames: number;
+  /** How long a closed connection's peer has to answer the close frame. */
+  closeGraceMs: number;
+  /** How long after the token's `exp` the connection is closed with 4001. */
+  expiryGraceMs: number;
+  /** How long an ack waits for the live feed before it is sent directly. */
+  ackFallbackMs: number;
+  /** At most one typing signal forwarded per connection and room in this interval. */
+  typingIntervalMs: number;
+  /** On shutdown, how long clients have to answer the 1001 close before they are cut. */
+  shutdownGraceMs: number;
+}
+
+export const defaultTuning: GatewayTuning = {
+  pingIntervalMs: 25_000,
+  maxBufferedBytes: 1024 * 1024,
+  maxQueuedFrames: 256,
+  closeGraceMs: 5_000,
+  expiryGraceMs: 0,
+  ackFallbackMs: 5_000,
+  typingIntervalMs: 1_000,
+  shutdownGraceMs: 1_000,
+};
+
+export interface GatewayDeps {
+  config: { wsMaxFrameBytes: number; sendRateLimit: number; allowedOrigins: readonly string[] | null };
+  verifier: TokenVerifier;
+  commands: RoomCommands;
+  queries: ChatQueries;
+  directory: RoomDirectory;
+  typing: TypingSignals;
+  liveFeed: LiveFeed;
+  ids: IdGenerator;
+  logger: Logger;
+  metrics?: Registry;
+  tuning?: Partial<GatewayTuning>;
+}
+
+/**
+ * The WebSocket side of the contract on `/chat`: authenticates the upgrade before any
+ * socket opens, turns client frames into use cases, and pushes this process's share
+ * of the live feed to its connections. Several processes may run it on one database:
+ * each follows the store itself.
+ */
+export class ChatGateway {
+  private readonly tuning: GatewayTuning;
+  private readonly wss: WebSocketServer;
+  private readonly registry = new ConnectionRegistry();
+  private readonly limiter: SendRateLimiter;
+  private readonly fanOut: LiveFanOut;
+  private readonly dispatch: Dispatcher;
+  private readonly protocolFor = new WeakMap<IncomingMessage, string | false>();
+  private readonly stops: Array<() => unknown> = [];
+  private heartbeat: NodeJS.Timeout | null = null;
+  private closed = false;
+  private readonly metrics: {
+    connections: Gauge;
+    refused: Counter<'status'>;
+    serverCloses: Counter<'code'>;
+  };
+
+  constructor(private readonly deps: GatewayDeps) {
+    this.tuning = { ...defaultTuning, ...deps.tuning };
+    this.limiter = new SendRateLimiter(deps.config.sendRateLimit);
+    this.wss = new WebSocketServer({
+      noServer: true,
+      // Larger frames are refused by ws itself, closing with 1009.
+      maxPayload: deps.config.wsMaxFrameBytes,
+      // Off: compression costs memory per connection, and frames are small.
+      perMessageDeflate: false,
+      clientTracking: false,
+      // Never the first offered protocol blindly: that could be the token.
+      handleProtocols: (_protocols, req) => this.protocolFor.get(req) ?? false,
+    });
+    this.fanOut = new LiveFanOut(this.registry, deps.directory, deps.queries, deps.logger);
+    this.dispatch = makeDispatcher({
+      commands: deps.commands,
+      queries: deps.queries,
+      directory: deps.directory,
+      typing: deps.typing,
+      verifier: deps.verifier,
+      ids: deps.ids,
+      logger: deps.logger,
+      ackFallbackMs: this.tuning.ackFallbackMs,
+      typingIntervalMs: this.tuning.typingIntervalMs,
+    });
+    const registers = deps.metrics ? [deps.metrics] : [];
+    this.metrics = {
+      connections: new Gauge({ name: 'chat_ws_connections', help: 'Open WebSocket connections in this process', registers }),
+      refused: new Counter({ name: 'chat_ws_handshakes_refused_total', help: 'WebSocket handshakes refused, by HTTP status', labelNames: ['status'], registers }),
+      serverCloses: new Counter({ name: 'chat_ws_server_closes_total', help: 'WebSocket connections the server closed, by close code', labelNames: ['code'], registers }),
+    };
+  }
+
+  /** Follows the live feed and the typing signals, and starts the heartbeat. */
+  async start(): Promise<void> {
+    this.stops.push(this.deps.liveFeed.listen(this.fanOut.onEvent));
+    const unsubscribe = await this.deps.typing.subscribe((signal) => {
+      for (const connection of this.registry.of(signal.toUserId)) {
+        connection.send({ type: 'typing', roomId: signal.roomId, userId: signal.userId });
+      }
+    });
+    this.stops.push(unsubscribe);
+    this.heartbeat = setInterval(() => this.beat(), this.tuning.pingIntervalMs);
+    this.heartbeat.unref();
+  }
+
+  /** Handles the HTTP server's upgrade requests: `/chat` only, authenticated first. */
+  attach(server: HttpServer | HttpsServer): void {
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      this.upgrade(req, socket, head).catch((error: unknown) => {
+        this.deps.logger.error({ err: error }, 'websocket upgrade failed');
+        socket.destroy();
+      });
+    });
+  }
+
+  private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const onSocketError = (): void => {
+      socket.destroy();
+    };
+    socket.on('error', onSocketError);
+    // Async on purpose: a verifier that looks keys up remotely fits in without changing the flow.
+    const decision = await Promise.resolve(
+      decideHandshake(req, { verifier: this.deps.verifier, allowedOrigins: this.deps.config.allowedOrigins }),
+    );
+    socket.removeListener('error', onSocketError);
+    if (!decision.ok) {
+      this.metrics.refused.inc({ status: String(decision.status) });
+      refuseUpgrade(socket, decision.status, decision.code, decision.message);
+      return;
+    }
+    if (this.closed || socket.destroyed) {
+      socket.destroy();
+      return;
+    }
+    this.protocolFor.set(req, decision.protocol);
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.connected(ws, decision.principal));
+  }
+
+  private connected(ws: WebSocket, principal: Principal): void {
+    const rate = this.deps.config.sendRateLimit;
+    const limits: ConnectionLimits = {
+      maxBufferedBytes: this.tuning.maxBufferedBytes,
+      maxQueuedFrames: this.tuning.maxQueuedFrames,
+      closeGraceMs: this.tuning.closeGraceMs,
+      expiryGraceMs: this.tuning.expiryGraceMs,
+      strikeAllowance: rate * 4,
+    };
+    const connection = new Connection(ws, principal, limits, this.deps.logger, (code) =>
+      this.metrics.serverCloses.inc({ code: String(code) }),
+    );
+    this.registry.add(connection);
+    this.metrics.connections.inc();
+    ws.on('error', (error) => this.deps.logger.debug({ err: error, connection: connection.id }, 'websocket error'));
+    ws.on('pong', () => {
+      connection.alive = true;
+    });
+    ws.on('message', (data, isBinary) => {
+      try {
+        this.frame(connection, data, isBinary);
+      } catch (error) {
+        connection.fail(error);
+      }
+    });
+    ws.on('close', () => {
+      this.registry.remove(connection);
+      this.metrics.connections.dec();
+      connection.dispose();
+    });
+    if (this.closed) connection.close(CloseCode.goingAway, 'server shutting down');
+  }
+
+  private frame(connection: Connection, data: RawData, isBinary: boolean): void {
+    if (!connection.isOpen) return;
+    if (isBinary) {
+      connection.send(errorFrame('bad_request', 'frame: binary frames are not supported; send JSON text', null));
+      return;
+    }
+    const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as Buffer).toString('utf8');
+    const parsed = parseClientFrame(text);
+    if (!parsed.ok) {
+      connection.send(parsed.error);
+      return;
+    }
+    const frame = parsed.frame;
+    if (frame.type === 'send' && !this.limiter.tryTake(connection.userId)) {
+      const rate = this.deps.config.sendRateLimit;
+      connection.send(errorFrame('rate_limited', `more than ${rate} messages a second (bursts up to ${rate * 2}): slow down`, frame.clientMessageId));
+      if (connection.strikes.add()) connection.close(CloseCode.rateLimited, 'rate limited: kept sending well past the limit');
+      return;
+    }
+    connection.enqueue(async () => {
+      if (frame.type === 'ping') connection.send({ type: 'pong' });
+      else await this.dispatch(connection, frame);
+    });
+  }
+
+  private beat(): void {
+    this.limiter.prune();
+    for (const connection of this.registry.all()) {
+      if (!connection.alive) {
+        this.deps.logger.debug({ connection: connection.id }, 'websocket peer did not answer the ping; cutting it');
+        connection.ws.terminate();
+        continue;
+      }
+      connection.alive = false;
+      try {
+        connection.ws.ping();
+      } catch (error) {
+        this.deps.logger.debug({ err: error, connection: connection.id }, 'websocket ping failed');
+      }
+    }
+  }
+
+  /** Resolves once the live events handed over so far have reached the connections. */
+  drained(): Promise<void> {
+    return this.fanOut.drained();
+  }
+
+  /** Closes every connection with 1001 (cut after `shutdownGraceMs`) and stops following the feed. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.heartbeat !== null) clearInterval(this.heartbeat);
+    for (const stop of this.stops.splice(0)) await stop();
+    for (const connection of this.registry.all()) connection.close(CloseCode.goingAway, 'server shutting down');
+    const deadline = Date.now() + this.tuning.shutdownGraceMs;
+    while (this.registry.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    for (const connection of this.registry.all()) connection.ws.terminate();
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+  }
+}

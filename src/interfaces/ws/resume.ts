@@ -1,0 +1,45 @@
+import type { ChatQueries } from '../../application/ports/readModels';
+import { ApiError } from '../http/errors';
+import type { Connection } from './connection';
+
+/** Messages read per page while replaying. */
+export const REPLAY_PAGE = 200;
+
+/**
+ * Replays every message of `roomId` after `afterSeq` from the read model, page by page,
+ * then the live messages that arrived meanwhile, then `resumed`. The live feed hands a
+ * message over only once the read model holds it, so each message is either in a page
+ * read here or reaches the connection live later (held back until the replay ends);
+ * the connection's per-room last seq drops the ones that are both.
+ */
+export async function resumeRoom(
+  connection: Connection,
+  queries: ChatQueries,
+  roomId: string,
+  afterSeq: number,
+): Promise<void> {
+  const room = await queries.getRoom(roomId, connection.userId);
+  if (room === null) throw new ApiError('not_found', `room ${roomId} not found`);
+  const lastKnown = room.lastMessage?.seq ?? 0;
+  if (afterSeq > lastKnown) {
+    throw new ApiError('bad_request', `afterSeq: is past the room's last message (seq ${lastKnown})`);
+  }
+  connection.startReplay(roomId, afterSeq);
+  try {
+    let after = afterSeq;
+    for (;;) {
+      const page = await queries.getMessages(roomId, { after, limit: REPLAY_PAGE });
+      for (const message of page.messages) {
+        if (!connection.isOpen) return;
+        await connection.replay(message);
+        after = message.seq;
+      }
+      if (!page.hasMore || page.messages.length === 0) break;
+    }
+  } catch (error) {
+    connection.abandonReplay(roomId);
+    throw error;
+  }
+  const lastSeq = connection.finishReplay(roomId);
+  connection.send({ type: 'resumed', roomId, lastSeq });
+}
