@@ -39,6 +39,8 @@ export interface RoomPage {
 
 export interface ExpiryCandidate {
   roomId: string;
+  /** With roomId, where a page of candidates ends: pass the last one as `after` for the next page. */
+  lastActivityAt: string;
 }
 
 /** The queries the HTTP and WebSocket interfaces answer from, over the projected read models. */
@@ -50,8 +52,17 @@ export interface ChatQueries {
   listRooms(viewerId: string, limit: number, cursor: string | null): Promise<RoomPage>;
   /** One page of a room's messages, ascending by seq. */
   getMessages(roomId: string, query: MessagePageQuery): Promise<MessagePage>;
-  /** Open rooms whose TTL may have run out at `now`; the decision itself is made on the stream. */
-  findExpiryCandidates(now: Date, emptyTtlMs: number, idleTtlMs: number, limit: number): Promise<ExpiryCandidate[]>;
+  /**
+   * Open rooms whose TTL may have run out at `now`, oldest activity first, after `after`
+   * (the last candidate of the previous page) when given. The decision itself is made on the stream.
+   */
+  findExpiryCandidates(
+    now: Date,
+    emptyTtlMs: number,
+    idleTtlMs: number,
+    limit: number,
+    after?: ExpiryCandidate | null,
+  ): Promise<ExpiryCandidate[]>;
 }
 
 /** How far the read models have got: lets a writer answer only once its change is readable. */

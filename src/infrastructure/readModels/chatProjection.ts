@@ -98,7 +98,8 @@ export async function applyToReadModels(tx: SqlExecutor, recorded: RecordedEvent
     case 'RoomReopened': {
       const d = event.data;
       await tx.query(
-        `UPDATE rm_rooms SET status = 'open', active_since = $2, last_activity_at = GREATEST(last_activity_at, $2)
+        `UPDATE rm_rooms SET status = 'open', active_since = $2, active_since_seq = last_seq,
+                last_activity_at = GREATEST(last_activity_at, $2)
           WHERE room_id = $1`,
         [d.roomId, d.reopenedAt],
       );

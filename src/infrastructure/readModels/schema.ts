@@ -34,6 +34,8 @@ export async function migrateReadModels(db: SqlDatabase): Promise<void> {
         last_read jsonb NOT NULL,
         blocks jsonb NOT NULL DEFAULT '{}'::jsonb
       )`);
+    // last_seq when the room was last (re)opened: equal to last_seq means no message since (as in the decider).
+    await tx.query(`ALTER TABLE rm_rooms ADD COLUMN IF NOT EXISTS active_since_seq integer NOT NULL DEFAULT 0`);
     // The expiry sweep looks for open rooms by the time their TTL runs out.
     await tx.query(`CREATE INDEX IF NOT EXISTS rm_rooms_open_activity ON rm_rooms (status, last_activity_at)`);
     await tx.query(`

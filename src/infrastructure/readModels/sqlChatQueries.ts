@@ -127,19 +127,34 @@ export class SqlChatQueries implements ChatQueries {
     return { messages: rows.map(toMessage), hasMore };
   }
 
-  async findExpiryCandidates(now: Date, emptyTtlMs: number, idleTtlMs: number, limit: number): Promise<ExpiryCandidate[]> {
+  async findExpiryCandidates(
+    now: Date,
+    emptyTtlMs: number,
+    idleTtlMs: number,
+    limit: number,
+    after: ExpiryCandidate | null = null,
+  ): Promise<ExpiryCandidate[]> {
     const emptyBefore = new Date(now.getTime() - emptyTtlMs).toISOString();
     const idleBefore = new Date(now.getTime() - idleTtlMs).toISOString();
-    const result = await this.db.query<{ room_id: string }>(
-      `SELECT room_id FROM rm_rooms
+    const params: unknown[] = [emptyBefore, idleBefore, limit];
+    let page = '';
+    if (after !== null) {
+      params.push(after.lastActivityAt, after.roomId);
+      page = `AND (last_activity_at, room_id) > ($4::timestamptz, $5::text)`;
+    }
+    // The rule of expiryDue in the domain: no message since (re)opening (counted by seq) → the
+    // empty TTL from active_since; otherwise the idle TTL from the last message.
+    const result = await this.db.query<{ room_id: string; last_activity_at: Date | string }>(
+      `SELECT room_id, last_activity_at FROM rm_rooms
         WHERE status = 'open'
-          AND ((last_message_at IS NULL OR last_message_at < active_since) AND active_since <= $1
-               OR last_message_at >= active_since AND last_message_at <= $2)
-        ORDER BY last_activity_at
+          AND ((last_seq = active_since_seq OR last_message_at IS NULL) AND active_since <= $1
+               OR last_seq <> active_since_seq AND last_message_at IS NOT NULL AND last_message_at <= $2)
+          ${page}
+        ORDER BY last_activity_at, room_id
         LIMIT $3`,
-      [emptyBefore, idleBefore, limit],
+      params,
     );
-    return result.rows.map((row) => ({ roomId: row.room_id }));
+    return result.rows.map((row) => ({ roomId: row.room_id, lastActivityAt: iso(row.last_activity_at) }));
   }
 
   private async withLastMessages(rows: RoomRow[]): Promise<RoomView[]> {
