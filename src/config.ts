@@ -79,12 +79,15 @@ export function loadConfig(env: Env = process.env): Config {
     }
     return parsed.data;
   };
-  const duration = (name: string, fallback: string): number => {
+  const duration = (name: string, fallback: string, max?: { ms: number; text: string }): number => {
     const raw = get(name) ?? fallback;
     const ms = parseDuration(raw);
-    if (ms === null) throw new ConfigError(name, `must be a duration like 90s, 15m, 1h or 30d, got "${raw}"`);
+    if (ms === null) throw new ConfigError(name, `must be a duration like 90s, 15m, 1h or 30d, got ${JSON.stringify(raw)}`);
+    if (max !== undefined && ms > max.ms) throw new ConfigError(name, `must be at most ${max.text}, got ${JSON.stringify(raw)}`);
     return ms;
   };
+  // A room TTL past a century is "never" in practice, and keeps now − TTL a valid date.
+  const maxTtl = { ms: 36_500 * 86_400_000, text: '36500d' };
 
   const databaseUrl = get('DATABASE_URL') ?? null;
   if (databaseUrl !== null && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
@@ -141,7 +144,10 @@ export function loadConfig(env: Env = process.env): Config {
 
   const expirySweepCron = get('EXPIRY_SWEEP_CRON') ?? '* * * * *';
   if (!isValidCron(expirySweepCron)) {
-    throw new ConfigError('EXPIRY_SWEEP_CRON', `is not a cron expression node-schedule accepts: "${expirySweepCron}"`);
+    throw new ConfigError(
+      'EXPIRY_SWEEP_CRON',
+      `must be a recurring cron expression like "* * * * *" (5 fields, or 6 with seconds first), got ${JSON.stringify(expirySweepCron)}`,
+    );
   }
 
   const certFile = get('TLS_CERT_FILE');
@@ -180,8 +186,8 @@ export function loadConfig(env: Env = process.env): Config {
     jwt,
     internalApiToken,
     allowedOrigins,
-    roomEmptyTtlMs: duration('ROOM_EMPTY_TTL', '1h'),
-    roomIdleTtlMs: duration('ROOM_IDLE_TTL', '30d'),
+    roomEmptyTtlMs: duration('ROOM_EMPTY_TTL', '1h', maxTtl),
+    roomIdleTtlMs: duration('ROOM_IDLE_TTL', '30d', maxTtl),
     expirySweepCron,
     tls,
     wsMaxFrameBytes: int('WS_MAX_FRAME_BYTES', 16 * 1024, 256, 16 * 1024 * 1024),

@@ -15,6 +15,7 @@ import { buildContainer } from './infrastructure/di/container';
 import { TYPES } from './infrastructure/di/identifiers';
 import { pinoLogger } from './infrastructure/logging/pinoLogger';
 import type { ProjectionRunner } from './infrastructure/readModels/projectionRunner';
+import type { ExpirySweeper } from './infrastructure/scheduler/expirySweeper';
 import type { SqlDatabase } from './infrastructure/sql/sqlDatabase';
 import { createHttpApp } from './interfaces/http/app';
 import { healthRoutes } from './interfaces/http/healthRoutes';
@@ -106,6 +107,8 @@ export async function start(config: Config, options: StartOptions = {}): Promise
   await gateway.start();
   gateway.attach(server);
   // The expiry sweeper starts here.
+  const sweeper = await container.getAsync<ExpirySweeper>(TYPES.ExpirySweeper);
+  sweeper.start();
   logger.info({ port, store: config.eventStore.kind, database: db.kind }, 'chat service listening');
 
   let closing: Promise<void> | null = null;
@@ -116,6 +119,8 @@ export async function start(config: Config, options: StartOptions = {}): Promise
       (closing ??= (async () => {
         // WebSocket clients first (1001): upgraded sockets would keep server.close() waiting.
         await gateway.close();
+        // No new sweep, and the running one stops after the rooms in hand, before the stores go.
+        await sweeper.stop();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeAllConnections();

@@ -7,6 +7,7 @@ import type { EventStore } from '../../application/ports/eventStore';
 import type { IdGenerator } from '../../application/ports/ids';
 import type { Logger } from '../../application/ports/logger';
 import { makeRoomCommands, type RoomCommands } from '../../application/room/roomCommands';
+import { sweepExpiredRooms } from '../../application/room/sweepExpiredRooms';
 import { LiveFeed } from '../../application/live/liveFeed';
 import type { TokenVerifier } from '../../application/ports/auth';
 import { JwtVerifier } from '../auth/jwtVerifier';
@@ -20,6 +21,7 @@ import { SqlRoomDirectory } from '../readModels/sqlRoomDirectory';
 import { PgTypingSignals } from '../live/pgTypingSignals';
 import type { RoomDirectory } from '../../application/ports/roomDirectory';
 import type { TypingSignals } from '../../application/ports/typingSignals';
+import { ExpirySweeper } from '../scheduler/expirySweeper';
 import { PgDatabase } from '../sql/pgDatabase';
 import { PgliteDatabase } from '../sql/pgliteDatabase';
 import type { SqlDatabase } from '../sql/sqlDatabase';
@@ -118,6 +120,21 @@ export function buildContainer(options: ContainerOptions): Container {
     }, [TYPES.SqlDatabase]);
 
   container.bind<TypingSignals>(TYPES.TypingSignals).toResolvedValue((db: SqlDatabase) => new PgTypingSignals(db), [TYPES.SqlDatabase]);
+
+  container
+    .bind<ExpirySweeper>(TYPES.ExpirySweeper)
+    .toResolvedValue(
+      (config: Config, logger: Logger, clock: Clock, ids: IdGenerator, commands: RoomCommands, queries: ChatQueries) => {
+        const sweepLogger = logger.child({ component: 'expiry-sweeper' });
+        const ttl = { emptyTtlMs: config.roomEmptyTtlMs, idleTtlMs: config.roomIdleTtlMs };
+        return new ExpirySweeper({
+          cron: config.expirySweepCron,
+          logger: sweepLogger,
+          sweep: (signal) => sweepExpiredRooms({ queries, commands, clock, ids, logger: sweepLogger }, { ttl, signal }),
+        });
+      },
+      [TYPES.Config, TYPES.Logger, TYPES.Clock, TYPES.Ids, TYPES.RoomCommands, TYPES.ChatQueries],
+    );
 
   return container;
 }

@@ -13,4 +13,5 @@ export const TYPES = {
   TokenVerifier: Symbol.for('TokenVerifier'),
   RoomDirectory: Symbol.for('RoomDirectory'),
   TypingSignals: Symbol.for('TypingSignals'),
+  ExpirySweeper: Symbol.for('ExpirySweeper'),
 } as const;
