@@ -131,16 +131,22 @@ export class ProjectionRunner implements ProjectionProgress {
   /**
    * Replays every event into empty read models, in one transaction: readers keep
    * seeing the old rows until the rebuilt ones commit.
+   *
+   * PGlite is a single connection: a read of the event store from inside the
+   * transaction would queue behind the transaction itself and never run. There the
+   * events are read first and then applied; a PGlite store is an embedded, small one.
+   * On a PostgreSQL server they are read batch by batch on another connection.
    */
   async rebuild(): Promise<void> {
     const batchSize = this.options.batchSize ?? 500;
+    const readFirst = this.options.db.kind === 'pglite' ? await this.readEverything(batchSize) : null;
     await this.options.db.transaction(async (tx) => {
       await this.lock(tx);
       for (const table of readModelTables) await tx.query(`DELETE FROM ${table}`);
       await tx.query(`DELETE FROM rm_projection_checkpoints WHERE projection = $1`, [this.options.name]);
       let from: string | null = null;
-      for (;;) {
-        const events = await this.options.eventStore.readAll(from, batchSize);
+      for (let offset = 0; ; offset += batchSize) {
+        const events: RecordedEvent[] = readFirst?.slice(offset, offset + batchSize) ?? (await this.options.eventStore.readAll(from, batchSize));
         for (const event of events) await this.options.apply(tx, event);
         const last = events.at(-1);
         if (last === undefined) break;
@@ -149,6 +155,15 @@ export class ProjectionRunner implements ProjectionProgress {
         if (events.length < batchSize) break;
       }
     });
+  }
+
+  private async readEverything(batchSize: number): Promise<RecordedEvent[]> {
+    const all: RecordedEvent[] = [];
+    for (;;) {
+      const events = await this.options.eventStore.readAll(all.at(-1)?.checkpoint ?? null, batchSize);
+      all.push(...events);
+      if (events.length < batchSize) return all;
+    }
   }
 
   private async applyBatch(events: RecordedEvent[]): Promise<string | null> {
