@@ -222,6 +222,20 @@ describe.each(databaseKinds)('expiry under concurrency on %s', (kind) => {
     process.stdout.write(`[${kind}] two sweeps: ${l.conflicts - conflictsBefore} appends lost a race and were decided again\n`);
   });
 
+  it('two reopens at once record one RoomReopened; one caller is told it reopened the room', async () => {
+    for (let round = 0; round < 5; round += 1) {
+      const { roomId, postId, borrower } = await l.anOpenRoom();
+      l.clock.advance(ttl.emptyTtlMs);
+      expect((await l.commands.expireRoom(roomId, ttl, randomUUID())).expired).toBe(true);
+
+      const results = await Promise.all([l.commands.openRoom(postId, borrower), other.openRoom(postId, borrower)]);
+
+      expect(results.map((r) => r.opened).sort()).toEqual([false, true]);
+      expect(results.map((r) => r.room.status)).toEqual(['open', 'open']);
+      expect(await l.types(roomId)).toEqual(['RoomOpened', 'RoomExpired', 'RoomReopened']);
+    }
+  });
+
   it('keeps a room the read model nominates when its stream has a newer message the read model has not caught up with', async () => {
     const { roomId, borrower } = await l.anOpenRoom();
     l.clock.advance(ttl.emptyTtlMs);
