@@ -17,6 +17,11 @@ export interface ConnectionLimits {
   expiryGraceMs: number;
   /** The rate-limit allowance used by the 4029 rule; 0 when sends are not limited. */
   strikeAllowance: number;
+  /**
+   * How long a new connection holds live messages back unless a frame other than
+   * `resume` comes first, so resumes sent right after opening race with nothing.
+   */
+  warmupMs: number;
 }
 
 /** One frame waiting to go out in `seq` order for its room. */
@@ -30,8 +35,9 @@ interface OrderedFrame {
 interface RoomDelivery {
   /** The highest seq this connection has been given for the room (null: none yet). */
   lastSeq: number | null;
-  /** While a resume replays the room, live frames for it wait here. */
+  /** While a resume replays the room (or the connection warms up), live frames for it wait here. */
   buffer: OrderedFrame[] | null;
+  replaying: boolean;
 }
 
 /** A `send` frame waiting for its ack. */
@@ -63,6 +69,8 @@ export class Connection {
   private terminateTimer: NodeJS.Timeout | null = null;
   private queue: Promise<void> = Promise.resolve();
   private queued = 0;
+  private warming = true;
+  private warmupTimer: NodeJS.Timeout | null;
   readonly strikes: Strikes;
 
   constructor(
@@ -76,6 +84,8 @@ export class Connection {
     this.expiresAt = principal.expiresAt;
     this.strikes = new Strikes(limits.strikeAllowance);
     this.armExpiry();
+    this.warmupTimer = setTimeout(() => this.endWarmup(), limits.warmupMs);
+    this.warmupTimer.unref();
   }
 
   get isOpen(): boolean {
@@ -120,7 +130,7 @@ export class Connection {
   private room(roomId: string): RoomDelivery {
     let state = this.rooms.get(roomId);
     if (state === undefined) {
-      state = { lastSeq: null, buffer: null };
+      state = { lastSeq: null, buffer: this.warming ? [] : null, replaying: false };
       this.rooms.set(roomId, state);
     }
     return state;
@@ -172,11 +182,15 @@ export class Connection {
     this.deliverOrdered(message.roomId, { seq: message.seq, frame: { type: 'message', message }, kind: 'message' });
   }
 
-  /** Starts a replay of `roomId` after `afterSeq`: live messages for it wait until `finishReplay`. */
+  /**
+   * Starts a replay of `roomId` after `afterSeq`: live messages for it wait until
+   * `finishReplay`, together with any held back since the connection opened.
+   */
   startReplay(roomId: string, afterSeq: number): void {
     const state = this.room(roomId);
     state.lastSeq = afterSeq;
-    state.buffer = [];
+    state.buffer ??= [];
+    state.replaying = true;
   }
 
   /** Sends one replayed message (skipping any already given); resolves once it is on the network. */
@@ -194,6 +208,7 @@ export class Connection {
     const state = this.room(roomId);
     const buffered = state.buffer ?? [];
     state.buffer = null;
+    state.replaying = false;
     for (const item of buffered) this.emit(state, item);
     return state.lastSeq ?? 0;
   }
@@ -201,7 +216,28 @@ export class Connection {
   /** Drops a replay that failed; the connection is being closed anyway. */
   abandonReplay(roomId: string): void {
     const state = this.rooms.get(roomId);
-    if (state !== undefined) state.buffer = null;
+    if (state !== undefined) {
+      state.buffer = null;
+      state.replaying = false;
+    }
+  }
+
+  /**
+   * Ends the opening hold: live messages held for rooms that are not being replayed go
+   * out now, in order. Called when the first frame other than `resume` is handled, or
+   * after `warmupMs`.
+   */
+  endWarmup(): void {
+    if (!this.warming) return;
+    this.warming = false;
+    if (this.warmupTimer !== null) clearTimeout(this.warmupTimer);
+    this.warmupTimer = null;
+    for (const state of this.rooms.values()) {
+      if (state.replaying || state.buffer === null) continue;
+      const held = state.buffer;
+      state.buffer = null;
+      for (const item of held) this.emit(state, item);
+    }
   }
 
   // ---- acks ----------------------------------------------------------------
@@ -333,6 +369,8 @@ export class Connection {
   private clearTimers(): void {
     if (this.expiryTimer !== null) clearTimeout(this.expiryTimer);
     this.expiryTimer = null;
+    if (this.warmupTimer !== null) clearTimeout(this.warmupTimer);
+    this.warmupTimer = null;
     for (const list of this.pending.values()) for (const send of list) if (send.timer !== null) clearTimeout(send.timer);
     this.pending.clear();
   }

@@ -38,6 +38,8 @@ export interface GatewayTuning {
   typingIntervalMs: number;
   /** On shutdown, how long clients have to answer the 1001 close before they are cut. */
   shutdownGraceMs: number;
+  /** A new connection holds live messages back this long, or until its first frame other than `resume`. */
+  warmupMs: number;
 }
 
 export const defaultTuning: GatewayTuning = {
@@ -49,6 +51,7 @@ export const defaultTuning: GatewayTuning = {
   ackFallbackMs: 5_000,
   typingIntervalMs: 1_000,
   shutdownGraceMs: 1_000,
+  warmupMs: 1_000,
 };
 
 export interface GatewayDeps {
@@ -175,6 +178,7 @@ export class ChatGateway {
       closeGraceMs: this.tuning.closeGraceMs,
       expiryGraceMs: this.tuning.expiryGraceMs,
       strikeAllowance: rate * 4,
+      warmupMs: this.tuning.warmupMs,
     };
     const connection = new Connection(ws, principal, limits, this.deps.logger, (code) =>
       this.metrics.serverCloses.inc({ code: String(code) }),
@@ -220,6 +224,8 @@ export class ChatGateway {
       return;
     }
     connection.enqueue(async () => {
+      // Resumes sent first thing are handled before live messages flow; anything else ends the hold.
+      if (frame.type !== 'resume') connection.endWarmup();
       if (frame.type === 'ping') connection.send({ type: 'pong' });
       else await this.dispatch(connection, frame);
     });

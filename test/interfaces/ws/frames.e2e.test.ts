@@ -85,6 +85,7 @@ describe('WebSocket frames', () => {
     b.send({ type: 'send', roomId: room.roomId, clientMessageId, body: 'once' });
     const second = await b.nextOf('ack');
     expect(second.message).toEqual(first.message);
+    await l.nextOf('message');
     await l.settle();
     expect(l.all('message').map((f) => f.message.messageId)).toEqual([first.message.messageId]);
   });

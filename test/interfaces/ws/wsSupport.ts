@@ -124,6 +124,25 @@ export class TestClient {
     }
   }
 
+  /** Any frame received so far or later that matches, whatever was taken with `next`: for concurrent waiters. */
+  async waitFor(match: (frame: Frame) => boolean, timeoutMs = 5000): Promise<Frame> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.frames.find(match);
+      if (found !== undefined) return found;
+      if (this.ws.readyState === WebSocket.CLOSED) throw new Error('socket closed while waiting');
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no matching frame within ${timeoutMs} ms`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
   /** The next frame of a type. */
   nextOf(type: string, extra: (frame: Frame) => boolean = () => true, timeoutMs?: number): Promise<Frame> {
     return this.next((f) => f.type === type && extra(f), timeoutMs);

@@ -1,0 +1,122 @@
+import { randomUUID } from 'node:crypto';
+import type { TestServer } from '../../support/server';
+import { connect, openRoom, startWsServer, unique, type Frame, type TestClient } from './wsSupport';
+
+const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+/** Sends `count` messages as fast as the connection takes them, and waits for every ack. */
+async function burst(client: TestClient, roomId: string, count: number, label: string): Promise<Frame[]> {
+  const ids = Array.from({ length: count }, () => randomUUID());
+  ids.forEach((clientMessageId, i) => client.send({ type: 'send', roomId, clientMessageId, body: `${label} ${i}` }));
+  const acks: Frame[] = [];
+  for (const clientMessageId of ids) acks.push(await client.nextOf('ack', (f) => f.clientMessageId === clientMessageId, 20_000));
+  return acks;
+}
+
+/** Keeps sending one message every `everyMs` until stopped; resolves to the seqs it was acked. */
+function keepSending(client: TestClient, roomId: string, everyMs: number): { stop: () => Promise<number[]> } {
+  let running = true;
+  const done = (async () => {
+    const seqs: number[] = [];
+    while (running) {
+      const clientMessageId = randomUUID();
+      client.send({ type: 'send', roomId, clientMessageId, body: `live ${seqs.length}` });
+      seqs.push((await client.waitFor((f) => f.type === 'ack' && f.clientMessageId === clientMessageId, 10_000)).message.seq);
+      await new Promise((resolve) => setTimeout(resolve, everyMs));
+    }
+    return seqs;
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      return done;
+    },
+  };
+}
+
+const seqsOf = (client: TestClient, roomId: string): number[] =>
+  client.frames.filter((f) => f.type === 'message' && f.message.roomId === roomId).map((f) => f.message.seq as number);
+
+describe('resume', () => {
+  let server: TestServer;
+  const clients: TestClient[] = [];
+  const open = async (userId: string): Promise<TestClient> => {
+    const client = await connect(server.url, userId);
+    clients.push(client);
+    return client;
+  };
+
+  beforeAll(async () => {
+    server = await startWsServer('postgres', { env: { SEND_RATE_LIMIT: '0' } });
+  });
+  afterEach(() => {
+    for (const client of clients.splice(0)) client.close();
+  });
+  afterAll(async () => {
+    await server.close();
+    await server.database.drop();
+  });
+
+  it('replays the messages a client missed, across pages, while the other side keeps sending: in order, once', async () => {
+    const room = await openRoom(server.url, unique('lender'), unique('borrower'));
+    const writer = await open(room.borrowerId);
+    const seeded = await burst(writer, room.roomId, 250, 'before');
+    expect(seeded.map((a) => a.message.seq)).toEqual(range(1, 250));
+
+    const reader = await open(room.lenderId);
+    const live = keepSending(writer, room.roomId, 5);
+    reader.send({ type: 'resume', roomId: room.roomId, afterSeq: 0 });
+    const resumed = await reader.nextOf('resumed', () => true, 20_000);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const sentLive = await live.stop();
+    const last = sentLive.at(-1) as number;
+    await reader.nextOf('message', (f) => f.message.seq === last);
+
+    expect(resumed.lastSeq).toBeGreaterThanOrEqual(250);
+    // Every message, in seq order, each once: replayed, then held back, then live. Live messages that
+    // came before the resume was handled were held back too (the connection had just opened).
+    expect(seqsOf(reader, room.roomId)).toEqual(range(1, last));
+    expect(sentLive.length).toBeGreaterThan(5);
+    const resumedAt = reader.frames.indexOf(resumed);
+    expect(reader.frames.slice(0, resumedAt).filter((f) => f.type === 'message').at(-1)?.message.seq).toBe(resumed.lastSeq);
+    // The writer's acks came in seq order too.
+    expect(writer.all('ack').map((f) => f.message.seq)).toEqual(range(1, last));
+  });
+
+  it('a client that reconnects and resumes from the last seq it saw misses nothing and gets nothing twice', async () => {
+    const room = await openRoom(server.url, unique('lender'), unique('borrower'));
+    const writer = await open(room.borrowerId);
+    const first = await open(room.lenderId);
+    await burst(writer, room.roomId, 20, 'one');
+    const live = keepSending(writer, room.roomId, 3);
+    await first.nextOf('message', (f) => f.message.seq >= 25);
+    first.ws.terminate();
+    await first.closed;
+    const seen = seqsOf(first, room.roomId);
+    const lastSeen = seen.at(-1) as number;
+    expect(seen).toEqual(range(1, lastSeen));
+
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const second = await open(room.lenderId);
+    second.send({ type: 'resume', roomId: room.roomId, afterSeq: lastSeen });
+    await second.nextOf('resumed');
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const sentLive = await live.stop();
+    const last = sentLive.at(-1) as number;
+    await second.nextOf('message', (f) => f.message.seq === last);
+    expect(seqsOf(second, room.roomId)).toEqual(range(lastSeen + 1, last));
+  });
+
+  it('a resume asked for later replays what it names again; live messages still arrive once', async () => {
+    const room = await openRoom(server.url, unique('lender'), unique('borrower'));
+    const writer = await open(room.borrowerId);
+    const reader = await open(room.lenderId);
+    await burst(writer, room.roomId, 5, 'x');
+    await reader.nextOf('message', (f) => f.message.seq === 5);
+    reader.send({ type: 'resume', roomId: room.roomId, afterSeq: 3 });
+    expect(await reader.nextOf('resumed')).toEqual({ type: 'resumed', roomId: room.roomId, lastSeq: 5 });
+    await burst(writer, room.roomId, 2, 'y');
+    await reader.nextOf('message', (f) => f.message.seq === 7);
+    expect(seqsOf(reader, room.roomId)).toEqual([1, 2, 3, 4, 5, 4, 5, 6, 7]);
+  });
+});
