@@ -1,0 +1,149 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { createTestDatabase, type TestDatabase } from '../../support/databases';
+import { testEnv } from '../../support/server';
+import { tokenFor } from '../../support/tokens';
+import { connect, http, openRoom, sendAndAck, unique, type Frame, type TestClient } from './wsSupport';
+
+const ROOT = path.resolve(__dirname, '../../..');
+
+interface ServerProcess {
+  url: string;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** One real server process, `node src/main.ts` through @swc-node/register, on the given database. */
+async function spawnServer(database: TestDatabase): Promise<ServerProcess> {
+  const { NODE_OPTIONS: _jestFlags, ...inherited } = process.env;
+  const child = spawn(process.execPath, ['-r', '@swc-node/register', 'src/main.ts'], {
+    cwd: ROOT,
+    env: { ...inherited, ...testEnv(database, { LOG_LEVEL: 'info' }) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start within 30 s: ${stderr}`)), 30_000);
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${stderr}`)));
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      try {
+        const entry = JSON.parse(line) as { msg?: string; port?: number };
+        if (entry.msg === 'chat service listening' && typeof entry.port === 'number') {
+          clearTimeout(timer);
+          resolve(entry.port);
+        }
+      } catch {
+        // not a log line
+      }
+    });
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    child,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        child.once('exit', () => {
+          clearTimeout(kill);
+          resolve();
+        });
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+describe('two server processes on one database', () => {
+  let database: TestDatabase;
+  let a: ServerProcess;
+  let b: ServerProcess;
+  const clients: TestClient[] = [];
+  const open = async (server: ServerProcess, userId: string): Promise<TestClient> => {
+    const client = await connect(server.url, userId);
+    clients.push(client);
+    return client;
+  };
+
+  beforeAll(async () => {
+    database = await createTestDatabase('postgres');
+    // One after the other: both migrate the same fresh database.
+    a = await spawnServer(database);
+    b = await spawnServer(database);
+  });
+  afterEach(() => {
+    for (const client of clients.splice(0)) client.close();
+  });
+  afterAll(async () => {
+    await Promise.all([a?.stop(), b?.stop()]);
+    await database?.drop();
+  });
+
+  it('lets a borrower on one process and a lender on the other chat as if they shared one', async () => {
+    const [lender, borrower] = [unique('lender'), unique('borrower')];
+    const lenderOnB = await open(b, lender);
+    const room = await openRoom(a.url, lender, borrower);
+    expect((await lenderOnB.nextOf('room')).room).toMatchObject({ roomId: room.roomId, status: 'open' });
+    const borrowerOnA = await open(a, borrower);
+    const lenderAlsoOnA = await open(a, lender);
+
+    const asked = await sendAndAck(borrowerOnA, room.roomId, 'Is the drill free on Saturday?');
+    expect((await lenderOnB.nextOf('message')).message).toEqual(asked);
+    expect((await lenderAlsoOnA.nextOf('message')).message).toEqual(asked);
+
+    lenderOnB.send({ type: 'typing', roomId: room.roomId });
+    expect(await borrowerOnA.nextOf('typing')).toEqual({ type: 'typing', roomId: room.roomId, userId: lender });
+
+    const answered = await sendAndAck(lenderOnB, room.roomId, 'Yes, pick it up at 10');
+    expect((await borrowerOnA.nextOf('message')).message).toEqual(answered);
+    expect((await lenderAlsoOnA.nextOf('message')).message).toEqual(answered);
+
+    borrowerOnA.send({ type: 'read', roomId: room.roomId, upToSeq: 2 });
+    expect(await lenderOnB.nextOf('read')).toEqual({ type: 'read', roomId: room.roomId, userId: borrower, upToSeq: 2 });
+
+    // What one process pushed, the other serves over HTTP.
+    const history = await http<{ messages: Frame[] }>(b.url, 'GET', `/api/rooms/${room.roomId}/messages`, { token: tokenFor(borrower) });
+    expect(history.body.messages).toEqual([asked, answered]);
+  });
+
+  it('keeps a room in seq order on every connection while both sides write from different processes', async () => {
+    const [lender, borrower] = [unique('lender'), unique('borrower')];
+    const room = await openRoom(b.url, lender, borrower);
+    const [onA, onB] = [await open(a, borrower), await open(b, lender)];
+    const watchers = [await open(a, lender), await open(b, borrower)];
+    const each = 15;
+    await Promise.all([
+      (async () => {
+        for (let i = 0; i < each; i += 1) await sendAndAck(onA, room.roomId, `a${i}`);
+      })(),
+      (async () => {
+        for (let i = 0; i < each; i += 1) await sendAndAck(onB, room.roomId, `b${i}`);
+      })(),
+    ]);
+    const total = 2 * each;
+    for (const watcher of watchers) {
+      await watcher.nextOf('message', (f) => f.message.seq === total, 10_000);
+      expect(watcher.all('message').map((f) => f.message.seq)).toEqual(Array.from({ length: total }, (_, i) => i + 1));
+    }
+    // Each writer got acks for its own and messages for the other's, together every seq once, in order.
+    for (const writer of [onA, onB]) {
+      await writer.waitFor((f) => (f.type === 'message' || f.type === 'ack') && f.message.seq === total, 10_000).catch(() => undefined);
+      const seqs = writer.frames.filter((f) => f.type === 'message' || f.type === 'ack').map((f) => f.message.seq);
+      expect(seqs).toEqual(Array.from({ length: total }, (_, i) => i + 1));
+    }
+  });
+
+  it('resumes on the other process after a reconnect', async () => {
+    const [lender, borrower] = [unique('lender'), unique('borrower')];
+    const room = await openRoom(a.url, lender, borrower);
+    const writer = await open(a, borrower);
+    const sent: Frame[] = [];
+    for (let i = 0; i < 5; i += 1) sent.push(await sendAndAck(writer, room.roomId, `m${i}`));
+    const reader = await open(b, lender);
+    reader.send({ type: 'resume', roomId: room.roomId, afterSeq: 2 });
+    const resumed = await reader.nextOf('resumed');
+    expect(resumed).toEqual({ type: 'resumed', roomId: room.roomId, lastSeq: 5 });
+    expect(reader.all('message').map((f) => f.message)).toEqual(sent.slice(2));
+  });
+});
