@@ -16,6 +16,9 @@ export function testEnv(database: TestDatabase, env: Record<string, string> = {}
     JWT_SECRET: TEST_JWT_SECRET,
     INTERNAL_API_TOKEN: TEST_INTERNAL_TOKEN,
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+    // No sweep behind a test's back (a ManualClock moved past a TTL would race the real
+    // minute); tests of expiry set their own EXPIRY_SWEEP_CRON.
+    EXPIRY_SWEEP_CRON: '0 0 1 1 *',
     ...(database.url !== null ? { DATABASE_URL: database.url } : { DATA_DIR: database.dataDir as string }),
     ...env,
   };
