@@ -210,7 +210,7 @@ export class ChatGateway {
       connection.send(errorFrame('bad_request', 'frame: binary frames are not supported; send JSON text', null));
       return;
     }
-    const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as Buffer).toString('utf8');
+    const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.from(data).toString('utf8');
     const parsed = parseClientFrame(text);
     if (!parsed.ok) {
       connection.send(parsed.error);
