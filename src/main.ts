@@ -24,6 +24,7 @@ import type { RoomDirectory } from './application/ports/roomDirectory';
 import type { TypingSignals } from './application/ports/typingSignals';
 import { postRoutes } from './interfaces/http/postRoutes';
 import { roomRoutes } from './interfaces/http/roomRoutes';
+import { SendRateLimiter } from './interfaces/ws/rateLimiter';
 import type { RoomCommands } from './application/room/roomCommands';
 import type { ChatQueries } from './application/ports/readModels';
 import type { TokenVerifier } from './application/ports/auth';
@@ -64,7 +65,9 @@ export async function start(config: Config, options: StartOptions = {}): Promise
   const queries = await container.getAsync<ChatQueries>(TYPES.ChatQueries);
   const verifier = await container.getAsync<TokenVerifier>(TYPES.TokenVerifier);
   const api = { commands, queries, progress: projections, verifier, logger };
-  routers.push(postRoutes({ ...api, internalApiToken: config.internalApiToken }), roomRoutes(api));
+  // HTTP sends have a SEND_RATE_LIMIT bucket of their own, per user, in this process.
+  const httpSendLimiter = new SendRateLimiter(config.sendRateLimit);
+  routers.push(postRoutes({ ...api, internalApiToken: config.internalApiToken }), roomRoutes({ ...api, sendLimiter: httpSendLimiter }));
 
   const app = createHttpApp({
     logger,

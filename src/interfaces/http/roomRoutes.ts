@@ -16,6 +16,11 @@ export interface RoomRoutesDeps {
   progress: ProjectionProgress;
   verifier: TokenVerifier;
   logger: Logger;
+  /**
+   * SEND_RATE_LIMIT for HTTP sends: one send from the user's bucket, false when it is
+   * empty (429 rate_limited). Absent: no limit.
+   */
+  sendLimiter?: { tryTake(userId: string): boolean; prune?(): void };
 }
 
 export const DEFAULT_MESSAGE_PAGE = 50;
@@ -61,6 +66,7 @@ const markReadBody = jsonObject({ upToSeq: integer(0, Number.MAX_SAFE_INTEGER) }
 export function roomRoutes(deps: RoomRoutesDeps): Router {
   const router = Router();
   router.use('/api/rooms', authenticate(deps.verifier, deps.logger), jsonBody);
+  let sendsSincePrune = 0;
 
   /** The caller's view of a room, or 404 whether it is unknown or someone else's. */
   const visibleRoom = async (roomId: string, userId: string): Promise<RoomView> => {
@@ -108,7 +114,19 @@ export function roomRoutes(deps: RoomRoutesDeps): Router {
   router.post('/api/rooms/:roomId/messages', async (req, res) => {
     const { roomId } = parseInput(roomParams, req.params, 'params');
     const { clientMessageId, body } = parseInput(sendMessageBody, req.body, 'body');
-    const result = await deps.commands.sendMessage({ roomId, clientMessageId, body }, actorOf(res));
+    const actor = actorOf(res);
+    if (deps.sendLimiter !== undefined) {
+      // Full buckets are dropped now and then, so memory stays bounded by active senders.
+      if ((sendsSincePrune += 1) >= 1000) {
+        sendsSincePrune = 0;
+        deps.sendLimiter.prune?.();
+      }
+      if (!deps.sendLimiter.tryTake(actor.userId)) {
+        res.setHeader('retry-after', '1');
+        throw new ApiError('rate_limited', 'too many messages: slow down and retry (same clientMessageId) in a moment');
+      }
+    }
+    const result = await deps.commands.sendMessage({ roomId, clientMessageId, body }, actor);
     // The message comes from the write side; waiting makes the sender's next GET see it.
     await awaitProjection(deps.progress, result.checkpoint, deps.logger);
     res.status(result.created ? 201 : 200).json({ message: result.message });

@@ -214,6 +214,34 @@ describe.each(databaseKinds)('HTTP errors on %s', (kind) => {
     expectError(await user(carol).post(`/api/rooms/${theirRoom}/messages`, { clientMessageId: randomUUID(), body: 'hey' }), 403, 'blocked');
   });
 
+  it('429 rate_limited for sends past SEND_RATE_LIMIT (10/s, bursts of 20); nothing refused is stored', async () => {
+    const dan = `dan-${randomUUID().slice(0, 8)}`;
+    const theirRoom = (await user(dan).post('/api/rooms', { postId })).body.room.roomId;
+    let created = 0;
+    let refused: ApiResponse | null = null;
+    let refusedId = '';
+    for (let i = 0; i < 60 && refused === null; i += 1) {
+      const clientMessageId = randomUUID();
+      const res = await user(dan).post(`/api/rooms/${theirRoom}/messages`, { clientMessageId, body: `flood ${i}` });
+      if (res.status === 201) created += 1;
+      else {
+        refused = res;
+        refusedId = clientMessageId;
+      }
+    }
+    expect(refused).not.toBeNull();
+    expectError(refused as ApiResponse, 429, 'rate_limited');
+    expect((refused as ApiResponse).headers.get('retry-after')).toBe('1');
+    expect(created).toBeGreaterThanOrEqual(20);
+    expect((await user(lena).get(`/api/rooms/${theirRoom}/messages?limit=200`)).body.messages).toHaveLength(created);
+    // Other users are not held back by dan's flood; dan's retry goes through once the bucket refills.
+    expect((await user(bob).post(`/api/rooms/${roomId}/messages`, { clientMessageId: randomUUID(), body: 'unaffected' })).status).toBe(201);
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const retried = await user(dan).post(`/api/rooms/${theirRoom}/messages`, { clientMessageId: refusedId, body: 'flood again' });
+    expect(retried.status).toBe(201);
+    expect(retried.body.message.seq).toBe(created + 1);
+  });
+
   it('413 payload_too_large for a body over the limit, and the room is unchanged', async () => {
     const res = await user(bob).post(`/api/rooms/${roomId}/messages`, { clientMessageId: randomUUID(), body: 'x'.repeat(70 * 1024) });
     expectError(res, 413, 'payload_too_large');
