@@ -49,7 +49,8 @@ export class SendRateLimiter {
  * strike, strikes drain at a tenth of the allowance (4 × rate) a second, and the
  * connection is closed with 4029 once they pass that allowance. So a flood is cut
  * off after 4 × rate refusals, a client sending at twice the rate after about
- * seven seconds, and one only slightly over the rate (under 1.4×) never.
+ * nine seconds (its burst, then ~7 s of refusals), and one only slightly over the
+ * rate (under 1.4×) never.
  */
 export class Strikes {
   private strikes = 0;
