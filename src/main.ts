@@ -105,6 +105,8 @@ export async function start(config: Config, options: StartOptions = {}): Promise
     ids: options.ids ?? randomIds,
     logger,
     metrics,
+    // One budget per user for `send` frames and HTTP sends alike (SEND_RATE_LIMIT is per user).
+    sendLimiter: httpSendLimiter,
     ...(options.ws ? { tuning: options.ws } : {}),
   });
   await gateway.start();

@@ -66,6 +66,8 @@ export interface GatewayDeps {
   logger: Logger;
   metrics?: Registry;
   tuning?: Partial<GatewayTuning>;
+  /** The per-user send budget; pass the HTTP routes' one so both ways of sending share it. */
+  sendLimiter?: SendRateLimiter;
 }
 
 /**
@@ -93,7 +95,7 @@ export class ChatGateway {
 
   constructor(private readonly deps: GatewayDeps) {
     this.tuning = { ...defaultTuning, ...deps.tuning };
-    this.limiter = new SendRateLimiter(deps.config.sendRateLimit);
+    this.limiter = deps.sendLimiter ?? new SendRateLimiter(deps.config.sendRateLimit);
     this.wss = new WebSocketServer({
       noServer: true,
       // Larger frames are refused by ws itself, closing with 1009.

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import type { TestServer } from '../../support/server';
 import { tokenFor } from '../../support/tokens';
-import { connect, eventually, metric, openRoom, sendAndAck, startWsServer, unique, type TestClient } from './wsSupport';
+import { connect, eventually, http, metric, openRoom, sendAndAck, startWsServer, unique, type TestClient } from './wsSupport';
 
 const stop = async (server: TestServer): Promise<void> => {
   await server.close();
@@ -87,13 +87,19 @@ describe('WebSocket connection life', () => {
     expect(client.all('ack').length).toBeLessThanOrEqual(4);
   });
 
-  it('shares one bucket between all connections of a user in the process', async () => {
+  it('shares one bucket between all connections of a user in the process, and with HTTP sends', async () => {
     const room = await openRoom(limited.url, unique('lender'), unique('borrower'));
     const [phone, laptop] = [track(await connect(limited.url, room.borrowerId)), track(await connect(limited.url, room.borrowerId))];
     for (let i = 0; i < 4; i += 1) phone.send({ type: 'send', roomId: room.roomId, clientMessageId: randomUUID(), body: `m${i}` });
     const clientMessageId = randomUUID();
     laptop.send({ type: 'send', roomId: room.roomId, clientMessageId, body: 'one more' });
     expect(await laptop.nextOf('error')).toMatchObject({ code: 'rate_limited', ref: clientMessageId });
+    // Sending over HTTP draws on the same budget.
+    const overHttp = await http(limited.url, 'POST', `/api/rooms/${room.roomId}/messages`, {
+      token: tokenFor(room.borrowerId),
+      body: { clientMessageId: randomUUID(), body: 'via http' },
+    });
+    expect(overHttp.status).toBe(429);
     // The limit refills: a second later the user may send again.
     await sleep(600);
     expect((await sendAndAck(laptop, room.roomId, 'later')).body).toBe('later');
