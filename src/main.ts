@@ -65,7 +65,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
   const queries = await container.getAsync<ChatQueries>(TYPES.ChatQueries);
   const verifier = await container.getAsync<TokenVerifier>(TYPES.TokenVerifier);
   const api = { commands, queries, progress: projections, verifier, logger };
-  // HTTP sends have a SEND_RATE_LIMIT bucket of their own, per user, in this process.
+  // SEND_RATE_LIMIT: one bucket per user in this process, for HTTP sends and `send` frames alike.
   const httpSendLimiter = new SendRateLimiter(config.sendRateLimit);
   routers.push(postRoutes({ ...api, internalApiToken: config.internalApiToken }), roomRoutes({ ...api, sendLimiter: httpSendLimiter }));
 
