@@ -134,11 +134,26 @@ export class PostgresEventStore implements EventStore {
     return row === undefined ? null : encodeCheckpoint(row.transaction_id, row.global_position);
   }
 
+  /** Whether committed-or-not rows after `after` are still hidden behind an open older transaction. */
+  async heldBack(after: string | null): Promise<boolean> {
+    const [transactionId, position] = after === null ? ['0', '0'] : parseCheckpoint(after);
+    const result = await this.db.query<{ held: boolean }>(
+      `SELECT EXISTS (
+         SELECT 1 FROM events
+          WHERE (transaction_id, global_position) > ($1::text::xid8, $2::bigint)
+            AND transaction_id >= pg_snapshot_xmin(pg_current_snapshot())
+       ) AS held`,
+      [transactionId, position],
+    );
+    return result.rows[0]?.held === true;
+  }
+
   subscribeToAll(start: SubscriptionStart, options: SubscribeOptions): Subscription {
     return pollingSubscription({
       start,
       readAll: (after, maxCount) => this.readAll(after, maxCount),
       head: () => this.headCheckpoint(),
+      heldBack: (after) => this.heldBack(after),
       listen: (wake) => this.db.listen(PostgresEventStore.notifyChannel, wake),
       pollIntervalMs: this.options.pollIntervalMs ?? 200,
       ...options,
