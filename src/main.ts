@@ -1,16 +1,20 @@
 import 'reflect-metadata';
+import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import type { Router } from 'express';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { ConfigError, loadConfig, type Config } from './config';
+import type { LiveFeed } from './application/live/liveFeed';
+import type { TokenVerifier } from './application/ports/auth';
 import { systemClock, type Clock } from './application/ports/clock';
 import type { EventStore } from './application/ports/eventStore';
 import { randomIds, type IdGenerator } from './application/ports/ids';
-import type { LiveFeed } from './application/live/liveFeed';
 import type { Logger } from './application/ports/logger';
+import type { ChatQueries } from './application/ports/readModels';
+import type { RoomDirectory } from './application/ports/roomDirectory';
+import type { TypingSignals } from './application/ports/typingSignals';
+import type { RoomCommands } from './application/room/roomCommands';
 import { buildContainer } from './infrastructure/di/container';
 import { TYPES } from './infrastructure/di/identifiers';
 import { pinoLogger } from './infrastructure/logging/pinoLogger';
@@ -19,15 +23,10 @@ import type { ExpirySweeper } from './infrastructure/scheduler/expirySweeper';
 import type { SqlDatabase } from './infrastructure/sql/sqlDatabase';
 import { createHttpApp } from './interfaces/http/app';
 import { healthRoutes } from './interfaces/http/healthRoutes';
-import { ChatGateway, type GatewayTuning } from './interfaces/ws/gateway';
-import type { RoomDirectory } from './application/ports/roomDirectory';
-import type { TypingSignals } from './application/ports/typingSignals';
 import { postRoutes } from './interfaces/http/postRoutes';
 import { roomRoutes } from './interfaces/http/roomRoutes';
+import { ChatGateway, type GatewayTuning } from './interfaces/ws/gateway';
 import { SendRateLimiter } from './interfaces/ws/rateLimiter';
-import type { RoomCommands } from './application/room/roomCommands';
-import type { ChatQueries } from './application/ports/readModels';
-import type { TokenVerifier } from './application/ports/auth';
 
 export interface StartOptions {
   logger?: Logger;
@@ -59,20 +58,18 @@ export async function start(config: Config, options: StartOptions = {}): Promise
   const metrics = new Registry();
   collectDefaultMetrics({ register: metrics });
 
-  const routers: Router[] = [];
-  // The API routers of the contract are added here.
   const commands = await container.getAsync<RoomCommands>(TYPES.RoomCommands);
   const queries = await container.getAsync<ChatQueries>(TYPES.ChatQueries);
   const verifier = await container.getAsync<TokenVerifier>(TYPES.TokenVerifier);
   const api = { commands, queries, progress: projections, verifier, logger };
   // SEND_RATE_LIMIT: one bucket per user in this process, for HTTP sends and `send` frames alike.
-  const httpSendLimiter = new SendRateLimiter(config.sendRateLimit);
-  routers.push(postRoutes({ ...api, internalApiToken: config.internalApiToken }), roomRoutes({ ...api, sendLimiter: httpSendLimiter }));
+  const sendLimiter = new SendRateLimiter(config.sendRateLimit);
 
   const app = createHttpApp({
     logger,
     routers: [
-      ...routers,
+      postRoutes({ ...api, internalApiToken: config.internalApiToken }),
+      roomRoutes({ ...api, sendLimiter }),
       healthRoutes({
         metrics,
         ready: async () => {
@@ -93,7 +90,6 @@ export async function start(config: Config, options: StartOptions = {}): Promise
   });
   const port = (server.address() as AddressInfo).port;
   const url = `${config.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
-  // The WebSocket gateway attaches to `server` here.
   const gateway = new ChatGateway({
     config,
     verifier,
@@ -105,13 +101,11 @@ export async function start(config: Config, options: StartOptions = {}): Promise
     ids: options.ids ?? randomIds,
     logger,
     metrics,
-    // One budget per user for `send` frames and HTTP sends alike (SEND_RATE_LIMIT is per user).
-    sendLimiter: httpSendLimiter,
+    sendLimiter,
     ...(options.ws ? { tuning: options.ws } : {}),
   });
   await gateway.start();
   gateway.attach(server);
-  // The expiry sweeper starts here.
   const sweeper = await container.getAsync<ExpirySweeper>(TYPES.ExpirySweeper);
   sweeper.start();
   logger.info({ port, store: config.eventStore.kind, database: db.kind }, 'chat service listening');
