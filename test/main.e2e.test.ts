@@ -1,41 +1,20 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { runMainUntilExit } from './support/serverProcess';
 
 /**
  * Start-up as an operator sees it: the real entry point in a child process
  * (`node -r @swc-node/register src/main.ts`, the TypeScript as it is, no build step).
  */
-const root = path.resolve(__dirname, '..');
 let scratch: string;
 beforeAll(() => {
   scratch = mkdtempSync(path.join(tmpdir(), 'chat-main-'));
 });
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-function startProcess(env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-r', '@swc-node/register', 'src/main.ts'], {
-      cwd: root,
-      // Nothing from the test's own environment: only what the case sets.
-      env: { PATH: process.env.PATH ?? '', DATA_DIR: path.join(scratch, 'data'), ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`the server did not stop by itself; stderr: ${stderr}`));
-    }, 30_000);
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+function startProcess(env: Record<string, string>): ReturnType<typeof runMainUntilExit> {
+  return runMainUntilExit({ DATA_DIR: path.join(scratch, 'data'), ...env });
 }
 
 describe('start-up with bad configuration', () => {

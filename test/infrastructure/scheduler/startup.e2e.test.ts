@@ -1,40 +1,20 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { runMainUntilExit } from '../../support/serverProcess';
 
 /**
  * A bad expiry setting as an operator meets it: the real entry point in a child process
  * (`node -r @swc-node/register src/main.ts`) exits non-zero with one line on stderr.
  */
-const root = path.resolve(__dirname, '../../..');
 let scratch: string;
 beforeAll(() => {
   scratch = mkdtempSync(path.join(tmpdir(), 'chat-expiry-startup-'));
 });
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-function run(env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-r', '@swc-node/register', 'src/main.ts'], {
-      cwd: root,
-      env: { PATH: process.env.PATH ?? '', DATA_DIR: path.join(scratch, 'data'), LOG_LEVEL: 'info', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`the process did not stop by itself; stderr: ${stderr}`));
-    }, 30_000);
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+function run(env: Record<string, string>): ReturnType<typeof runMainUntilExit> {
+  return runMainUntilExit({ DATA_DIR: path.join(scratch, 'data'), LOG_LEVEL: 'info', ...env });
 }
 
 describe('start-up with a bad expiry setting', () => {
