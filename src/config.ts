@@ -126,6 +126,7 @@ export function loadConfig(env: Env = process.env): Config {
   let allowedOrigins: string[] | null = null;
   if (originsRaw !== undefined) {
     allowedOrigins = originsRaw.split(',').map((o) => o.trim()).filter((o) => o !== '');
+    if (allowedOrigins.length === 0) throw new ConfigError('ALLOWED_ORIGINS', 'names no origin; unset it to accept any');
     for (const origin of allowedOrigins) {
       let parsed: URL;
       try {

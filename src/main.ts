@@ -161,7 +161,11 @@ async function main(): Promise<void> {
 
 if (require.main === module) {
   main().catch((error: unknown) => {
-    process.stderr.write(`start-up failed: ${error instanceof Error ? error.message : String(error)}\n`);
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(78);
+    }
+    process.stderr.write(`start-up failed: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}\n`);
     process.exit(1);
   });
 }

@@ -94,6 +94,7 @@ describe('configuration', () => {
     ['JWT_PUBLIC_KEY with JWT_SECRET', { JWT_PUBLIC_KEY: rsaPublicKey, JWT_SECRET: 'x'.repeat(40) }, 'JWT_PUBLIC_KEY'],
     ['INTERNAL_API_TOKEN too short', { INTERNAL_API_TOKEN: 'short' }, 'INTERNAL_API_TOKEN'],
     ['ALLOWED_ORIGINS', { ALLOWED_ORIGINS: 'https://ok.example.com,not an origin' }, 'ALLOWED_ORIGINS'],
+    ['ALLOWED_ORIGINS naming none', { ALLOWED_ORIGINS: ' , ' }, 'ALLOWED_ORIGINS'],
     ['ALLOWED_ORIGINS with a path', { ALLOWED_ORIGINS: 'https://app.example.com/chat' }, 'ALLOWED_ORIGINS'],
     ['ROOM_EMPTY_TTL', { ROOM_EMPTY_TTL: 'an hour' }, 'ROOM_EMPTY_TTL'],
     ['ROOM_IDLE_TTL', { ROOM_IDLE_TTL: '30' }, 'ROOM_IDLE_TTL'],

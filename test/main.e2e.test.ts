@@ -22,6 +22,8 @@ describe('start-up with bad configuration', () => {
     ['PORT', () => ({ PORT: 'http' })],
     ['ROOM_IDLE_TTL', () => ({ ROOM_IDLE_TTL: 'forever' })],
     ['EVENT_STORE', () => ({ EVENT_STORE: 'mongodb' })],
+    ['DATABASE_URL', () => ({ DATABASE_URL: 'postgres://postgres@127.0.0.1:1/unreachable' })],
+    ['DATA_DIR', () => ({ DATA_DIR: '/etc/hostname/data' })],
     ['JWT_PUBLIC_KEY', () => ({ JWT_PUBLIC_KEY: '-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----' })],
     ['JWT_SECRET', () => ({ NODE_ENV: 'production', INTERNAL_API_TOKEN: 'a-long-enough-internal-token' })],
     [

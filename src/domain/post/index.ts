@@ -13,7 +13,10 @@ export type PostState = { status: 'none' } | { status: 'known'; postId: string; 
 
 export const postDecider: Decider<PostState, UpsertPost, PostEvent> = {
   initialState: () => ({ status: 'none' }),
-  evolve: (_state, event) => ({ status: 'known', postId: event.data.postId, ownerId: event.data.ownerId, title: event.data.title }),
+  evolve: (state, event) =>
+    event.type === 'PostUpserted'
+      ? { status: 'known', postId: event.data.postId, ownerId: event.data.ownerId, title: event.data.title }
+      : state,
   decide: (command, state) => {
     const c = command.data;
     // An upsert that changes nothing records nothing: the marketplace may resend freely.

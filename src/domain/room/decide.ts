@@ -130,7 +130,8 @@ function reopened(room: ExistingRoom, userId: string, now: Date): RoomEvent {
 }
 
 function requireClientMessageId(clientMessageId: string): void {
-  if (clientMessageId.length < 1 || clientMessageId.length > 128) {
+  const characters = codePoints(clientMessageId);
+  if (characters < 1 || characters > 128) {
     throw new InvalidCommandError('clientMessageId', 'must be 1 to 128 characters');
   }
 }
@@ -144,9 +145,14 @@ export function requireValidBody(body: string): void {
   if (typeof body !== 'string') throw new InvalidCommandError('body', 'must be a string');
   if (!body.isWellFormed()) throw new InvalidCommandError('body', 'must be valid Unicode text');
   if (body.includes('\u0000')) throw new InvalidCommandError('body', 'must not contain NUL characters');
-  let characters = 0;
-  for (const _ of body) characters += 1;
+  const characters = codePoints(body);
   if (characters < 1 || characters > MAX_BODY_CHARACTERS) {
     throw new InvalidCommandError('body', `must be 1 to ${MAX_BODY_CHARACTERS} characters`);
   }
+}
+
+function codePoints(text: string): number {
+  let count = 0;
+  for (const _ of text) count += 1;
+  return count;
 }

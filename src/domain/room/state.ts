@@ -96,8 +96,9 @@ export function evolveRoom(state: RoomState, event: RoomEvent): RoomState {
       return { ...facts, status: 'open', activeSince: event.data.reopenedAt, activeSinceSeq: facts.lastSeq };
     }
     default: {
-      const exhaustive: never = event;
-      return exhaustive;
+      // An event type this version does not know (written by a newer one) leaves the state as it is.
+      const _exhaustive: never = event;
+      return state;
     }
   }
 }

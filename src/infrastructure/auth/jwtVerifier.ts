@@ -27,6 +27,8 @@ export class JwtVerifier implements TokenVerifier {
     if (typeof payload.sub !== 'string' || payload.sub.length === 0 || payload.sub.length > 256) {
       throw new InvalidTokenError('token has no usable sub claim');
     }
+    // `system:` actors are the service's own (the scheduler, the marketplace): no user may act as one.
+    if (payload.sub.startsWith('system:')) throw new InvalidTokenError('sub may not start with "system:"');
     const roles: unknown = (payload as { roles?: unknown }).roles;
     if (roles !== undefined && (!Array.isArray(roles) || !roles.every((r) => typeof r === 'string'))) {
       throw new InvalidTokenError('roles claim must be an array of strings');

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
-import { mkdirSync } from 'node:fs';
+import { accessSync, constants, mkdirSync } from 'node:fs';
 import { Container } from 'inversify';
-import type { Config } from '../../config';
+import { ConfigError, type Config } from '../../config';
 import type { Clock } from '../../application/ports/clock';
 import type { EventStore } from '../../application/ports/eventStore';
 import type { IdGenerator } from '../../application/ports/ids';
@@ -49,14 +49,26 @@ export function buildContainer(options: ContainerOptions): Container {
     .bind<SqlDatabase>(TYPES.SqlDatabase)
     .toResolvedValue(
       async (config: Config, logger: Logger): Promise<SqlDatabase> => {
+        // A database that cannot be reached stops start-up with one line naming the variable.
+        const reason = (error: unknown): string => (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
         if (config.databaseUrl !== null) {
-          return new PgDatabase({
+          const db = new PgDatabase({
             connectionString: config.databaseUrl,
             maxConnections: 20,
             onListenerError: (error) => logger.warn({ err: error }, 'database connection error'),
           });
+          await db.query('SELECT 1').catch(async (error: unknown) => {
+            await db.close().catch(() => undefined);
+            throw new ConfigError('DATABASE_URL', `cannot be reached: ${reason(error)}`);
+          });
+          return db;
         }
-        mkdirSync(config.dataDir, { recursive: true });
+        try {
+          mkdirSync(config.dataDir, { recursive: true });
+          accessSync(config.dataDir, constants.W_OK);
+        } catch (error) {
+          throw new ConfigError('DATA_DIR', `is not a writable directory: ${reason(error)}`);
+        }
         return PgliteDatabase.open(config.dataDir);
       },
       [TYPES.Config, TYPES.Logger],

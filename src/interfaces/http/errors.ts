@@ -39,7 +39,7 @@ export const errorBody = (code: ErrorCode, message: string) => ({ error: { code,
 export function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
   if (error instanceof DomainError && isErrorCode(error.code)) return new ApiError(error.code, error.message);
-  const e = error as { type?: string; status?: number } | null;
+  const e = error as { type?: string; status?: number; expose?: boolean } | null;
   if (e?.type === 'entity.too.large') return new ApiError('payload_too_large', 'the request body is too large');
   if (e?.type === 'entity.parse.failed') return new ApiError('bad_request', 'body: not valid JSON');
   if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported') {
@@ -48,7 +48,8 @@ export function toApiError(error: unknown): ApiError {
   // A path parameter that is not valid percent-encoding (express's router marks it 400).
   if (error instanceof URIError && e?.status === 400) return new ApiError('bad_request', 'path: not valid percent-encoding');
   // Any other body-parser refusal (aborted upload, bad content length, ...): the client's doing.
-  if (typeof e?.type === 'string' && e.status !== undefined && e.status >= 400 && e.status < 500) {
+  // A body that cannot be inflated (bad gzip/deflate/br) comes from zlib with expose and a 4xx status.
+  if ((typeof e?.type === 'string' || e?.expose === true) && e.status !== undefined && e.status >= 400 && e.status < 500) {
     return new ApiError('bad_request', 'body: could not be read');
   }
   return new ApiError('internal', 'internal server error');

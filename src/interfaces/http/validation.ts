@@ -8,11 +8,17 @@ import { ApiError } from './errors';
  * Unknown extra fields are dropped, not refused.
  */
 export function parseInput<S extends z.ZodType>(schema: S, input: unknown, part: 'body' | 'params' | 'query'): z.output<S> {
-  const result = schema.safeParse(input);
+  const result = schema.safeParse(part === 'query' ? withoutEmptyValues(input) : input);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
   const field = issue === undefined || issue.path.length === 0 ? part : issue.path.map(String).join('.');
   throw new ApiError('bad_request', `${field}: ${issue?.message ?? 'is not valid'}`);
+}
+
+/** `?limit=&cursor=` (as the contract writes it) means neither was given. */
+function withoutEmptyValues(query: unknown): unknown {
+  if (query === null || typeof query !== 'object') return query;
+  return Object.fromEntries(Object.entries(query).filter(([, value]) => value !== ''));
 }
 
 /** The largest seq a read model column holds (PostgreSQL integer). */

@@ -213,6 +213,22 @@ describe('a retried send (same sender, same clientMessageId) yields one message'
       .then([aMessageSent({ seq: 1, clientMessageId: longest, messageId: 'm-1', body: 'hi' })]);
     room([opened]).when(aSendMessage({ clientMessageId: 'x'.repeat(129) })).thenThrows(InvalidCommandError, { field: 'clientMessageId' });
   });
+
+  it('counts a clientMessageId in characters, so 128 emoji are accepted', () => {
+    const emoji = '🔧'.repeat(128);
+    room([opened])
+      .when(aSendMessage({ clientMessageId: emoji, messageId: 'm-1', body: 'hi' }))
+      .then([aMessageSent({ seq: 1, clientMessageId: emoji, messageId: 'm-1', body: 'hi' })]);
+  });
+});
+
+describe('an event type this version does not know', () => {
+  it('leaves the room as it was, so it keeps working', () => {
+    const unknown = { type: 'RoomRenamed', data: { roomId: ROOM_ID, title: 'x' } } as unknown as RoomEvent;
+    room([opened, unknown])
+      .when(aSendMessage({ clientMessageId: 'c-1', messageId: 'm-1', body: 'hi' }))
+      .then([aMessageSent({ seq: 1, clientMessageId: 'c-1', messageId: 'm-1', body: 'hi' })]);
+  });
 });
 
 describe('a message body is 1–4000 characters of valid text, counted as code points, never trimmed', () => {
