@@ -22,6 +22,7 @@ import type { ProjectionRunner } from './infrastructure/readModels/projectionRun
 import type { ExpirySweeper } from './infrastructure/scheduler/expirySweeper';
 import type { SqlDatabase } from './infrastructure/sql/sqlDatabase';
 import { createHttpApp } from './interfaces/http/app';
+import { auditRoutes } from './interfaces/http/auditRoutes';
 import { healthRoutes } from './interfaces/http/healthRoutes';
 import { postRoutes } from './interfaces/http/postRoutes';
 import { roomRoutes } from './interfaces/http/roomRoutes';
@@ -70,6 +71,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
     routers: [
       postRoutes({ ...api, internalApiToken: config.internalApiToken }),
       roomRoutes({ ...api, sendLimiter }),
+      auditRoutes({ eventStore, verifier, logger }),
       healthRoutes({
         metrics,
         ready: async () => {

@@ -1,0 +1,89 @@
+import { randomUUID } from 'node:crypto';
+import { NO_PREVIOUS_HASH } from '../../../src/application/ports/eventStore';
+import { databaseKinds } from '../../support/databases';
+import { as, call } from '../../support/http';
+import { startTestServer, type TestServer } from '../../support/server';
+import { TEST_INTERNAL_TOKEN, tokenFor } from '../../support/tokens';
+
+describe.each(databaseKinds)('the audit record over HTTP on %s', (kind) => {
+  let server: TestServer;
+  const lena = `lena-${randomUUID().slice(0, 8)}`;
+  const bob = `bob-${randomUUID().slice(0, 8)}`;
+  let roomId: string;
+
+  beforeAll(async () => {
+    server = await startTestServer(kind);
+    const postId = `post-${randomUUID().slice(0, 8)}`;
+    await as(server.url, TEST_INTERNAL_TOKEN).put(`/api/internal/posts/${postId}`, { ownerId: lena, title: 'Tent' });
+    roomId = (await as(server.url, tokenFor(bob)).post('/api/rooms', { postId })).body.room.roomId;
+    await as(server.url, tokenFor(bob)).post(
+      `/api/rooms/${roomId}/messages`,
+      { clientMessageId: 'c-1', body: 'Is the tent waterproof?' },
+      { headers: { 'x-request-id': 'audit-req-1' } },
+    );
+    await as(server.url, tokenFor(lena)).post(`/api/rooms/${roomId}/read`, { upToSeq: 1 });
+    await as(server.url, tokenFor(lena)).post(`/api/rooms/${roomId}/block`);
+  });
+  afterAll(async () => {
+    await server?.close();
+    await server?.database.drop();
+  });
+
+  const asAuditor = () => as(server.url, tokenFor(`auditor-${randomUUID().slice(0, 4)}`, { roles: ['auditor'] }));
+
+  it('gives an auditor every event of the room, in order, with its metadata and a verified hash chain', async () => {
+    const res = await asAuditor().get(`/api/audit/rooms/${roomId}/events`);
+    expect(res.status).toBe(200);
+    expect(res.body.verified).toBe(true);
+    const events = res.body.events as Array<{ streamRevision: number; globalPosition: number; type: string; data: { roomId: string }; metadata: Record<string, string> }>;
+    expect(events.map((e) => e.type)).toEqual(['RoomOpened', 'MessageSent', 'MessagesRead', 'RoomBlocked']);
+    expect(events.map((e) => e.streamRevision)).toEqual([0, 1, 2, 3]);
+    expect(events.every((e) => typeof e.globalPosition === 'number')).toBe(true);
+    expect(events.every((e) => e.data.roomId === roomId)).toBe(true);
+    expect(events.map((e) => e.metadata.actorId)).toEqual([bob, bob, lena, lena]);
+    expect(events[1]?.metadata.correlationId).toBe('audit-req-1');
+    expect(events[0]?.metadata.prevHash).toBe(NO_PREVIOUS_HASH);
+    for (let i = 1; i < events.length; i += 1) expect(events[i]?.metadata.prevHash).toBe(events[i - 1]?.metadata.hash);
+    for (const event of events) {
+      expect(event.metadata.hash).toMatch(/^[0-9a-f]{64}$/);
+      expect(typeof event.metadata.causationId).toBe('string');
+      expect(Number.isNaN(Date.parse(event.metadata.recordedAt as string))).toBe(false);
+    }
+  });
+
+  it('refuses a participant without the auditor role with 403, and no token with 401', async () => {
+    const participant = await as(server.url, tokenFor(lena)).get(`/api/audit/rooms/${roomId}/events`);
+    expect(participant.status).toBe(403);
+    expect(participant.body.error.code).toBe('forbidden');
+    const anonymous = await call(server.url, 'GET', `/api/audit/rooms/${roomId}/events`);
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.body.error.code).toBe('unauthorized');
+  });
+
+  it('answers 404 for a room that does not exist and 400 for a malformed id', async () => {
+    const missing = await asAuditor().get(`/api/audit/rooms/${randomUUID()}/events`);
+    expect(missing.status).toBe(404);
+    expect(missing.body.error.code).toBe('not_found');
+    const malformed = await asAuditor().get('/api/audit/rooms/not-a-room/events');
+    expect(malformed.status).toBe(400);
+    expect(malformed.body.error.message).toMatch(/^roomId: /);
+  });
+
+  if (kind === 'postgres') {
+    it('reports verified: false once a stored event has been altered', async () => {
+      const db = await server.database.connect();
+      try {
+        await db.query(
+          `UPDATE events SET data = jsonb_set(data, '{body}', '"Is the tent on fire?"')
+            WHERE stream_id = $1 AND event_type = 'MessageSent'`,
+          [`room-${roomId}`],
+        );
+      } finally {
+        await db.close();
+      }
+      const res = await asAuditor().get(`/api/audit/rooms/${roomId}/events`);
+      expect(res.status).toBe(200);
+      expect(res.body.verified).toBe(false);
+    });
+  }
+});
