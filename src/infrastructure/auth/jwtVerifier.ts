@@ -23,7 +23,10 @@ export class JwtVerifier implements TokenVerifier {
       throw new InvalidTokenError(error instanceof Error ? error.message : 'invalid token');
     }
     if (typeof payload === 'string') throw new InvalidTokenError('token payload is not a JSON object');
-    if (typeof payload.exp !== 'number') throw new InvalidTokenError('token has no exp claim');
+    // A Date holds up to 8.64e15 ms; an exp past that would make expiry timers misfire.
+    if (typeof payload.exp !== 'number' || !Number.isFinite(payload.exp) || payload.exp * 1000 > 8.64e15) {
+      throw new InvalidTokenError('token has no usable exp claim');
+    }
     if (typeof payload.sub !== 'string' || payload.sub.length === 0 || payload.sub.length > 256) {
       throw new InvalidTokenError('token has no usable sub claim');
     }

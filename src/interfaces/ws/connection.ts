@@ -288,6 +288,11 @@ export class Connection {
     const now = performance.now();
     const last = this.typingAt.get(roomId);
     if (last !== undefined && now - last < intervalMs) return false;
+    // Bounded: a client naming endless made-up rooms must not grow this map for ever.
+    if (this.typingAt.size >= 256) {
+      for (const [room, at] of this.typingAt) if (now - at >= intervalMs) this.typingAt.delete(room);
+      if (this.typingAt.size >= 256) return false;
+    }
     this.typingAt.set(roomId, now);
     return true;
   }

@@ -158,12 +158,15 @@ export class ChatGateway {
     const decision = await Promise.resolve(
       decideHandshake(req, { verifier: this.deps.verifier, allowedOrigins: this.deps.config.allowedOrigins }),
     );
-    socket.removeListener('error', onSocketError);
     if (!decision.ok) {
+      // The error listener stays: Node's HTTP server no longer watches an upgrade's socket,
+      // and a client resetting it mid-refusal must not become an uncaught 'error'.
       this.metrics.refused.inc({ status: String(decision.status) });
       refuseUpgrade(socket, decision.status, decision.code, decision.message);
       return;
     }
+    // From here `ws` takes the socket, with an error handler of its own.
+    socket.removeListener('error', onSocketError);
     if (this.closed || socket.destroyed) {
       socket.destroy();
       return;

@@ -35,6 +35,9 @@ export function offeredProtocols(req: IncomingMessage): string[] {
 function bearerToken(req: IncomingMessage): string | null {
   const header = req.headers.authorization;
   if (header === undefined) return null;
+  // Another scheme (a browser may send Basic credentials on its own) is not ours: look
+  // for the token in the subprotocol list instead. A malformed Bearer header is refused.
+  if (!/^Bearer\b/i.test(header)) return null;
   const match = /^Bearer[ \t]+([^ \t]+)[ \t]*$/i.exec(header);
   return match === null ? '' : (match[1] as string);
 }
@@ -112,5 +115,9 @@ export function refuseUpgrade(socket: Duplex, status: 401 | 403 | 404, code: Err
     'Connection: close',
     ...(status === 401 ? ['WWW-Authenticate: Bearer'] : []),
   ];
+  // Destroy once written, as `ws` does: the HTTP server allows half-open sockets, and a
+  // refused client that never closes its side would otherwise hold a descriptor.
+  socket.once('finish', () => socket.destroy());
   socket.end(`${lines.join('\r\n')}\r\n\r\n${body}`);
+  setTimeout(() => socket.destroy(), 5000).unref();
 }

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
+import { connect as tcpConnect, type Socket } from 'node:net';
 import WebSocket from 'ws';
-import { tokenFor } from '../../support/tokens';
+import jwt from 'jsonwebtoken';
+import { TEST_JWT_SECRET, tokenFor } from '../../support/tokens';
 import type { TestServer } from '../../support/server';
 import { connect, startWsServer, TestClient, unique, wsUrl } from './wsSupport';
 
@@ -64,6 +66,41 @@ describe('WebSocket handshake on /chat', () => {
     }
   });
 
+  it('survives clients that reset the connection while being refused, and closes refused sockets itself', async () => {
+    const { port } = new URL(server.url);
+    const refusedOnce = (reset: boolean) =>
+      new Promise<{ status: string; closedByServer: boolean }>((resolve, reject) => {
+        const socket: Socket = tcpConnect({ port: Number(port), host: '127.0.0.1', allowHalfOpen: true }, () => {
+          socket.write(
+            'GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+              'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n' +
+              'Sec-WebSocket-Protocol: chat.v1, bad.token\r\n\r\n',
+          );
+        });
+        let status = '';
+        // A socket the server has fully closed answers our writes with a reset.
+        socket.on('error', () => resolve({ status, closedByServer: true }));
+        socket.on('end', () => {
+          if (reset) return;
+          const poke = (): void => void (socket.destroyed || socket.write('x'));
+          setTimeout(poke, 100).unref();
+          setTimeout(poke, 400).unref();
+          setTimeout(poke, 1000).unref();
+        });
+        socket.on('data', (chunk: Buffer) => {
+          status ||= chunk.toString().split('\r\n')[0] ?? '';
+          if (reset) {
+            socket.resetAndDestroy();
+            resolve({ status, closedByServer: false });
+          }
+        });
+        setTimeout(() => reject(new Error('the server left a refused socket open')), 8000).unref();
+      });
+    for (let i = 0; i < 20; i += 1) expect((await refusedOnce(true)).status).toBe('HTTP/1.1 401 Unauthorized');
+    expect(await refusedOnce(false)).toEqual({ status: 'HTTP/1.1 401 Unauthorized', closedByServer: true });
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+  });
+
   it('selects chat.v1 for a browser offering ["chat.v1", token] and never echoes the token', async () => {
     const token = tokenFor(unique('user'));
     const { client, answered } = await openWith(server.url, ['chat.v1', token]);
@@ -111,11 +148,22 @@ describe('WebSocket handshake on /chat', () => {
     ['a malformed token', { 'Sec-WebSocket-Protocol': 'chat.v1, not-a-jwt' }],
     ['two tokens', { 'Sec-WebSocket-Protocol': `chat.v1, ${tokenFor('u')}, ${tokenFor('v')}` }],
     ['a bad Authorization header', { Authorization: 'Basic dXNlcjpwYXNz' }],
+    ['a Bearer header without a token', { Authorization: 'Bearer ', 'Sec-WebSocket-Protocol': `chat.v1, ${tokenFor('u')}` }],
+    ['a token whose exp is past what a date can hold', { 'Sec-WebSocket-Protocol': `chat.v1, ${jwt.sign({ sub: 'u', exp: 1e20 }, TEST_JWT_SECRET, { algorithm: 'HS256' })}` }],
   ])('refuses %s with 401 and the contract error body, before any socket opens', async (_name, headers) => {
     const raw = await rawUpgrade(server.url, '/chat', headers as Record<string, string>);
     expect(raw.status).toBe(401);
     expect(JSON.parse(raw.body)).toEqual({ error: { code: 'unauthorized', message: expect.any(String) } });
     expect(raw.headers['www-authenticate']).toBe('Bearer');
+  });
+
+  it('ignores a non-Bearer Authorization header a browser adds, and takes the token from the subprotocol', async () => {
+    const token = tokenFor(unique('user'));
+    const { client, answered } = await openWith(server.url, ['chat.v1', token], { headers: { Authorization: 'Basic dXNlcjpwYXNz' } });
+    expect(answered).toBe('chat.v1');
+    client.send({ type: 'ping' });
+    await client.nextOf('pong');
+    client.close();
   });
 
   it('a ws client sees the 401 as a failed handshake', async () => {
