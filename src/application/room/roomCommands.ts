@@ -10,6 +10,7 @@ import {
   type RoomEvent,
   type RoomState,
 } from '../../domain/room';
+import { serializeByKey } from '../serializeByKey';
 import { handleCommand, toDomainEvent, type CommandHandlerDeps, type CommandResult } from '../handleCommand';
 import { roomIdFor } from './roomId';
 
@@ -55,11 +56,14 @@ export type RoomCommands = ReturnType<typeof makeRoomCommands>;
 
 /** The room use cases: each is one command through the generic handler. */
 export function makeRoomCommands(deps: CommandHandlerDeps) {
+  const oneAtATime = serializeByKey();
   const run = (roomId: string, command: RoomCommand, actor: { actorId: string; correlationId: string }) =>
-    handleCommand<RoomState, RoomCommand, RoomEvent>(deps, roomStreamName(roomId), roomDecider, command, {
-      ...actor,
-      causationId: deps.ids.newId(),
-    });
+    oneAtATime(roomId, () =>
+      handleCommand<RoomState, RoomCommand, RoomEvent>(deps, roomStreamName(roomId), roomDecider, command, {
+        ...actor,
+        causationId: deps.ids.newId(),
+      }),
+    );
   const asUser = (actor: Actor) => ({ actorId: actor.userId, correlationId: actor.correlationId });
   const existing = (result: CommandResult<RoomState, RoomEvent>): ExistingRoom => {
     if (result.state.status === 'none') throw new Error('a room command left no room behind');

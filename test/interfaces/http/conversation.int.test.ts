@@ -56,6 +56,19 @@ describe.each(databaseKinds)('the HTTP API on %s', (kind) => {
     expect((await user(lena).get(`/api/posts/${numeric}`)).body.title).toBe('Tent for 4');
   });
 
+  it('accepts a burst of concurrent sends from both sides of one room, numbering them 1..n with no gap', async () => {
+    const lena = fresh('lena');
+    const bob = fresh('bob');
+    const { roomId } = await roomBetween(lena, bob);
+    const sends = Array.from({ length: 30 }, (_, i) => send(i % 2 === 0 ? bob : lena, roomId, `message ${i}`));
+    const answers = await Promise.all(sends);
+    expect(answers.map((a) => a.status)).toEqual(Array(30).fill(201));
+    const seqs = answers.map((a) => a.body.message.seq as number).sort((x, y) => x - y);
+    expect(seqs).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+    const history = await user(lena).get(`/api/rooms/${roomId}/messages?limit=50`);
+    expect(history.body.messages.map((m: { seq: number }) => m.seq)).toEqual(seqs);
+  });
+
   it('lets a borrower open a room on a post, and gives back the same room when opened again', async () => {
     const lena = fresh('lena');
     const bob = fresh('bob');
