@@ -38,6 +38,8 @@ interface RoomDelivery {
   /** While a resume replays the room (or the connection warms up), live frames for it wait here. */
   buffer: OrderedFrame[] | null;
   replaying: boolean;
+  /** `resume` frames for this room received but not yet handled: live frames wait for them. */
+  resumesWaiting: number;
 }
 
 /** A `send` frame waiting for its ack. */
@@ -130,7 +132,7 @@ export class Connection {
   private room(roomId: string): RoomDelivery {
     let state = this.rooms.get(roomId);
     if (state === undefined) {
-      state = { lastSeq: null, buffer: this.warming ? [] : null, replaying: false };
+      state = { lastSeq: null, buffer: this.warming ? [] : null, replaying: false, resumesWaiting: 0 };
       this.rooms.set(roomId, state);
     }
     return state;
@@ -213,6 +215,28 @@ export class Connection {
     return state.lastSeq ?? 0;
   }
 
+  /**
+   * A `resume` for the room has arrived and waits its turn: from now until it has been
+   * handled, live frames for the room are held, so none of them goes out ahead of the
+   * replay (and then again inside it), however long the frames before it take.
+   */
+  holdForResume(roomId: string): void {
+    const state = this.room(roomId);
+    state.buffer ??= [];
+    state.resumesWaiting += 1;
+  }
+
+  /** The `resume` held for is done (replayed, or refused): let held frames go unless more wait. */
+  releaseResumeHold(roomId: string): void {
+    const state = this.rooms.get(roomId);
+    if (state === undefined) return;
+    state.resumesWaiting = Math.max(0, state.resumesWaiting - 1);
+    if (state.resumesWaiting > 0 || state.replaying || this.warming || state.buffer === null) return;
+    const held = state.buffer;
+    state.buffer = null;
+    for (const item of held) this.emit(state, item);
+  }
+
   /** Drops a replay that failed; the connection is being closed anyway. */
   abandonReplay(roomId: string): void {
     const state = this.rooms.get(roomId);
@@ -233,7 +257,7 @@ export class Connection {
     if (this.warmupTimer !== null) clearTimeout(this.warmupTimer);
     this.warmupTimer = null;
     for (const state of this.rooms.values()) {
-      if (state.replaying || state.buffer === null) continue;
+      if (state.replaying || state.resumesWaiting > 0 || state.buffer === null) continue;
       const held = state.buffer;
       state.buffer = null;
       for (const item of held) this.emit(state, item);

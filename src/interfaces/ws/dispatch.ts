@@ -93,6 +93,8 @@ export function makeDispatcher(deps: DispatchDeps) {
       // A replay that broke off leaves the client with a hole it cannot see: close, so it resumes again.
       if (apiError.code === 'internal') connection.fail(error);
       else connection.send(errorFrame(apiError.code, apiError.message, 'resume'));
+    } finally {
+      connection.releaseResumeHold(frame.roomId);
     }
   };
 
