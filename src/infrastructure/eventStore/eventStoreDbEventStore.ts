@@ -28,6 +28,7 @@ import type {
   SubscriptionStart,
 } from '../../application/ports/eventStore';
 import { WrongExpectedRevisionError } from '../../application/ports/eventStore';
+import { interruptibleSleep } from './interruptibleSleep';
 
 /**
  * The event store on EventStoreDB (gRPC client v6).
@@ -158,18 +159,8 @@ export class EventStoreDbEventStore implements EventStore {
     const maxBackoffMs = this.options.maxBackoffMs ?? 5000;
     let stopped = false;
     let current: AllStreamSubscription | null = null;
-    let wakeUp: (() => void) | null = null;
-    const pause = (ms: number): Promise<void> =>
-      new Promise((resolve) => {
-        if (stopped) return resolve();
-        const timer = setTimeout(done, ms);
-        function done(): void {
-          clearTimeout(timer);
-          wakeUp = null;
-          resolve();
-        }
-        wakeUp = done;
-      });
+    const nap = interruptibleSleep(() => stopped);
+    const pause = nap.sleep;
 
     const run = async (): Promise<void> => {
       // The position of the last event delivered (or the start point): always resubscribe from here.
@@ -212,7 +203,7 @@ export class EventStoreDbEventStore implements EventStore {
     return {
       stop: async () => {
         stopped = true;
-        wakeUp?.();
+        nap.wake();
         if (current !== null) await endSubscription(current);
         await running;
       },

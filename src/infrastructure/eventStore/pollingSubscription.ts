@@ -1,4 +1,5 @@
 import type { RecordedEvent, SubscribeOptions, Subscription, SubscriptionStart } from '../../application/ports/eventStore';
+import { interruptibleSleep } from './interruptibleSleep';
 
 export interface PollingSource extends SubscribeOptions {
   start: SubscriptionStart;
@@ -27,23 +28,13 @@ export interface PollingSource extends SubscribeOptions {
 export function pollingSubscription(source: PollingSource): Subscription {
   const batchSize = source.batchSize ?? 500;
   let stopped = false;
-  let wakeUp: (() => void) | null = null;
   let pending = false;
+  const nap = interruptibleSleep(() => pending || stopped);
+  const sleep = nap.sleep;
   const wake = (): void => {
     pending = true;
-    wakeUp?.();
+    nap.wake();
   };
-  const sleep = (ms: number): Promise<void> =>
-    new Promise((resolve) => {
-      if (pending || stopped) return resolve();
-      const timer = setTimeout(done, ms);
-      function done(): void {
-        clearTimeout(timer);
-        wakeUp = null;
-        resolve();
-      }
-      wakeUp = done;
-    });
 
   const run = async (): Promise<void> => {
     let unlisten: (() => Promise<void>) | null = null;
@@ -83,7 +74,7 @@ export function pollingSubscription(source: PollingSource): Subscription {
   return {
     stop: async () => {
       stopped = true;
-      wakeUp?.();
+      nap.wake();
       await running;
     },
   };
