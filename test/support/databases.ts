@@ -78,3 +78,13 @@ async function withAdmin<T>(url: string, work: (client: Client) => Promise<T>): 
     await client.end();
   }
 }
+
+/** Runs `work` on a connection of its own, closed afterwards. With PGlite, only while no server has the database open. */
+export async function withConnection<T>(database: TestDatabase, work: (db: SqlDatabase) => Promise<T>): Promise<T> {
+  const db = await database.connect();
+  try {
+    return await work(db);
+  } finally {
+    await db.close();
+  }
+}

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { SqlDatabase } from '../../../src/infrastructure/sql/sqlDatabase';
-import { createTestDatabase, databaseKinds, type TestDatabase } from '../../support/databases';
+import { createTestDatabase, databaseKinds, withConnection, type TestDatabase } from '../../support/databases';
 import { as, eventually } from '../../support/http';
 import { auditProjection, seqsAreContiguous } from '../../support/readModels';
 import { spawnServer, stopServer, type ServerProcess } from '../../support/serverProcess';
@@ -41,15 +41,7 @@ describe.each(databaseKinds)('a server killed mid-burst on %s', (kind) => {
     await database?.drop();
   });
 
-  /** Works on the database while no server has it open (PGlite allows one user at a time). */
-  async function offline<T>(work: (db: SqlDatabase) => Promise<T>): Promise<T> {
-    const db = await database.connect();
-    try {
-      return await work(db);
-    } finally {
-      await db.close();
-    }
-  }
+  const offline = <T>(work: (db: SqlDatabase) => Promise<T>): Promise<T> => withConnection(database, work);
 
   it('holds every stored message exactly once after a restart, and client retries add none', async () => {
     server = await spawnServer(database);

@@ -7,7 +7,7 @@ import { PostgresEventStore } from '../../../src/infrastructure/eventStore/postg
 import { applyToReadModels } from '../../../src/infrastructure/readModels/chatProjection';
 import { ProjectionRunner } from '../../../src/infrastructure/readModels/projectionRunner';
 import type { SqlDatabase } from '../../../src/infrastructure/sql/sqlDatabase';
-import { createTestDatabase, databaseKinds, type TestDatabase } from '../../support/databases';
+import { createTestDatabase, databaseKinds, withConnection, type TestDatabase } from '../../support/databases';
 import { as, eventually } from '../../support/http';
 import { auditProjection, seqsAreContiguous, snapshotReadModels } from '../../support/readModels';
 import { startTestServer, type TestServer } from '../../support/server';
@@ -39,15 +39,7 @@ describe.each(databaseKinds)('a server restarted on the same %s database', (kind
   const ready = async () => {
     await eventually(async () => (await fetch(`${(server as TestServer).url}/readyz`)).status === 200, 15_000, 'readyz');
   };
-  /** Opens the database while no server has it (PGlite allows one user at a time). */
-  async function offline<T>(work: (db: SqlDatabase) => Promise<T>): Promise<T> {
-    const db = await database.connect();
-    try {
-      return await work(db);
-    } finally {
-      await db.close();
-    }
-  }
+  const offline = <T>(work: (db: SqlDatabase) => Promise<T>): Promise<T> => withConnection(database, work);
 
   beforeAll(async () => {
     database = await createTestDatabase(kind);
