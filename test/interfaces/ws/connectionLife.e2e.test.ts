@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import type { TestServer } from '../../support/server';
 import { tokenFor } from '../../support/tokens';
-import { connect, eventually, http, metric, openRoom, sendAndAck, startWsServer, unique, type TestClient } from './wsSupport';
+import { closedAfterEach, connect, eventually, http, metric, openRoom, sendAndAck, startWsServer, unique } from './wsSupport';
 
 const stop = async (server: TestServer): Promise<void> => {
   await server.close();
@@ -17,11 +17,7 @@ describe('WebSocket connection life', () => {
   let limited: TestServer;
   /** No rate limit, 64 KiB frames, a small unsent-buffer limit and a long close grace. */
   let roomy: TestServer;
-  const clients: TestClient[] = [];
-  const track = (client: TestClient): TestClient => {
-    clients.push(client);
-    return client;
-  };
+  const track = closedAfterEach();
 
   beforeAll(async () => {
     [lively, limited, roomy] = await Promise.all([
@@ -32,9 +28,6 @@ describe('WebSocket connection life', () => {
         ws: { maxBufferedBytes: 256 * 1024, closeGraceMs: 30_000 },
       }),
     ]);
-  });
-  afterEach(() => {
-    for (const client of clients.splice(0)) client.close();
   });
   afterAll(async () => {
     await Promise.all([lively, limited, roomy].map(stop));

@@ -4,7 +4,7 @@ import { randomIds } from '../../../src/application/ports/ids';
 import { PostgresEventStore } from '../../../src/infrastructure/eventStore/postgresEventStore';
 import type { TestServer } from '../../support/server';
 import { tokenFor } from '../../support/tokens';
-import { connect, http, openRoom, sendAndAck, startWsServer, unique, type Frame, type TestClient } from './wsSupport';
+import { closedAfterEach, connect, http, openRoom, sendAndAck, startWsServer, unique, type Frame, type TestClient } from './wsSupport';
 
 const messageShape = (fields: Partial<Record<string, unknown>>) => ({
   messageId: expect.any(String),
@@ -24,18 +24,11 @@ async function stillOpen(client: TestClient): Promise<void> {
 
 describe('WebSocket frames', () => {
   let server: TestServer;
-  const clients: TestClient[] = [];
-  const open = async (userId: string): Promise<TestClient> => {
-    const client = await connect(server.url, userId);
-    clients.push(client);
-    return client;
-  };
+  const track = closedAfterEach();
+  const open = async (userId: string): Promise<TestClient> => track(await connect(server.url, userId));
 
   beforeAll(async () => {
     server = await startWsServer('postgres', { ws: { typingIntervalMs: 0 } });
-  });
-  afterEach(() => {
-    for (const client of clients.splice(0)) client.close();
   });
   afterAll(async () => {
     await server.close();

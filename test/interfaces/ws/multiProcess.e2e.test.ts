@@ -4,7 +4,7 @@ import { createInterface } from 'node:readline';
 import { createTestDatabase, type TestDatabase } from '../../support/databases';
 import { testEnv } from '../../support/server';
 import { tokenFor } from '../../support/tokens';
-import { connect, http, openRoom, sendAndAck, unique, type Frame, type TestClient } from './wsSupport';
+import { closedAfterEach, connect, http, openRoom, sendAndAck, unique, type Frame, type TestClient } from './wsSupport';
 
 const ROOT = path.resolve(__dirname, '../../..');
 
@@ -59,21 +59,14 @@ describe('two server processes on one database', () => {
   let database: TestDatabase;
   let a: ServerProcess;
   let b: ServerProcess;
-  const clients: TestClient[] = [];
-  const open = async (server: ServerProcess, userId: string): Promise<TestClient> => {
-    const client = await connect(server.url, userId);
-    clients.push(client);
-    return client;
-  };
+  const track = closedAfterEach();
+  const open = async (server: ServerProcess, userId: string): Promise<TestClient> => track(await connect(server.url, userId));
 
   beforeAll(async () => {
     database = await createTestDatabase('postgres');
     // One after the other: both migrate the same fresh database.
     a = await spawnServer(database);
     b = await spawnServer(database);
-  });
-  afterEach(() => {
-    for (const client of clients.splice(0)) client.close();
   });
   afterAll(async () => {
     await Promise.all([a?.stop(), b?.stop()]);

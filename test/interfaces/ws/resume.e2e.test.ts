@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { TestServer } from '../../support/server';
-import { connect, openRoom, startWsServer, unique, type Frame, type TestClient } from './wsSupport';
+import { closedAfterEach, connect, openRoom, startWsServer, unique, type Frame, type TestClient } from './wsSupport';
 
 const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
@@ -39,18 +39,11 @@ const seqsOf = (client: TestClient, roomId: string): number[] =>
 
 describe('resume', () => {
   let server: TestServer;
-  const clients: TestClient[] = [];
-  const open = async (userId: string): Promise<TestClient> => {
-    const client = await connect(server.url, userId);
-    clients.push(client);
-    return client;
-  };
+  const track = closedAfterEach();
+  const open = async (userId: string): Promise<TestClient> => track(await connect(server.url, userId));
 
   beforeAll(async () => {
     server = await startWsServer('postgres', { env: { SEND_RATE_LIMIT: '0' } });
-  });
-  afterEach(() => {
-    for (const client of clients.splice(0)) client.close();
   });
   afterAll(async () => {
     await server.close();

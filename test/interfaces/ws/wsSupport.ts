@@ -202,3 +202,15 @@ export async function eventually(check: () => Promise<boolean>, timeoutMs = 10_0
     await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
 }
+
+/** Remembers the clients a test opens and closes them after each test. */
+export function closedAfterEach(): (client: TestClient) => TestClient {
+  const clients: TestClient[] = [];
+  afterEach(() => {
+    for (const client of clients.splice(0)) client.close();
+  });
+  return (client) => {
+    clients.push(client);
+    return client;
+  };
+}
