@@ -15,92 +15,13 @@
  *
  * Settings (environment): BENCH_ROOMS (5), BENCH_MESSAGES (300), BENCH_RATE (20 a second).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import jwt from 'jsonwebtoken';
-import { Client } from 'pg';
+import { chooseStore, INTERNAL_TOKEN, request, startServer, tokenFor } from './support';
 
 const ROOMS = Number(process.env.BENCH_ROOMS ?? 5);
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 300);
 const RATE = Number(process.env.BENCH_RATE ?? 20);
-const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const JWT_SECRET = randomBytes(32).toString('hex');
-const INTERNAL_TOKEN = randomBytes(16).toString('hex');
-
-interface Store {
-  kind: string;
-  env: Record<string, string>;
-  dispose(): Promise<void>;
-}
-
-async function admin<T>(work: (client: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: ADMIN_URL, connectionTimeoutMillis: 2000 });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
-
-async function chooseStore(): Promise<Store> {
-  try {
-    const name = `chat_bench_${randomUUID().replaceAll('-', '')}`;
-    await admin((client) => client.query(`CREATE DATABASE ${name}`));
-    const url = new URL(ADMIN_URL);
-    url.pathname = `/${name}`;
-    return {
-      kind: `PostgreSQL (${url.host})`,
-      env: { DATABASE_URL: url.toString() },
-      dispose: () => admin((client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
-    };
-  } catch {
-    const dataDir = mkdtempSync(path.join(tmpdir(), 'chat-bench-'));
-    return { kind: 'PGlite (embedded, no PostgreSQL server answered)', env: { DATA_DIR: dataDir }, dispose: async () => rmSync(dataDir, { recursive: true, force: true }) };
-  }
-}
-
-function startServer(env: Record<string, string>): Promise<{ url: string; child: ChildProcess }> {
-  const main = path.resolve(__dirname, '../src/main.js');
-  const child = spawn(process.execPath, [main], {
-    env: { PATH: process.env.PATH ?? '', PORT: '0', LOG_LEVEL: 'info', JWT_SECRET, INTERNAL_API_TOKEN: INTERNAL_TOKEN, SEND_RATE_LIMIT: '0', ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    let pending = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      pending += chunk.toString();
-      const lines = pending.split('\n');
-      pending = lines.pop() ?? '';
-      for (const line of lines) {
-        try {
-          const entry = JSON.parse(line) as { msg?: string; port?: number; level?: number };
-          if (entry.msg === 'chat service listening' && typeof entry.port === 'number') resolve({ url: `http://127.0.0.1:${entry.port}`, child });
-          else if ((entry.level ?? 0) >= 50) process.stderr.write(`${line}\n`);
-        } catch {
-          // not a log line
-        }
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`the server exited (${code}) before listening`)));
-  });
-}
-
-const tokenFor = (userId: string): string => jwt.sign({ sub: userId }, JWT_SECRET, { algorithm: 'HS256', expiresIn: 3600 });
-
-async function request(url: string, method: string, token: string, body?: unknown): Promise<{ status: number; json: unknown }> {
-  const response = await fetch(url, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await response.text();
-  return { status: response.status, json: text === '' ? null : JSON.parse(text) };
-}
 
 interface Pair {
   roomId: string;
@@ -134,7 +55,7 @@ function summary(name: string, samples: number[]): string {
 
 async function main(): Promise<void> {
   const store = await chooseStore();
-  const { url, child } = await startServer(store.env);
+  const { url, stop } = await startServer(store.env);
   try {
     const run = randomUUID().slice(0, 8);
     const pairs: Pair[] = [];
@@ -192,7 +113,7 @@ async function main(): Promise<void> {
     process.stdout.write(
       [
         `rental-chat send-to-visible latency over HTTP`,
-        `store: ${store.kind}; node ${process.version}; ${ROOMS} rooms; ${MESSAGES} messages in ${seconds.toFixed(1)} s (${(MESSAGES / seconds).toFixed(1)}/s target ${RATE}/s); failures: ${failures}`,
+        `store: ${store.description}; node ${process.version}; ${ROOMS} rooms; ${MESSAGES} messages in ${seconds.toFixed(1)} s (${(MESSAGES / seconds).toFixed(1)}/s target ${RATE}/s); failures: ${failures}`,
         `${''.padEnd(44)}${'p50'.padStart(10)}${'p95'.padStart(10)}${'p99'.padStart(10)}${'max'.padStart(10)}`,
         summary('POST /messages answered (201)', sendTimes),
         summary('visible to both: history + room list', visibleTimes),
@@ -201,10 +122,7 @@ async function main(): Promise<void> {
     );
     if (failures > 0) process.exitCode = 1;
   } finally {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      await new Promise((resolve) => child.once('exit', resolve));
-    }
+    await stop();
     await store.dispose();
   }
 }
