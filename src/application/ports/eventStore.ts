@@ -77,6 +77,12 @@ export interface EventStore {
   readAll(after: string | null, maxCount: number): Promise<RecordedEvent[]>;
   /** Every committed event after the start point, once, in global order. */
   subscribeToAll(start: SubscriptionStart, options: SubscribeOptions): Subscription;
+  /**
+   * Optional: calls `wake` (with no event) whenever something may have been appended,
+   * for followers that read for themselves and only need a doorbell. Resolves to the
+   * function that stops it. A store without a cheap signal leaves it out.
+   */
+  onAppended?(wake: () => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -93,3 +99,15 @@ export class WrongExpectedRevisionError extends Error {
 }
 
 export const NO_PREVIOUS_HASH = '0'.repeat(64);
+
+/**
+ * The store cannot take the append in time (too many waiting, or it waited too long):
+ * nothing was written, and the caller may retry later. Answered as `unavailable`.
+ */
+export class EventStoreBusyError extends Error {
+  readonly retryAfterSeconds = 1;
+  constructor(message: string) {
+    super(message);
+    this.name = 'EventStoreBusyError';
+  }
+}

@@ -12,8 +12,8 @@ import { LiveFeed } from '../../application/live/liveFeed';
 import type { TokenVerifier } from '../../application/ports/auth';
 import { JwtVerifier } from '../auth/jwtVerifier';
 import type { ChatQueries } from '../../application/ports/readModels';
-import { PostgresEventStore } from '../eventStore/postgresEventStore';
-import { applyToReadModels } from '../readModels/chatProjection';
+import { isPostgresCheckpoint, PostgresEventStore } from '../eventStore/postgresEventStore';
+import { applyBatchToReadModels } from '../readModels/chatProjection';
 import { ProjectionRunner } from '../readModels/projectionRunner';
 import { migrateReadModels } from '../readModels/schema';
 import { SqlChatQueries } from '../readModels/sqlChatQueries';
@@ -108,7 +108,14 @@ export function buildContainer(options: ContainerOptions): Container {
     .toResolvedValue(
       async (db: SqlDatabase, eventStore: EventStore, logger: Logger) => {
         await migrateReadModels(db);
-        return new ProjectionRunner({ name: 'chat_read_models', db, eventStore, apply: applyToReadModels, logger });
+        return new ProjectionRunner({
+          name: 'chat_read_models',
+          db,
+          eventStore,
+          applyBatch: applyBatchToReadModels,
+          logger,
+          ...(eventStore instanceof PostgresEventStore ? { isCurrentCheckpoint: isPostgresCheckpoint } : {}),
+        });
       },
       [TYPES.SqlDatabase, TYPES.EventStore, TYPES.Logger],
     );

@@ -5,13 +5,6 @@ export interface PollingSource extends SubscribeOptions {
   start: SubscriptionStart;
   readAll(after: string | null, maxCount: number): Promise<RecordedEvent[]>;
   head(): Promise<string | null>;
-  /**
-   * Whether events after `after` exist but are not readable yet (an older transaction is
-   * still open). Their commit notification has already fired, so the loop looks again
-   * shortly instead of waiting for the fallback poll.
-   */
-  heldBack?(after: string | null): Promise<boolean>;
-  heldBackRetryMs?: number;
   /** Calls `wake` whenever new events may be there; resolves to a function that stops it. */
   listen(wake: () => void): Promise<() => Promise<void>>;
   pollIntervalMs: number;
@@ -21,7 +14,7 @@ export interface PollingSource extends SubscribeOptions {
 /**
  * Follows the store by reading batches after the last delivered checkpoint. A
  * notification wakes it at once; the poll interval is the fallback for a missed
- * notification, or for events held back until an older transaction finishes.
+ * notification.
  * Errors (a dropped connection, a failing handler) are reported and retried from
  * the last checkpoint, so nothing is skipped and nothing delivered twice.
  */
@@ -41,7 +34,6 @@ export function pollingSubscription(source: PollingSource): Subscription {
     let checkpoint: string | null | undefined =
       source.start.from === 'start' ? null : source.start.from === 'checkpoint' ? source.start.checkpoint : undefined;
     let failures = 0;
-    let heldBackRounds = 0;
     while (!stopped) {
       try {
         unlisten ??= await source.listen(wake);
@@ -54,13 +46,7 @@ export function pollingSubscription(source: PollingSource): Subscription {
           checkpoint = event.checkpoint;
         }
         failures = 0;
-        if (events.length < batchSize) {
-          const waiting = source.heldBack !== undefined && (await source.heldBack(checkpoint));
-          // Quick retries for the common case (a short transaction), backing off for a long one.
-          heldBackRounds = waiting && events.length === 0 ? heldBackRounds + 1 : 0;
-          const retryMs = Math.min(source.pollIntervalMs, (source.heldBackRetryMs ?? 5) * 2 ** heldBackRounds);
-          await sleep(waiting ? retryMs : source.pollIntervalMs);
-        }
+        if (events.length < batchSize) await sleep(source.pollIntervalMs);
       } catch (error) {
         source.onError?.(error);
         failures += 1;

@@ -11,31 +11,46 @@ import type {
   SubscriptionStart,
 } from '../../application/ports/eventStore';
 import { WrongExpectedRevisionError } from '../../application/ports/eventStore';
-import type { SqlDatabase, SqlExecutor } from '../sql/sqlDatabase';
+import { GroupCommitter } from './groupCommit';
+import type { SqlDatabase } from '../sql/sqlDatabase';
 import { pollingSubscription } from './pollingSubscription';
 
 /**
  * The event store on PostgreSQL, for a server (`pg`) or embedded (PGlite) alike.
  *
  * Ordering. A bigserial position is taken when a row is inserted, not when its
- * transaction commits, so a reader following positions could pass position 7
- * (committed) while 6 was still in flight, and never see 6 (Marten #1879, Emmett
- * PR #336). Every row therefore records its transaction id, and readers:
- *   - see only rows whose transaction id is below the xmin of the current snapshot,
- *     i.e. from transactions that have all finished: nothing can still appear there;
- *   - order by (transaction id, position) and resume after that pair, so a row of an
- *     older transaction is never behind the checkpoint when it becomes visible.
- * A writer takes the stream's advisory lock before its first write, and a transaction
- * id is assigned at the first write, so within a stream transaction ids grow with
- * revisions and this global order keeps every stream's order.
+ * transaction commits: were two appending transactions to overlap, a reader could see
+ * position 7 (committed) while 6 was still in flight, pass it, and never see 6
+ * (Marten #1879, Emmett PR #336). So appending transactions never overlap: each takes
+ * one advisory lock, the append lock, before it reads or writes anything, and holds it
+ * until it has committed. Positions are therefore handed out in commit order, a
+ * transaction's rows become visible all at once and before the next appender can take
+ * a position, and a reader following positions (`global_position > checkpoint`) can
+ * never pass a row that is still to appear. Nothing else on the server takes part:
+ * a long transaction in another database, or a reader in this one, holds nothing back.
+ *
+ * Throughput comes from group commit (groupCommit.ts): the appends that arrive while a
+ * commit is in flight share the next transaction, one multi-row INSERT and one commit,
+ * so the lock is taken once per batch, not once per event. Each append's expected
+ * revision and idempotency are checked inside that transaction, and one refused
+ * append fails alone.
  */
 export class PostgresEventStore implements EventStore {
   static readonly notifyChannel = 'chat_events';
+  private readonly committer: GroupCommitter<AppendRequest, AppendResult>;
 
   constructor(
     private readonly db: SqlDatabase,
-    private readonly options: { pollIntervalMs?: number } = {},
-  ) {}
+    private readonly options: PostgresEventStoreOptions = {},
+  ) {
+    this.committer = new GroupCommitter({
+      commit: (batch) => this.commitBatch(batch),
+      weight: (request) => request.events.length,
+      maxBatchWeight: options.maxBatchEvents ?? 1000,
+      maxQueued: options.maxQueuedAppends ?? 10_000,
+      maxWaitMs: options.maxAppendWaitMs ?? 1000,
+    });
+  }
 
   static async migrate(db: SqlDatabase): Promise<void> {
     await db.transaction(async (tx) => {
@@ -55,48 +70,98 @@ export class PostgresEventStore implements EventStore {
           UNIQUE (stream_id, stream_revision),
           UNIQUE (stream_id, event_id)
         )`);
-      await tx.query(`CREATE INDEX IF NOT EXISTS events_global_order ON events (transaction_id, global_position)`);
+      // Readers order by position alone now (see the class comment): the old (xid, position) index only slows appends.
+      await tx.query(`DROP INDEX IF EXISTS events_global_order`);
     });
   }
 
-  async appendToStream(
-    streamId: string,
-    events: readonly EventToAppend[],
-    expectedRevision: ExpectedRevision,
-  ): Promise<AppendResult> {
-    if (events.length === 0) throw new Error('appendToStream needs at least one event');
+  appendToStream(streamId: string, events: readonly EventToAppend[], expectedRevision: ExpectedRevision): Promise<AppendResult> {
+    if (events.length === 0) return Promise.reject(new Error('appendToStream needs at least one event'));
+    return this.committer.submit({ streamId, events, expectedRevision });
+  }
+
+  /** Appends waiting for the next commit (a gauge for operators). */
+  get queuedAppends(): number {
+    return this.committer.queued;
+  }
+
+  private commitBatch(batch: readonly AppendRequest[]): Promise<AppendOutcome[]> {
     return this.db.transaction(async (tx) => {
-      // No transaction id is assigned before this lock is held: see the class comment.
-      await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [streamId]);
+      // Before anything else: see the class comment.
+      await tx.query(`SELECT pg_advisory_xact_lock(${APPEND_LOCK_KEY})`);
 
-      const already = await tx.query<RowPosition & { event_id: string }>(
-        `SELECT event_id::text, stream_revision::text, global_position::text, transaction_id::text
-           FROM events WHERE stream_id = $1 AND event_id = ANY($2::uuid[]) ORDER BY events.stream_revision`,
-        [streamId, events.map((e) => e.eventId)],
+      const streams = [...new Set(batch.map((r) => r.streamId))];
+      const idStreams: string[] = [];
+      const ids: string[] = [];
+      for (const r of batch) for (const e of r.events) (idStreams.push(r.streamId), ids.push(e.eventId));
+      const known = await tx.query<{ kind: 'revision' | 'event'; stream_id: string; event_id: string | null; stream_revision: string | null; global_position: string | null }>(
+        `SELECT 'revision' AS kind, s.stream_id, NULL AS event_id,
+                (SELECT max(e.stream_revision) FROM events e WHERE e.stream_id = s.stream_id)::text AS stream_revision,
+                NULL AS global_position
+           FROM unnest($1::text[]) AS s(stream_id)
+         UNION ALL
+         SELECT 'event', e.stream_id, e.event_id::text, e.stream_revision::text, e.global_position::text
+           FROM events e JOIN unnest($2::text[], $3::uuid[]) AS k(stream_id, event_id)
+             ON e.stream_id = k.stream_id AND e.event_id = k.event_id`,
+        [streams, idStreams, ids],
       );
-      if (already.rows.length === events.length) return toAppendResult(already.rows.at(-1) as RowPosition);
-
-      const current = await currentRevision(tx, streamId);
-      if (already.rows.length > 0 || !meets(expectedRevision, current)) {
-        throw new WrongExpectedRevisionError(streamId, expectedRevision, current);
+      const revisions = new Map<string, bigint | 'no_stream'>();
+      const stored = new Map<string, RowPosition>();
+      for (const row of known.rows) {
+        if (row.kind === 'revision') revisions.set(row.stream_id, row.stream_revision == null ? 'no_stream' : BigInt(row.stream_revision));
+        else stored.set(`${row.stream_id}\u0000${row.event_id}`, row as RowPosition);
       }
 
-      const first = current === 'no_stream' ? 0n : current + 1n;
-      const params: unknown[] = [];
-      const values = events.map((event, i) => {
-        params.push(streamId, String(first + BigInt(i)), event.eventId, event.type, JSON.stringify(event.data), JSON.stringify(event.metadata));
-        const p = i * 6;
-        return `($${p + 1}, $${p + 2}::bigint, $${p + 3}::uuid, $${p + 4}, $${p + 5}::jsonb, $${p + 6}::jsonb)`;
-      });
-      const inserted = await tx.query<RowPosition>(
+      // Decide each append in arrival order, as if they had come one by one.
+      const outcomes: Array<AppendOutcome | { insertAt: number; count: number }> = [];
+      const rows: InsertRows = { stream: [], revision: [], id: [], type: [], data: [], metadata: [] };
+      const inBatch = new Set<string>();
+      for (const request of batch) {
+        const keys = request.events.map((e) => `${request.streamId}\u0000${e.eventId}`);
+        const already = keys.map((k) => stored.get(k));
+        const current = revisions.get(request.streamId) ?? 'no_stream';
+        if (already.every((row) => row !== undefined) && !keys.some((k) => inBatch.has(k))) {
+          // Every id is in the stream already: a retry of an append that succeeded.
+          outcomes.push({ ok: true, value: toAppendResult(lastOf(already as Array<RowPosition>)) });
+          continue;
+        }
+        if (already.some((row) => row !== undefined) || keys.some((k) => inBatch.has(k)) || !meets(request.expectedRevision, current)) {
+          outcomes.push({ ok: false, error: new WrongExpectedRevisionError(request.streamId, request.expectedRevision, current) });
+          continue;
+        }
+        const first = current === 'no_stream' ? 0n : current + 1n;
+        outcomes.push({ insertAt: rows.stream.length, count: request.events.length });
+        request.events.forEach((event, i) => {
+          rows.stream.push(request.streamId);
+          rows.revision.push(String(first + BigInt(i)));
+          rows.id.push(event.eventId);
+          rows.type.push(event.type);
+          rows.data.push(JSON.stringify(event.data));
+          rows.metadata.push(JSON.stringify(event.metadata));
+        });
+        for (const k of keys) inBatch.add(k);
+        revisions.set(request.streamId, first + BigInt(request.events.length - 1));
+      }
+      if (rows.stream.length === 0) return outcomes as AppendOutcome[];
+
+      const inserted = await tx.query<{ global_position: string }>(
         `INSERT INTO events (stream_id, stream_revision, event_id, event_type, data, metadata)
-         VALUES ${values.join(', ')}
-         RETURNING stream_revision::text, global_position::text, transaction_id::text`,
-        params,
+         SELECT * FROM unnest($1::text[], $2::bigint[], $3::uuid[], $4::text[], $5::jsonb[], $6::jsonb[])
+         RETURNING global_position::text`,
+        [rows.stream, rows.revision, rows.id, rows.type, rows.data, rows.metadata],
       );
       await tx.query(`SELECT pg_notify($1, '')`, [PostgresEventStore.notifyChannel]);
-      const last = inserted.rows.reduce((a, b) => (BigInt(a.stream_revision) > BigInt(b.stream_revision) ? a : b));
-      return toAppendResult(last);
+      // RETURNING gives the rows in the order unnest produced them; positions grow the same way.
+      const positions = inserted.rows.map((r) => BigInt(r.global_position)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      return outcomes.map((outcome) => {
+        if (!('insertAt' in outcome)) return outcome;
+        const at = outcome.insertAt + outcome.count - 1;
+        const position = positions[at] as bigint;
+        return {
+          ok: true,
+          value: { nextExpectedRevision: BigInt(rows.revision[at] as string), globalPosition: position, checkpoint: encodeCheckpoint(position) },
+        };
+      });
     });
   }
 
@@ -111,41 +176,18 @@ export class PostgresEventStore implements EventStore {
   }
 
   async readAll(after: string | null, maxCount: number): Promise<RecordedEvent[]> {
-    const [transactionId, position] = after === null ? ['0', '0'] : parseCheckpoint(after);
     const result = await this.db.query<EventRow>(
-      `SELECT ${eventColumns} FROM events
-        WHERE (transaction_id, global_position) > ($1::text::xid8, $2::bigint)
-          AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-        ORDER BY events.transaction_id, events.global_position
-        LIMIT $3`,
-      [transactionId, position, maxCount],
+      `SELECT ${eventColumns} FROM events WHERE global_position > $1::bigint ORDER BY events.global_position LIMIT $2`,
+      [after === null ? '0' : parseCheckpoint(after).toString(), maxCount],
     );
     return result.rows.map(toRecordedEvent);
   }
 
-  /** The checkpoint of the last event that is already safe to read (see the class comment). */
+  /** The checkpoint of the last committed event (null: the store is empty). */
   async headCheckpoint(): Promise<string | null> {
-    const result = await this.db.query<RowPosition>(
-      `SELECT global_position::text, transaction_id::text FROM events
-        WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-        ORDER BY events.transaction_id DESC, events.global_position DESC LIMIT 1`,
-    );
-    const row = result.rows[0];
-    return row === undefined ? null : encodeCheckpoint(row.transaction_id, row.global_position);
-  }
-
-  /** Whether committed-or-not rows after `after` are still hidden behind an open older transaction. */
-  async heldBack(after: string | null): Promise<boolean> {
-    const [transactionId, position] = after === null ? ['0', '0'] : parseCheckpoint(after);
-    const result = await this.db.query<{ held: boolean }>(
-      `SELECT EXISTS (
-         SELECT 1 FROM events
-          WHERE (transaction_id, global_position) > ($1::text::xid8, $2::bigint)
-            AND transaction_id >= pg_snapshot_xmin(pg_current_snapshot())
-       ) AS held`,
-      [transactionId, position],
-    );
-    return result.rows[0]?.held === true;
+    const result = await this.db.query<{ position: string | null }>(`SELECT max(global_position)::text AS position FROM events`);
+    const position = result.rows[0]?.position ?? null;
+    return position === null ? null : encodeCheckpoint(BigInt(position));
   }
 
   subscribeToAll(start: SubscriptionStart, options: SubscribeOptions): Subscription {
@@ -153,11 +195,14 @@ export class PostgresEventStore implements EventStore {
       start,
       readAll: (after, maxCount) => this.readAll(after, maxCount),
       head: () => this.headCheckpoint(),
-      heldBack: (after) => this.heldBack(after),
       listen: (wake) => this.db.listen(PostgresEventStore.notifyChannel, wake),
       pollIntervalMs: this.options.pollIntervalMs ?? 200,
       ...options,
     });
+  }
+
+  onAppended(wake: () => void): Promise<() => Promise<void>> {
+    return this.db.listen(PostgresEventStore.notifyChannel, wake);
   }
 
   async close(): Promise<void> {
@@ -165,10 +210,44 @@ export class PostgresEventStore implements EventStore {
   }
 }
 
+export interface PostgresEventStoreOptions {
+  /** Fallback poll of subscriptions when a notification is missed. */
+  pollIntervalMs?: number;
+  /** The most events one group commit writes. */
+  maxBatchEvents?: number;
+  /** Appends waiting for a commit before new ones are refused as busy. */
+  maxQueuedAppends?: number;
+  /** An append that waited this long for its commit is refused as busy. */
+  maxAppendWaitMs?: number;
+}
+
+/** The append lock's key (any constant bigint; this one is hashtextextended('chat:append', 0)). */
+const APPEND_LOCK_KEY = "hashtextextended('chat:append', 0)";
+
+interface AppendRequest {
+  streamId: string;
+  events: readonly EventToAppend[];
+  expectedRevision: ExpectedRevision;
+}
+
+type AppendOutcome = { ok: true; value: AppendResult } | { ok: false; error: unknown };
+
+interface InsertRows {
+  stream: string[];
+  revision: string[];
+  id: string[];
+  type: string[];
+  data: string[];
+  metadata: string[];
+}
+
+function lastOf(rows: Array<RowPosition>): RowPosition {
+  return rows.reduce((a, b) => (BigInt(a.stream_revision) > BigInt(b.stream_revision) ? a : b));
+}
+
 interface RowPosition {
   stream_revision: string;
   global_position: string;
-  transaction_id: string;
 }
 
 interface EventRow extends RowPosition {
@@ -184,17 +263,7 @@ interface EventRow extends RowPosition {
  * must therefore name the table's column (`events.stream_revision`): a bare name means
  * the output column, the text, and '10' sorts before '9'.
  */
-const eventColumns = `stream_id, stream_revision::text, global_position::text, transaction_id::text,
-  event_id::text, event_type, data, metadata`;
-
-async function currentRevision(tx: SqlExecutor, streamId: string): Promise<bigint | 'no_stream'> {
-  const result = await tx.query<{ revision: string | null }>(
-    `SELECT max(stream_revision)::text AS revision FROM events WHERE stream_id = $1`,
-    [streamId],
-  );
-  const revision = result.rows[0]?.revision ?? null;
-  return revision === null ? 'no_stream' : BigInt(revision);
-}
+const eventColumns = `stream_id, stream_revision::text, global_position::text, event_id::text, event_type, data, metadata`;
 
 function meets(expected: ExpectedRevision, current: bigint | 'no_stream'): boolean {
   if (expected === 'any') return true;
@@ -203,11 +272,8 @@ function meets(expected: ExpectedRevision, current: bigint | 'no_stream'): boole
 }
 
 function toAppendResult(row: RowPosition): AppendResult {
-  return {
-    nextExpectedRevision: BigInt(row.stream_revision),
-    globalPosition: BigInt(row.global_position),
-    checkpoint: encodeCheckpoint(row.transaction_id, row.global_position),
-  };
+  const position = BigInt(row.global_position);
+  return { nextExpectedRevision: BigInt(row.stream_revision), globalPosition: position, checkpoint: encodeCheckpoint(position) };
 }
 
 function toRecordedEvent(row: EventRow): RecordedEvent {
@@ -215,7 +281,7 @@ function toRecordedEvent(row: EventRow): RecordedEvent {
     streamId: row.stream_id,
     streamRevision: BigInt(row.stream_revision),
     globalPosition: BigInt(row.global_position),
-    checkpoint: encodeCheckpoint(row.transaction_id, row.global_position),
+    checkpoint: encodeCheckpoint(BigInt(row.global_position)),
     eventId: row.event_id,
     type: row.event_type,
     data: typeof row.data === 'string' ? JSON.parse(row.data) : row.data,
@@ -224,12 +290,20 @@ function toRecordedEvent(row: EventRow): RecordedEvent {
 }
 
 /** Fixed-width decimal digits, so checkpoints compare as plain strings. */
-export function encodeCheckpoint(transactionId: string, position: string): string {
-  return `${transactionId.padStart(20, '0')}/${position.padStart(20, '0')}`;
+export function encodeCheckpoint(position: bigint): string {
+  return position.toString().padStart(20, '0');
 }
 
-function parseCheckpoint(checkpoint: string): [string, string] {
-  const match = /^(\d{20})\/(\d{20})$/.exec(checkpoint);
-  if (match === null) throw new Error(`not a PostgreSQL event store checkpoint: ${checkpoint}`);
-  return [BigInt(match[1] as string).toString(), BigInt(match[2] as string).toString()];
+/**
+ * A checkpoint of this store. Checkpoints written before positions were handed out in
+ * commit order (`<transaction id>/<position>`) are refused: a reader must start again
+ * from a checkpoint of today's form (the projection rebuilds, see projectionRunner.ts).
+ */
+export function parseCheckpoint(checkpoint: string): bigint {
+  if (!isPostgresCheckpoint(checkpoint)) throw new Error(`not a PostgreSQL event store checkpoint: ${checkpoint}`);
+  return BigInt(checkpoint);
+}
+
+export function isPostgresCheckpoint(checkpoint: string): boolean {
+  return /^\d{20}$/.test(checkpoint);
 }

@@ -8,8 +8,14 @@ export interface ProjectionRunnerOptions {
   name: string;
   db: SqlDatabase;
   eventStore: EventStore;
-  apply(tx: SqlExecutor, event: RecordedEvent): Promise<void>;
+  /** Applies a batch of events, in order, inside the transaction that moves the checkpoint. */
+  applyBatch(tx: SqlExecutor, events: readonly RecordedEvent[]): Promise<void>;
   logger: Logger;
+  /**
+   * False for a stored checkpoint the store no longer reads (an older format): the
+   * projection then rebuilds from zero instead of guessing where it was.
+   */
+  isCurrentCheckpoint?(checkpoint: string): boolean;
   batchSize?: number;
   /** Fallback when a wake-up is missed: how often to look for new events anyway. */
   pollIntervalMs?: number;
@@ -33,22 +39,34 @@ export class ProjectionRunner implements ProjectionProgress {
   private stopped = false;
   private wakeSubscription: Subscription | null = null;
   private unlisten: (() => Promise<void>) | null = null;
+  private unlistenAppends: (() => Promise<void>) | null = null;
   private timer: NodeJS.Timeout | null = null;
   private pumping: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: ProjectionRunnerOptions) {}
 
   async start(): Promise<void> {
+    const stored = await this.storedCheckpoint(this.options.db);
+    if (stored !== null && this.options.isCurrentCheckpoint?.(stored) === false) {
+      this.options.logger.warn({ projection: this.options.name, checkpoint: stored }, 'projection checkpoint is of an older format: rebuilding the read models');
+      await this.rebuild();
+    }
     this.known = await this.storedCheckpoint(this.options.db);
     this.unlisten = await this.options.db.listen(PROJECTED_CHANNEL, (payload) => this.observe(payload || null));
-    // New events in the store wake the pump; the subscription is only a doorbell.
-    this.wakeSubscription = this.options.eventStore.subscribeToAll(
-      { from: 'end' },
-      {
-        onEvent: async () => this.wake(),
-        onError: (error) => this.options.logger.warn({ err: error }, 'projection wake-up subscription failed; retrying'),
-      },
-    );
+    // New events in the store wake the pump: by the store's own signal where it has one,
+    // else through a subscription used only as a doorbell.
+    const store = this.options.eventStore;
+    if (store.onAppended !== undefined) {
+      this.unlistenAppends = await store.onAppended(() => this.wake());
+    } else {
+      this.wakeSubscription = store.subscribeToAll(
+        { from: 'end' },
+        {
+          onEvent: async () => this.wake(),
+          onError: (error) => this.options.logger.warn({ err: error }, 'projection wake-up subscription failed; retrying'),
+        },
+      );
+    }
     this.timer = setInterval(() => this.wake(), this.options.pollIntervalMs ?? 1000);
     this.timer.unref();
     this.wake();
@@ -58,6 +76,7 @@ export class ProjectionRunner implements ProjectionProgress {
     this.stopped = true;
     if (this.timer !== null) clearInterval(this.timer);
     await this.wakeSubscription?.stop();
+    await this.unlistenAppends?.();
     await this.unlisten?.();
     await this.pumping.catch(() => undefined);
     for (const waiter of this.waiters) waiter.resolve(false);
@@ -88,7 +107,7 @@ export class ProjectionRunner implements ProjectionProgress {
 
   /** Applies everything up to the store's current head. */
   async catchUp(): Promise<void> {
-    const batchSize = this.options.batchSize ?? 500;
+    const batchSize = this.options.batchSize ?? 1000;
     for (;;) {
       const from = await this.storedCheckpoint(this.options.db);
       this.observe(from);
@@ -138,7 +157,7 @@ export class ProjectionRunner implements ProjectionProgress {
    * On a PostgreSQL server they are read batch by batch on another connection.
    */
   async rebuild(): Promise<void> {
-    const batchSize = this.options.batchSize ?? 500;
+    const batchSize = this.options.batchSize ?? 1000;
     const readFirst = this.options.db.kind === 'pglite' ? await this.readEverything(batchSize) : null;
     await this.options.db.transaction(async (tx) => {
       await this.lock(tx);
@@ -147,7 +166,7 @@ export class ProjectionRunner implements ProjectionProgress {
       let from: string | null = null;
       for (let offset = 0; ; offset += batchSize) {
         const events: RecordedEvent[] = readFirst?.slice(offset, offset + batchSize) ?? (await this.options.eventStore.readAll(from, batchSize));
-        for (const event of events) await this.options.apply(tx, event);
+        await this.options.applyBatch(tx, events);
         const last = events.at(-1);
         if (last === undefined) break;
         from = last.checkpoint;
@@ -171,12 +190,9 @@ export class ProjectionRunner implements ProjectionProgress {
       await this.lock(tx);
       // Another process may have applied some of these while we were reading them.
       const current = await this.storedCheckpoint(tx);
-      let reached = current;
-      for (const event of events) {
-        if (reached !== null && event.checkpoint <= reached) continue;
-        await this.options.apply(tx, event);
-        reached = event.checkpoint;
-      }
+      const fresh = current === null ? events : events.filter((event) => event.checkpoint > current);
+      if (fresh.length > 0) await this.options.applyBatch(tx, fresh);
+      const reached = fresh.at(-1)?.checkpoint ?? current;
       if (reached !== null && reached !== current) {
         await this.saveCheckpoint(tx, reached);
         await tx.query(`SELECT pg_notify($1, $2)`, [PROJECTED_CHANNEL, reached]);

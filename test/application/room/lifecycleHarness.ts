@@ -6,7 +6,7 @@ import { makeRoomCommands, type Actor, type RoomCommands } from '../../../src/ap
 import { sweepExpiredRooms, type SweepResult } from '../../../src/application/room/sweepExpiredRooms';
 import { roomStreamName } from '../../../src/domain/room';
 import { PostgresEventStore } from '../../../src/infrastructure/eventStore/postgresEventStore';
-import { applyToReadModels } from '../../../src/infrastructure/readModels/chatProjection';
+import { applyBatchToReadModels } from '../../../src/infrastructure/readModels/chatProjection';
 import { ProjectionRunner } from '../../../src/infrastructure/readModels/projectionRunner';
 import { migrateReadModels } from '../../../src/infrastructure/readModels/schema';
 import { SqlChatQueries } from '../../../src/infrastructure/readModels/sqlChatQueries';
@@ -61,7 +61,7 @@ export async function openLifecycle(kind: DatabaseKind): Promise<Lifecycle> {
     name: 'chat_read_models',
     db,
     eventStore: store,
-    apply: applyToReadModels,
+    applyBatch: applyBatchToReadModels,
     logger: silentLogger,
     pollIntervalMs: 100,
   });

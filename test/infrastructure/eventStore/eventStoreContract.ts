@@ -142,6 +142,24 @@ export function eventStoreContract(
         expect((await store().readStream(stream)).map((e) => e.eventId)).toEqual([a.eventId, b.eventId]);
       });
 
+      it('refuses one of several appends made at once on its own: the others are written, the refused one writes nothing', async () => {
+        const [ok1, refused, ok2] = [aStreamName('mixed-ok'), aStreamName('mixed-refused'), aStreamName('mixed-ok')];
+        await store().appendToStream(refused, [anEvent()], 'no_stream');
+        const [a, b, c] = [anEvent(), anEvent(), anEvent()];
+
+        const outcomes = await Promise.allSettled([
+          store().appendToStream(ok1, [a], 'no_stream'),
+          store().appendToStream(refused, [b], 'no_stream'),
+          store().appendToStream(ok2, [c], 'no_stream'),
+        ]);
+
+        expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+        expect((outcomes[1] as PromiseRejectedResult).reason).toBeInstanceOf(WrongExpectedRevisionError);
+        expect((await store().readStream(ok1)).map((e) => e.eventId)).toEqual([a.eventId]);
+        expect((await store().readStream(ok2)).map((e) => e.eventId)).toEqual([c.eventId]);
+        expect(await store().readStream(refused)).toHaveLength(1);
+      });
+
       it('lets exactly one of 50 concurrent writers win each revision: revisions 0..49, no gap, every event once', async () => {
         const stream = aStreamName('race');
         const writers = Array.from({ length: 50 }, () => anEvent());

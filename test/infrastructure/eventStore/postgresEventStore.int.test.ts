@@ -1,3 +1,5 @@
+import { Client } from 'pg';
+import { WrongExpectedRevisionError } from '../../../src/application/ports/eventStore';
 import { PostgresEventStore } from '../../../src/infrastructure/eventStore/postgresEventStore';
 import { PgDatabase } from '../../../src/infrastructure/sql/pgDatabase';
 import type { SqlDatabase } from '../../../src/infrastructure/sql/sqlDatabase';
@@ -10,6 +12,11 @@ const onServer = process.env.TEST_DATABASE_URL !== undefined;
 for (const kind of databaseKinds) {
   let testDb: TestDatabase | null = null;
   const label = kind === 'postgres' && !onServer ? 'postgres (on PGlite: no server found)' : kind;
+  // PGlite runs one transaction at a time, so transactions cannot overlap there.
+  const serverOnly = kind === 'postgres' && onServer ? it : it.skip;
+  if (!(kind === 'postgres' && onServer)) {
+    process.stdout.write(`[${label}] the cases with overlapping transactions need a PostgreSQL server: skipped here\n`);
+  }
 
   eventStoreContract(
     `PostgresEventStore on ${label}`,
@@ -21,45 +28,91 @@ for (const kind of databaseKinds) {
     },
     {
       extraCases: (fixture) => {
-        // PGlite runs one transaction at a time, so transactions cannot overlap there.
-        const serverOnly = kind === 'postgres' && onServer ? it : it.skip;
+        it('commits several appends to one stream made at once in the order they were made, each at its expected revision', async () => {
+          const stream = aStreamName('same-batch');
+          const [a, b, c] = [anEvent(), anEvent(), anEvent()];
+          const results = await Promise.all([
+            fixture().store.appendToStream(stream, [a], 'no_stream'),
+            fixture().store.appendToStream(stream, [b], 0n),
+            fixture().store.appendToStream(stream, [c], 1n),
+          ]);
+          expect(results.map((r) => r.nextExpectedRevision)).toEqual([0n, 1n, 2n]);
+          expect(results[0]!.globalPosition < results[1]!.globalPosition && results[1]!.globalPosition < results[2]!.globalPosition).toBe(true);
+          expect((await fixture().store.readStream(stream)).map((e) => e.eventId)).toEqual([a.eventId, b.eventId, c.eventId]);
+        });
 
-        serverOnly('delivers every event once while 20 writers commit slowly and in the reverse of the order they took positions (PostgreSQL server only)', async () => {
+        it('refuses, within one batch, a second append of the same events or a second append at a revision already taken', async () => {
+          const stream = aStreamName('same-batch-conflict');
+          const [a, b] = [anEvent(), anEvent()];
+          const outcomes = await Promise.allSettled([
+            fixture().store.appendToStream(stream, [a], 'no_stream'),
+            fixture().store.appendToStream(stream, [b], 'no_stream'),
+          ]);
+          expect(outcomes[0]!.status).toBe('fulfilled');
+          expect((outcomes[1] as PromiseRejectedResult).reason).toBeInstanceOf(WrongExpectedRevisionError);
+          expect((await fixture().store.readStream(stream)).map((e) => e.eventId)).toEqual([a.eventId]);
+        });
+
+        serverOnly('makes a second appender wait while one holds its transaction open, so a follower never passes a position that is still to appear (PostgreSQL server only)', async () => {
           const url = (testDb as TestDatabase).url as string;
-          const pool = new PgDatabase({ connectionString: url, maxConnections: 25 });
-          const anchor = await fixture().store.appendToStream(aStreamName('slow-anchor'), [anEvent()], 'no_stream');
-          const streams = Array.from({ length: 20 }, (_, i) => aStreamName(`slow-${i}`));
-          const follower = follow(fixture().store, { from: 'checkpoint', checkpoint: anchor.checkpoint }, (e) => streams.includes(e.streamId));
+          const pool = new PgDatabase({ connectionString: url, maxConnections: 5 });
+          const anchor = await fixture().store.appendToStream(aStreamName('hold-anchor'), [anEvent()], 'no_stream');
+          const [first, second] = [aStreamName('held'), aStreamName('waiting')];
+          const follower = follow(fixture().store, { from: 'checkpoint', checkpoint: anchor.checkpoint }, (e) => e.streamId === first || e.streamId === second);
           try {
-            // Writer i inserts its event (taking position p_i, p_0 < p_1 < ...) through the
-            // store's own append, then holds its transaction open until released.
-            const releases: Array<() => void> = [];
-            const appends: Array<Promise<{ globalPosition: bigint }>> = [];
-            const events = streams.map(() => anEvent());
-            for (const [i, stream] of streams.entries()) {
-              let inserted!: () => void;
-              const hasInserted = new Promise<void>((resolve) => (inserted = resolve));
-              const released = new Promise<void>((resolve) => releases.push(resolve));
-              const writer = new PostgresEventStore(commitWhenReleased(pool, inserted, released));
-              appends.push(writer.appendToStream(stream, [events[i]!], 'no_stream'));
-              await hasInserted;
-            }
-            // Commit the last-numbered first, while the subscriber keeps polling.
-            for (let i = releases.length - 1; i >= 0; i -= 1) {
-              releases[i]!();
-              await delay(20);
-            }
-            const results = await Promise.all(appends);
-            const positions = results.map((r) => r.globalPosition);
-            expect(positions).toEqual([...positions].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
-
-            await follower.until(() => follower.mine.length >= 20, 'all 20 events');
+            let inserted!: () => void;
+            const hasInserted = new Promise<void>((resolve) => (inserted = resolve));
+            let release!: () => void;
+            const released = new Promise<void>((resolve) => (release = resolve));
+            const holder = new PostgresEventStore(commitWhenReleased(pool, inserted, released));
+            const [a, b] = [anEvent(), anEvent()];
+            const held = holder.appendToStream(first, [a], 'no_stream');
+            await hasInserted;
+            // Another process's append: it must not take a position before the holder commits.
+            let secondDone = false;
+            const waiting = new PostgresEventStore(pool).appendToStream(second, [b], 'no_stream').then((r) => {
+              secondDone = true;
+              return r;
+            });
             await delay(300);
-            expect(follower.mine.map((e) => e.eventId)).toEqual(events.map((e) => e.eventId));
+            expect(secondDone).toBe(false);
+            expect(follower.mine).toEqual([]);
+
+            release();
+            const [heldResult, waitingResult] = await Promise.all([held, waiting]);
+            expect(heldResult.globalPosition < waitingResult.globalPosition).toBe(true);
+            await follower.until(() => follower.mine.length >= 2, 'both events');
+            await delay(200);
+            expect(follower.mine.map((e) => e.eventId)).toEqual([a.eventId, b.eventId]);
             expect(follower.errors).toEqual([]);
           } finally {
             await follower.stop();
             await pool.close();
+          }
+        });
+
+        serverOnly('delivers new events at once while a transaction stays open in another database and in this one (PostgreSQL server only)', async () => {
+          const url = new URL((testDb as TestDatabase).url as string);
+          const elsewhere = new URL(url.toString());
+          elsewhere.pathname = '/postgres';
+          const open = [new Client({ connectionString: elsewhere.toString() }), new Client({ connectionString: url.toString() })];
+          const anchor = await fixture().store.appendToStream(aStreamName('horizon-anchor'), [anEvent()], 'no_stream');
+          const stream = aStreamName('horizon');
+          const follower = follow(fixture().store, { from: 'checkpoint', checkpoint: anchor.checkpoint }, (e) => e.streamId === stream);
+          try {
+            for (const client of open) {
+              await client.connect();
+              // A transaction with an id of its own, left open: the old horizon stopped at it.
+              await client.query('BEGIN');
+              await client.query('SELECT pg_current_xact_id()');
+            }
+            const events = [anEvent(), anEvent(), anEvent()];
+            await fixture().store.appendToStream(stream, events, 'no_stream');
+            await follower.until(() => follower.mine.length >= 3, 'the three events', 2000);
+            expect(follower.mine.map((e) => e.eventId)).toEqual(events.map((e) => e.eventId));
+          } finally {
+            await follower.stop();
+            for (const client of open) await client.end().catch(() => undefined);
           }
         });
       },
