@@ -93,7 +93,12 @@ export class PostgresEventStore implements EventStore {
       const streams = [...new Set(batch.map((r) => r.streamId))];
       const idStreams: string[] = [];
       const ids: string[] = [];
-      for (const r of batch) for (const e of r.events) (idStreams.push(r.streamId), ids.push(e.eventId));
+      for (const r of batch) {
+        for (const e of r.events) {
+          idStreams.push(r.streamId);
+          ids.push(e.eventId);
+        }
+      }
       const known = await tx.query<{ kind: 'revision' | 'event'; stream_id: string; event_id: string | null; stream_revision: string | null; global_position: string | null }>(
         `SELECT 'revision' AS kind, s.stream_id, NULL AS event_id,
                 (SELECT max(e.stream_revision) FROM events e WHERE e.stream_id = s.stream_id)::text AS stream_revision,
