@@ -71,7 +71,9 @@ export interface BenchServer {
 /** Starts dist/src/main.js and resolves once it logs that it listens. */
 export function startServer(env: Record<string, string>): Promise<BenchServer> {
   const main = path.resolve(__dirname, '../src/main.js');
-  const child = spawn(process.execPath, [main], {
+  // e.g. BENCH_SERVER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the server under load.
+  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+  const child = spawn(process.execPath, [...nodeArgs, main], {
     env: {
       PATH: process.env.PATH ?? '',
       PORT: '0',

@@ -100,6 +100,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
     directory: await container.getAsync<RoomDirectory>(TYPES.RoomDirectory),
     typing: await container.getAsync<TypingSignals>(TYPES.TypingSignals),
     liveFeed,
+    progress: projections,
     ids: options.ids ?? randomIds,
     logger,
     metrics,

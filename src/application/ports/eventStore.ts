@@ -1,3 +1,5 @@
+import { UnavailableError } from '../unavailable';
+
 /**
  * The event store port. Every adapter (PostgreSQL, embedded PGlite, EventStoreDB)
  * keeps the same promises, checked by one contract suite (test/infrastructure/eventStore).
@@ -69,8 +71,29 @@ export interface SubscribeOptions {
   onError?(error: unknown): void;
 }
 
+export interface AppendOptions {
+  /**
+   * This append was decided on the outcome of earlier appends to the same stream that
+   * are still pending (made through this store object): refuse it, as a wrong expected
+   * revision, if any of them is refused or turns out to be a repeat. Only for stores
+   * that pipeline appends (`pipelinesAppends`).
+   */
+  dependsOnPending?: boolean;
+}
+
 export interface EventStore {
-  appendToStream(streamId: string, events: readonly EventToAppend[], expectedRevision: ExpectedRevision): Promise<AppendResult>;
+  /**
+   * True when appends to one stream made through this object are committed in the order
+   * they were made, and honour `dependsOnPending`: a writer may then append again before
+   * the previous append has answered (pipelining), instead of one at a time.
+   */
+  readonly pipelinesAppends?: boolean;
+  appendToStream(
+    streamId: string,
+    events: readonly EventToAppend[],
+    expectedRevision: ExpectedRevision,
+    options?: AppendOptions,
+  ): Promise<AppendResult>;
   /** Events of one stream in revision order; an empty list for a stream that does not exist. */
   readStream(streamId: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
   /** Up to `maxCount` committed events after `after` (null: from the start), in global order. */
@@ -104,10 +127,4 @@ export const NO_PREVIOUS_HASH = '0'.repeat(64);
  * The store cannot take the append in time (too many waiting, or it waited too long):
  * nothing was written, and the caller may retry later. Answered as `unavailable`.
  */
-export class EventStoreBusyError extends Error {
-  readonly retryAfterSeconds = 1;
-  constructor(message: string) {
-    super(message);
-    this.name = 'EventStoreBusyError';
-  }
-}
+export class EventStoreBusyError extends UnavailableError {}

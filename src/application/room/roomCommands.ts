@@ -1,7 +1,9 @@
 import { DomainError } from '../../domain/shared/decider';
 import { postDecider, postStreamName, type PostState } from '../../domain/post';
 import {
-  clientMessageKey,
+  isParticipant,
+  recentMessage,
+  RoomNotFoundError,
   roomDecider,
   roomStreamName,
   type ExistingRoom,
@@ -10,9 +12,14 @@ import {
   type RoomEvent,
   type RoomState,
 } from '../../domain/room';
-import { serializeByKey } from '../serializeByKey';
-import { handleCommand, toDomainEvent, type CommandHandlerDeps, type CommandResult } from '../handleCommand';
+import { handleCommand, StreamCommandHandler, toDomainEvent, type CommandHandlerDeps, type CommandResult } from '../handleCommand';
+import type { PrecedingEvent } from '../live/liveFeed';
+import type { RecordedEvent } from '../ports/eventStore';
+import type { RoomDirectory } from '../ports/roomDirectory';
+import type { SnapshotStore } from '../ports/snapshots';
+import { StreamStateCache } from '../streamStateCache';
 import { roomIdFor } from './roomId';
+import { sentMessageEventId } from './sentMessageEventId';
 
 /** Who is acting and which request it belongs to; every event records both. */
 export interface Actor {
@@ -54,24 +61,74 @@ export interface ExpireResult {
 
 export type RoomCommands = ReturnType<typeof makeRoomCommands>;
 
+export interface RoomCommandDeps extends CommandHandlerDeps {
+  /** The read model's room directory: strangers are refused from it before any stream is loaded. */
+  directory?: RoomDirectory;
+  /** Room snapshots, so a process new to a long room loads it in two reads. */
+  snapshots?: { store: SnapshotStore; onError(error: unknown): void };
+  /** How many rooms' folded state this process keeps (default 10,000). */
+  roomStateCacheSize?: number;
+  /** Each room event this process commits, at once: the local path of live delivery. */
+  onCommitted?(event: RecordedEvent, preceding: PrecedingEvent): void;
+}
+
+/** A snapshot every this many events of a room. */
+const SNAPSHOT_EVERY = 100;
+/** The shape of RoomState in snapshots; change it whenever RoomState changes. */
+const ROOM_STATE_VERSION = 'room-state/2';
+
 /** The room use cases: each is one command through the generic handler. */
-export function makeRoomCommands(deps: CommandHandlerDeps) {
-  const oneAtATime = serializeByKey();
+export function makeRoomCommands(deps: RoomCommandDeps) {
+  const snapshots =
+    deps.snapshots === undefined ? undefined : { ...deps.snapshots, every: SNAPSHOT_EVERY, version: ROOM_STATE_VERSION };
+  const rooms = new StreamCommandHandler<RoomState, RoomCommand, RoomEvent>(deps, roomDecider, {
+    cache: new StreamStateCache<RoomState>(deps.roomStateCacheSize ?? 10_000),
+    ...(snapshots !== undefined ? { snapshots } : {}),
+    ...(deps.onCommitted !== undefined ? { onCommitted: deps.onCommitted } : {}),
+    eventIdFor: (event) =>
+      event.type === 'MessageSent' ? sentMessageEventId(event.data.roomId, event.data.senderId, event.data.clientMessageId) : undefined,
+  });
   const run = (roomId: string, command: RoomCommand, actor: { actorId: string; correlationId: string }) =>
-    oneAtATime(roomId, () =>
-      handleCommand<RoomState, RoomCommand, RoomEvent>(deps, roomStreamName(roomId), roomDecider, command, {
-        ...actor,
-        causationId: deps.ids.newId(),
-      }),
-    );
+    rooms.execute(roomStreamName(roomId), command, { ...actor, causationId: deps.ids.newId() });
+  /**
+   * Refuses a stranger before anything is loaded, from the cached state or else the read
+   * model, so asking about any room costs the same whatever its length. A room the read
+   * model does not hold yet (opened a moment ago elsewhere) is left to the decider.
+   */
+  const admit = async (roomId: string, userId: string): Promise<void> => {
+    const cached = rooms.peek(roomStreamName(roomId));
+    if (cached !== undefined) {
+      if (cached.status === 'none' || !isParticipant(cached, userId)) throw new RoomNotFoundError(roomId);
+      return;
+    }
+    const access = await deps.directory?.access(roomId);
+    if (access !== undefined && access !== null && access.lenderId !== userId && access.borrowerId !== userId) {
+      throw new RoomNotFoundError(roomId);
+    }
+  };
   const asUser = (actor: Actor) => ({ actorId: actor.userId, correlationId: actor.correlationId });
   const existing = (result: CommandResult<RoomState, RoomEvent>): ExistingRoom => {
     if (result.state.status === 'none') throw new Error('a room command left no room behind');
     return result.state;
   };
   const change = async (roomId: string, command: RoomCommand, actor: Actor): Promise<ChangeResult> => {
+    await admit(roomId, actor.userId);
     const result = await run(roomId, command, asUser(actor));
     return { changed: result.newEvents.length > 0, room: existing(result), checkpoint: result.checkpoint };
+  };
+
+  /** The message a send yielded: new, a retry answered from the room's recent messages, or a repeat the store caught. */
+  const sentMessage = async (result: CommandResult<RoomState, RoomEvent>, senderId: string, clientMessageId: string): Promise<Message> => {
+    const created = result.newEvents[0];
+    if (created?.type === 'MessageSent') return created.data;
+    const room = existing(result);
+    const recent = recentMessage(room, senderId, clientMessageId);
+    if (recent !== undefined) return recent;
+    if (result.repeated && result.appended !== null) {
+      const [original] = await deps.eventStore.readStream(roomStreamName(room.roomId), { fromRevision: result.appended.nextExpectedRevision, maxCount: 1 });
+      if (original?.type === 'MessageSent') return original.data as Message;
+    }
+    throw new Error('a sent message is missing from its room');
   };
 
   return {
@@ -112,6 +169,7 @@ export function makeRoomCommands(deps: CommandHandlerDeps) {
       input: { roomId: string; clientMessageId: string; body: string },
       actor: Actor,
     ): Promise<SendMessageResult> {
+      await admit(input.roomId, actor.userId);
       const result = await run(
         input.roomId,
         {
@@ -120,8 +178,7 @@ export function makeRoomCommands(deps: CommandHandlerDeps) {
         },
         asUser(actor),
       );
-      const message = existing(result).messagesByClientId.get(clientMessageKey(actor.userId, input.clientMessageId));
-      if (message === undefined) throw new Error('a sent message is missing from its room');
+      const message = await sentMessage(result, actor.userId, input.clientMessageId);
       return { message, created: result.newEvents.length > 0, checkpoint: result.checkpoint };
     },
 

@@ -1,7 +1,7 @@
 import type { RoomCommand } from './commands';
 import { BlockedError, InvalidCommandError, OwnPostError, RoomExpiredError, RoomNotFoundError } from './errors';
 import type { RoomEvent } from './events';
-import { clientMessageKey, type ExistingRoom, isParticipant, otherParticipant, type RoomState } from './state';
+import { blockedBy, type ExistingRoom, isParticipant, otherParticipant, recentMessage, type RoomState } from './state';
 
 export const MAX_BODY_CHARACTERS = 4000;
 
@@ -36,11 +36,11 @@ export function decideRoom(command: RoomCommand, state: RoomState): RoomEvent[] 
       const c = command.data;
       const room = participantRoom(state, c.roomId, c.senderId);
       // A retry returns the original whatever happened to the room since, so it is checked first.
-      if (room.messagesByClientId.has(clientMessageKey(c.senderId, c.clientMessageId))) return [];
+      if (recentMessage(room, c.senderId, c.clientMessageId) !== undefined) return [];
       requireClientMessageId(c.clientMessageId);
       requireValidBody(c.body);
       if (room.status === 'expired') throw new RoomExpiredError(room.roomId);
-      if (room.blocks.get(otherParticipant(room, c.senderId)) === c.senderId) throw new BlockedError();
+      if (blockedBy(room, otherParticipant(room, c.senderId)) === c.senderId) throw new BlockedError();
       return [
         {
           type: 'MessageSent',
@@ -73,7 +73,7 @@ export function decideRoom(command: RoomCommand, state: RoomState): RoomEvent[] 
     case 'BlockParticipant': {
       const c = command.data;
       const room = participantRoom(state, c.roomId, c.userId);
-      if (room.blocks.has(c.userId)) return [];
+      if (blockedBy(room, c.userId) !== undefined) return [];
       const blockedId = otherParticipant(room, c.userId);
       return [
         { type: 'RoomBlocked', data: { roomId: room.roomId, blockerId: c.userId, blockedId, blockedAt: c.now.toISOString() } },
@@ -82,7 +82,7 @@ export function decideRoom(command: RoomCommand, state: RoomState): RoomEvent[] 
     case 'UnblockParticipant': {
       const c = command.data;
       const room = participantRoom(state, c.roomId, c.userId);
-      const unblockedId = room.blocks.get(c.userId);
+      const unblockedId = blockedBy(room, c.userId);
       if (unblockedId === undefined) return [];
       return [
         {

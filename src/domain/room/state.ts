@@ -18,10 +18,15 @@ interface RoomFacts {
   activeSinceSeq: number;
   lastMessageAt: string | null;
   lastSeq: number;
-  /** Every message by `sender\u0000clientMessageId`, so a retried send returns its original. */
-  messagesByClientId: ReadonlyMap<string, Message>;
+  /**
+   * The room's last RECENT_MESSAGES messages, oldest first, so a retried send returns
+   * its original and is answered before the room's other rules. Bounded, so folding
+   * a message costs the same in a room of ten messages or of a million. A retry older
+   * than this window is caught by the event store instead (see roomCommands.ts).
+   */
+  recentMessages: readonly Message[];
   /** Who has blocked whom: blockerId → blockedId. */
-  blocks: ReadonlyMap<string, string>;
+  blocks: Readonly<Record<string, string>>;
   lastReadSeq: Readonly<Record<string, number>>;
 }
 
@@ -34,8 +39,22 @@ export type ExistingRoom = Exclude<RoomState, { status: 'none' }>;
 
 export const initialRoomState = (): RoomState => ({ status: 'none' });
 
-export function clientMessageKey(senderId: string, clientMessageId: string): string {
-  return `${senderId}\u0000${clientMessageId}`;
+/** Whom `blockerId` blocks in this room, if anyone (own keys only: user ids are arbitrary strings). */
+export function blockedBy(room: ExistingRoom, blockerId: string): string | undefined {
+  return Object.hasOwn(room.blocks, blockerId) ? room.blocks[blockerId] : undefined;
+}
+
+/** How many of a room's latest messages its state keeps for answering retries. */
+export const RECENT_MESSAGES = 32;
+
+/** The message `senderId` sent with `clientMessageId`, if it is among the room's recent ones. */
+export function recentMessage(room: ExistingRoom, senderId: string, clientMessageId: string): Message | undefined {
+  const recent = room.recentMessages;
+  for (let i = recent.length - 1; i >= 0; i -= 1) {
+    const message = recent[i] as Message;
+    if (message.clientMessageId === clientMessageId && message.senderId === senderId) return message;
+  }
+  return undefined;
 }
 
 export function isParticipant(room: ExistingRoom, userId: string): boolean {
@@ -61,8 +80,8 @@ export function evolveRoom(state: RoomState, event: RoomEvent): RoomState {
       activeSinceSeq: 0,
       lastMessageAt: null,
       lastSeq: 0,
-      messagesByClientId: new Map(),
-      blocks: new Map(),
+      recentMessages: [],
+      blocks: {},
       lastReadSeq: { [d.lenderId]: 0, [d.borrowerId]: 0 },
     };
   }
@@ -70,20 +89,15 @@ export function evolveRoom(state: RoomState, event: RoomEvent): RoomState {
   if (state.status === 'none') return state;
   switch (event.type) {
     case 'MessageSent': {
-      const messages = new Map(state.messagesByClientId);
-      messages.set(clientMessageKey(event.data.senderId, event.data.clientMessageId), event.data);
-      return { ...state, lastSeq: event.data.seq, lastMessageAt: event.data.sentAt, messagesByClientId: messages };
+      const kept = state.recentMessages.length >= RECENT_MESSAGES ? state.recentMessages.slice(1 - RECENT_MESSAGES) : state.recentMessages;
+      return { ...state, lastSeq: event.data.seq, lastMessageAt: event.data.sentAt, recentMessages: [...kept, event.data] };
     }
     case 'MessagesRead':
       return { ...state, lastReadSeq: { ...state.lastReadSeq, [event.data.userId]: event.data.upToSeq } };
-    case 'RoomBlocked': {
-      const blocks = new Map(state.blocks);
-      blocks.set(event.data.blockerId, event.data.blockedId);
-      return { ...state, blocks };
-    }
+    case 'RoomBlocked':
+      return { ...state, blocks: { ...state.blocks, [event.data.blockerId]: event.data.blockedId } };
     case 'RoomUnblocked': {
-      const blocks = new Map(state.blocks);
-      blocks.delete(event.data.blockerId);
+      const { [event.data.blockerId]: _unblocked, ...blocks } = state.blocks;
       return { ...state, blocks };
     }
     case 'RoomExpired': {

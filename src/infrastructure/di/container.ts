@@ -19,6 +19,7 @@ import { migrateReadModels } from '../readModels/schema';
 import { SqlChatQueries } from '../readModels/sqlChatQueries';
 import { SqlRoomDirectory } from '../readModels/sqlRoomDirectory';
 import { PgTypingSignals } from '../live/pgTypingSignals';
+import { SqlSnapshotStore } from '../snapshots/sqlSnapshotStore';
 import type { RoomDirectory } from '../../application/ports/roomDirectory';
 import type { TypingSignals } from '../../application/ports/typingSignals';
 import { ExpirySweeper } from '../scheduler/expirySweeper';
@@ -92,8 +93,22 @@ export function buildContainer(options: ContainerOptions): Container {
   container
     .bind<RoomCommands>(TYPES.RoomCommands)
     .toResolvedValue(
-      (eventStore: EventStore, clock: Clock, ids: IdGenerator) => makeRoomCommands({ eventStore, clock, ids }),
-      [TYPES.EventStore, TYPES.Clock, TYPES.Ids],
+      async (eventStore: EventStore, clock: Clock, ids: IdGenerator, db: SqlDatabase, directory: RoomDirectory, logger: Logger, liveFeed: LiveFeed) => {
+        await SqlSnapshotStore.migrate(db);
+        const snapshots = {
+          store: new SqlSnapshotStore(db),
+          onError: (error: unknown) => logger.warn({ err: error }, 'room snapshot failed; loads of that room read more events'),
+        };
+        return makeRoomCommands({
+          eventStore,
+          clock,
+          ids,
+          directory,
+          snapshots,
+          onCommitted: (event, preceding) => liveFeed.publishLocal(event, preceding),
+        });
+      },
+      [TYPES.EventStore, TYPES.Clock, TYPES.Ids, TYPES.SqlDatabase, TYPES.RoomDirectory, TYPES.Logger, TYPES.LiveFeed],
     );
 
   container
@@ -123,8 +138,8 @@ export function buildContainer(options: ContainerOptions): Container {
   container
     .bind<LiveFeed>(TYPES.LiveFeed)
     .toResolvedValue(
-      (eventStore: EventStore, progress: ProjectionRunner, logger: Logger) => new LiveFeed(eventStore, progress, logger),
-      [TYPES.EventStore, TYPES.ProjectionRunner, TYPES.Logger],
+      (eventStore: EventStore, logger: Logger) => new LiveFeed(eventStore, logger),
+      [TYPES.EventStore, TYPES.Logger],
     );
 
   container

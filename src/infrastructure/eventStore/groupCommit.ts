@@ -14,6 +14,8 @@ export interface GroupCommitOptions<Request, Result> {
   maxQueued: number;
   /** A request that waited this long is refused instead of committed late. */
   maxWaitMs: number;
+  /** Told of each request refused before it reached a commit (the queue was full, or it waited too long). */
+  onDropped?(request: Request): void;
 }
 
 interface Waiting<Request, Result> {
@@ -83,6 +85,7 @@ export class GroupCommitter<Request, Result> {
       const next = this.queue[0] as Waiting<Request, Result>;
       if (now - next.enqueuedAt > this.options.maxWaitMs) {
         this.queue.shift();
+        this.options.onDropped?.(next.request);
         next.reject(new EventStoreBusyError('the event store is behind: the append waited too long'));
         continue;
       }

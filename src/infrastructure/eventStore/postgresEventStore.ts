@@ -1,4 +1,5 @@
 import type {
+  AppendOptions,
   AppendResult,
   EventMetadata,
   EventStore,
@@ -37,7 +38,16 @@ import { pollingSubscription } from './pollingSubscription';
  */
 export class PostgresEventStore implements EventStore {
   static readonly notifyChannel = 'chat_events';
+  /** Appends to one stream commit in the order they were made (one queue, batches in order). */
+  readonly pipelinesAppends = true;
   private readonly committer: GroupCommitter<AppendRequest, AppendResult>;
+  private submitted = 0;
+  /**
+   * Per stream, the submission number of the oldest append of the current pipeline that
+   * was refused or was a repeat: later appends that depend on pending ones are refused
+   * until a fresh one (decided on stored state) comes through.
+   */
+  private readonly broken = new Map<string, number>();
 
   constructor(
     private readonly db: SqlDatabase,
@@ -49,6 +59,7 @@ export class PostgresEventStore implements EventStore {
       maxBatchWeight: options.maxBatchEvents ?? 1000,
       maxQueued: options.maxQueuedAppends ?? 10_000,
       maxWaitMs: options.maxAppendWaitMs ?? 1000,
+      onDropped: (request) => this.breakPipeline(request),
     });
   }
 
@@ -75,9 +86,34 @@ export class PostgresEventStore implements EventStore {
     });
   }
 
-  appendToStream(streamId: string, events: readonly EventToAppend[], expectedRevision: ExpectedRevision): Promise<AppendResult> {
+  appendToStream(
+    streamId: string,
+    events: readonly EventToAppend[],
+    expectedRevision: ExpectedRevision,
+    options: AppendOptions = {},
+  ): Promise<AppendResult> {
     if (events.length === 0) return Promise.reject(new Error('appendToStream needs at least one event'));
-    return this.committer.submit({ streamId, events, expectedRevision });
+    const request: AppendRequest = { streamId, events, expectedRevision, seq: ++this.submitted, dependent: options.dependsOnPending === true };
+    const submitted = this.committer.submit(request);
+    submitted.catch(() => this.breakPipeline(request));
+    return submitted;
+  }
+
+  private breakPipeline(request: AppendRequest): void {
+    const since = this.broken.get(request.streamId);
+    if (since === undefined || request.seq < since) this.broken.set(request.streamId, request.seq);
+  }
+
+  /** Whether `request` must be refused because an append it depends on was refused or repeated. */
+  private dependsOnBroken(request: AppendRequest): boolean {
+    const since = this.broken.get(request.streamId);
+    if (since === undefined) return false;
+    if (!request.dependent) {
+      // A fresh append starts a new pipeline: what went wrong before it is settled.
+      if (request.seq > since) this.broken.delete(request.streamId);
+      return false;
+    }
+    return request.seq > since;
   }
 
   /** Appends waiting for the next commit (a gauge for operators). */
@@ -125,12 +161,19 @@ export class PostgresEventStore implements EventStore {
         const keys = request.events.map((e) => `${request.streamId}\u0000${e.eventId}`);
         const already = keys.map((k) => stored.get(k));
         const current = revisions.get(request.streamId) ?? 'no_stream';
+        if (this.dependsOnBroken(request)) {
+          outcomes.push({ ok: false, error: new WrongExpectedRevisionError(request.streamId, request.expectedRevision, current) });
+          continue;
+        }
         if (already.every((row) => row !== undefined) && !keys.some((k) => inBatch.has(k))) {
-          // Every id is in the stream already: a retry of an append that succeeded.
+          // Every id is in the stream already: a retry of an append that succeeded. The
+          // stream did not move as appends made after this one may have assumed.
+          this.breakPipeline(request);
           outcomes.push({ ok: true, value: toAppendResult(lastOf(already as Array<RowPosition>)) });
           continue;
         }
         if (already.some((row) => row !== undefined) || keys.some((k) => inBatch.has(k)) || !meets(request.expectedRevision, current)) {
+          this.breakPipeline(request);
           outcomes.push({ ok: false, error: new WrongExpectedRevisionError(request.streamId, request.expectedRevision, current) });
           continue;
         }
@@ -233,6 +276,10 @@ interface AppendRequest {
   streamId: string;
   events: readonly EventToAppend[];
   expectedRevision: ExpectedRevision;
+  /** Submission number: batches keep this order. */
+  seq: number;
+  /** Decided on the outcome of earlier, still pending appends (AppendOptions.dependsOnPending). */
+  dependent: boolean;
 }
 
 type AppendOutcome = { ok: true; value: AppendResult } | { ok: false; error: unknown };

@@ -1,6 +1,7 @@
 import type { ErrorRequestHandler } from 'express';
 import { DomainError } from '../../domain/shared/decider';
 import type { Logger } from '../../application/ports/logger';
+import { UnavailableError } from '../../application/unavailable';
 
 /** The contract's error codes and the HTTP status each one is answered with. */
 export const statusOfCode = {
@@ -14,6 +15,7 @@ export const statusOfCode = {
   payload_too_large: 413,
   rate_limited: 429,
   internal: 500,
+  unavailable: 503,
 } as const;
 
 export type ErrorCode = keyof typeof statusOfCode;
@@ -27,6 +29,8 @@ export class ApiError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
+    /** For `unavailable` and `rate_limited`: when to try again, in seconds (HTTP Retry-After). */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
     this.name = 'ApiError';
@@ -39,6 +43,7 @@ export const errorBody = (code: ErrorCode, message: string) => ({ error: { code,
 export function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
   if (error instanceof DomainError && isErrorCode(error.code)) return new ApiError(error.code, error.message);
+  if (error instanceof UnavailableError) return new ApiError('unavailable', error.message, error.retryAfterSeconds);
   const e = error as { type?: string; status?: number; expose?: boolean } | null;
   if (e?.type === 'entity.too.large') return new ApiError('payload_too_large', 'the request body is too large');
   if (e?.type === 'entity.parse.failed') return new ApiError('bad_request', 'body: not valid JSON');
@@ -62,6 +67,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       logger.error({ err: error, method: req.method, url: req.originalUrl, requestId: res.locals.requestId }, 'request failed');
     }
     if (res.headersSent) return;
+    if (apiError.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(apiError.retryAfterSeconds));
     res.status(statusOfCode[apiError.code]).json(errorBody(apiError.code, apiError.message));
   };
 }

@@ -81,7 +81,7 @@ export function roomRoutes(deps: RoomRoutesDeps): Router {
     const result = await deps.commands.openRoom(postId, actor);
     if (!(await awaitProjection(deps.progress, result.checkpoint, deps.logger))) {
       // The answer is read from the read models, which do not hold the room yet; a retry is safe.
-      throw new ApiError('internal', 'the room is stored but not readable yet; retry the request');
+      throw new ApiError('unavailable', 'the room is stored but not readable yet; retry the request', 1);
     }
     const room = await visibleRoom(result.room.roomId, actor.userId);
     const page = await deps.queries.getMessages(room.roomId, { limit: DEFAULT_MESSAGE_PAGE });

@@ -23,6 +23,8 @@ export interface DispatchDeps {
   ackFallbackMs: number;
   /** At most one typing signal per connection and room in this interval. */
   typingIntervalMs: number;
+  /** Resolves once the read models hold every event already pushed live (see resume.ts). */
+  livePushed(): Promise<void>;
 }
 
 /** Frame → use case. Each handler answers on `connection` and never throws. */
@@ -87,7 +89,7 @@ export function makeDispatcher(deps: DispatchDeps) {
 
   const resume = async (connection: Connection, frame: ResumeFrame): Promise<void> => {
     try {
-      await resumeRoom(connection, deps.queries, frame.roomId, frame.afterSeq);
+      await resumeRoom(connection, deps.queries, deps.livePushed, frame.roomId, frame.afterSeq);
     } catch (error) {
       const apiError = toApiError(error);
       // A replay that broke off leaves the client with a hole it cannot see: close, so it resumes again.

@@ -1,6 +1,6 @@
 import type { RecordedEvent } from '../../application/ports/eventStore';
 import type { Logger } from '../../application/ports/logger';
-import type { ChatQueries } from '../../application/ports/readModels';
+import type { ChatQueries, ProjectionProgress } from '../../application/ports/readModels';
 import { blocks, type RoomAccess, type RoomDirectory } from '../../application/ports/roomDirectory';
 import { isRoomEventType, type Message, type RoomEvent } from '../../domain/room';
 import type { Connection } from './connection';
@@ -12,19 +12,28 @@ const LOOKUP_ATTEMPTS = 4;
 
 /**
  * Turns the live feed into frames for this process's connections. Events are handled
- * one at a time in the feed's global order, so every connection sees a room's events
- * in the order they were recorded. Each room event goes to every connection of both
- * participants: MessageSent as `message` (or `ack` to the connection that sent it),
- * MessagesRead as `read`, the others as `room` with that user's own view.
+ * in the order the feed hands them over (each room's in revision order), so every
+ * connection sees a room's events in the order they were recorded. Each room event
+ * goes to every connection of both participants: MessageSent as `message` (or `ack` to
+ * the connection that sent it), MessagesRead as `read`, the others as `room` with that
+ * user's own view.
+ *
+ * A message of a room whose participants are known goes out at once. Everything else
+ * reads the read models (a room view, the blocks, the participants of a room this
+ * process has not seen), so it first waits for the projection to hold the event, in a
+ * queue that keeps the order: messages behind such an event wait their turn.
  */
 export class LiveFanOut {
   private readonly participants = new Map<string, readonly [string, string]>();
   private queue: Promise<void> = Promise.resolve();
+  private queued = 0;
+  private stopped = false;
 
   constructor(
     private readonly registry: ConnectionRegistry,
     private readonly directory: RoomDirectory,
     private readonly queries: ChatQueries,
+    private readonly progress: ProjectionProgress,
     private readonly logger: Logger,
   ) {}
 
@@ -32,7 +41,20 @@ export class LiveFanOut {
   readonly onEvent = (recorded: RecordedEvent): void => {
     if (!recorded.streamId.startsWith('room-') || !isRoomEventType(recorded.type)) return;
     const event = { type: recorded.type, data: recorded.data } as RoomEvent;
-    this.queue = this.queue.then(() => this.handle(event)).catch((error: unknown) => this.logger.error({ err: error }, 'live fan-out failed'));
+    if (this.queued === 0 && event.type === 'MessageSent') {
+      const users = this.participants.get(event.data.roomId);
+      if (users !== undefined) {
+        this.deliverMessage(users, event.data);
+        return;
+      }
+    }
+    this.queued += 1;
+    this.queue = this.queue
+      .then(() => this.handle(recorded.checkpoint, event))
+      .catch((error: unknown) => this.logger.error({ err: error }, 'live fan-out failed'))
+      .finally(() => {
+        this.queued -= 1;
+      });
   };
 
   /** Resolves once every event handed over so far has been handled. */
@@ -40,9 +62,26 @@ export class LiveFanOut {
     return this.queue;
   }
 
-  private async handle(event: RoomEvent): Promise<void> {
+  /** No more waiting for the projection: the process is closing. */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  private deliverMessage(users: readonly string[], message: Message): void {
+    for (const user of users) for (const connection of this.registry.of(user)) connection.deliverMessage(message);
+  }
+
+  /** Waits as long as it takes: reading the read models before they hold the event would give a stale view. */
+  private async projected(checkpoint: string): Promise<void> {
+    while (!this.stopped && !(await this.progress.waitFor(checkpoint, 5000))) {
+      this.logger.warn({ checkpoint }, 'live fan-out waiting for the projection to catch up');
+    }
+  }
+
+  private async handle(checkpoint: string, event: RoomEvent): Promise<void> {
     const roomId = event.data.roomId;
     if (event.type === 'RoomOpened') this.remember(roomId, [event.data.lenderId, event.data.borrowerId]);
+    if (event.type !== 'MessageSent' || !this.participants.has(roomId)) await this.projected(checkpoint);
     let access: RoomAccess | null = null;
     let users = this.participants.get(roomId);
     // Reads need the blocks as they are now; everything else only needs who takes part.
@@ -61,11 +100,9 @@ export class LiveFanOut {
     if (local.length === 0) return;
 
     switch (event.type) {
-      case 'MessageSent': {
-        const message: Message = event.data;
-        for (const user of local) for (const connection of this.registry.of(user)) connection.deliverMessage(message);
+      case 'MessageSent':
+        this.deliverMessage(local, event.data);
         return;
-      }
       case 'MessagesRead': {
         const { userId, upToSeq } = event.data;
         for (const user of local) {

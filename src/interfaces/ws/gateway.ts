@@ -7,7 +7,8 @@ import type { LiveFeed } from '../../application/live/liveFeed';
 import type { Principal, TokenVerifier } from '../../application/ports/auth';
 import type { IdGenerator } from '../../application/ports/ids';
 import type { Logger } from '../../application/ports/logger';
-import type { ChatQueries } from '../../application/ports/readModels';
+import type { ChatQueries, ProjectionProgress } from '../../application/ports/readModels';
+import { UnavailableError } from '../../application/unavailable';
 import type { RoomDirectory } from '../../application/ports/roomDirectory';
 import type { TypingSignals } from '../../application/ports/typingSignals';
 import type { RoomCommands } from '../../application/room/roomCommands';
@@ -40,6 +41,8 @@ export interface GatewayTuning {
   shutdownGraceMs: number;
   /** A new connection holds live messages back this long, or until its first frame other than `resume`. */
   warmupMs: number;
+  /** How long a `resume` waits for the read models to catch up with the live side before answering `unavailable`. */
+  resumeWaitMs: number;
 }
 
 export const defaultTuning: GatewayTuning = {
@@ -52,6 +55,7 @@ export const defaultTuning: GatewayTuning = {
   typingIntervalMs: 1_000,
   shutdownGraceMs: 1_000,
   warmupMs: 1_000,
+  resumeWaitMs: 5_000,
 };
 
 export interface GatewayDeps {
@@ -62,6 +66,8 @@ export interface GatewayDeps {
   directory: RoomDirectory;
   typing: TypingSignals;
   liveFeed: LiveFeed;
+  /** How far the read models are: live events that read them wait for it. */
+  progress: ProjectionProgress;
   ids: IdGenerator;
   logger: Logger;
   metrics?: Registry;
@@ -106,7 +112,7 @@ export class ChatGateway {
       // Never the first offered protocol blindly: that could be the token.
       handleProtocols: (_protocols, req) => this.protocolFor.get(req) ?? false,
     });
-    this.fanOut = new LiveFanOut(this.registry, deps.directory, deps.queries, deps.logger);
+    this.fanOut = new LiveFanOut(this.registry, deps.directory, deps.queries, deps.progress, deps.logger);
     this.dispatch = makeDispatcher({
       commands: deps.commands,
       queries: deps.queries,
@@ -117,6 +123,12 @@ export class ChatGateway {
       logger: deps.logger,
       ackFallbackMs: this.tuning.ackFallbackMs,
       typingIntervalMs: this.tuning.typingIntervalMs,
+      livePushed: async () => {
+        const pushed = deps.liveFeed.handedOutUpTo;
+        if (pushed !== null && !(await deps.progress.waitFor(pushed, this.tuning.resumeWaitMs))) {
+          throw new UnavailableError('the read models are behind; resume again in a moment');
+        }
+      },
     });
     const registers = deps.metrics ? [deps.metrics] : [];
     this.metrics = {
@@ -264,6 +276,7 @@ export class ChatGateway {
     if (this.closed) return;
     this.closed = true;
     if (this.heartbeat !== null) clearInterval(this.heartbeat);
+    this.fanOut.stop();
     for (const stop of this.stops.splice(0)) await stop();
     for (const connection of this.registry.all()) connection.close(CloseCode.goingAway, 'server shutting down');
     const deadline = Date.now() + this.tuning.shutdownGraceMs;

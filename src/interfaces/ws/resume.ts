@@ -7,17 +7,21 @@ export const REPLAY_PAGE = 200;
 
 /**
  * Replays every message of `roomId` after `afterSeq` from the read model, page by page,
- * then the live messages that arrived meanwhile, then `resumed`. The live feed hands a
- * message over only once the read model holds it, so each message is either in a page
- * read here or reaches the connection live later (held back until the replay ends);
- * the connection's per-room last seq drops the ones that are both.
+ * then the live messages that arrived meanwhile, then `resumed`. Live messages for the
+ * room are held from the moment the resume frame arrived; before reading, the read
+ * model is brought up to everything the live side had pushed by then (`livePushed`).
+ * So each message is either in a page read here or reaches the connection live later
+ * (held back until the replay ends); the connection's per-room last seq drops the ones
+ * that are both.
  */
 export async function resumeRoom(
   connection: Connection,
   queries: ChatQueries,
+  livePushed: () => Promise<void>,
   roomId: string,
   afterSeq: number,
 ): Promise<void> {
+  await livePushed();
   const room = await queries.getRoom(roomId, connection.userId);
   if (room === null) throw new ApiError('not_found', `room ${roomId} not found`);
   const lastKnown = room.lastMessage?.seq ?? 0;

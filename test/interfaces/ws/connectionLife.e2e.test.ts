@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import type { TestServer } from '../../support/server';
 import { tokenFor } from '../../support/tokens';
-import { closedAfterEach, connect, eventually, http, metric, openRoom, sendAndAck, startWsServer, unique } from './wsSupport';
+import { closedAfterEach, connect, eventually, http, metric, openRoom, sendAndAck, startWsServer, unique, type Frame } from './wsSupport';
 
 const stop = async (server: TestServer): Promise<void> => {
   await server.close();
@@ -133,6 +133,8 @@ describe('WebSocket connection life', () => {
     const room = await openRoom(roomy.url, unique('lender'), unique('borrower'));
     const writer = track(await connect(roomy.url, room.borrowerId));
     await sendAndAck(writer, room.roomId, 'hello');
+    // The fault is to hit the replay itself, so the read models first hold what was pushed live.
+    await eventually(async () => (await http<{ messages: Frame[] }>(roomy.url, 'GET', `/api/rooms/${room.roomId}/messages`, { token: tokenFor(room.lenderId) })).body.messages.length === 1);
     const db = await roomy.database.connect();
     await db.query('ALTER TABLE rm_messages RENAME TO rm_messages_away');
     try {
