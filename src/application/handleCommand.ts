@@ -11,7 +11,6 @@ import {
 } from './ports/eventStore';
 import type { IdGenerator } from './ports/ids';
 import type { SnapshotStore } from './ports/snapshots';
-import { serializeByKey } from './serializeByKey';
 import { StreamStateCache, type FoldedStream } from './streamStateCache';
 
 /** Who asked, and why: becomes the metadata of every event the command produces. */
@@ -100,7 +99,8 @@ export class StreamCommandHandler<State, Cmd, Evt extends DomainEvent> {
   private readonly speculative = new Map<string, FoldedStream<State>>();
   private readonly inFlight = new Map<string, { count: number; settled: Promise<void>; settle: () => void }>();
   private readonly loading = new Map<string, Promise<void>>();
-  private readonly oneAtATime = serializeByKey();
+  /** Per stream, the tail of the queue of commands waiting for their turn to decide. */
+  private readonly turns = new Map<string, Promise<void>>();
 
   constructor(
     private readonly deps: CommandHandlerDeps,
@@ -115,12 +115,29 @@ export class StreamCommandHandler<State, Cmd, Evt extends DomainEvent> {
     return (this.speculative.get(streamId) ?? this.cache.peek(streamId))?.state;
   }
 
-  execute(streamId: string, command: Cmd, context: CommandContext): Promise<CommandResult<State, Evt>> {
-    if (this.deps.eventStore.pipelinesAppends === true) return this.run(streamId, command, context);
-    return this.oneAtATime(streamId, () => this.run(streamId, command, context));
+  /**
+   * Runs one command. Commands on one stream take turns in the order they arrive, up to
+   * their append: with a pipelining store the next one decides as soon as this one has
+   * appended (so a sender's messages keep the order it sent them in), otherwise once
+   * this one has finished. `admit` runs first, in the command's turn (an access check).
+   */
+  async execute(streamId: string, command: Cmd, context: CommandContext, admit?: () => Promise<void> | void): Promise<CommandResult<State, Evt>> {
+    const previous = this.turns.get(streamId);
+    let release!: () => void;
+    const mine = new Promise<void>((resolve) => (release = resolve));
+    this.turns.set(streamId, mine);
+    const pipelined = this.deps.eventStore.pipelinesAppends === true;
+    try {
+      if (previous !== undefined) await previous;
+      await admit?.();
+      return await this.run(streamId, command, context, pipelined ? release : () => undefined);
+    } finally {
+      release();
+      if (this.turns.get(streamId) === mine) this.turns.delete(streamId);
+    }
   }
 
-  private async run(streamId: string, command: Cmd, context: CommandContext): Promise<CommandResult<State, Evt>> {
+  private async run(streamId: string, command: Cmd, context: CommandContext, appended: () => void): Promise<CommandResult<State, Evt>> {
     const maxAttempts = this.options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
     /** The state last read from the store in this call: a refusal on it is final. */
     let confirmed: FoldedStream<State> | undefined;
@@ -158,6 +175,7 @@ export class StreamCommandHandler<State, Cmd, Evt extends DomainEvent> {
       const appending = this.deps.eventStore.appendToStream(streamId, toAppend, base.revision, pending !== undefined ? { dependsOnPending: true } : {});
       this.speculative.set(streamId, after);
       this.enterFlight(streamId);
+      appended();
       try {
         const appended = await appending;
         if (appended.nextExpectedRevision !== after.revision) {

@@ -88,8 +88,8 @@ export function makeRoomCommands(deps: RoomCommandDeps) {
     eventIdFor: (event) =>
       event.type === 'MessageSent' ? sentMessageEventId(event.data.roomId, event.data.senderId, event.data.clientMessageId) : undefined,
   });
-  const run = (roomId: string, command: RoomCommand, actor: { actorId: string; correlationId: string }) =>
-    rooms.execute(roomStreamName(roomId), command, { ...actor, causationId: deps.ids.newId() });
+  const run = (roomId: string, command: RoomCommand, actor: { actorId: string; correlationId: string }, admitted?: string) =>
+    rooms.execute(roomStreamName(roomId), command, { ...actor, causationId: deps.ids.newId() }, admitted === undefined ? undefined : () => admit(roomId, admitted));
   /**
    * Refuses a stranger before anything is loaded, from the cached state or else the read
    * model, so asking about any room costs the same whatever its length. A room the read
@@ -112,8 +112,7 @@ export function makeRoomCommands(deps: RoomCommandDeps) {
     return result.state;
   };
   const change = async (roomId: string, command: RoomCommand, actor: Actor): Promise<ChangeResult> => {
-    await admit(roomId, actor.userId);
-    const result = await run(roomId, command, asUser(actor));
+    const result = await run(roomId, command, asUser(actor), actor.userId);
     return { changed: result.newEvents.length > 0, room: existing(result), checkpoint: result.checkpoint };
   };
 
@@ -169,7 +168,6 @@ export function makeRoomCommands(deps: RoomCommandDeps) {
       input: { roomId: string; clientMessageId: string; body: string },
       actor: Actor,
     ): Promise<SendMessageResult> {
-      await admit(input.roomId, actor.userId);
       const result = await run(
         input.roomId,
         {
@@ -177,6 +175,7 @@ export function makeRoomCommands(deps: RoomCommandDeps) {
           data: { ...input, senderId: actor.userId, messageId: deps.ids.newId(), now: deps.clock.now() },
         },
         asUser(actor),
+        actor.userId,
       );
       const message = await sentMessage(result, actor.userId, input.clientMessageId);
       return { message, created: result.newEvents.length > 0, checkpoint: result.checkpoint };

@@ -342,6 +342,26 @@ export class Connection {
     return true;
   }
 
+  /**
+   * Starts a `send` at once, beside the queue: sends are pipelined (the next one need not
+   * wait for the previous one's commit), and acks for one room come back in the order the
+   * sends were made, since commands on a room take turns in arrival order. Counts against
+   * the same limit as queued frames.
+   */
+  startNow(task: () => Promise<void>): boolean {
+    if (this.queued >= this.limits.maxQueuedFrames) {
+      this.close(CloseCode.policyViolation, 'too many frames waiting: slow down');
+      return false;
+    }
+    this.queued += 1;
+    void task()
+      .catch((error: unknown) => this.fail(error))
+      .finally(() => {
+        this.queued -= 1;
+      });
+    return true;
+  }
+
   // ---- token expiry ---------------------------------------------------------
 
   /** The token was replaced by an `auth` frame for the same user. */

@@ -240,6 +240,11 @@ export class ChatGateway {
       if (connection.strikes.add()) connection.close(CloseCode.rateLimited, 'rate limited: kept sending well past the limit');
       return;
     }
+    if (frame.type === 'send') {
+      connection.endWarmup();
+      connection.startNow(() => this.dispatch(connection, frame));
+      return;
+    }
     if (frame.type === 'resume') connection.holdForResume(frame.roomId);
     connection.enqueue(async () => {
       // Resumes sent first thing are handled before live messages flow; anything else ends the hold.
