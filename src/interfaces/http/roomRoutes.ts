@@ -8,7 +8,7 @@ import { authenticate } from './auth';
 import { ApiError } from './errors';
 import { awaitProjection } from './readYourWrites';
 import { actorOf, jsonBody } from './requestContext';
-import { integer, integerText, jsonObject, MAX_SEQ, parseInput, postIdSchema, roomIdSchema } from './validation';
+import { clientMessageIdSchema, integer, integerText, jsonObject, MAX_SEQ, parseInput, postIdSchema, roomIdSchema } from './validation';
 
 export interface RoomRoutesDeps {
   commands: Pick<RoomCommands, 'openRoom' | 'sendMessage' | 'markRead' | 'block' | 'unblock'>;
@@ -51,9 +51,7 @@ const messagesQuery = z
 const sendMessageBody = jsonObject({
   // The domain owns the rules (1–128 characters; body 1–4000 characters of valid text);
   // here only the types, plus what PostgreSQL cannot store at all.
-  clientMessageId: z
-    .string({ error: 'must be a string of 1 to 128 characters (a UUID is expected)' })
-    .refine((s) => s.isWellFormed() && !s.includes('\u0000'), { error: 'must be valid Unicode text without NUL characters' }),
+  clientMessageId: clientMessageIdSchema,
   body: z.string({ error: 'must be a string of 1 to 4000 characters' }),
 });
 const markReadBody = jsonObject({ upToSeq: integer(0, Number.MAX_SAFE_INTEGER) });

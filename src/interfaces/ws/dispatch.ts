@@ -1,10 +1,11 @@
-import { InvalidTokenError, type TokenVerifier } from '../../application/ports/auth';
+import type { TokenVerifier } from '../../application/ports/auth';
 import type { IdGenerator } from '../../application/ports/ids';
 import type { Logger } from '../../application/ports/logger';
 import type { ChatQueries } from '../../application/ports/readModels';
 import { blocks, type RoomDirectory } from '../../application/ports/roomDirectory';
 import type { TypingSignals } from '../../application/ports/typingSignals';
 import type { RoomCommands } from '../../application/room/roomCommands';
+import { refusedTokenMessage } from '../http/auth';
 import { toApiError } from '../http/errors';
 import { CloseCode } from './closeCodes';
 import type { Connection } from './connection';
@@ -103,8 +104,7 @@ export function makeDispatcher(deps: DispatchDeps) {
     try {
       principal = deps.verifier.verify(frame.token);
     } catch (error) {
-      const reason = error instanceof InvalidTokenError ? error.message : 'invalid token';
-      connection.send(errorFrame('unauthorized', `invalid token: ${reason}`, 'auth'));
+      connection.send(errorFrame('unauthorized', refusedTokenMessage(error, deps.logger, 'auth frame'), 'auth'));
       return;
     }
     if (principal.userId !== connection.userId) {

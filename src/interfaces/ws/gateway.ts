@@ -156,7 +156,7 @@ export class ChatGateway {
     socket.on('error', onSocketError);
     // Async on purpose: a verifier that looks keys up remotely fits in without changing the flow.
     const decision = await Promise.resolve(
-      decideHandshake(req, { verifier: this.deps.verifier, allowedOrigins: this.deps.config.allowedOrigins }),
+      decideHandshake(req, { verifier: this.deps.verifier, allowedOrigins: this.deps.config.allowedOrigins, logger: this.deps.logger }),
     );
     if (!decision.ok) {
       // The error listener stays: Node's HTTP server no longer watches an upgrade's socket,

@@ -1,6 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { InvalidTokenError, type Principal, type TokenVerifier } from '../../application/ports/auth';
+import type { Principal, TokenVerifier } from '../../application/ports/auth';
+import type { Logger } from '../../application/ports/logger';
+import { refusedTokenMessage } from '../http/auth';
 import { errorBody, type ErrorCode } from '../http/errors';
 
 /** The subprotocol a browser offers next to its token: `new WebSocket(url, ["chat.v1", token])`. */
@@ -11,6 +13,8 @@ export interface HandshakeOptions {
   verifier: TokenVerifier;
   /** Null: any Origin. */
   allowedOrigins: readonly string[] | null;
+  /** Where the reason a token was refused goes (debug level); never to the client. */
+  logger: Logger;
 }
 
 export type HandshakeResult =
@@ -84,8 +88,7 @@ export function decideHandshake(req: IncomingMessage, options: HandshakeOptions)
   try {
     principal = options.verifier.verify(token);
   } catch (error) {
-    const reason = error instanceof InvalidTokenError ? error.message : 'invalid token';
-    return { ok: false, status: 401, code: 'unauthorized', message: `invalid token: ${reason}` };
+    return { ok: false, status: 401, code: 'unauthorized', message: refusedTokenMessage(error, options.logger, 'handshake') };
   }
 
   const origin = req.headers.origin;
@@ -113,6 +116,8 @@ export function refuseUpgrade(socket: Duplex, status: 401 | 403 | 404, code: Err
     'Content-Type: application/json; charset=utf-8',
     `Content-Length: ${Buffer.byteLength(body)}`,
     'Connection: close',
+    'X-Content-Type-Options: nosniff',
+    'Cache-Control: no-store',
     ...(status === 401 ? ['WWW-Authenticate: Bearer'] : []),
   ];
   // Destroy once written, as `ws` does: the HTTP server allows half-open sockets, and a
