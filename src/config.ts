@@ -30,6 +30,17 @@ export interface Config {
   wsMaxFrameBytes: number;
   /** Messages a second per user; 0 turns the limit off. */
   sendRateLimit: number;
+  /** The other per-user budgets (src/application/limits, docs/limits.md): a second each, 0 turns one off. */
+  commandRateLimit: number;
+  readRateLimit: number;
+  resumeRateLimit: number;
+  typingRateLimit: number;
+  /** At most one typing signal per user and room in this interval. */
+  typingIntervalMs: number;
+  /** Open WebSocket connections per user in this process; a new one past it closes the user's oldest. */
+  wsMaxConnectionsPerUser: number;
+  /** Open WebSocket connections in this process; past it, handshakes are refused with 503. */
+  wsMaxConnections: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   production: boolean;
   /** What start-up should warn about: development defaults in use. */
@@ -213,6 +224,13 @@ export function loadConfig(env: Env = process.env): Config {
     tls,
     wsMaxFrameBytes: int('WS_MAX_FRAME_BYTES', 16 * 1024, 256, 16 * 1024 * 1024),
     sendRateLimit: int('SEND_RATE_LIMIT', 10, 0, 1_000_000),
+    commandRateLimit: int('COMMAND_RATE_LIMIT', 2, 0, 1_000_000),
+    readRateLimit: int('READ_RATE_LIMIT', 10, 0, 1_000_000),
+    resumeRateLimit: int('RESUME_RATE_LIMIT', 20, 0, 1_000_000),
+    typingRateLimit: int('TYPING_RATE_LIMIT', 5, 0, 1_000_000),
+    typingIntervalMs: duration('TYPING_INTERVAL', '1s', { ms: 3_600_000, text: '1h' }),
+    wsMaxConnectionsPerUser: int('WS_MAX_CONNECTIONS_PER_USER', 10, 1, 100_000),
+    wsMaxConnections: int('WS_MAX_CONNECTIONS', 50_000, 1, 10_000_000),
     logLevel: logLevel as Config['logLevel'],
     production,
     warnings,

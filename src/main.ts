@@ -15,6 +15,7 @@ import type { ChatQueries } from './application/ports/readModels';
 import type { RoomDirectory } from './application/ports/roomDirectory';
 import type { TypingSignals } from './application/ports/typingSignals';
 import type { RoomCommands } from './application/room/roomCommands';
+import type { UserBudgets } from './application/limits/userBudgets';
 import { buildContainer } from './infrastructure/di/container';
 import { TYPES } from './infrastructure/di/identifiers';
 import { pinoLogger } from './infrastructure/logging/pinoLogger';
@@ -27,7 +28,6 @@ import { healthRoutes } from './interfaces/http/healthRoutes';
 import { postRoutes } from './interfaces/http/postRoutes';
 import { roomRoutes } from './interfaces/http/roomRoutes';
 import { ChatGateway, type GatewayTuning } from './interfaces/ws/gateway';
-import { SendRateLimiter } from './interfaces/ws/rateLimiter';
 
 export interface StartOptions {
   logger?: Logger;
@@ -63,14 +63,14 @@ export async function start(config: Config, options: StartOptions = {}): Promise
   const queries = await container.getAsync<ChatQueries>(TYPES.ChatQueries);
   const verifier = await container.getAsync<TokenVerifier>(TYPES.TokenVerifier);
   const api = { commands, queries, progress: projections, verifier, logger };
-  // SEND_RATE_LIMIT: one bucket per user in this process, for HTTP sends and `send` frames alike.
-  const sendLimiter = new SendRateLimiter(config.sendRateLimit);
+  // Every per-user budget, for HTTP and the WebSocket alike (docs/limits.md).
+  const budgets = await container.getAsync<UserBudgets>(TYPES.UserBudgets);
 
   const app = createHttpApp({
     logger,
     routers: [
       postRoutes({ ...api, internalApiToken: config.internalApiToken }),
-      roomRoutes({ ...api, sendLimiter }),
+      roomRoutes({ ...api, budgets }),
       auditRoutes({ eventStore, verifier, logger }),
       healthRoutes({
         metrics,
@@ -103,7 +103,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
     ids: options.ids ?? randomIds,
     logger,
     metrics,
-    sendLimiter,
+    budgets,
     ...(options.ws ? { tuning: options.ws } : {}),
   });
   await gateway.start();

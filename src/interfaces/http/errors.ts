@@ -14,6 +14,8 @@ export const statusOfCode = {
   payload_too_large: 413,
   rate_limited: 429,
   internal: 500,
+  /** Overloaded (e.g. WS_MAX_CONNECTIONS reached): nothing was done, retry (with Retry-After). */
+  unavailable: 503,
 } as const;
 
 export type ErrorCode = keyof typeof statusOfCode;

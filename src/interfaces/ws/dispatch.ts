@@ -5,6 +5,7 @@ import type { ChatQueries } from '../../application/ports/readModels';
 import { blocks, type RoomDirectory } from '../../application/ports/roomDirectory';
 import type { TypingSignals } from '../../application/ports/typingSignals';
 import type { RoomCommands } from '../../application/room/roomCommands';
+import type { UserBudgets } from '../../application/limits/userBudgets';
 import { refusedTokenMessage } from '../http/auth';
 import { toApiError } from '../http/errors';
 import { CloseCode } from './closeCodes';
@@ -22,8 +23,8 @@ export interface DispatchDeps {
   logger: Logger;
   /** How long an ack may wait for the live feed before it is sent directly. */
   ackFallbackMs: number;
-  /** At most one typing signal per connection and room in this interval. */
-  typingIntervalMs: number;
+  /** The per-user budgets; the send budget's cross-process share is drawn here. */
+  budgets: UserBudgets;
 }
 
 /** Frame → use case. Each handler answers on `connection` and never throws. */
@@ -38,6 +39,11 @@ export function makeDispatcher(deps: DispatchDeps) {
   };
 
   const send = async (connection: Connection, frame: SendFrame): Promise<void> => {
+    // This process's budget was drawn before queueing (gateway); this is the one all processes share.
+    if (!(await deps.budgets.takeShared('send', connection.userId))) {
+      connection.send(errorFrame('rate_limited', deps.budgets.refusal('send'), frame.clientMessageId));
+      return;
+    }
     const pending = connection.expectAck(frame.roomId, frame.clientMessageId);
     try {
       const result = await deps.commands.sendMessage(
@@ -65,7 +71,6 @@ export function makeDispatcher(deps: DispatchDeps) {
   };
 
   const typing = async (connection: Connection, frame: TypingFrame): Promise<void> => {
-    if (!connection.mayForwardTyping(frame.roomId, deps.typingIntervalMs)) return;
     try {
       const room = await deps.directory.access(frame.roomId);
       const me = connection.userId;

@@ -24,7 +24,9 @@ export type HandshakeResult =
       /** The subprotocol to answer with, or false for none. Never the token unless it was offered alone. */
       protocol: string | false;
     }
-  | { ok: false; status: 401 | 403 | 404; code: ErrorCode; message: string };
+  | { ok: false; status: RefusalStatus; code: ErrorCode; message: string };
+
+export type RefusalStatus = 401 | 403 | 404 | 503;
 
 /** `Sec-WebSocket-Protocol` as the list the client offered (comma separated, in order). */
 export function offeredProtocols(req: IncomingMessage): string[] {
@@ -105,10 +107,10 @@ export function decideHandshake(req: IncomingMessage, options: HandshakeOptions)
   return { ok: true, principal, protocol };
 }
 
-const reasons: Record<number, string> = { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found' };
+const reasons: Record<RefusalStatus, string> = { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 503: 'Service Unavailable' };
 
 /** Answers a refused upgrade with a plain HTTP response (the contract's error body) and closes the socket. */
-export function refuseUpgrade(socket: Duplex, status: 401 | 403 | 404, code: ErrorCode, message: string): void {
+export function refuseUpgrade(socket: Duplex, status: RefusalStatus, code: ErrorCode, message: string): void {
   if (socket.destroyed) return;
   const body = JSON.stringify(errorBody(code, message));
   const lines = [
@@ -119,6 +121,7 @@ export function refuseUpgrade(socket: Duplex, status: 401 | 403 | 404, code: Err
     'X-Content-Type-Options: nosniff',
     'Cache-Control: no-store',
     ...(status === 401 ? ['WWW-Authenticate: Bearer'] : []),
+    ...(status === 503 ? ['Retry-After: 5'] : []),
   ];
   // Destroy once written, as `ws` does: the HTTP server allows half-open sockets, and a
   // refused client that never closes its side would otherwise hold a descriptor.

@@ -28,7 +28,7 @@ describe('WebSocket frames', () => {
   const open = async (userId: string): Promise<TestClient> => track(await connect(server.url, userId));
 
   beforeAll(async () => {
-    server = await startWsServer('postgres', { ws: { typingIntervalMs: 0 } });
+    server = await startWsServer('postgres', { env: { TYPING_INTERVAL: '1ms' } });
   });
   afterAll(async () => {
     await server.close();
