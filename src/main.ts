@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { ConfigError, loadConfig, type Config } from './config';
@@ -23,6 +23,7 @@ import type { ProjectionRunner } from './infrastructure/readModels/projectionRun
 import type { ExpirySweeper } from './infrastructure/scheduler/expirySweeper';
 import type { SqlDatabase } from './infrastructure/sql/sqlDatabase';
 import { createHttpApp } from './interfaces/http/app';
+import { defaultHttpTuning, timeoutOptions, tlsOptions, type HttpTuning } from './interfaces/http/serverOptions';
 import { auditRoutes } from './interfaces/http/auditRoutes';
 import { healthRoutes } from './interfaces/http/healthRoutes';
 import { postRoutes } from './interfaces/http/postRoutes';
@@ -36,11 +37,18 @@ export interface StartOptions {
   ids?: IdGenerator;
   /** WebSocket timings and limits that are not configuration (tests shorten them). */
   ws?: Partial<GatewayTuning>;
+  /** HTTP request timeouts (tests shorten them). */
+  http?: Partial<HttpTuning>;
 }
 
 export interface RunningServer {
   port: number;
   url: string;
+  /**
+   * Reads TLS_CERT_FILE and TLS_KEY_FILE again and serves them to new connections
+   * (SIGHUP does this); open connections keep theirs. False when TLS is off.
+   */
+  reloadTls(): boolean;
   close(): Promise<void>;
 }
 
@@ -83,9 +91,11 @@ export async function start(config: Config, options: StartOptions = {}): Promise
     ],
   });
 
+  const timeouts = timeoutOptions({ ...defaultHttpTuning, ...options.http });
+  const tlsMaterial = (tls: NonNullable<Config['tls']>) => ({ cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) });
   const server: Server = config.tls
-    ? createHttpsServer({ cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) }, app)
-    : createHttpServer(app);
+    ? createHttpsServer({ ...tlsOptions(tlsMaterial(config.tls)), ...timeouts }, app)
+    : createHttpServer(timeouts, app);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, () => resolve());
@@ -116,6 +126,12 @@ export async function start(config: Config, options: StartOptions = {}): Promise
   return {
     port,
     url,
+    reloadTls: () => {
+      if (config.tls === null) return false;
+      (server as HttpsServer).setSecureContext(tlsOptions(tlsMaterial(config.tls)));
+      logger.info({ certFile: config.tls.certFile }, 'TLS certificate reloaded');
+      return true;
+    },
     close: () =>
       (closing ??= (async () => {
         // WebSocket clients first (1001): upgraded sockets would keep server.close() waiting.
@@ -157,6 +173,14 @@ async function main(): Promise<void> {
       },
     );
   };
+  // A renewed certificate is picked up without a restart: `kill -HUP <pid>`.
+  process.on('SIGHUP', () => {
+    try {
+      server.reloadTls();
+    } catch (error) {
+      logger.error({ err: error }, 'TLS reload failed; the previous certificate stays');
+    }
+  });
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
 }

@@ -25,6 +25,7 @@ import { ExpirySweeper } from '../scheduler/expirySweeper';
 import { UserBudgets } from '../../application/limits/userBudgets';
 import { SqlSharedBuckets } from '../limits/sqlSharedBuckets';
 import { PgDatabase } from '../sql/pgDatabase';
+import { DataDirInUseError } from '../sql/dataDirLock';
 import { PgliteDatabase } from '../sql/pgliteDatabase';
 import type { SqlDatabase } from '../sql/sqlDatabase';
 import { TYPES } from './identifiers';
@@ -71,7 +72,15 @@ export function buildContainer(options: ContainerOptions): Container {
         } catch (error) {
           throw new ConfigError('DATA_DIR', `is not a writable directory: ${reason(error)}`);
         }
-        return PgliteDatabase.open(config.dataDir);
+        try {
+          return await PgliteDatabase.open(config.dataDir);
+        } catch (error) {
+          if (!(error instanceof DataDirInUseError)) throw error;
+          throw new ConfigError(
+            'DATA_DIR',
+            `${config.dataDir} is in use by another process (pid ${error.pid}): stop it, or give this one its own DATA_DIR (or a DATABASE_URL)`,
+          );
+        }
       },
       [TYPES.Config, TYPES.Logger],
     );
