@@ -32,6 +32,13 @@ describe('configuration', () => {
       roomIdleTtlMs: 30 * 86_400_000,
       wsMaxFrameBytes: 16 * 1024,
       sendRateLimit: 10,
+      commandRateLimit: 2,
+      readRateLimit: 10,
+      resumeRateLimit: 20,
+      typingRateLimit: 5,
+      typingIntervalMs: 1000,
+      wsMaxConnectionsPerUser: 10,
+      wsMaxConnections: 50_000,
       tls: null,
     });
     expect(config.warnings.join('\n')).toMatch(/JWT_SECRET/);
@@ -53,6 +60,13 @@ describe('configuration', () => {
       ROOM_IDLE_TTL: '15m',
       WS_MAX_FRAME_BYTES: '4096',
       SEND_RATE_LIMIT: '0',
+      COMMAND_RATE_LIMIT: '7',
+      READ_RATE_LIMIT: '8',
+      RESUME_RATE_LIMIT: '0',
+      TYPING_RATE_LIMIT: '3',
+      TYPING_INTERVAL: '500ms',
+      WS_MAX_CONNECTIONS_PER_USER: '3',
+      WS_MAX_CONNECTIONS: '10000',
     });
     expect(config).toMatchObject({
       port: 8080,
@@ -65,6 +79,13 @@ describe('configuration', () => {
       roomIdleTtlMs: 900_000,
       wsMaxFrameBytes: 4096,
       sendRateLimit: 0,
+      commandRateLimit: 7,
+      readRateLimit: 8,
+      resumeRateLimit: 0,
+      typingRateLimit: 3,
+      typingIntervalMs: 500,
+      wsMaxConnectionsPerUser: 3,
+      wsMaxConnections: 10_000,
     });
     expect(config.warnings).toEqual([]);
     expect(loadConfig({ JWT_PUBLIC_KEY: rsaPublicKey }).jwt.algorithm).toBe('RS256');
@@ -106,6 +127,13 @@ describe('configuration', () => {
     ['TLS_CERT_FILE missing on disk', { TLS_CERT_FILE: '/no/such/cert.pem', TLS_KEY_FILE: '/no/such/key.pem' }, 'TLS_CERT_FILE'],
     ['WS_MAX_FRAME_BYTES', { WS_MAX_FRAME_BYTES: '16KiB' }, 'WS_MAX_FRAME_BYTES'],
     ['SEND_RATE_LIMIT', { SEND_RATE_LIMIT: 'fast' }, 'SEND_RATE_LIMIT'],
+    ['COMMAND_RATE_LIMIT', { COMMAND_RATE_LIMIT: '-2' }, 'COMMAND_RATE_LIMIT'],
+    ['READ_RATE_LIMIT', { READ_RATE_LIMIT: '1.5' }, 'READ_RATE_LIMIT'],
+    ['RESUME_RATE_LIMIT', { RESUME_RATE_LIMIT: 'lots' }, 'RESUME_RATE_LIMIT'],
+    ['TYPING_RATE_LIMIT', { TYPING_RATE_LIMIT: 'x' }, 'TYPING_RATE_LIMIT'],
+    ['TYPING_INTERVAL', { TYPING_INTERVAL: '1' }, 'TYPING_INTERVAL'],
+    ['WS_MAX_CONNECTIONS_PER_USER zero', { WS_MAX_CONNECTIONS_PER_USER: '0' }, 'WS_MAX_CONNECTIONS_PER_USER'],
+    ['WS_MAX_CONNECTIONS', { WS_MAX_CONNECTIONS: 'unlimited' }, 'WS_MAX_CONNECTIONS'],
     ['LOG_LEVEL', { LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
     ['production without JWT_SECRET', { NODE_ENV: 'production', INTERNAL_API_TOKEN: 'a-long-enough-internal-token' }, 'JWT_SECRET'],
     ['production without INTERNAL_API_TOKEN', { NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40) }, 'INTERNAL_API_TOKEN'],
