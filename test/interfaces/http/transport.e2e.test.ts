@@ -9,6 +9,7 @@ import { loadConfig } from '../../../src/config';
 import { start, type RunningServer } from '../../../src/main';
 import { createTestDatabase, type TestDatabase } from '../../support/databases';
 import { testEnv } from '../../support/server';
+import { spawnServer, stopServer } from '../../support/serverProcess';
 
 /** A self-signed RSA certificate for 127.0.0.1 (RSA, so the old RSA-key-exchange suites could be offered at all). */
 function selfSigned(dir: string, name: string): { certFile: string; keyFile: string } {
@@ -80,8 +81,15 @@ if (!haveOpenssl) process.stdout.write('[transport.e2e] TLS cases skipped: no op
   });
 
   it('refuses TLS 1.1 and older', async () => {
-    const refused = await handshake(server.port, { minVersion: 'TLSv1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT:@SECLEVEL=0' });
-    expect(refused.ok).toBe(false);
+    const old: ConnectionOptions = { minVersion: 'TLSv1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT:@SECLEVEL=0' };
+    // The control: this client does speak TLS 1.1 to a server that allows it.
+    const plain = createTlsServer({ key: readFileSync(files.keyFile), cert: readFileSync(files.certFile), minVersion: 'TLSv1', ciphers: 'DEFAULT:@SECLEVEL=0' }, (socket) => socket.end());
+    await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
+    const control = await handshake((plain.address() as { port: number }).port, old);
+    plain.close();
+    expect(control).toMatchObject({ ok: true, protocol: 'TLSv1.1' });
+
+    expect((await handshake(server.port, old)).ok).toBe(false);
   });
 
   it('serves a renewed certificate to new connections after a reload, without a restart', async () => {
@@ -96,6 +104,33 @@ if (!haveOpenssl) process.stdout.write('[transport.e2e] TLS cases skipped: no op
     expect(before).toMatchObject({ ok: true });
     expect(after).toMatchObject({ ok: true, fingerprint: renewedFingerprint });
     expect((after as { fingerprint: string }).fingerprint).not.toBe((before as { fingerprint: string }).fingerprint);
+  });
+
+  it('reloads the certificate on SIGHUP in a server process of its own', async () => {
+    const own = selfSigned(dir, 'process');
+    const processDatabase = await createTestDatabase('postgres');
+    const child = await spawnServer(processDatabase, { TLS_CERT_FILE: own.certFile, TLS_KEY_FILE: own.keyFile });
+    try {
+      const port = Number(new URL(child.url).port);
+      const original = new X509Certificate(readFileSync(own.certFile)).fingerprint256;
+      const before = await handshake(port, {});
+      const renewed = selfSigned(dir, 'process-renewed');
+      execFileSync('cp', [renewed.certFile, own.certFile]);
+      execFileSync('cp', [renewed.keyFile, own.keyFile]);
+      child.child.kill('SIGHUP');
+      const renewedFingerprint = new X509Certificate(readFileSync(renewed.certFile)).fingerprint256;
+      let after = await handshake(port, {});
+      for (let i = 0; i < 50 && after.ok && after.fingerprint !== renewedFingerprint; i += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        after = await handshake(port, {});
+      }
+      expect(before).toMatchObject({ ok: true, fingerprint: original });
+      expect(after).toMatchObject({ ok: true, fingerprint: renewedFingerprint });
+      expect(child.child.exitCode).toBeNull();
+    } finally {
+      await stopServer(child);
+      await processDatabase.drop();
+    }
   });
 });
 
