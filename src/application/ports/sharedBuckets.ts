@@ -5,5 +5,4 @@
  */
 export interface SharedBuckets {
   take(key: string, ratePerSecond: number, burst: number): Promise<boolean>;
-  close(): Promise<void>;
 }

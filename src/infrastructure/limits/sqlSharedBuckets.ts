@@ -57,8 +57,4 @@ export class SqlSharedBuckets implements SharedBuckets {
   async prune(): Promise<void> {
     await this.db.query(`DELETE FROM chat_rate_buckets WHERE refilled_at < statement_timestamp() - interval '1 minute'`);
   }
-
-  async close(): Promise<void> {
-    // The database belongs to the process; nothing of its own to release.
-  }
 }

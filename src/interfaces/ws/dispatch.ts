@@ -42,6 +42,7 @@ export function makeDispatcher(deps: DispatchDeps) {
     // This process's budget was drawn before queueing (gateway); this is the one all processes share.
     if (!(await deps.budgets.takeShared('send', connection.userId))) {
       connection.send(errorFrame('rate_limited', deps.budgets.refusal('send'), frame.clientMessageId));
+      if (connection.strikes.add()) connection.close(CloseCode.rateLimited, 'rate limited: kept sending well past the limit');
       return;
     }
     const pending = connection.expectAck(frame.roomId, frame.clientMessageId);

@@ -82,7 +82,6 @@ describe('UserBudgets', () => {
         if (failing) throw new Error('database down');
         return false;
       },
-      close: async () => undefined,
     };
     const budgets = new UserBudgets(settings, { shared, sharedKinds: ['send'], now: clock().now });
     expect(await budgets.take('send', 'u')).toBe(false);
