@@ -21,7 +21,7 @@ export interface Config {
     clockToleranceSeconds: number;
   };
   internalApiToken: string;
-  /** Null: any Origin is accepted (see docs/DECISIONS.md). */
+  /** Null: any Origin is accepted (see docs/decisions.md). */
   allowedOrigins: string[] | null;
   roomEmptyTtlMs: number;
   roomIdleTtlMs: number;
@@ -30,6 +30,17 @@ export interface Config {
   wsMaxFrameBytes: number;
   /** Messages a second per user; 0 turns the limit off. */
   sendRateLimit: number;
+  /** The other per-user budgets (src/application/limits, docs/limits.md): a second each, 0 turns one off. */
+  commandRateLimit: number;
+  readRateLimit: number;
+  resumeRateLimit: number;
+  typingRateLimit: number;
+  /** At most one typing signal per user and room in this interval. */
+  typingIntervalMs: number;
+  /** Open WebSocket connections per user in this process; a new one past it closes the user's oldest. */
+  wsMaxConnectionsPerUser: number;
+  /** Open WebSocket connections in this process; past it, handshakes are refused with 503. */
+  wsMaxConnections: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   production: boolean;
   /** What start-up should warn about: development defaults in use. */
@@ -49,6 +60,24 @@ export class ConfigError extends Error {
 
 const DEV_JWT_SECRET = 'dev-only-jwt-secret-change-me-please';
 const DEV_INTERNAL_TOKEN = 'dev-only-internal-token-change-me';
+
+/**
+ * Secrets printed in this repository (the development defaults, docker-compose.yml,
+ * the README): anyone can read them, so production refuses them whatever their
+ * length. A value saying "change me" is refused too, so a new example is caught even
+ * before it is added here (test/config.unit.test.ts reads the files to check both).
+ */
+const PUBLISHED_SECRETS: ReadonlySet<string> = new Set([
+  DEV_JWT_SECRET,
+  DEV_INTERNAL_TOKEN,
+  'local-compose-secret-change-me-0123456789',
+  'local-compose-internal-token',
+]);
+
+/** True for a secret production must not run with: one this repository publishes. */
+export function isPublishedSecret(value: string): boolean {
+  return PUBLISHED_SECRETS.has(value.trim()) || /change[-_ .]?me/i.test(value);
+}
 
 const durationUnits: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -120,6 +149,8 @@ export function loadConfig(env: Env = process.env): Config {
     warnings.push(`INTERNAL_API_TOKEN is not set: using the development token "${DEV_INTERNAL_TOKEN}"`);
   } else if (internalApiToken.length < 16) {
     throw new ConfigError('INTERNAL_API_TOKEN', 'must be at least 16 characters');
+  } else if (production && isPublishedSecret(internalApiToken)) {
+    throw new ConfigError('INTERNAL_API_TOKEN', 'is an example value published with this service: set a secret of your own in production');
   }
 
   const originsRaw = get('ALLOWED_ORIGINS');
@@ -193,6 +224,13 @@ export function loadConfig(env: Env = process.env): Config {
     tls,
     wsMaxFrameBytes: int('WS_MAX_FRAME_BYTES', 16 * 1024, 256, 16 * 1024 * 1024),
     sendRateLimit: int('SEND_RATE_LIMIT', 10, 0, 1_000_000),
+    commandRateLimit: int('COMMAND_RATE_LIMIT', 2, 0, 1_000_000),
+    readRateLimit: int('READ_RATE_LIMIT', 10, 0, 1_000_000),
+    resumeRateLimit: int('RESUME_RATE_LIMIT', 20, 0, 1_000_000),
+    typingRateLimit: int('TYPING_RATE_LIMIT', 5, 0, 1_000_000),
+    typingIntervalMs: duration('TYPING_INTERVAL', '1s', { ms: 3_600_000, text: '1h' }),
+    wsMaxConnectionsPerUser: int('WS_MAX_CONNECTIONS_PER_USER', 10, 1, 100_000),
+    wsMaxConnections: int('WS_MAX_CONNECTIONS', 50_000, 1, 10_000_000),
     logLevel: logLevel as Config['logLevel'],
     production,
     warnings,
@@ -228,6 +266,9 @@ function loadJwt(get: (name: string) => string | undefined, production: boolean,
   }
   if (secret !== undefined) {
     if (secret.length < 32) throw new ConfigError('JWT_SECRET', 'must be at least 32 characters for HS256');
+    if (production && isPublishedSecret(secret)) {
+      throw new ConfigError('JWT_SECRET', 'is an example value published with this service: set a secret of your own in production');
+    }
     return { algorithm: 'HS256', key: secret, issuer, audience, clockToleranceSeconds };
   }
   if (production) throw new ConfigError('JWT_SECRET', 'or JWT_PUBLIC_KEY is required when NODE_ENV=production');

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { ConfigError, loadConfig, type Config } from './config';
@@ -15,6 +15,7 @@ import type { ChatQueries } from './application/ports/readModels';
 import type { RoomDirectory } from './application/ports/roomDirectory';
 import type { TypingSignals } from './application/ports/typingSignals';
 import type { RoomCommands } from './application/room/roomCommands';
+import type { UserBudgets } from './application/limits/userBudgets';
 import { buildContainer } from './infrastructure/di/container';
 import { TYPES } from './infrastructure/di/identifiers';
 import { pinoLogger } from './infrastructure/logging/pinoLogger';
@@ -22,12 +23,12 @@ import type { ProjectionRunner } from './infrastructure/readModels/projectionRun
 import type { ExpirySweeper } from './infrastructure/scheduler/expirySweeper';
 import type { SqlDatabase } from './infrastructure/sql/sqlDatabase';
 import { createHttpApp } from './interfaces/http/app';
+import { defaultHttpTuning, timeoutOptions, tlsOptions, type HttpTuning } from './interfaces/http/serverOptions';
 import { auditRoutes } from './interfaces/http/auditRoutes';
 import { healthRoutes } from './interfaces/http/healthRoutes';
 import { postRoutes } from './interfaces/http/postRoutes';
 import { roomRoutes } from './interfaces/http/roomRoutes';
 import { ChatGateway, type GatewayTuning } from './interfaces/ws/gateway';
-import { SendRateLimiter } from './interfaces/ws/rateLimiter';
 
 export interface StartOptions {
   logger?: Logger;
@@ -36,11 +37,18 @@ export interface StartOptions {
   ids?: IdGenerator;
   /** WebSocket timings and limits that are not configuration (tests shorten them). */
   ws?: Partial<GatewayTuning>;
+  /** HTTP request timeouts (tests shorten them). */
+  http?: Partial<HttpTuning>;
 }
 
 export interface RunningServer {
   port: number;
   url: string;
+  /**
+   * Reads TLS_CERT_FILE and TLS_KEY_FILE again and serves them to new connections
+   * (SIGHUP does this); open connections keep theirs. False when TLS is off.
+   */
+  reloadTls(): boolean;
   close(): Promise<void>;
 }
 
@@ -63,14 +71,14 @@ export async function start(config: Config, options: StartOptions = {}): Promise
   const queries = await container.getAsync<ChatQueries>(TYPES.ChatQueries);
   const verifier = await container.getAsync<TokenVerifier>(TYPES.TokenVerifier);
   const api = { commands, queries, progress: projections, verifier, logger };
-  // SEND_RATE_LIMIT: one bucket per user in this process, for HTTP sends and `send` frames alike.
-  const sendLimiter = new SendRateLimiter(config.sendRateLimit);
+  // Every per-user budget, for HTTP and the WebSocket alike (docs/limits.md).
+  const budgets = await container.getAsync<UserBudgets>(TYPES.UserBudgets);
 
   const app = createHttpApp({
     logger,
     routers: [
       postRoutes({ ...api, internalApiToken: config.internalApiToken }),
-      roomRoutes({ ...api, sendLimiter }),
+      roomRoutes({ ...api, budgets }),
       auditRoutes({ eventStore, verifier, logger }),
       healthRoutes({
         metrics,
@@ -83,9 +91,11 @@ export async function start(config: Config, options: StartOptions = {}): Promise
     ],
   });
 
+  const timeouts = timeoutOptions({ ...defaultHttpTuning, ...options.http });
+  const tlsMaterial = (tls: NonNullable<Config['tls']>) => ({ cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) });
   const server: Server = config.tls
-    ? createHttpsServer({ cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) }, app)
-    : createHttpServer(app);
+    ? createHttpsServer({ ...tlsOptions(tlsMaterial(config.tls)), ...timeouts }, app)
+    : createHttpServer(timeouts, app);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, () => resolve());
@@ -104,7 +114,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
     ids: options.ids ?? randomIds,
     logger,
     metrics,
-    sendLimiter,
+    budgets,
     ...(options.ws ? { tuning: options.ws } : {}),
   });
   await gateway.start();
@@ -117,6 +127,12 @@ export async function start(config: Config, options: StartOptions = {}): Promise
   return {
     port,
     url,
+    reloadTls: () => {
+      if (config.tls === null) return false;
+      (server as HttpsServer).setSecureContext(tlsOptions(tlsMaterial(config.tls)));
+      logger.info({ certFile: config.tls.certFile }, 'TLS certificate reloaded');
+      return true;
+    },
     close: () =>
       (closing ??= (async () => {
         // WebSocket clients first (1001): upgraded sockets would keep server.close() waiting.
@@ -158,6 +174,14 @@ async function main(): Promise<void> {
       },
     );
   };
+  // A renewed certificate is picked up without a restart: `kill -HUP <pid>`.
+  process.on('SIGHUP', () => {
+    try {
+      server.reloadTls();
+    } catch (error) {
+      logger.error({ err: error }, 'TLS reload failed; the previous certificate stays');
+    }
+  });
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
 }

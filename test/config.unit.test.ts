@@ -1,4 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { ConfigError, loadConfig, parseDuration } from '../src/config';
 
 const pem = (key: { export(options: { type: 'spki'; format: 'pem' }): string | Buffer }) => String(key.export({ type: 'spki', format: 'pem' }));
@@ -31,6 +32,13 @@ describe('configuration', () => {
       roomIdleTtlMs: 30 * 86_400_000,
       wsMaxFrameBytes: 16 * 1024,
       sendRateLimit: 10,
+      commandRateLimit: 2,
+      readRateLimit: 10,
+      resumeRateLimit: 20,
+      typingRateLimit: 5,
+      typingIntervalMs: 1000,
+      wsMaxConnectionsPerUser: 10,
+      wsMaxConnections: 50_000,
       tls: null,
     });
     expect(config.warnings.join('\n')).toMatch(/JWT_SECRET/);
@@ -52,6 +60,13 @@ describe('configuration', () => {
       ROOM_IDLE_TTL: '15m',
       WS_MAX_FRAME_BYTES: '4096',
       SEND_RATE_LIMIT: '0',
+      COMMAND_RATE_LIMIT: '7',
+      READ_RATE_LIMIT: '8',
+      RESUME_RATE_LIMIT: '0',
+      TYPING_RATE_LIMIT: '3',
+      TYPING_INTERVAL: '500ms',
+      WS_MAX_CONNECTIONS_PER_USER: '3',
+      WS_MAX_CONNECTIONS: '10000',
     });
     expect(config).toMatchObject({
       port: 8080,
@@ -64,6 +79,13 @@ describe('configuration', () => {
       roomIdleTtlMs: 900_000,
       wsMaxFrameBytes: 4096,
       sendRateLimit: 0,
+      commandRateLimit: 7,
+      readRateLimit: 8,
+      resumeRateLimit: 0,
+      typingRateLimit: 3,
+      typingIntervalMs: 500,
+      wsMaxConnectionsPerUser: 3,
+      wsMaxConnections: 10_000,
     });
     expect(config.warnings).toEqual([]);
     expect(loadConfig({ JWT_PUBLIC_KEY: rsaPublicKey }).jwt.algorithm).toBe('RS256');
@@ -105,6 +127,13 @@ describe('configuration', () => {
     ['TLS_CERT_FILE missing on disk', { TLS_CERT_FILE: '/no/such/cert.pem', TLS_KEY_FILE: '/no/such/key.pem' }, 'TLS_CERT_FILE'],
     ['WS_MAX_FRAME_BYTES', { WS_MAX_FRAME_BYTES: '16KiB' }, 'WS_MAX_FRAME_BYTES'],
     ['SEND_RATE_LIMIT', { SEND_RATE_LIMIT: 'fast' }, 'SEND_RATE_LIMIT'],
+    ['COMMAND_RATE_LIMIT', { COMMAND_RATE_LIMIT: '-2' }, 'COMMAND_RATE_LIMIT'],
+    ['READ_RATE_LIMIT', { READ_RATE_LIMIT: '1.5' }, 'READ_RATE_LIMIT'],
+    ['RESUME_RATE_LIMIT', { RESUME_RATE_LIMIT: 'lots' }, 'RESUME_RATE_LIMIT'],
+    ['TYPING_RATE_LIMIT', { TYPING_RATE_LIMIT: 'x' }, 'TYPING_RATE_LIMIT'],
+    ['TYPING_INTERVAL', { TYPING_INTERVAL: '1' }, 'TYPING_INTERVAL'],
+    ['WS_MAX_CONNECTIONS_PER_USER zero', { WS_MAX_CONNECTIONS_PER_USER: '0' }, 'WS_MAX_CONNECTIONS_PER_USER'],
+    ['WS_MAX_CONNECTIONS', { WS_MAX_CONNECTIONS: 'unlimited' }, 'WS_MAX_CONNECTIONS'],
     ['LOG_LEVEL', { LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
     ['production without JWT_SECRET', { NODE_ENV: 'production', INTERNAL_API_TOKEN: 'a-long-enough-internal-token' }, 'JWT_SECRET'],
     ['production without INTERNAL_API_TOKEN', { NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40) }, 'INTERNAL_API_TOKEN'],
@@ -119,5 +148,45 @@ describe('configuration', () => {
   it('does not echo a secret it refuses', () => {
     expect(refusal({ JWT_SECRET: 'tiny-secret' }).message).not.toContain('tiny-secret');
     expect(refusal({ INTERNAL_API_TOKEN: 'tiny-token' }).message).not.toContain('tiny-token');
+  });
+
+  describe('in production, the secrets this repository publishes', () => {
+    /** Every JWT_SECRET / INTERNAL_API_TOKEN value written in the files a newcomer copies from. */
+    const published = (): Array<{ file: string; variable: 'JWT_SECRET' | 'INTERNAL_API_TOKEN'; value: string }> => {
+      const found: Array<{ file: string; variable: 'JWT_SECRET' | 'INTERNAL_API_TOKEN'; value: string }> = [];
+      const files = ['docker-compose.yml', 'README.md', ...readdirSync('docs').map((f) => `docs/${f}`)].filter((f) => existsSync(f));
+      for (const file of files) {
+        const text = readFileSync(file, 'utf8');
+        for (const match of text.matchAll(/\b(JWT_SECRET|INTERNAL_API_TOKEN)\s*[:=]\s*["']?([A-Za-z0-9._~+/-]{16,})/g)) {
+          found.push({ file, variable: match[1] as 'JWT_SECRET' | 'INTERNAL_API_TOKEN', value: match[2] as string });
+        }
+        // The development values, as the README shows them in the curl story.
+        for (const match of text.matchAll(/Bearer (dev-only-[A-Za-z0-9-]+)/g)) {
+          found.push({ file, variable: 'INTERNAL_API_TOKEN', value: match[1] as string });
+        }
+      }
+      return found;
+    };
+
+    it('finds the examples it guards (so the check below is not vacuous)', () => {
+      const values = published().map((p) => p.value);
+      expect(values).toEqual(expect.arrayContaining(['local-compose-secret-change-me-0123456789', 'local-compose-internal-token', 'dev-only-internal-token-change-me']));
+    });
+
+    it.each(published().map((p) => [p.file, p.variable, p.value] as const))('refuses the one in %s (%s)', (_file, variable, value) => {
+      const env: Record<string, string> = { NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40), INTERNAL_API_TOKEN: 'a-long-enough-internal-token', [variable]: value };
+      const refused = refusal(env);
+      expect(refused.variable).toBe(variable);
+      expect(refused.message).toMatch(/published/);
+      expect(refused.message).not.toContain(value);
+      // Outside production the same value only starts the service (a local stack uses it).
+      expect(() => loadConfig({ ...env, NODE_ENV: 'development' })).not.toThrow();
+    });
+
+    it('refuses the development secret and any value that says "change me"', () => {
+      expect(refusal({ NODE_ENV: 'production', JWT_SECRET: 'dev-only-jwt-secret-change-me-please', INTERNAL_API_TOKEN: 'a-long-enough-internal-token' }).variable).toBe('JWT_SECRET');
+      expect(refusal({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40), INTERNAL_API_TOKEN: 'please-CHANGE_ME-soon' }).variable).toBe('INTERNAL_API_TOKEN');
+      expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'k3J9xq2L8vB4nM7pR1tY6wZ0aS5dF3gH', INTERNAL_API_TOKEN: 'a-long-enough-internal-token' }).production).toBe(true);
+    });
   });
 });

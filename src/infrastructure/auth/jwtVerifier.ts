@@ -6,6 +6,8 @@ import type { Config } from '../../config';
  * Verifies tokens as the contract says: the algorithm is pinned by configuration
  * (never read from the token), `exp` is required (jsonwebtoken would accept a token
  * without one), `iss`/`aud` are checked when configured, with a small clock tolerance.
+ * A `crit` header is refused: it names extensions the verifier must understand
+ * (RFC 7515 §4.1.11), and this one understands none (jsonwebtoken ignores `crit`).
  */
 export class JwtVerifier implements TokenVerifier {
   constructor(private readonly settings: Config['jwt']) {}
@@ -13,13 +15,17 @@ export class JwtVerifier implements TokenVerifier {
   verify(token: string): Principal {
     let payload: string | JwtPayload;
     try {
-      payload = jwt.verify(token, this.settings.key, {
+      const verified = jwt.verify(token, this.settings.key, {
         algorithms: [this.settings.algorithm],
         clockTolerance: this.settings.clockToleranceSeconds,
+        complete: true,
         ...(this.settings.issuer !== null ? { issuer: this.settings.issuer } : {}),
         ...(this.settings.audience !== null ? { audience: this.settings.audience } : {}),
       });
+      if (Object.hasOwn(verified.header, 'crit')) throw new InvalidTokenError('token has a crit header naming extensions this service does not understand');
+      payload = verified.payload;
     } catch (error) {
+      if (error instanceof InvalidTokenError) throw error;
       throw new InvalidTokenError(error instanceof Error ? error.message : 'invalid token');
     }
     if (typeof payload === 'string') throw new InvalidTokenError('token payload is not a JSON object');
@@ -27,15 +33,17 @@ export class JwtVerifier implements TokenVerifier {
     if (typeof payload.exp !== 'number' || !Number.isFinite(payload.exp) || payload.exp * 1000 > 8.64e15) {
       throw new InvalidTokenError('token has no usable exp claim');
     }
-    if (typeof payload.sub !== 'string' || payload.sub.length === 0 || payload.sub.length > 256) {
+    // A user id is stored as PostgreSQL text, which cannot hold NUL or lone surrogates.
+    const sub = payload.sub;
+    if (typeof sub !== 'string' || sub.length === 0 || sub.length > 256 || !sub.isWellFormed() || sub.includes('\u0000')) {
       throw new InvalidTokenError('token has no usable sub claim');
     }
     // `system:` actors are the service's own (the scheduler, the marketplace): no user may act as one.
-    if (payload.sub.startsWith('system:')) throw new InvalidTokenError('sub may not start with "system:"');
+    if (sub.startsWith('system:')) throw new InvalidTokenError('sub may not start with "system:"');
     const roles: unknown = (payload as { roles?: unknown }).roles;
     if (roles !== undefined && (!Array.isArray(roles) || !roles.every((r) => typeof r === 'string'))) {
       throw new InvalidTokenError('roles claim must be an array of strings');
     }
-    return { userId: payload.sub, roles: (roles as string[] | undefined) ?? [], expiresAt: new Date(payload.exp * 1000) };
+    return { userId: sub, roles: (roles as string[] | undefined) ?? [], expiresAt: new Date(payload.exp * 1000) };
   }
 }

@@ -23,7 +23,10 @@ import { SqlSnapshotStore } from '../snapshots/sqlSnapshotStore';
 import type { RoomDirectory } from '../../application/ports/roomDirectory';
 import type { TypingSignals } from '../../application/ports/typingSignals';
 import { ExpirySweeper } from '../scheduler/expirySweeper';
+import { UserBudgets } from '../../application/limits/userBudgets';
+import { SqlSharedBuckets } from '../limits/sqlSharedBuckets';
 import { PgDatabase } from '../sql/pgDatabase';
+import { DataDirInUseError } from '../sql/dataDirLock';
 import { PgliteDatabase } from '../sql/pgliteDatabase';
 import type { SqlDatabase } from '../sql/sqlDatabase';
 import { TYPES } from './identifiers';
@@ -70,7 +73,15 @@ export function buildContainer(options: ContainerOptions): Container {
         } catch (error) {
           throw new ConfigError('DATA_DIR', `is not a writable directory: ${reason(error)}`);
         }
-        return PgliteDatabase.open(config.dataDir);
+        try {
+          return await PgliteDatabase.open(config.dataDir);
+        } catch (error) {
+          if (!(error instanceof DataDirInUseError)) throw error;
+          throw new ConfigError(
+            'DATA_DIR',
+            `${config.dataDir} is in use by another process (pid ${error.pid}): stop it, or give this one its own DATA_DIR (or a DATABASE_URL)`,
+          );
+        }
       },
       [TYPES.Config, TYPES.Logger],
     );
@@ -168,6 +179,28 @@ export function buildContainer(options: ContainerOptions): Container {
         });
       },
       [TYPES.Config, TYPES.Logger, TYPES.Clock, TYPES.Ids, TYPES.RoomCommands, TYPES.ChatQueries],
+    );
+
+  container
+    .bind<UserBudgets>(TYPES.UserBudgets)
+    .toResolvedValue(
+      async (config: Config, db: SqlDatabase, logger: Logger): Promise<UserBudgets> => {
+        const settings = {
+          perSecond: {
+            send: config.sendRateLimit,
+            command: config.commandRateLimit,
+            read: config.readRateLimit,
+            resume: config.resumeRateLimit,
+            typing: config.typingRateLimit,
+          },
+          typingIntervalMs: config.typingIntervalMs,
+        };
+        // On a PostgreSQL server several processes may serve one user: the send budget is
+        // kept in the database so it holds across them. PGlite is one process by nature.
+        const shared = db.kind === 'postgres' && config.sendRateLimit > 0 ? await SqlSharedBuckets.create(db, logger) : null;
+        return new UserBudgets(settings, { shared, sharedKinds: ['send'], logger });
+      },
+      [TYPES.Config, TYPES.SqlDatabase, TYPES.Logger],
     );
 
   return container;

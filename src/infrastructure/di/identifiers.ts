@@ -14,4 +14,5 @@ export const TYPES = {
   RoomDirectory: Symbol.for('RoomDirectory'),
   TypingSignals: Symbol.for('TypingSignals'),
   ExpirySweeper: Symbol.for('ExpirySweeper'),
+  UserBudgets: Symbol.for('UserBudgets'),
 } as const;

@@ -1,4 +1,5 @@
 import { PGlite } from '@electric-sql/pglite';
+import { DataDirLock } from './dataDirLock';
 import type { SqlDatabase, SqlExecutor } from './sqlDatabase';
 
 /**
@@ -9,13 +10,25 @@ import type { SqlDatabase, SqlExecutor } from './sqlDatabase';
 export class PgliteDatabase implements SqlDatabase {
   readonly kind = 'pglite' as const;
 
-  private constructor(private readonly db: PGlite) {}
+  private constructor(
+    private readonly db: PGlite,
+    private readonly lock: DataDirLock | null,
+  ) {}
 
-  /** `dataDir` undefined keeps everything in memory. */
+  /**
+   * `dataDir` undefined keeps everything in memory. A directory another process has
+   * open is refused with DataDirInUseError (one line naming the pid).
+   */
   static async open(dataDir?: string): Promise<PgliteDatabase> {
-    const db = dataDir === undefined ? new PGlite() : new PGlite(dataDir);
-    await db.waitReady;
-    return new PgliteDatabase(db);
+    const lock = dataDir === undefined ? null : DataDirLock.acquire(dataDir);
+    try {
+      const db = dataDir === undefined ? new PGlite() : new PGlite(dataDir);
+      await db.waitReady;
+      return new PgliteDatabase(db, lock);
+    } catch (error) {
+      lock?.release();
+      throw error;
+    }
   }
 
   async query<Row extends object>(text: string, params?: unknown[]): Promise<{ rows: Row[]; rowCount: number }> {
@@ -44,6 +57,10 @@ export class PgliteDatabase implements SqlDatabase {
   }
 
   async close(): Promise<void> {
-    if (!this.db.closed) await this.db.close();
+    try {
+      if (!this.db.closed) await this.db.close();
+    } finally {
+      this.lock?.release();
+    }
   }
 }

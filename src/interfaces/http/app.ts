@@ -1,4 +1,4 @@
-import express, { type Router } from 'express';
+import express, { type RequestHandler, type Router } from 'express';
 import type { Logger } from '../../application/ports/logger';
 import { ApiError, errorHandler } from './errors';
 import { requestId } from './requestContext';
@@ -7,6 +7,18 @@ export interface HttpAppOptions {
   logger: Logger;
   routers: Router[];
 }
+
+/**
+ * On every answer: JSON that is never sniffed into something a browser would run,
+ * never stored by a cache (answers are one user's own view, behind a token), never
+ * framed. The CSP is for the API's own answers; a web app served elsewhere sets its own.
+ */
+const apiHeaders: RequestHandler = (_req, res, next) => {
+  res.setHeader('x-content-type-options', 'nosniff');
+  res.setHeader('cache-control', 'no-store');
+  res.setHeader('content-security-policy', "default-src 'none'; frame-ancestors 'none'");
+  next();
+};
 
 /**
  * The express app: a correlation id for every request, the routers, then one 404 and
@@ -18,6 +30,7 @@ export function createHttpApp(options: HttpAppOptions): express.Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.use(requestId());
+  app.use(apiHeaders);
   for (const router of options.routers) app.use(router);
   app.use((req, _res, next) => next(new ApiError('not_found', `no route for ${req.method} ${req.path}`)));
   app.use(errorHandler(options.logger));

@@ -24,14 +24,22 @@ export function authenticate(verifier: TokenVerifier, logger: Logger): RequestHa
       setPrincipal(res, verifier.verify(token));
     } catch (error) {
       if (!(error instanceof InvalidTokenError)) return next(error);
-      // The reason stays in the log: it can name the expected issuer or audience.
-      logger.debug({ reason: error.message }, 'token refused');
       res.setHeader('www-authenticate', 'Bearer error="invalid_token"');
-      const expired = /expired/i.test(error.message);
-      return next(new ApiError('unauthorized', expired ? 'the token has expired' : 'the token is not valid'));
+      return next(new ApiError('unauthorized', refusedTokenMessage(error, logger, 'http')));
     }
     next();
   };
+}
+
+/**
+ * The one message a refused token gets, over HTTP, the WebSocket handshake and the
+ * `auth` frame alike: expired or not valid, nothing more. The reason goes to the
+ * debug log only: it can name the expected issuer or audience.
+ */
+export function refusedTokenMessage(error: unknown, logger: Logger, via: 'http' | 'handshake' | 'auth frame'): string {
+  const reason = error instanceof Error ? error.message : String(error);
+  logger.debug({ reason, via }, 'token refused');
+  return /expired/i.test(reason) ? 'the token has expired' : 'the token is not valid';
 }
 
 /**

@@ -15,6 +15,7 @@ export const statusOfCode = {
   payload_too_large: 413,
   rate_limited: 429,
   internal: 500,
+  /** Overloaded (the event store's queue, WS_MAX_CONNECTIONS): nothing was done, retry (with Retry-After). */
   unavailable: 503,
 } as const;
 

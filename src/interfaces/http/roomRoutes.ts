@@ -1,4 +1,5 @@
-import { Router } from 'express';
+import { Router, type Response } from 'express';
+import type { BudgetKind, UserBudgets } from '../../application/limits/userBudgets';
 import { z } from 'zod';
 import type { TokenVerifier } from '../../application/ports/auth';
 import type { Logger } from '../../application/ports/logger';
@@ -8,7 +9,7 @@ import { authenticate } from './auth';
 import { ApiError } from './errors';
 import { awaitProjection } from './readYourWrites';
 import { actorOf, jsonBody } from './requestContext';
-import { integer, integerText, jsonObject, MAX_SEQ, parseInput, postIdSchema, roomIdSchema } from './validation';
+import { clientMessageIdSchema, integer, integerText, jsonObject, MAX_SEQ, parseInput, postIdSchema, roomIdSchema } from './validation';
 
 export interface RoomRoutesDeps {
   commands: Pick<RoomCommands, 'openRoom' | 'sendMessage' | 'markRead' | 'block' | 'unblock'>;
@@ -16,11 +17,8 @@ export interface RoomRoutesDeps {
   progress: ProjectionProgress;
   verifier: TokenVerifier;
   logger: Logger;
-  /**
-   * SEND_RATE_LIMIT for HTTP sends: one send from the user's bucket, false when it is
-   * empty (429 rate_limited). Absent: no limit.
-   */
-  sendLimiter?: { tryTake(userId: string): boolean; prune?(): void };
+  /** The per-user budgets (the WebSocket's own): a refused call is 429 rate_limited with Retry-After. */
+  budgets: Pick<UserBudgets, 'take' | 'refusal'>;
 }
 
 export const DEFAULT_MESSAGE_PAGE = 50;
@@ -51,9 +49,7 @@ const messagesQuery = z
 const sendMessageBody = jsonObject({
   // The domain owns the rules (1–128 characters; body 1–4000 characters of valid text);
   // here only the types, plus what PostgreSQL cannot store at all.
-  clientMessageId: z
-    .string({ error: 'must be a string of 1 to 128 characters (a UUID is expected)' })
-    .refine((s) => s.isWellFormed() && !s.includes('\u0000'), { error: 'must be valid Unicode text without NUL characters' }),
+  clientMessageId: clientMessageIdSchema,
   body: z.string({ error: 'must be a string of 1 to 4000 characters' }),
 });
 const markReadBody = jsonObject({ upToSeq: integer(0, Number.MAX_SAFE_INTEGER) });
@@ -66,7 +62,14 @@ const markReadBody = jsonObject({ upToSeq: integer(0, Number.MAX_SAFE_INTEGER) }
 export function roomRoutes(deps: RoomRoutesDeps): Router {
   const router = Router();
   router.use('/api/rooms', authenticate(deps.verifier, deps.logger), jsonBody);
-  let sendsSincePrune = 0;
+
+  /** Draws one from the caller's budget of this kind, or answers 429. */
+  const spend = async (kind: BudgetKind, userId: string, res: Response): Promise<void> => {
+    if (await deps.budgets.take(kind, userId)) return;
+    res.setHeader('retry-after', '1');
+    const retry = kind === 'send' ? ' (retry with the same clientMessageId in a moment)' : '';
+    throw new ApiError('rate_limited', `${deps.budgets.refusal(kind)}${retry}`);
+  };
 
   /** The caller's view of a room, or 404 whether it is unknown or someone else's. */
   const visibleRoom = async (roomId: string, userId: string): Promise<RoomView> => {
@@ -78,6 +81,7 @@ export function roomRoutes(deps: RoomRoutesDeps): Router {
   router.post('/api/rooms', async (req, res) => {
     const { postId } = parseInput(openRoomBody, req.body, 'body');
     const actor = actorOf(res);
+    await spend('command', actor.userId, res);
     const result = await deps.commands.openRoom(postId, actor);
     if (!(await awaitProjection(deps.progress, result.checkpoint, deps.logger))) {
       // The answer is read from the read models, which do not hold the room yet; a retry is safe.
@@ -115,17 +119,7 @@ export function roomRoutes(deps: RoomRoutesDeps): Router {
     const { roomId } = parseInput(roomParams, req.params, 'params');
     const { clientMessageId, body } = parseInput(sendMessageBody, req.body, 'body');
     const actor = actorOf(res);
-    if (deps.sendLimiter !== undefined) {
-      // Full buckets are dropped now and then, so memory stays bounded by active senders.
-      if ((sendsSincePrune += 1) >= 1000) {
-        sendsSincePrune = 0;
-        deps.sendLimiter.prune?.();
-      }
-      if (!deps.sendLimiter.tryTake(actor.userId)) {
-        res.setHeader('retry-after', '1');
-        throw new ApiError('rate_limited', 'too many messages: slow down and retry (same clientMessageId) in a moment');
-      }
-    }
+    await spend('send', actor.userId, res);
     const result = await deps.commands.sendMessage({ roomId, clientMessageId, body }, actor);
     // The message comes from the write side; waiting makes the sender's next GET see it.
     await awaitProjection(deps.progress, result.checkpoint, deps.logger);
@@ -135,6 +129,7 @@ export function roomRoutes(deps: RoomRoutesDeps): Router {
   router.post('/api/rooms/:roomId/read', async (req, res) => {
     const { roomId } = parseInput(roomParams, req.params, 'params');
     const { upToSeq } = parseInput(markReadBody, req.body, 'body');
+    await spend('read', actorOf(res).userId, res);
     const result = await deps.commands.markRead(roomId, upToSeq, actorOf(res));
     await awaitProjection(deps.progress, result.checkpoint, deps.logger);
     res.status(204).end();
@@ -142,6 +137,7 @@ export function roomRoutes(deps: RoomRoutesDeps): Router {
 
   router.post('/api/rooms/:roomId/block', async (req, res) => {
     const { roomId } = parseInput(roomParams, req.params, 'params');
+    await spend('command', actorOf(res).userId, res);
     const result = await deps.commands.block(roomId, actorOf(res));
     await awaitProjection(deps.progress, result.checkpoint, deps.logger);
     res.status(204).end();
@@ -149,6 +145,7 @@ export function roomRoutes(deps: RoomRoutesDeps): Router {
 
   router.delete('/api/rooms/:roomId/block', async (req, res) => {
     const { roomId } = parseInput(roomParams, req.params, 'params');
+    await spend('command', actorOf(res).userId, res);
     const result = await deps.commands.unblock(roomId, actorOf(res));
     await awaitProjection(deps.progress, result.checkpoint, deps.logger);
     res.status(204).end();

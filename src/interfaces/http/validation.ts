@@ -69,6 +69,14 @@ export const roomIdSchema = z
   .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, { error: 'must be a room id (a UUID)' })
   .transform((id) => id.toLowerCase());
 
+/**
+ * A client-made message id: any string the domain accepts (1–128 characters, a UUID
+ * is expected), but never one PostgreSQL cannot store (NUL, lone surrogates).
+ */
+export const clientMessageIdSchema = z
+  .string({ error: 'must be a string of 1 to 128 characters (a UUID is expected)' })
+  .refine((s) => s.isWellFormed() && !s.includes('\u0000'), { error: 'must be valid Unicode text without NUL characters' });
+
 /** A JSON object body, with the shape given; anything else is "body: must be a JSON object". */
 export function jsonObject<Shape extends z.ZodRawShape>(shape: Shape) {
   return z.object(shape, { error: 'must be a JSON object (Content-Type: application/json)' });

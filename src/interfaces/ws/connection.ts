@@ -70,6 +70,7 @@ export class Connection {
   private expiryTimer: NodeJS.Timeout | null = null;
   private terminateTimer: NodeJS.Timeout | null = null;
   private queue: Promise<void> = Promise.resolve();
+  private sendGate: Promise<void> = Promise.resolve();
   private queued = 0;
   private warming = true;
   private warmupTimer: NodeJS.Timeout | null;
@@ -360,6 +361,19 @@ export class Connection {
         this.queued -= 1;
       });
     return true;
+  }
+
+  /**
+   * Runs the asynchronous checks of this connection's sends one after another, so the
+   * sends reach their rooms in the order they came even though each then runs on its own.
+   */
+  inSendOrder<T>(step: () => Promise<T>): Promise<T> {
+    const result = this.sendGate.then(step);
+    this.sendGate = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
   }
 
   // ---- token expiry ---------------------------------------------------------

@@ -1,10 +1,12 @@
-import { InvalidTokenError, type TokenVerifier } from '../../application/ports/auth';
+import type { TokenVerifier } from '../../application/ports/auth';
 import type { IdGenerator } from '../../application/ports/ids';
 import type { Logger } from '../../application/ports/logger';
 import type { ChatQueries } from '../../application/ports/readModels';
 import { blocks, type RoomDirectory } from '../../application/ports/roomDirectory';
 import type { TypingSignals } from '../../application/ports/typingSignals';
 import type { RoomCommands } from '../../application/room/roomCommands';
+import type { UserBudgets } from '../../application/limits/userBudgets';
+import { refusedTokenMessage } from '../http/auth';
 import { toApiError } from '../http/errors';
 import { CloseCode } from './closeCodes';
 import type { Connection } from './connection';
@@ -21,8 +23,8 @@ export interface DispatchDeps {
   logger: Logger;
   /** How long an ack may wait for the live feed before it is sent directly. */
   ackFallbackMs: number;
-  /** At most one typing signal per connection and room in this interval. */
-  typingIntervalMs: number;
+  /** The per-user budgets; the send budget's cross-process share is drawn here. */
+  budgets: UserBudgets;
   /** Resolves once the read models hold every event already pushed live (see resume.ts). */
   livePushed(): Promise<void>;
 }
@@ -39,6 +41,13 @@ export function makeDispatcher(deps: DispatchDeps) {
   };
 
   const send = async (connection: Connection, frame: SendFrame): Promise<void> => {
+    // This process's budget was drawn before queueing (gateway); this is the one all processes share.
+    // In send order: nothing else may await between this check and the command taking its turn.
+    if (!(await connection.inSendOrder(() => deps.budgets.takeShared('send', connection.userId)))) {
+      connection.send(errorFrame('rate_limited', deps.budgets.refusal('send'), frame.clientMessageId));
+      if (connection.strikes.add()) connection.close(CloseCode.rateLimited, 'rate limited: kept sending well past the limit');
+      return;
+    }
     const pending = connection.expectAck(frame.roomId, frame.clientMessageId);
     try {
       const result = await deps.commands.sendMessage(
@@ -66,7 +75,6 @@ export function makeDispatcher(deps: DispatchDeps) {
   };
 
   const typing = async (connection: Connection, frame: TypingFrame): Promise<void> => {
-    if (!connection.mayForwardTyping(frame.roomId, deps.typingIntervalMs)) return;
     try {
       const room = await deps.directory.access(frame.roomId);
       const me = connection.userId;
@@ -105,8 +113,7 @@ export function makeDispatcher(deps: DispatchDeps) {
     try {
       principal = deps.verifier.verify(frame.token);
     } catch (error) {
-      const reason = error instanceof InvalidTokenError ? error.message : 'invalid token';
-      connection.send(errorFrame('unauthorized', `invalid token: ${reason}`, 'auth'));
+      connection.send(errorFrame('unauthorized', refusedTokenMessage(error, deps.logger, 'auth frame'), 'auth'));
       return;
     }
     if (principal.userId !== connection.userId) {

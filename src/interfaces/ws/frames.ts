@@ -2,17 +2,25 @@ import { z } from 'zod';
 import type { Message } from '../../domain/room';
 import type { RoomView } from '../../application/ports/readModels';
 import type { ErrorCode } from '../http/errors';
+import { clientMessageIdSchema, integer, roomIdSchema } from '../http/validation';
 
 /**
  * The frames of the contract's WebSocket section. Client frames are validated here,
- * once; unknown extra fields are ignored (so clients can add fields without breaking
- * older servers), a missing or mistyped field is a `bad_request` naming it.
+ * once, with the HTTP routes' own field schemas (a room id is a UUID; text PostgreSQL
+ * cannot store is refused), so a frame is never looser than the route doing the same;
+ * unknown extra fields are ignored (so clients can add fields without breaking older
+ * servers), a missing or mistyped field is a `bad_request` naming it.
  */
-const roomId = z.string().min(1).max(200);
-const seq = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const roomId = roomIdSchema;
+const seq = integer(0, Number.MAX_SAFE_INTEGER);
 
 export const clientFrameSchemas = {
-  send: z.object({ type: z.literal('send'), roomId, clientMessageId: z.string(), body: z.string() }),
+  send: z.object({
+    type: z.literal('send'),
+    roomId,
+    clientMessageId: clientMessageIdSchema,
+    body: z.string({ error: 'must be a string of 1 to 4000 characters' }),
+  }),
   read: z.object({ type: z.literal('read'), roomId, upToSeq: seq }),
   typing: z.object({ type: z.literal('typing'), roomId }),
   resume: z.object({ type: z.literal('resume'), roomId, afterSeq: seq }),

@@ -16,9 +16,9 @@ import { CloseCode } from './closeCodes';
 import { Connection, type ConnectionLimits } from './connection';
 import { makeDispatcher, type Dispatcher } from './dispatch';
 import { LiveFanOut } from './fanOut';
-import { errorFrame, parseClientFrame } from './frames';
+import { errorFrame, parseClientFrame, type ClientFrame } from './frames';
 import { decideHandshake, refuseUpgrade } from './handshake';
-import { SendRateLimiter } from './rateLimiter';
+import type { UserBudgets, BudgetKind } from '../../application/limits/userBudgets';
 import { ConnectionRegistry } from './registry';
 
 /** Timings and limits that are not configuration; tests shorten them instead of sleeping. */
@@ -35,8 +35,6 @@ export interface GatewayTuning {
   expiryGraceMs: number;
   /** How long an ack waits for the live feed before it is sent directly. */
   ackFallbackMs: number;
-  /** At most one typing signal forwarded per connection and room in this interval. */
-  typingIntervalMs: number;
   /** On shutdown, how long clients have to answer the 1001 close before they are cut. */
   shutdownGraceMs: number;
   /** A new connection holds live messages back this long, or until its first frame other than `resume`. */
@@ -52,14 +50,19 @@ export const defaultTuning: GatewayTuning = {
   closeGraceMs: 5_000,
   expiryGraceMs: 0,
   ackFallbackMs: 5_000,
-  typingIntervalMs: 1_000,
   shutdownGraceMs: 1_000,
   warmupMs: 1_000,
   resumeWaitMs: 5_000,
 };
 
 export interface GatewayDeps {
-  config: { wsMaxFrameBytes: number; sendRateLimit: number; allowedOrigins: readonly string[] | null };
+  config: {
+    wsMaxFrameBytes: number;
+    sendRateLimit: number;
+    allowedOrigins: readonly string[] | null;
+    wsMaxConnectionsPerUser: number;
+    wsMaxConnections: number;
+  };
   verifier: TokenVerifier;
   commands: RoomCommands;
   queries: ChatQueries;
@@ -72,8 +75,8 @@ export interface GatewayDeps {
   logger: Logger;
   metrics?: Registry;
   tuning?: Partial<GatewayTuning>;
-  /** The per-user send budget; pass the HTTP routes' one so both ways of sending share it. */
-  sendLimiter?: SendRateLimiter;
+  /** The per-user budgets, the HTTP routes' own: both ways of doing a thing draw from one budget. */
+  budgets: UserBudgets;
 }
 
 /**
@@ -86,7 +89,6 @@ export class ChatGateway {
   private readonly tuning: GatewayTuning;
   private readonly wss: WebSocketServer;
   private readonly registry = new ConnectionRegistry();
-  private readonly limiter: SendRateLimiter;
   private readonly fanOut: LiveFanOut;
   private readonly dispatch: Dispatcher;
   private readonly protocolFor = new WeakMap<IncomingMessage, string | false>();
@@ -101,7 +103,6 @@ export class ChatGateway {
 
   constructor(private readonly deps: GatewayDeps) {
     this.tuning = { ...defaultTuning, ...deps.tuning };
-    this.limiter = deps.sendLimiter ?? new SendRateLimiter(deps.config.sendRateLimit);
     this.wss = new WebSocketServer({
       noServer: true,
       // Larger frames are refused by ws itself, closing with 1009.
@@ -122,7 +123,7 @@ export class ChatGateway {
       ids: deps.ids,
       logger: deps.logger,
       ackFallbackMs: this.tuning.ackFallbackMs,
-      typingIntervalMs: this.tuning.typingIntervalMs,
+      budgets: deps.budgets,
       livePushed: async () => {
         const pushed = deps.liveFeed.handedOutUpTo;
         if (pushed !== null && !(await deps.progress.waitFor(pushed, this.tuning.resumeWaitMs))) {
@@ -166,9 +167,15 @@ export class ChatGateway {
       socket.destroy();
     };
     socket.on('error', onSocketError);
+    // Checked before the token, which costs a signature check: under overload, refuse cheaply.
+    if (this.registry.size >= this.deps.config.wsMaxConnections) {
+      this.metrics.refused.inc({ status: '503' });
+      refuseUpgrade(socket, 503, 'unavailable', 'too many connections on this server: retry in a moment');
+      return;
+    }
     // Async on purpose: a verifier that looks keys up remotely fits in without changing the flow.
     const decision = await Promise.resolve(
-      decideHandshake(req, { verifier: this.deps.verifier, allowedOrigins: this.deps.config.allowedOrigins }),
+      decideHandshake(req, { verifier: this.deps.verifier, allowedOrigins: this.deps.config.allowedOrigins, logger: this.deps.logger }),
     );
     if (!decision.ok) {
       // The error listener stays: Node's HTTP server no longer watches an upgrade's socket,
@@ -187,8 +194,23 @@ export class ChatGateway {
     this.wss.handleUpgrade(req, socket, head, (ws) => this.connected(ws, decision.principal));
   }
 
+  /**
+   * WS_MAX_CONNECTIONS_PER_USER: a new connection past it closes the user's oldest
+   * (1008): the new one is the device in the user's hand, the oldest most likely a
+   * forgotten tab or a socket whose peer is gone and not yet pinged out.
+   */
+  private makeRoomFor(userId: string): void {
+    const open = [...this.registry.of(userId)].filter((c) => c.isOpen);
+    const excess = open.length - (this.deps.config.wsMaxConnectionsPerUser - 1);
+    for (const oldest of open.slice(0, Math.max(0, excess))) {
+      oldest.close(CloseCode.policyViolation, 'too many connections for this user: the oldest was closed');
+    }
+  }
+
   private connected(ws: WebSocket, principal: Principal): void {
-    const rate = this.deps.config.sendRateLimit;
+    this.makeRoomFor(principal.userId);
+    // The 4029 allowance follows the send budget; with sends unlimited, other refusals still count against the default's.
+    const rate = this.deps.config.sendRateLimit > 0 ? this.deps.config.sendRateLimit : 10;
     const limits: ConnectionLimits = {
       maxBufferedBytes: this.tuning.maxBufferedBytes,
       maxQueuedFrames: this.tuning.maxQueuedFrames,
@@ -234,12 +256,7 @@ export class ChatGateway {
       return;
     }
     const frame = parsed.frame;
-    if (frame.type === 'send' && !this.limiter.tryTake(connection.userId)) {
-      const rate = this.deps.config.sendRateLimit;
-      connection.send(errorFrame('rate_limited', `more than ${rate} messages a second (bursts up to ${rate * 2}): slow down`, frame.clientMessageId));
-      if (connection.strikes.add()) connection.close(CloseCode.rateLimited, 'rate limited: kept sending well past the limit');
-      return;
-    }
+    if (!this.withinBudget(connection, frame)) return;
     if (frame.type === 'send') {
       connection.endWarmup();
       connection.startNow(() => this.dispatch(connection, frame));
@@ -254,8 +271,23 @@ export class ChatGateway {
     });
   }
 
+  /**
+   * The user's budget for this frame, in this process, before it is queued: a flood is
+   * refused without waiting behind the connection's other frames. A refused send, read
+   * or resume gets `rate_limited` and a strike (4029 when they pile up); a typing frame
+   * over its budget is dropped silently, as typing is a hint.
+   */
+  private withinBudget(connection: Connection, frame: ClientFrame): boolean {
+    const budgets = this.deps.budgets;
+    if (frame.type === 'typing') return budgets.mayType(connection.userId, frame.roomId);
+    const kind: BudgetKind | null = frame.type === 'send' ? 'send' : frame.type === 'read' ? 'read' : frame.type === 'resume' ? 'resume' : null;
+    if (kind === null || budgets.tryTakeHere(kind, connection.userId)) return true;
+    connection.send(errorFrame('rate_limited', budgets.refusal(kind), frame.type === 'send' ? frame.clientMessageId : frame.type));
+    if (connection.strikes.add()) connection.close(CloseCode.rateLimited, 'rate limited: kept sending well past the limit');
+    return false;
+  }
+
   private beat(): void {
-    this.limiter.prune();
     for (const connection of this.registry.all()) {
       if (!connection.alive) {
         this.deps.logger.debug({ connection: connection.id }, 'websocket peer did not answer the ping; cutting it');

@@ -1,6 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { InvalidTokenError, type Principal, type TokenVerifier } from '../../application/ports/auth';
+import type { Principal, TokenVerifier } from '../../application/ports/auth';
+import type { Logger } from '../../application/ports/logger';
+import { refusedTokenMessage } from '../http/auth';
 import { errorBody, type ErrorCode } from '../http/errors';
 
 /** The subprotocol a browser offers next to its token: `new WebSocket(url, ["chat.v1", token])`. */
@@ -11,6 +13,8 @@ export interface HandshakeOptions {
   verifier: TokenVerifier;
   /** Null: any Origin. */
   allowedOrigins: readonly string[] | null;
+  /** Where the reason a token was refused goes (debug level); never to the client. */
+  logger: Logger;
 }
 
 export type HandshakeResult =
@@ -20,7 +24,9 @@ export type HandshakeResult =
       /** The subprotocol to answer with, or false for none. Never the token unless it was offered alone. */
       protocol: string | false;
     }
-  | { ok: false; status: 401 | 403 | 404; code: ErrorCode; message: string };
+  | { ok: false; status: RefusalStatus; code: ErrorCode; message: string };
+
+export type RefusalStatus = 401 | 403 | 404 | 503;
 
 /** `Sec-WebSocket-Protocol` as the list the client offered (comma separated, in order). */
 export function offeredProtocols(req: IncomingMessage): string[] {
@@ -84,8 +90,7 @@ export function decideHandshake(req: IncomingMessage, options: HandshakeOptions)
   try {
     principal = options.verifier.verify(token);
   } catch (error) {
-    const reason = error instanceof InvalidTokenError ? error.message : 'invalid token';
-    return { ok: false, status: 401, code: 'unauthorized', message: `invalid token: ${reason}` };
+    return { ok: false, status: 401, code: 'unauthorized', message: refusedTokenMessage(error, options.logger, 'handshake') };
   }
 
   const origin = req.headers.origin;
@@ -102,10 +107,10 @@ export function decideHandshake(req: IncomingMessage, options: HandshakeOptions)
   return { ok: true, principal, protocol };
 }
 
-const reasons: Record<number, string> = { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found' };
+const reasons: Record<RefusalStatus, string> = { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 503: 'Service Unavailable' };
 
 /** Answers a refused upgrade with a plain HTTP response (the contract's error body) and closes the socket. */
-export function refuseUpgrade(socket: Duplex, status: 401 | 403 | 404, code: ErrorCode, message: string): void {
+export function refuseUpgrade(socket: Duplex, status: RefusalStatus, code: ErrorCode, message: string): void {
   if (socket.destroyed) return;
   const body = JSON.stringify(errorBody(code, message));
   const lines = [
@@ -113,7 +118,10 @@ export function refuseUpgrade(socket: Duplex, status: 401 | 403 | 404, code: Err
     'Content-Type: application/json; charset=utf-8',
     `Content-Length: ${Buffer.byteLength(body)}`,
     'Connection: close',
+    'X-Content-Type-Options: nosniff',
+    'Cache-Control: no-store',
     ...(status === 401 ? ['WWW-Authenticate: Bearer'] : []),
+    ...(status === 503 ? ['Retry-After: 5'] : []),
   ];
   // Destroy once written, as `ws` does: the HTTP server allows half-open sockets, and a
   // refused client that never closes its side would otherwise hold a descriptor.

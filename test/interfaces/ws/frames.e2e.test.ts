@@ -28,7 +28,7 @@ describe('WebSocket frames', () => {
   const open = async (userId: string): Promise<TestClient> => track(await connect(server.url, userId));
 
   beforeAll(async () => {
-    server = await startWsServer('postgres', { ws: { typingIntervalMs: 0 } });
+    server = await startWsServer('postgres', { env: { TYPING_INTERVAL: '1ms' } });
   });
   afterAll(async () => {
     await server.close();
@@ -132,10 +132,10 @@ describe('WebSocket frames', () => {
     ['JSON that is not an object', '[1,2,3]', null, /JSON object/],
     ['an object without a type', '{"roomId": "r"}', null, /^type:/],
     ['an unknown frame type', '{"type": "dance"}', 'dance', /unknown frame type "dance"/],
-    ['a read without upToSeq', '{"type": "read", "roomId": "r"}', 'read', /^upToSeq:/],
-    ['a read with a negative upToSeq', '{"type": "read", "roomId": "r", "upToSeq": -1}', 'read', /^upToSeq:/],
-    ['a resume with a fractional afterSeq', '{"type": "resume", "roomId": "r", "afterSeq": 1.5}', 'resume', /^afterSeq:/],
-    ['a send without a body', '{"type": "send", "roomId": "r", "clientMessageId": "c-1"}', 'c-1', /^body:/],
+    ['a read without upToSeq', '{"type": "read", "roomId": "6f1c1f4e-3d7a-4e0b-9a53-0c2d1f6f2a11"}', 'read', /^upToSeq:/],
+    ['a read with a negative upToSeq', '{"type": "read", "roomId": "6f1c1f4e-3d7a-4e0b-9a53-0c2d1f6f2a11", "upToSeq": -1}', 'read', /^upToSeq:/],
+    ['a resume with a fractional afterSeq', '{"type": "resume", "roomId": "6f1c1f4e-3d7a-4e0b-9a53-0c2d1f6f2a11", "afterSeq": 1.5}', 'resume', /^afterSeq:/],
+    ['a send without a body', '{"type": "send", "roomId": "6f1c1f4e-3d7a-4e0b-9a53-0c2d1f6f2a11", "clientMessageId": "c-1"}', 'c-1', /^body:/],
     ['a typing frame with a numeric roomId', '{"type": "typing", "roomId": 7}', 'typing', /^roomId:/],
     ['an auth frame without a token', '{"type": "auth"}', 'auth', /^token:/],
     ['a __proto__ payload', '{"type": "ping", "__proto__": {"polluted": true}}', null, null],

@@ -8,7 +8,7 @@ describe('WebSocket chat on embedded PGlite', () => {
   const clients: TestClient[] = [];
 
   beforeAll(async () => {
-    server = await startWsServer('pglite', { ws: { typingIntervalMs: 0 } });
+    server = await startWsServer('pglite', { env: { TYPING_INTERVAL: '1ms' } });
   }, 60_000);
   afterAll(async () => {
     for (const client of clients) client.close();

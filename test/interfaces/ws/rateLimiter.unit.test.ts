@@ -1,46 +1,10 @@
-import { SendRateLimiter, Strikes } from '../../../src/interfaces/ws/rateLimiter';
+import { TokenBuckets } from '../../../src/application/limits/tokenBuckets';
+import { Strikes } from '../../../src/interfaces/ws/rateLimiter';
 
 const clock = () => {
   let now = 0;
   return { now: () => now, advance: (ms: number) => (now += ms) };
 };
-
-describe('SendRateLimiter', () => {
-  it('lets a user burst to twice the rate, then refills at the rate', () => {
-    const time = clock();
-    const limiter = new SendRateLimiter(10, time.now);
-    const taken = Array.from({ length: 25 }, () => limiter.tryTake('u'));
-    expect(taken.filter(Boolean)).toHaveLength(20);
-    time.advance(100);
-    expect(limiter.tryTake('u')).toBe(true);
-    expect(limiter.tryTake('u')).toBe(false);
-    time.advance(2000);
-    expect(Array.from({ length: 25 }, () => limiter.tryTake('u')).filter(Boolean)).toHaveLength(20);
-  });
-
-  it('keeps one bucket per user', () => {
-    const limiter = new SendRateLimiter(1, clock().now);
-    expect([limiter.tryTake('a'), limiter.tryTake('a'), limiter.tryTake('a')]).toEqual([true, true, false]);
-    expect(limiter.tryTake('b')).toBe(true);
-  });
-
-  it('is off at 0', () => {
-    const limiter = new SendRateLimiter(0, clock().now);
-    expect(Array.from({ length: 1000 }, () => limiter.tryTake('u')).every(Boolean)).toBe(true);
-  });
-
-  it('pruning forgets only refilled buckets, so reconnecting does not reset a user', () => {
-    const time = clock();
-    const limiter = new SendRateLimiter(1, time.now);
-    limiter.tryTake('u');
-    limiter.tryTake('u');
-    limiter.prune();
-    expect(limiter.tryTake('u')).toBe(false);
-    time.advance(5000);
-    limiter.prune();
-    expect([limiter.tryTake('u'), limiter.tryTake('u'), limiter.tryTake('u')]).toEqual([true, true, false]);
-  });
-});
 
 describe('Strikes (when to close with 4029)', () => {
   it('cuts a flood after the allowance of refusals', () => {
@@ -53,7 +17,7 @@ describe('Strikes (when to close with 4029)', () => {
     const rate = 10;
     const run = (sendsPerSecond: number, seconds: number): number | null => {
       const time = clock();
-      const limiter = new SendRateLimiter(rate, time.now);
+      const limiter = new TokenBuckets(rate, rate * 2, time.now);
       const strikes = new Strikes(4 * rate, time.now);
       const gap = 1000 / sendsPerSecond;
       for (let i = 0; i < sendsPerSecond * seconds; i += 1) {

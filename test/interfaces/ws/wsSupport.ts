@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import WebSocket, { type ClientOptions } from 'ws';
 import { loadConfig } from '../../../src/config';
+import type { Logger } from '../../../src/application/ports/logger';
 import { start } from '../../../src/main';
 import type { GatewayTuning } from '../../../src/interfaces/ws/gateway';
 import { createTestDatabase, type DatabaseKind, type TestDatabase } from '../../support/databases';
@@ -14,11 +15,11 @@ import { TEST_INTERNAL_TOKEN, tokenFor } from '../../support/tokens';
 /** Starts a server in this process with WebSocket timings shortened as the test needs. */
 export async function startWsServer(
   kind: DatabaseKind,
-  options: { env?: Record<string, string>; ws?: Partial<GatewayTuning>; database?: TestDatabase } = {},
+  options: { env?: Record<string, string>; ws?: Partial<GatewayTuning>; database?: TestDatabase; logger?: Logger } = {},
 ): Promise<TestServer> {
   const database = options.database ?? (await createTestDatabase(kind));
   const config = loadConfig(testEnv(database, options.env));
-  const server = await start(config, options.ws ? { ws: options.ws } : {});
+  const server = await start(config, { ...(options.ws ? { ws: options.ws } : {}), ...(options.logger ? { logger: options.logger } : {}) });
   return { ...server, database, config };
 }
 
@@ -213,4 +214,27 @@ export function closedAfterEach(): (client: TestClient) => TestClient {
     clients.push(client);
     return client;
   };
+}
+
+/** A logger that keeps what it is given, to check what reaches the log (and at which level). */
+export class RecordingLogger implements Logger {
+  readonly lines: Array<{ level: 'debug' | 'info' | 'warn' | 'error'; fields: object; message: string }> = [];
+  debug(fields: object, message: string): void {
+    this.lines.push({ level: 'debug', fields, message });
+  }
+  info(fields: object, message: string): void {
+    this.lines.push({ level: 'info', fields, message });
+  }
+  warn(fields: object, message: string): void {
+    this.lines.push({ level: 'warn', fields, message });
+  }
+  error(fields: object, message: string): void {
+    this.lines.push({ level: 'error', fields, message });
+  }
+  child(): Logger {
+    return this;
+  }
+  at(level: 'debug' | 'info' | 'warn' | 'error'): Array<{ fields: object; message: string }> {
+    return this.lines.filter((l) => l.level === level);
+  }
 }

@@ -1,0 +1,214 @@
+import { randomUUID } from 'node:crypto';
+import WebSocket from 'ws';
+import { loadConfig } from '../../src/config';
+import { start, type RunningServer } from '../../src/main';
+import { createTestDatabase, type TestDatabase } from '../support/databases';
+import { testEnv, type TestServer } from '../support/server';
+import { tokenFor } from '../support/tokens';
+import { closedAfterEach, connect, http, openRoom, sendAndAck, startWsServer, unique, wsUrl, type TestClient } from './ws/wsSupport';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Per-user budgets (docs/limits.md) as a user meets them: over HTTP and the WebSocket,
+ * on real servers with their default budgets unless a test says otherwise.
+ */
+describe('per-user budgets', () => {
+  let server: TestServer;
+  const track = closedAfterEach();
+  const open = async (userId: string): Promise<TestClient> => track(await connect(server.url, userId));
+
+  beforeAll(async () => {
+    // The defaults, but typing at 1 a second (bursts of 2), so a few rooms show the typing budget.
+    server = await startWsServer('postgres', { env: { TYPING_RATE_LIMIT: '1' } });
+  });
+  afterAll(async () => {
+    await server.close();
+    await server.database.drop();
+  });
+
+  it('stops a block/unblock flood after the command burst; the other user gets a room frame only for what went through', async () => {
+    const room = await openRoom(server.url, unique('lender'), unique('borrower'));
+    const other = await open(room.borrowerId);
+    // The lender has not spent any command yet (the borrower opened the room). All at once, as a script would.
+    const startedAt = Date.now();
+    const responses = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        fetch(`${server.url}/api/rooms/${room.roomId}/block`, {
+          method: i % 2 === 0 ? 'POST' : 'DELETE',
+          headers: { authorization: `Bearer ${tokenFor(room.lenderId)}` },
+        }),
+      ),
+    );
+    const seconds = (Date.now() - startedAt) / 1000;
+    const done = responses.filter((r) => r.status === 204).length;
+    const refused = responses.filter((r) => r.status === 429);
+    // COMMAND_RATE_LIMIT 2 a second, bursts of 4.
+    expect(done).toBeGreaterThanOrEqual(4);
+    expect(done).toBeLessThanOrEqual(4 + Math.ceil(seconds * 2));
+    expect(refused).toHaveLength(20 - done);
+    for (const response of refused) {
+      expect(response.headers.get('retry-after')).toBe('1');
+      const body = (await response.json()) as { error: { code: string; message: string } };
+      expect(body.error).toEqual({ code: 'rate_limited', message: expect.stringMatching(/room commands/) });
+    }
+    await other.settle(300);
+    expect(other.all('room').length).toBeLessThanOrEqual(done);
+  });
+
+  it('stops one user opening room after room; another user is not held back', async () => {
+    const borrower = unique('borrower');
+    const lender = unique('lender');
+    const posts = Array.from({ length: 10 }, () => unique('post'));
+    for (const postId of posts) {
+      await http(server.url, 'PUT', `/api/internal/posts/${postId}`, { token: 'test-internal-token-0123456789', body: { ownerId: lender, title: 'Drill' } });
+    }
+    const startedAt = Date.now();
+    const statuses = await Promise.all(posts.map(async (postId) => (await http(server.url, 'POST', '/api/rooms', { token: tokenFor(borrower), body: { postId } })).status));
+    const seconds = (Date.now() - startedAt) / 1000;
+    const opened = statuses.filter((s) => s === 201).length;
+    expect(opened).toBeGreaterThanOrEqual(4);
+    expect(opened).toBeLessThanOrEqual(4 + Math.ceil(seconds * 2));
+    expect(statuses.filter((s) => s === 429)).toHaveLength(10 - opened);
+    // Someone else opens a room at the same moment as usual.
+    await openRoom(server.url, unique('lender'), unique('borrower'));
+  });
+
+  it('answers read and resume frames past their budgets with rate_limited, the socket open', async () => {
+    const room = await openRoom(server.url, unique('lender'), unique('borrower'));
+    const client = await open(room.borrowerId);
+    await sendAndAck(client, room.roomId, 'hello');
+    // READ_RATE_LIMIT 10 (bursts of 20), RESUME_RATE_LIMIT 20 (bursts of 40).
+    for (let i = 0; i < 30; i += 1) client.send({ type: 'read', roomId: room.roomId, upToSeq: 1 });
+    const readRefusal = await client.nextOf('error', (f) => f.ref === 'read');
+    expect(readRefusal).toMatchObject({ code: 'rate_limited', message: expect.stringMatching(/read marks/) });
+    for (let i = 0; i < 50; i += 1) client.send({ type: 'resume', roomId: room.roomId, afterSeq: 0 });
+    const resumeRefusal = await client.waitFor((f) => f.type === 'error' && f.ref === 'resume');
+    expect(resumeRefusal).toMatchObject({ code: 'rate_limited', message: expect.stringMatching(/resumes/) });
+    await client.settle(300);
+    const resumed = client.all('resumed').length;
+    expect(resumed).toBeGreaterThanOrEqual(40);
+    expect(resumed).toBeLessThan(50);
+    client.send({ type: 'ping' });
+    await client.nextOf('pong');
+  });
+
+  it('forwards one typing signal per user and room a second, however many connections the user types from', async () => {
+    const room = await openRoom(server.url, unique('lender'), unique('borrower'));
+    const lender = await open(room.lenderId);
+    const devices = await Promise.all(Array.from({ length: 8 }, () => open(room.borrowerId)));
+    for (let round = 0; round < 3; round += 1) for (const device of devices) device.send({ type: 'typing', roomId: room.roomId });
+    await lender.settle(300);
+    expect(lender.all('typing')).toEqual([{ type: 'typing', roomId: room.roomId, userId: room.borrowerId }]);
+    // A second later the user may signal again.
+    await sleep(1000);
+    devices[0]?.send({ type: 'typing', roomId: room.roomId });
+    await lender.nextOf('typing');
+    await lender.nextOf('typing');
+    expect(lender.all('typing')).toHaveLength(2);
+  });
+
+  it('caps typing over all of a user\'s rooms by TYPING_RATE_LIMIT', async () => {
+    const lender = unique('lender');
+    const borrower = unique('borrower');
+    const rooms = [];
+    for (let i = 0; i < 4; i += 1) rooms.push(await openRoom(server.url, lender, borrower));
+    const watcher = await open(lender);
+    const typist = await open(borrower);
+    // Each room's first signal passes the per-room interval; the user's typing budget (bursts of 2) takes two of them.
+    for (let round = 0; round < 5; round += 1) for (const room of rooms) typist.send({ type: 'typing', roomId: room.roomId });
+    await watcher.settle(300);
+    expect(watcher.all('typing')).toHaveLength(2);
+  });
+});
+
+describe('WebSocket connection caps', () => {
+  let server: TestServer;
+  const track = closedAfterEach();
+
+  beforeAll(async () => {
+    server = await startWsServer('postgres', { env: { WS_MAX_CONNECTIONS_PER_USER: '2', WS_MAX_CONNECTIONS: '4' } });
+  });
+  afterAll(async () => {
+    await server.close();
+    await server.database.drop();
+  });
+
+  it('closes a user\'s oldest connection (1008) when a new one passes WS_MAX_CONNECTIONS_PER_USER', async () => {
+    const user = unique('user');
+    const oldest = track(await connect(server.url, user));
+    const middle = track(await connect(server.url, user));
+    const newest = track(await connect(server.url, user));
+    const closed = await oldest.closed;
+    expect(closed.code).toBe(1008);
+    expect(closed.reason).toMatch(/too many connections/);
+    for (const client of [middle, newest]) {
+      client.send({ type: 'ping' });
+      await client.nextOf('pong');
+    }
+  });
+
+  it('refuses handshakes past WS_MAX_CONNECTIONS with 503 unavailable and Retry-After, and takes them again once there is room', async () => {
+    await new Promise((resolve) => setTimeout(resolve, 200)); // the previous test's clients are gone
+    const held = [];
+    for (let i = 0; i < 4; i += 1) held.push(track(await connect(server.url, unique('user'))));
+    const refused = await new Promise<{ status: number; retryAfter: unknown; body: string }>((resolve, reject) => {
+      const ws = new WebSocket(wsUrl(server.url), ['chat.v1', tokenFor(unique('user'))]);
+      ws.once('unexpected-response', (_req, res) => {
+        let body = '';
+        res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'], body }));
+      });
+      ws.once('open', () => reject(new Error('accepted past the cap')));
+      ws.on('error', () => undefined);
+    });
+    expect(refused.status).toBe(503);
+    expect(refused.retryAfter).toBeDefined();
+    expect(JSON.parse(refused.body)).toEqual({ error: { code: 'unavailable', message: expect.any(String) } });
+
+    held[0]?.close();
+    await held[0]?.closed;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const again = track(await connect(server.url, unique('user')));
+    again.send({ type: 'ping' });
+    await again.nextOf('pong');
+  });
+});
+
+describe('SEND_RATE_LIMIT across processes', () => {
+  let database: TestDatabase;
+  let a: RunningServer;
+  let b: RunningServer;
+
+  beforeAll(async () => {
+    database = await createTestDatabase('postgres');
+    const config = loadConfig(testEnv(database, { SEND_RATE_LIMIT: '2' }));
+    // Two servers on one database, each with its own buckets in memory: a user behind a load balancer.
+    a = await start(config);
+    b = await start(config);
+  });
+  afterAll(async () => {
+    await a.close();
+    await b.close();
+    await database.drop();
+  });
+
+  it('holds one budget for a user whose sends reach two processes', async () => {
+    const room = await openRoom(a.url, unique('lender'), unique('borrower'));
+    const token = tokenFor(room.borrowerId);
+    const startedAt = Date.now();
+    // At once, as a client retrying on two connections would; odd ones to process b.
+    const statuses = await Promise.all(
+      Array.from({ length: 16 }, async (_, i) =>
+        (await http((i % 2 === 0 ? a : b).url, 'POST', `/api/rooms/${room.roomId}/messages`, { token, body: { clientMessageId: randomUUID(), body: `m${i}` } })).status,
+      ),
+    );
+    const seconds = (Date.now() - startedAt) / 1000;
+    const accepted = statuses.filter((s) => s === 201).length;
+    // One bucket: a burst of 4 plus 2 a second while the loop ran; two per-process buckets would give 8 and more.
+    expect(accepted).toBeGreaterThanOrEqual(4);
+    expect(accepted).toBeLessThanOrEqual(4 + Math.ceil(seconds * 2));
+    expect(accepted).toBeLessThan(8);
+    expect(statuses.filter((s) => s === 429).length).toBe(16 - accepted);
+  });
+});
