@@ -75,6 +75,12 @@ export interface HandleCommandOptions<State, Evt> {
 
 type DomainEvent = { type: string; data: object };
 
+/** A command's place in its stream's lane. */
+interface Ticket {
+  state: 'waiting' | 'appended';
+  wake: (() => void) | null;
+}
+
 const DEFAULT_MAX_ATTEMPTS = 25;
 /** Events folded per read when a stream is loaded, so a long stream does not hold the event loop. */
 const LOAD_PAGE = 1000;
@@ -99,8 +105,8 @@ export class StreamCommandHandler<State, Cmd, Evt extends DomainEvent> {
   private readonly speculative = new Map<string, FoldedStream<State>>();
   private readonly inFlight = new Map<string, { count: number; settled: Promise<void>; settle: () => void }>();
   private readonly loading = new Map<string, Promise<void>>();
-  /** Per stream, the tail of the queue of commands waiting for their turn to decide. */
-  private readonly turns = new Map<string, Promise<void>>();
+  /** Per stream, the commands under way in the order they came (see `execute`). */
+  private readonly lanes = new Map<string, Ticket[]>();
 
   constructor(
     private readonly deps: CommandHandlerDeps,
@@ -116,32 +122,57 @@ export class StreamCommandHandler<State, Cmd, Evt extends DomainEvent> {
   }
 
   /**
-   * Runs one command. Commands on one stream take turns in the order they arrive, up to
-   * their append: with a pipelining store the next one decides as soon as this one has
-   * appended (so a sender's messages keep the order it sent them in), otherwise once
-   * this one has finished. `admit` runs first, in the command's turn (an access check).
+   * Runs one command. Commands on one stream take turns in the order they came, up to
+   * their append: with a pipelining store the next one decides as soon as the ones before
+   * it have appended, otherwise once they have finished. When an append is refused, it and
+   * every append made behind it are decided and made again in the same order, before any
+   * newer command: so a sender's messages keep the order it sent them in, even across
+   * conflicts with other processes. `admit` runs first, in the command's turn.
    */
   async execute(streamId: string, command: Cmd, context: CommandContext, admit?: () => Promise<void> | void): Promise<CommandResult<State, Evt>> {
-    const previous = this.turns.get(streamId);
-    let release!: () => void;
-    const mine = new Promise<void>((resolve) => (release = resolve));
-    this.turns.set(streamId, mine);
-    const pipelined = this.deps.eventStore.pipelinesAppends === true;
+    const lane = this.lanes.get(streamId) ?? [];
+    this.lanes.set(streamId, lane);
+    const ticket: Ticket = { state: 'waiting', wake: null };
+    lane.push(ticket);
     try {
-      if (previous !== undefined) await previous;
+      await this.turn(lane, ticket);
       await admit?.();
-      return await this.run(streamId, command, context, pipelined ? release : () => undefined);
+      return await this.run(streamId, command, context, lane, ticket);
     } finally {
-      release();
-      if (this.turns.get(streamId) === mine) this.turns.delete(streamId);
+      lane.splice(lane.indexOf(ticket), 1);
+      if (lane.length === 0) this.lanes.delete(streamId);
+      else this.wakeNext(lane);
     }
   }
 
-  private async run(streamId: string, command: Cmd, context: CommandContext, appended: () => void): Promise<CommandResult<State, Evt>> {
+  /** Resolves when every command before `ticket` has appended (pipelining) or finished. */
+  private async turn(lane: Ticket[], ticket: Ticket): Promise<void> {
+    while (!this.mayGo(lane, ticket)) {
+      await new Promise<void>((resolve) => (ticket.wake = resolve));
+      ticket.wake = null;
+    }
+  }
+
+  private mayGo(lane: Ticket[], ticket: Ticket): boolean {
+    const pipelined = this.deps.eventStore.pipelinesAppends === true;
+    for (const before of lane) {
+      if (before === ticket) return true;
+      if (!pipelined || before.state !== 'appended') return false;
+    }
+    return true;
+  }
+
+  private wakeNext(lane: Ticket[]): void {
+    const next = lane.find((t) => t.state === 'waiting');
+    if (next !== undefined && this.mayGo(lane, next)) next.wake?.();
+  }
+
+  private async run(streamId: string, command: Cmd, context: CommandContext, lane: Ticket[], ticket: Ticket): Promise<CommandResult<State, Evt>> {
     const maxAttempts = this.options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
     /** The state last read from the store in this call: a refusal on it is final. */
     let confirmed: FoldedStream<State> | undefined;
     for (let attempt = 1; ; ) {
+      await this.turn(lane, ticket);
       if (await this.loaded(streamId)) confirmed = this.cache.peek(streamId);
       // From here to the append nothing awaits: no other command can slip in between.
       const pending = this.speculative.get(streamId);
@@ -175,7 +206,8 @@ export class StreamCommandHandler<State, Cmd, Evt extends DomainEvent> {
       const appending = this.deps.eventStore.appendToStream(streamId, toAppend, base.revision, pending !== undefined ? { dependsOnPending: true } : {});
       this.speculative.set(streamId, after);
       this.enterFlight(streamId);
-      appended();
+      ticket.state = 'appended';
+      this.wakeNext(lane);
       try {
         const appended = await appending;
         if (appended.nextExpectedRevision !== after.revision) {
@@ -190,8 +222,10 @@ export class StreamCommandHandler<State, Cmd, Evt extends DomainEvent> {
         this.publish(streamId, toAppend, appended, base);
         return { newEvents, state: after.state, appended, repeated: false, checkpoint: appended.checkpoint };
       } catch (error) {
-        // Everything decided on top of this append is refused by the store as well.
+        // Everything appended behind this one is refused by the store as well: all of them
+        // go back to waiting, to be decided again in their order.
         this.speculative.delete(streamId);
+        for (let i = lane.indexOf(ticket); i < lane.length; i += 1) (lane[i] as Ticket).state = 'waiting';
         if (!(error instanceof WrongExpectedRevisionError)) throw error;
         attempt += 1;
         if (attempt > maxAttempts) throw error;
