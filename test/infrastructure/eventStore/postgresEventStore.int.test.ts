@@ -11,6 +11,7 @@ const onServer = process.env.TEST_DATABASE_URL !== undefined;
 
 for (const kind of databaseKinds) {
   let testDb: TestDatabase | null = null;
+  let opened: SqlDatabase | null = null;
   const label = kind === 'postgres' && !onServer ? 'postgres (on PGlite: no server found)' : kind;
   // PGlite runs one transaction at a time, so transactions cannot overlap there.
   const serverOnly = kind === 'postgres' && onServer ? it : it.skip;
@@ -23,6 +24,7 @@ for (const kind of databaseKinds) {
     async () => {
       testDb = await createTestDatabase(kind);
       const db = await testDb.connect();
+      opened = db;
       await PostgresEventStore.migrate(db);
       return { store: new PostgresEventStore(db, { pollIntervalMs: 50 }), close: () => (testDb as TestDatabase).drop() };
     },
@@ -51,6 +53,37 @@ for (const kind of databaseKinds) {
           expect(outcomes[0]!.status).toBe('fulfilled');
           expect((outcomes[1] as PromiseRejectedResult).reason).toBeInstanceOf(WrongExpectedRevisionError);
           expect((await fixture().store.readStream(stream)).map((e) => e.eventId)).toEqual([a.eventId]);
+        });
+
+        it('refuses an append that depends on a refused one, even at a revision that fits, until a fresh append comes', async () => {
+          const stream = aStreamName('pipeline-refused');
+          await fixture().store.appendToStream(stream, [anEvent()], 'no_stream');
+          const [wrong, dependent] = [
+            fixture().store.appendToStream(stream, [anEvent()], 5n),
+            fixture().store.appendToStream(stream, [anEvent()], 0n, { dependsOnPending: true }),
+          ];
+          await expect(wrong).rejects.toBeInstanceOf(WrongExpectedRevisionError);
+          await expect(dependent).rejects.toBeInstanceOf(WrongExpectedRevisionError);
+          const fresh = await fixture().store.appendToStream(stream, [anEvent()], 0n);
+          expect(fresh.nextExpectedRevision).toBe(1n);
+          expect(await fixture().store.readStream(stream)).toHaveLength(2);
+        });
+
+        it('refuses an append that depends on one that turned out a repeat, although another writer moved the stream to the revision it expected', async () => {
+          const stream = aStreamName('pipeline-repeat');
+          const first = anEvent();
+          await fixture().store.appendToStream(stream, [first], 'no_stream');
+          // Another writer (a store object of its own, as in another process) writes revision 1.
+          const other = new PostgresEventStore(opened as SqlDatabase);
+          await other.appendToStream(stream, [anEvent()], 0n);
+          // This one repeats the first append, and appends behind it as if it had been new.
+          const [repeat, dependent] = [
+            fixture().store.appendToStream(stream, [first], 'no_stream'),
+            fixture().store.appendToStream(stream, [anEvent()], 1n, { dependsOnPending: true }),
+          ];
+          expect((await repeat).nextExpectedRevision).toBe(0n);
+          await expect(dependent).rejects.toBeInstanceOf(WrongExpectedRevisionError);
+          expect(await fixture().store.readStream(stream)).toHaveLength(2);
         });
 
         serverOnly('makes a second appender wait while one holds its transaction open, so a follower never passes a position that is still to appear (PostgreSQL server only)', async () => {
