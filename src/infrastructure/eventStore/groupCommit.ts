@@ -37,12 +37,20 @@ export class GroupCommitter<Request, Result> {
   private queue: Array<Waiting<Request, Result>> = [];
   private flushing = false;
   private scheduled = false;
+  /** How long a commit has taken lately (moving average), for the wait estimate. */
+  private commitMs = 0;
 
   constructor(private readonly options: GroupCommitOptions<Request, Result>) {}
 
   submit(request: Request): Promise<Result> {
     if (this.queue.length >= this.options.maxQueued) {
       return Promise.reject(new EventStoreBusyError('the event store has too many appends waiting'));
+    }
+    // Refused now, not after waiting in vain: the full batches already queued would take
+    // longer than the wait allowed, at the time commits have been taking lately.
+    const batchesAhead = Math.floor(this.queue.length / this.options.maxBatchWeight) + 1;
+    if (this.queue.length > 0 && batchesAhead * this.commitMs > this.options.maxWaitMs) {
+      return Promise.reject(new EventStoreBusyError('the event store is behind: try again in a moment'));
     }
     return new Promise((resolve, reject) => {
       this.queue.push({ request, enqueuedAt: performance.now(), resolve, reject });
@@ -100,8 +108,11 @@ export class GroupCommitter<Request, Result> {
 
   private async commitBatch(batch: Array<Waiting<Request, Result>>): Promise<void> {
     let outcomes;
+    const started = performance.now();
     try {
       outcomes = await this.options.commit(batch.map((w) => w.request));
+      const took = performance.now() - started;
+      this.commitMs = this.commitMs === 0 ? took : 0.8 * this.commitMs + 0.2 * took;
     } catch (error) {
       for (const waiting of batch) waiting.reject(error);
       return;

@@ -347,13 +347,11 @@ export class Connection {
    * Starts a `send` at once, beside the queue: sends are pipelined (the next one need not
    * wait for the previous one's commit), and acks for one room come back in the order the
    * sends were made, since commands on a room take turns in arrival order. Counts against
-   * the same limit as queued frames.
+   * the same limit as queued frames; past it the send is not started (false), and the
+   * caller answers it, so a client that outruns the server is told at once per send.
    */
   startNow(task: () => Promise<void>): boolean {
-    if (this.queued >= this.limits.maxQueuedFrames) {
-      this.close(CloseCode.policyViolation, 'too many frames waiting: slow down');
-      return false;
-    }
+    if (this.queued >= this.limits.maxQueuedFrames) return false;
     this.queued += 1;
     void task()
       .catch((error: unknown) => this.fail(error))

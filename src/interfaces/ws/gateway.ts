@@ -259,7 +259,9 @@ export class ChatGateway {
     if (!this.withinBudget(connection, frame)) return;
     if (frame.type === 'send') {
       connection.endWarmup();
-      connection.startNow(() => this.dispatch(connection, frame));
+      if (!connection.startNow(() => this.dispatch(connection, frame))) {
+        connection.send(errorFrame('unavailable', 'too many sends of this connection under way: retry it (same clientMessageId) in a moment', frame.clientMessageId));
+      }
       return;
     }
     if (frame.type === 'resume') connection.holdForResume(frame.roomId);

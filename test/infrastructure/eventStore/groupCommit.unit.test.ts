@@ -77,4 +77,20 @@ describe('GroupCommitter', () => {
     expect(dropped).toEqual(['b', 'c']);
     expect(r.batches).toEqual([['a']]);
   });
+
+  it('refuses at once, without queueing, when the commits ahead would take longer than the wait allowed', async () => {
+    const slowly = (batch: readonly string[]) =>
+      new Promise<Array<{ ok: true; value: string }>>((resolve) => setTimeout(() => resolve(batch.map((r) => ({ ok: true, value: r }))), 60));
+    const committer = new GroupCommitter<string, string>({ commit: slowly, weight: () => 1, maxBatchWeight: 1, maxQueued: 100, maxWaitMs: 100 });
+    await committer.submit('warm-up'); // the store's pace: 60 ms a commit
+    const inFlight = committer.submit('a');
+    await tick();
+    const queued = committer.submit('b'); // one commit ahead: 60 ms, allowed
+    const started = performance.now();
+    await expect(committer.submit('c')).rejects.toBeInstanceOf(EventStoreBusyError); // two ahead: 120 ms, refused now
+    expect(performance.now() - started).toBeLessThan(20);
+    await expect(Promise.all([inFlight, queued])).resolves.toEqual(['a', 'b']);
+    // With nothing ahead, the next one is taken again.
+    await expect(committer.submit('d')).resolves.toBe('d');
+  });
 });
