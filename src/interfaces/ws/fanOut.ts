@@ -9,6 +9,12 @@ import type { ConnectionRegistry } from './registry';
 /** Participants never change once a room is opened, so they are cached (up to this many rooms). */
 const PARTICIPANT_CACHE_SIZE = 50_000;
 const LOOKUP_ATTEMPTS = 4;
+/**
+ * Events waiting for the projection before the fan-out gives up on them: past this the
+ * read models are far behind, and the connections the event was for are closed (1011)
+ * so their clients reconnect and resume, instead of this queue growing without bound.
+ */
+const MAX_QUEUED_EVENTS = 10_000;
 
 /**
  * Turns the live feed into frames for this process's connections. Events are handled
@@ -47,6 +53,13 @@ export class LiveFanOut {
         this.deliverMessage(users, event.data);
         return;
       }
+    }
+    if (this.queued >= MAX_QUEUED_EVENTS) {
+      const users = this.participants.get(event.data.roomId);
+      this.logger.error({ roomId: event.data.roomId, queued: this.queued }, 'live fan-out is too far behind the projection; closing the connections that miss the event');
+      const affected = users === undefined ? [...this.registry.all()] : users.flatMap((u) => [...this.registry.of(u)]);
+      for (const connection of affected) connection.fail(new Error('live fan-out overloaded'));
+      return;
     }
     this.queued += 1;
     this.queue = this.queue
