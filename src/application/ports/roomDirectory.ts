@@ -18,10 +18,6 @@ export interface RoomDirectory {
   access(roomId: string): Promise<RoomAccess | null>;
 }
 
-export function participantsOf(room: RoomAccess): [string, string] {
-  return [room.lenderId, room.borrowerId];
-}
-
 /** Whether `userId` currently blocks `otherId` in this room. */
 export function blocks(room: RoomAccess, userId: string, otherId: string): boolean {
   return room.blocks[userId] === otherId;

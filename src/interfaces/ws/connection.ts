@@ -66,7 +66,6 @@ export class Connection {
   private closing = false;
   private readonly rooms = new Map<string, RoomDelivery>();
   private readonly pending = new Map<string, PendingSend[]>();
-  private readonly typingAt = new Map<string, number>();
   private expiryTimer: NodeJS.Timeout | null = null;
   private terminateTimer: NodeJS.Timeout | null = null;
   private queue: Promise<void> = Promise.resolve();
@@ -107,11 +106,6 @@ export class Connection {
     return new Promise((resolve) => {
       if (!this.write(frame, () => resolve())) resolve();
     });
-  }
-
-  /** How many bytes are waiting to go out. */
-  get buffered(): number {
-    return this.ws.bufferedAmount;
   }
 
   private write(frame: ServerFrame, done: (() => void) | undefined): boolean {
@@ -304,22 +298,6 @@ export class Connection {
     }
     send.timer = setTimeout(ackNow, fallbackMs);
     send.timer.unref();
-  }
-
-  // ---- typing throttle -------------------------------------------------------
-
-  /** True at most once per `intervalMs` per room. */
-  mayForwardTyping(roomId: string, intervalMs: number): boolean {
-    const now = performance.now();
-    const last = this.typingAt.get(roomId);
-    if (last !== undefined && now - last < intervalMs) return false;
-    // Bounded: a client naming endless made-up rooms must not grow this map for ever.
-    if (this.typingAt.size >= 256) {
-      for (const [room, at] of this.typingAt) if (now - at >= intervalMs) this.typingAt.delete(room);
-      if (this.typingAt.size >= 256) return false;
-    }
-    this.typingAt.set(roomId, now);
-    return true;
   }
 
   // ---- frames in ------------------------------------------------------------
