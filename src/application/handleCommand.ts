@@ -101,8 +101,10 @@ const LOAD_PAGE = 1000;
  */
 export class StreamCommandHandler<State, Cmd, Evt extends DomainEvent> {
   private readonly cache: StreamStateCache<State>;
-  /** Per stream, the state once every append in flight has committed. */
-  private readonly speculative = new Map<string, FoldedStream<State>>();
+  /** Per stream, the state once every append in flight has committed, and which pipeline it belongs to. */
+  private readonly speculative = new Map<string, FoldedStream<State> & { pipeline: number }>();
+  /** Numbers pipelines: a fresh append (decided on stored state) starts a new one. */
+  private pipelines = 0;
   private readonly inFlight = new Map<string, { count: number; settled: Promise<void>; settle: () => void }>();
   private readonly loading = new Map<string, Promise<void>>();
   /** Per stream, the commands under way in the order they came (see `execute`). */
@@ -196,12 +198,14 @@ export class StreamCommandHandler<State, Cmd, Evt extends DomainEvent> {
         continue;
       }
       const toAppend = withMetadata(this.deps, newEvents, base.lastHash, context, this.options.eventIdFor);
-      const after: FoldedStream<State> = {
+      const pipeline = pending?.pipeline ?? ++this.pipelines;
+      const after: FoldedStream<State> & { pipeline: number } = {
         state: newEvents.reduce(this.decider.evolve, base.state),
         revision: (base.revision === 'no_stream' ? -1n : base.revision) + BigInt(newEvents.length),
         lastHash: (toAppend.at(-1) as EventToAppend).metadata.hash,
         checkpoint: null,
         snapshotRevision: base.snapshotRevision,
+        pipeline,
       };
       const appending = this.deps.eventStore.appendToStream(streamId, toAppend, base.revision, pending !== undefined ? { dependsOnPending: true } : {});
       this.speculative.set(streamId, after);
@@ -212,19 +216,23 @@ export class StreamCommandHandler<State, Cmd, Evt extends DomainEvent> {
         const appended = await appending;
         if (appended.nextExpectedRevision !== after.revision) {
           // The store holds these ids already (a retried request): nothing was written.
-          if (this.speculative.get(streamId) === after) this.speculative.delete(streamId);
+          if (this.speculative.get(streamId)?.pipeline === pipeline) this.speculative.delete(streamId);
           return { newEvents: [], state: base.state, appended, repeated: true, checkpoint: appended.checkpoint };
         }
         after.checkpoint = appended.checkpoint;
         const cached = this.cache.peek(streamId);
-        if (cached === undefined || cached.revision === 'no_stream' || cached.revision < after.revision) this.cache.set(streamId, { ...after });
+        if (cached === undefined || cached.revision === 'no_stream' || cached.revision < after.revision) {
+          const { pipeline: _pipeline, ...committed } = after;
+          this.cache.set(streamId, committed);
+        }
         this.maybeSnapshot(streamId, after);
         this.publish(streamId, toAppend, appended, base);
         return { newEvents, state: after.state, appended, repeated: false, checkpoint: appended.checkpoint };
       } catch (error) {
         // Everything appended behind this one is refused by the store as well: all of them
-        // go back to waiting, to be decided again in their order.
-        this.speculative.delete(streamId);
+        // go back to waiting, to be decided again in their order. A newer pipeline (started
+        // by a command before this one, decided again already) is left alone.
+        if (this.speculative.get(streamId)?.pipeline === pipeline) this.speculative.delete(streamId);
         for (let i = lane.indexOf(ticket); i < lane.length; i += 1) (lane[i] as Ticket).state = 'waiting';
         if (!(error instanceof WrongExpectedRevisionError)) throw error;
         attempt += 1;

@@ -4,7 +4,9 @@ import type { Logger } from '../../application/ports/logger';
 import type { Principal } from '../../application/ports/auth';
 import { CloseCode, type CloseCodeValue } from './closeCodes';
 import type { ServerFrame } from './frames';
+import { PendingAcks, type PendingSend } from './pendingAcks';
 import { Strikes } from './rateLimiter';
+import { RoomDelivery } from './roomDelivery';
 
 export interface ConnectionLimits {
   /** Unsent bytes a connection may hold before it is closed with 4008. */
@@ -24,30 +26,6 @@ export interface ConnectionLimits {
   warmupMs: number;
 }
 
-/** One frame waiting to go out in `seq` order for its room. */
-interface OrderedFrame {
-  seq: number;
-  frame: ServerFrame;
-  /** A `message` frame is skipped when its seq was already delivered; an `ack` never is. */
-  kind: 'message' | 'ack';
-}
-
-interface RoomDelivery {
-  /** The highest seq this connection has been given for the room (null: none yet). */
-  lastSeq: number | null;
-  /** While a resume replays the room (or the connection warms up), live frames for it wait here. */
-  buffer: OrderedFrame[] | null;
-  replaying: boolean;
-  /** `resume` frames for this room received but not yet handled: live frames wait for them. */
-  resumesWaiting: number;
-}
-
-/** A `send` frame waiting for its ack. */
-interface PendingSend {
-  acked: boolean;
-  timer: NodeJS.Timeout | null;
-}
-
 /** The longest delay setTimeout takes; later expiries are re-armed. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -64,14 +42,13 @@ export class Connection {
   alive = true;
   private expiresAt: Date;
   private closing = false;
-  private readonly rooms = new Map<string, RoomDelivery>();
-  private readonly pending = new Map<string, PendingSend[]>();
+  private readonly delivery: RoomDelivery;
+  private readonly acks = new PendingAcks();
   private expiryTimer: NodeJS.Timeout | null = null;
   private terminateTimer: NodeJS.Timeout | null = null;
   private queue: Promise<void> = Promise.resolve();
   private sendGate: Promise<void> = Promise.resolve();
   private queued = 0;
-  private warming = true;
   private warmupTimer: NodeJS.Timeout | null;
   readonly strikes: Strikes;
 
@@ -85,6 +62,7 @@ export class Connection {
     this.userId = principal.userId;
     this.expiresAt = principal.expiresAt;
     this.strikes = new Strikes(limits.strikeAllowance);
+    this.delivery = new RoomDelivery((frame) => this.send(frame), { warming: true });
     this.armExpiry();
     this.warmupTimer = setTimeout(() => this.endWarmup(), limits.warmupMs);
     this.warmupTimer.unref();
@@ -122,79 +100,39 @@ export class Connection {
     return true;
   }
 
-  // ---- ordered delivery of a room's messages --------------------------------
-
-  private room(roomId: string): RoomDelivery {
-    let state = this.rooms.get(roomId);
-    if (state === undefined) {
-      state = { lastSeq: null, buffer: this.warming ? [] : null, replaying: false, resumesWaiting: 0 };
-      this.rooms.set(roomId, state);
-    }
-    return state;
-  }
-
-  private deliverOrdered(roomId: string, item: OrderedFrame): void {
-    const state = this.room(roomId);
-    if (state.buffer !== null) {
-      state.buffer.push(item);
-      return;
-    }
-    this.emit(state, item);
-  }
-
-  private emit(state: RoomDelivery, item: OrderedFrame): void {
-    if (item.kind === 'message' && state.lastSeq !== null && item.seq <= state.lastSeq) return;
-    this.send(item.frame);
-    state.lastSeq = Math.max(state.lastSeq ?? 0, item.seq);
-  }
+  // ---- ordered delivery of a room's messages (roomDelivery.ts) and acks (pendingAcks.ts)
 
   /**
-   * A message of one of this user's rooms, from the live feed: an `ack` if this very
+   * A message of one of this user's rooms, from the live side: an `ack` if this very
    * connection sent it (and has not been answered yet), else a `message` frame.
    */
   deliverMessage(message: Message): void {
-    if (message.senderId === this.userId) {
-      const key = pendingKey(message.roomId, message.clientMessageId);
-      const waiting = this.pending.get(key);
-      if (waiting !== undefined) {
-        this.pending.delete(key);
-        let ordered = false;
-        for (const send of waiting) {
-          if (send.timer !== null) clearTimeout(send.timer);
-          if (send.acked) continue;
-          send.acked = true;
-          const frame: ServerFrame = { type: 'ack', clientMessageId: message.clientMessageId, message };
-          if (!ordered) this.deliverOrdered(message.roomId, { seq: message.seq, frame, kind: 'ack' });
-          else this.send(frame);
-          ordered = true;
-        }
-        if (!ordered) {
-          // Acked early (a slow feed): the message frame is still skipped, and counts as given.
-          const state = this.room(message.roomId);
-          if (state.buffer === null) state.lastSeq = Math.max(state.lastSeq ?? 0, message.seq);
-        }
-        return;
-      }
+    const waiting = message.senderId === this.userId ? this.acks.take(message) : [];
+    if (waiting.length === 0) {
+      this.delivery.deliver(message.roomId, { seq: message.seq, frame: { type: 'message', message }, kind: 'message' });
+      return;
     }
-    this.deliverOrdered(message.roomId, { seq: message.seq, frame: { type: 'message', message }, kind: 'message' });
+    let ordered = false;
+    for (const send of waiting) {
+      if (send.acked) continue;
+      send.acked = true;
+      const frame: ServerFrame = { type: 'ack', clientMessageId: message.clientMessageId, message };
+      if (!ordered) this.delivery.deliver(message.roomId, { seq: message.seq, frame, kind: 'ack' });
+      else this.send(frame);
+      ordered = true;
+    }
+    // Acked early (a slow hand-over): the message frame is still skipped, and counts as given.
+    if (!ordered) this.delivery.markGiven(message.roomId, message.seq);
   }
 
-  /**
-   * Starts a replay of `roomId` after `afterSeq`: live messages for it wait until
-   * `finishReplay`, together with any held back since the connection opened.
-   */
+  /** Starts a replay of `roomId` after `afterSeq`: live messages for it wait until `finishReplay`. */
   startReplay(roomId: string, afterSeq: number): void {
-    const state = this.room(roomId);
-    state.lastSeq = afterSeq;
-    state.buffer ??= [];
-    state.replaying = true;
+    this.delivery.startReplay(roomId, afterSeq);
   }
 
   /** Sends one replayed message (skipping any already given); resolves once it is on the network. */
   async replay(message: Message): Promise<void> {
-    const state = this.room(message.roomId);
-    if (state.lastSeq !== null && message.seq <= state.lastSeq) return;
-    state.lastSeq = message.seq;
+    if (!this.delivery.takeReplayed(message.roomId, message.seq)) return;
     // Wait for the network only when the buffer builds up, so a slow reader paces the replay.
     const flushed = this.sendAndFlush({ type: 'message', message });
     if (this.ws.bufferedAmount > this.limits.maxBufferedBytes / 4) await flushed;
@@ -202,12 +140,7 @@ export class Connection {
 
   /** Delivers what arrived live during the replay, in order and without repeats; returns the last seq given. */
   finishReplay(roomId: string): number {
-    const state = this.room(roomId);
-    const buffered = state.buffer ?? [];
-    state.buffer = null;
-    state.replaying = false;
-    for (const item of buffered) this.emit(state, item);
-    return state.lastSeq ?? 0;
+    return this.delivery.finishReplay(roomId);
   }
 
   /**
@@ -216,29 +149,17 @@ export class Connection {
    * replay (and then again inside it), however long the frames before it take.
    */
   holdForResume(roomId: string): void {
-    const state = this.room(roomId);
-    state.buffer ??= [];
-    state.resumesWaiting += 1;
+    this.delivery.hold(roomId, 'resume');
   }
 
   /** The `resume` held for is done (replayed, or refused): let held frames go unless more wait. */
   releaseResumeHold(roomId: string): void {
-    const state = this.rooms.get(roomId);
-    if (state === undefined) return;
-    state.resumesWaiting = Math.max(0, state.resumesWaiting - 1);
-    if (state.resumesWaiting > 0 || state.replaying || this.warming || state.buffer === null) return;
-    const held = state.buffer;
-    state.buffer = null;
-    for (const item of held) this.emit(state, item);
+    this.delivery.release(roomId, 'resume');
   }
 
   /** Drops a replay that failed; the connection is being closed anyway. */
   abandonReplay(roomId: string): void {
-    const state = this.rooms.get(roomId);
-    if (state !== undefined) {
-      state.buffer = null;
-      state.replaying = false;
-    }
+    this.delivery.abandonReplay(roomId);
   }
 
   /**
@@ -247,41 +168,25 @@ export class Connection {
    * after `warmupMs`.
    */
   endWarmup(): void {
-    if (!this.warming) return;
-    this.warming = false;
+    if (!this.delivery.isWarming) return;
     if (this.warmupTimer !== null) clearTimeout(this.warmupTimer);
     this.warmupTimer = null;
-    for (const state of this.rooms.values()) {
-      if (state.replaying || state.resumesWaiting > 0 || state.buffer === null) continue;
-      const held = state.buffer;
-      state.buffer = null;
-      for (const item of held) this.emit(state, item);
-    }
+    this.delivery.endWarmup();
   }
 
-  // ---- acks ----------------------------------------------------------------
-
-  /** Registers a `send` before it runs, so its event is recognised however early the feed hands it over. */
+  /** Registers a `send` before it runs, so its event is recognised however early it is handed over. */
   expectAck(roomId: string, clientMessageId: string): PendingSend {
-    const send: PendingSend = { acked: false, timer: null };
-    const key = pendingKey(roomId, clientMessageId);
-    const list = this.pending.get(key);
-    if (list === undefined) this.pending.set(key, [send]);
-    else list.push(send);
-    return send;
+    return this.acks.expect(roomId, clientMessageId);
   }
 
   /** The send failed: nothing will be acked for it. */
   cancelAck(roomId: string, clientMessageId: string, send: PendingSend): void {
-    const key = pendingKey(roomId, clientMessageId);
-    const list = this.pending.get(key)?.filter((s) => s !== send);
-    if (list === undefined || list.length === 0) this.pending.delete(key);
-    else this.pending.set(key, list);
+    this.acks.cancel(roomId, clientMessageId, send);
   }
 
   /**
    * The command has answered. A retry (no new event) is acked now with the original.
-   * A new message is acked when the live feed hands it over, in order with the room's
+   * A new message is acked when the live side hands it over, in order with the room's
    * other messages; if that takes longer than `fallbackMs`, it is acked directly.
    */
   settleAck(send: PendingSend, message: Message, created: boolean, fallbackMs: number): void {
@@ -292,7 +197,7 @@ export class Connection {
       this.send({ type: 'ack', clientMessageId: message.clientMessageId, message });
     };
     if (!created) {
-      this.cancelAck(message.roomId, message.clientMessageId, send);
+      this.acks.cancel(message.roomId, message.clientMessageId, send);
       ackNow();
       return;
     }
@@ -410,11 +315,6 @@ export class Connection {
     this.expiryTimer = null;
     if (this.warmupTimer !== null) clearTimeout(this.warmupTimer);
     this.warmupTimer = null;
-    for (const list of this.pending.values()) for (const send of list) if (send.timer !== null) clearTimeout(send.timer);
-    this.pending.clear();
+    this.acks.clear();
   }
-}
-
-function pendingKey(roomId: string, clientMessageId: string): string {
-  return `${roomId}\u0000${clientMessageId}`;
 }

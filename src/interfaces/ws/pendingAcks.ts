@@ -1,0 +1,54 @@
+import type { Message } from '../../domain/room';
+
+/** A `send` frame waiting for its ack. */
+export interface PendingSend {
+  acked: boolean;
+  timer: NodeJS.Timeout | null;
+}
+
+/**
+ * One connection's sends that await their ack, by (room, clientMessageId). A send is
+ * registered before its command runs, so its event is recognised however early the
+ * live side hands it over; the event then becomes this connection's `ack` (in its place
+ * among the room's messages) instead of a `message` frame.
+ */
+export class PendingAcks {
+  private readonly pending = new Map<string, PendingSend[]>();
+
+  expect(roomId: string, clientMessageId: string): PendingSend {
+    const send: PendingSend = { acked: false, timer: null };
+    const key = keyOf(roomId, clientMessageId);
+    const list = this.pending.get(key);
+    if (list === undefined) this.pending.set(key, [send]);
+    else list.push(send);
+    return send;
+  }
+
+  /** The send failed, or was answered directly: nothing more will be acked for it. */
+  cancel(roomId: string, clientMessageId: string, send: PendingSend): void {
+    const key = keyOf(roomId, clientMessageId);
+    const list = this.pending.get(key)?.filter((s) => s !== send);
+    if (list === undefined || list.length === 0) this.pending.delete(key);
+    else this.pending.set(key, list);
+  }
+
+  /** The sends this message answers (removed from waiting); empty when it is not one of ours. */
+  take(message: Message): PendingSend[] {
+    const key = keyOf(message.roomId, message.clientMessageId);
+    const waiting = this.pending.get(key);
+    if (waiting === undefined) return [];
+    this.pending.delete(key);
+    for (const send of waiting) if (send.timer !== null) clearTimeout(send.timer);
+    return waiting;
+  }
+
+  /** Stops every fallback timer (the connection is closing). */
+  clear(): void {
+    for (const list of this.pending.values()) for (const send of list) if (send.timer !== null) clearTimeout(send.timer);
+    this.pending.clear();
+  }
+}
+
+function keyOf(roomId: string, clientMessageId: string): string {
+  return `${roomId}\u0000${clientMessageId}`;
+}
