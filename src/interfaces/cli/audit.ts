@@ -44,9 +44,14 @@ class Store {
 
   private async get<T extends { close(): Promise<void> }>(id: symbol): Promise<T> {
     this.container ??= buildContainer({ config: this.config, logger: silentLogger, clock: systemClock, ids: randomIds });
-    const value = await this.container.getAsync<T>(id);
-    if (!this.opened.includes(value)) this.opened.push(value);
-    return value;
+    // The database first: every store is built on it (the read models live there even with
+    // EventStoreDB), and an embedded one left open keeps the process from exiting.
+    for (const needed of [TYPES.SqlDatabase, TYPES.EventStore]) {
+      const resource = await this.container.getAsync<{ close(): Promise<void> }>(needed);
+      if (!this.opened.includes(resource)) this.opened.push(resource);
+      if (needed === id) break;
+    }
+    return this.container.getAsync<T>(id);
   }
 
   async close(): Promise<void> {
