@@ -1,4 +1,8 @@
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { randomIds } from '../../../src/application/ports/ids';
 import { silentLogger } from '../../../src/application/ports/logger';
 import { makeRoomCommands, type Actor } from '../../../src/application/room/roomCommands';
@@ -82,6 +86,20 @@ describe.each(databaseKinds)('the audit tools on %s', (kind) => {
       expect(positions).toEqual([...positions].sort((a, b) => a - b));
       const window = lines((await runCli(tdb, ['export', '--room', roomId, '--from', '2026-04-01T09:00:00Z', '--to', '2026-04-01T11:00:00Z'])).stdout);
       expect(window.map((e) => e.type)).toEqual(['MessageSent', 'MessageSent', 'MessagesRead']);
+    });
+
+    it('is verified by the standalone script in docs/audit.md, which also catches an edited line', async () => {
+      const doc = readFileSync(path.join(__dirname, '../../../docs/audit.md'), 'utf8');
+      const script = /### Checking it yourself[\s\S]*?```js\n([\s\S]*?)```/.exec(doc)?.[1] as string;
+      expect(script.split('\n').length).toBeLessThanOrEqual(25);
+      const file = path.join(mkdtempSync(path.join(tmpdir(), 'audit-script-')), 'verify-export.js');
+      writeFileSync(file, script);
+      const exported = (await runCli(tdb, ['export', '--all'])).stdout;
+      const clean = spawnSync(process.execPath, [file], { input: exported, encoding: 'utf8' });
+      expect([clean.status, clean.stdout]).toEqual([0, 'OK: 3 streams\n']);
+      const edited = exported.replace('Four metres.', 'Five metres.');
+      const caught = spawnSync(process.execPath, [file], { input: edited, encoding: 'utf8' });
+      expect([caught.status, caught.stdout]).toEqual([1, `FAIL room-${roomId} revision 2\n1 bad events\n`]);
     });
 
     it('refuses bad input with one line and exit 2: no room chosen, an unknown room, a bad date', async () => {
