@@ -12,6 +12,8 @@ export interface StreamVerdict {
   events: number;
   /** The last revision stored, null for a stream with no event left. */
   headRevision: number | null;
+  /** The stream's last anchored revision, null when it has not been anchored yet. */
+  anchoredRevision: number | null;
   verified: boolean;
   problem: ChainProblem | null;
 }
@@ -48,6 +50,7 @@ export async function verifyStream(eventStore: EventStore, streamId: string, led
     roomId: roomIdOfStream(streamId),
     events: checker.count,
     headRevision: checker.head?.revision ?? null,
+    anchoredRevision: anchored?.revision ?? null,
     verified: problem === null,
     problem,
   };
@@ -124,6 +127,7 @@ function anchorVerdict(ledger: AnchorLedger, expected: VerifyStoreOptions['expec
     roomId: null,
     events: ledger.anchors,
     headRevision: ledger.head?.revision ?? null,
+    anchoredRevision: expected?.revision ?? null,
     verified: problem === null,
     problem,
   };
