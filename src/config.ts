@@ -75,6 +75,7 @@ const DEV_AUDIT_ANCHOR_KEY = 'dev-only-audit-anchor-key-change-me-please';
 const PUBLISHED_SECRETS: ReadonlySet<string> = new Set([
   DEV_JWT_SECRET,
   DEV_INTERNAL_TOKEN,
+  DEV_AUDIT_ANCHOR_KEY,
   'local-compose-secret-change-me-0123456789',
   'local-compose-internal-token',
 ]);
@@ -201,6 +202,8 @@ export function loadConfig(env: Env = process.env): Config {
     warnings.push(`AUDIT_ANCHOR_KEY is not set: audit anchors are keyed with the development key "${DEV_AUDIT_ANCHOR_KEY}"`);
   } else if (auditAnchorKey.length < 32) {
     throw new ConfigError('AUDIT_ANCHOR_KEY', 'must be at least 32 characters');
+  } else if (production && isPublishedSecret(auditAnchorKey)) {
+    throw new ConfigError('AUDIT_ANCHOR_KEY', 'is an example value published with this service: set a key of your own in production');
   }
 
   const certFile = get('TLS_CERT_FILE');

@@ -201,7 +201,9 @@ describe('configuration', () => {
     it('refuses the development secret and any value that says "change me"', () => {
       expect(refusal({ NODE_ENV: 'production', JWT_SECRET: 'dev-only-jwt-secret-change-me-please', INTERNAL_API_TOKEN: 'a-long-enough-internal-token' }).variable).toBe('JWT_SECRET');
       expect(refusal({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40), INTERNAL_API_TOKEN: 'please-CHANGE_ME-soon' }).variable).toBe('INTERNAL_API_TOKEN');
-      expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'k3J9xq2L8vB4nM7pR1tY6wZ0aS5dF3gH', INTERNAL_API_TOKEN: 'a-long-enough-internal-token' }).production).toBe(true);
+      const ownSecrets = { JWT_SECRET: 'k3J9xq2L8vB4nM7pR1tY6wZ0aS5dF3gH', INTERNAL_API_TOKEN: 'a-long-enough-internal-token' };
+      expect(refusal({ NODE_ENV: 'production', ...ownSecrets, AUDIT_ANCHOR_KEY: 'dev-only-audit-anchor-key-change-me-please' }).variable).toBe('AUDIT_ANCHOR_KEY');
+      expect(loadConfig({ NODE_ENV: 'production', ...ownSecrets, AUDIT_ANCHOR_KEY: 'q8Vn2Lr5Tx9Kb3Wm7Yc1Hd4Jf6Gs0Pa2' }).production).toBe(true);
     });
   });
 });

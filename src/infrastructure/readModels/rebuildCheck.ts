@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { EventStore, RecordedEvent } from '../../application/ports/eventStore';
 import type { SqlDatabase, SqlExecutor } from '../sql/sqlDatabase';
-import { applyToReadModels } from './chatProjection';
+import { applyBatchToReadModels } from './chatProjection';
 import { createReadModelTables, readModelKeys, readModelTables } from './schema';
 
 export interface RowDifference {
@@ -94,7 +94,7 @@ async function replay(options: RebuildCheckOptions, scratch: string, from: strin
     if (page.length === 0) return applied;
     await options.db.transaction(async (tx) => {
       await tx.query(`SET LOCAL search_path TO ${scratch}`);
-      for (const event of page) await applyToReadModels(tx, event);
+      await applyBatchToReadModels(tx, page);
     });
     applied += page.length;
     options.onProgress?.(done + applied);
