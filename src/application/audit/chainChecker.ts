@@ -6,7 +6,7 @@ import { hashVersionOf, safeHash } from './hashChain';
  * - `hash_mismatch`: the stored hash is not the hash of the event's content (an edit);
  * - `broken_link`: the event's prevHash is not the previous event's hash (a removal or a reordering);
  * - `revision_gap`: revisions do not run 0, 1, 2, … (a deleted or renumbered event);
- * - `hash_version`: an unknown hash version, or version 1 after version 2 (a downgrade);
+ * - `hash_version`: a hash version this code does not know;
  * - `missing_tail`: the stream ends before a revision that was anchored (its newest events were deleted);
  * - `anchor_mismatch`: an anchored revision's hash changed (the chain was recomputed after an edit);
  * - `anchor_mac`: an anchor whose HMAC does not verify with the key (forged, altered, or another key).
@@ -39,7 +39,6 @@ export class ChainChecker {
   head: { revision: number; hash: string } | null = null;
   private expectedRevision = 0;
   private prevHash = NO_PREVIOUS_HASH;
-  private version = 1;
   private readonly watched = new Map<number, string>();
 
   /** Remember the hashes at these revisions (the anchored ones) while checking. */
@@ -79,16 +78,14 @@ export class ChainChecker {
       const previous = revision === 0 ? 'the 64 zeros a first event starts from' : `the hash of revision ${revision - 1}`;
       return { revision, kind: 'broken_link', detail: `its prevHash is not ${previous}: an event was removed or reordered` };
     }
-    let version: number;
+    // A version 1 event after version 2 ones is accepted: during a rolling upgrade an older
+    // server still writes version 1. Turning a stored version 2 event into version 1 changes
+    // its metadata, so its hash must be recomputed: the anchors catch that like any rewrite.
     try {
-      version = hashVersionOf(event.metadata);
+      hashVersionOf(event.metadata);
     } catch (error) {
       return { revision, kind: 'hash_version', detail: (error as Error).message };
     }
-    if (version < this.version) {
-      return { revision, kind: 'hash_version', detail: `hash version ${version} after version ${this.version} events: a downgrade` };
-    }
-    this.version = version;
     if (safeHash(this.prevHash, event) !== event.metadata.hash) {
       return { revision, kind: 'hash_mismatch', detail: 'its stored hash does not match its content: the event was edited' };
     }

@@ -64,13 +64,17 @@ describe('the versioned event hash', () => {
     expect(check(moved)).toMatchObject({ revision: 2, kind: 'hash_mismatch' });
   });
 
-  it('refuses a version 2 event downgraded to version 1 even when its hash is recomputed to match', () => {
-    const events = appendCurrent(versionOneStream(1), 2);
-    const second = events[2] as Stored;
-    const { hashVersion: _v, ...metadata } = second.metadata;
-    const hash = eventHash(second.metadata.prevHash, { type: second.type, data: second.data, metadata });
-    const downgraded = [...events.slice(0, 2), { ...second, metadata: { ...metadata, hash } as EventMetadata }];
-    expect(check(downgraded)).toMatchObject({ revision: 2, kind: 'hash_version' });
+  it('accepts version 1 events after version 2 ones (an older server in a rolling upgrade), but not a stripped version', () => {
+    const upgraded = appendCurrent(versionOneStream(1), 1);
+    const prevHash = upgraded[1]?.metadata.hash as string;
+    const metadata = base('2026-02-01T10:00:00.000Z');
+    const data = { roomId: 'r', seq: 3, body: 'from an older server' };
+    const hash = createHash('sha256').update(prevHash).update(canonicalJson({ type: 'MessageSent', data, metadata })).digest('hex');
+    const olderServer = [...upgraded, { streamRevision: 2n, eventId: randomUUID(), type: 'MessageSent', data, metadata: { ...metadata, prevHash, hash } }];
+    expect(check(olderServer)).toBeNull();
+    // Removing hashVersion from a stored version 2 event changes what is hashed: without a recomputed hash it shows.
+    const { hashVersion: _v, ...stripped } = upgraded[1]?.metadata as EventMetadata;
+    expect(check([upgraded[0] as Stored, { ...(upgraded[1] as Stored), metadata: stripped as EventMetadata }])).toMatchObject({ revision: 1, kind: 'hash_mismatch' });
   });
 
   it('names a missing revision, a broken link and an unknown version at the first revision they touch', () => {
