@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import { createHistogram, performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
-import { eventHash } from '../src/application/audit/hashChain';
+import { eventHash, HASH_VERSION } from '../src/application/audit/hashChain';
 import type { EventToAppend } from '../src/application/ports/eventStore';
 import { sentMessageEventId } from '../src/application/room/sentMessageEventId';
 import { roomStreamName } from '../src/domain/room';
@@ -52,9 +52,10 @@ async function fill(store: PostgresEventStore, roomId: string, borrower: string,
     for (; seq <= count && batch.length < 1000; seq += 1) {
       const clientMessageId = `fill-${seq}`;
       const data = { roomId, messageId: randomUUID(), seq, senderId: borrower, body: `message ${seq} of a long conversation`, clientMessageId, sentAt: new Date().toISOString() };
-      const base = { actorId: borrower, correlationId: randomUUID(), causationId: randomUUID(), recordedAt: data.sentAt };
-      const hash = eventHash(prevHash, { type: 'MessageSent', data, metadata: base });
-      batch.push({ eventId: sentMessageEventId(roomId, borrower, clientMessageId), type: 'MessageSent', data, metadata: { ...base, prevHash, hash } });
+      const base = { actorId: borrower, correlationId: randomUUID(), causationId: randomUUID(), recordedAt: data.sentAt, hashVersion: HASH_VERSION };
+      const eventId = sentMessageEventId(roomId, borrower, clientMessageId);
+      const hash = eventHash(prevHash, { eventId, type: 'MessageSent', data, metadata: base });
+      batch.push({ eventId, type: 'MessageSent', data, metadata: { ...base, prevHash, hash } });
       prevHash = hash;
     }
     const appended = await store.appendToStream(stream, batch, revision);

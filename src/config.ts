@@ -26,6 +26,10 @@ export interface Config {
   roomEmptyTtlMs: number;
   roomIdleTtlMs: number;
   expirySweepCron: string;
+  /** When the audit anchor is recorded (node-schedule cron). */
+  auditAnchorCron: string;
+  /** HMAC-SHA-256 key of the audit anchors; the database never holds it. */
+  auditAnchorKey: string;
   tls: { certFile: string; keyFile: string } | null;
   wsMaxFrameBytes: number;
   /** Messages a second per user; 0 turns the limit off. */
@@ -60,6 +64,7 @@ export class ConfigError extends Error {
 
 const DEV_JWT_SECRET = 'dev-only-jwt-secret-change-me-please';
 const DEV_INTERNAL_TOKEN = 'dev-only-internal-token-change-me';
+const DEV_AUDIT_ANCHOR_KEY = 'dev-only-audit-anchor-key-change-me-please';
 
 /**
  * Secrets printed in this repository (the development defaults, docker-compose.yml,
@@ -70,6 +75,7 @@ const DEV_INTERNAL_TOKEN = 'dev-only-internal-token-change-me';
 const PUBLISHED_SECRETS: ReadonlySet<string> = new Set([
   DEV_JWT_SECRET,
   DEV_INTERNAL_TOKEN,
+  DEV_AUDIT_ANCHOR_KEY,
   'local-compose-secret-change-me-0123456789',
   'local-compose-internal-token',
 ]);
@@ -182,6 +188,24 @@ export function loadConfig(env: Env = process.env): Config {
     );
   }
 
+  const auditAnchorCron = get('AUDIT_ANCHOR_CRON') ?? '*/10 * * * *';
+  if (!isValidCron(auditAnchorCron)) {
+    throw new ConfigError(
+      'AUDIT_ANCHOR_CRON',
+      `must be a recurring cron expression like "*/10 * * * *" (5 fields, or 6 with seconds first), got ${JSON.stringify(auditAnchorCron)}`,
+    );
+  }
+  let auditAnchorKey = get('AUDIT_ANCHOR_KEY');
+  if (auditAnchorKey === undefined) {
+    if (production) throw new ConfigError('AUDIT_ANCHOR_KEY', 'is required when NODE_ENV=production');
+    auditAnchorKey = DEV_AUDIT_ANCHOR_KEY;
+    warnings.push(`AUDIT_ANCHOR_KEY is not set: audit anchors are keyed with the development key "${DEV_AUDIT_ANCHOR_KEY}"`);
+  } else if (auditAnchorKey.length < 32) {
+    throw new ConfigError('AUDIT_ANCHOR_KEY', 'must be at least 32 characters');
+  } else if (production && isPublishedSecret(auditAnchorKey)) {
+    throw new ConfigError('AUDIT_ANCHOR_KEY', 'is an example value published with this service: set a key of your own in production');
+  }
+
   const certFile = get('TLS_CERT_FILE');
   const keyFile = get('TLS_KEY_FILE');
   let tls: Config['tls'] = null;
@@ -221,6 +245,8 @@ export function loadConfig(env: Env = process.env): Config {
     roomEmptyTtlMs: duration('ROOM_EMPTY_TTL', '1h', maxTtl),
     roomIdleTtlMs: duration('ROOM_IDLE_TTL', '30d', maxTtl),
     expirySweepCron,
+    auditAnchorCron,
+    auditAnchorKey,
     tls,
     wsMaxFrameBytes: int('WS_MAX_FRAME_BYTES', 16 * 1024, 256, 16 * 1024 * 1024),
     sendRateLimit: int('SEND_RATE_LIMIT', 10, 0, 1_000_000),

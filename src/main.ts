@@ -21,6 +21,9 @@ import { TYPES } from './infrastructure/di/identifiers';
 import { pinoLogger } from './infrastructure/logging/pinoLogger';
 import type { ProjectionRunner } from './infrastructure/readModels/projectionRunner';
 import type { ExpirySweeper } from './infrastructure/scheduler/expirySweeper';
+import type { AnchorSchedule } from './infrastructure/scheduler/anchorSchedule';
+import type { AnchorLedger } from './application/audit/anchors';
+import type { AuditAccessLog } from './application/audit/accessLog';
 import type { SqlDatabase } from './infrastructure/sql/sqlDatabase';
 import { createHttpApp } from './interfaces/http/app';
 import { defaultHttpTuning, timeoutOptions, tlsOptions, type HttpTuning } from './interfaces/http/serverOptions';
@@ -79,7 +82,13 @@ export async function start(config: Config, options: StartOptions = {}): Promise
     routers: [
       postRoutes({ ...api, internalApiToken: config.internalApiToken }),
       roomRoutes({ ...api, budgets }),
-      auditRoutes({ eventStore, verifier, logger }),
+      auditRoutes({
+        eventStore,
+        verifier,
+        logger,
+        ledger: await container.getAsync<AnchorLedger>(TYPES.AnchorLedger),
+        accessLog: await container.getAsync<AuditAccessLog>(TYPES.AuditAccessLog),
+      }),
       healthRoutes({
         metrics,
         ready: async () => {
@@ -121,6 +130,8 @@ export async function start(config: Config, options: StartOptions = {}): Promise
   gateway.attach(server);
   const sweeper = await container.getAsync<ExpirySweeper>(TYPES.ExpirySweeper);
   sweeper.start();
+  const anchorSchedule = await container.getAsync<AnchorSchedule>(TYPES.AnchorSchedule);
+  anchorSchedule.start();
   logger.info({ port, store: config.eventStore.kind, database: db.kind }, 'chat service listening');
 
   let closing: Promise<void> | null = null;
@@ -139,6 +150,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
         await gateway.close();
         // No new sweep, and the running one stops after the rooms in hand, before the stores go.
         await sweeper.stop();
+        await anchorSchedule.stop();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeAllConnections();

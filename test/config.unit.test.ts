@@ -43,6 +43,9 @@ describe('configuration', () => {
     });
     expect(config.warnings.join('\n')).toMatch(/JWT_SECRET/);
     expect(config.warnings.join('\n')).toMatch(/INTERNAL_API_TOKEN/);
+    // The audit anchor: every ten minutes, keyed with the development key and a warning saying so.
+    expect(config.auditAnchorCron).toBe('*/10 * * * *');
+    expect(config.warnings.join('\n')).toMatch(/AUDIT_ANCHOR_KEY is not set/);
   });
 
   it('reads every variable it is given', () => {
@@ -67,6 +70,8 @@ describe('configuration', () => {
       TYPING_INTERVAL: '500ms',
       WS_MAX_CONNECTIONS_PER_USER: '3',
       WS_MAX_CONNECTIONS: '10000',
+      AUDIT_ANCHOR_CRON: '*/5 * * * *',
+      AUDIT_ANCHOR_KEY: 'an-audit-anchor-key-of-32-chars-or-more',
     });
     expect(config).toMatchObject({
       port: 8080,
@@ -86,6 +91,8 @@ describe('configuration', () => {
       typingIntervalMs: 500,
       wsMaxConnectionsPerUser: 3,
       wsMaxConnections: 10_000,
+      auditAnchorCron: '*/5 * * * *',
+      auditAnchorKey: 'an-audit-anchor-key-of-32-chars-or-more',
     });
     expect(config.warnings).toEqual([]);
     expect(loadConfig({ JWT_PUBLIC_KEY: rsaPublicKey }).jwt.algorithm).toBe('RS256');
@@ -137,6 +144,13 @@ describe('configuration', () => {
     ['LOG_LEVEL', { LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
     ['production without JWT_SECRET', { NODE_ENV: 'production', INTERNAL_API_TOKEN: 'a-long-enough-internal-token' }, 'JWT_SECRET'],
     ['production without INTERNAL_API_TOKEN', { NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40) }, 'INTERNAL_API_TOKEN'],
+    ['AUDIT_ANCHOR_CRON', { AUDIT_ANCHOR_CRON: 'every ten minutes' }, 'AUDIT_ANCHOR_CRON'],
+    ['AUDIT_ANCHOR_KEY too short', { AUDIT_ANCHOR_KEY: 'short-key' }, 'AUDIT_ANCHOR_KEY'],
+    [
+      'production without AUDIT_ANCHOR_KEY',
+      { NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40), INTERNAL_API_TOKEN: 'a-long-enough-internal-token' },
+      'AUDIT_ANCHOR_KEY',
+    ],
   ];
   it.each(bad)('refuses a bad %s with one line naming the variable', (_case, env, variable) => {
     const refused = refusal(env);
@@ -148,6 +162,7 @@ describe('configuration', () => {
   it('does not echo a secret it refuses', () => {
     expect(refusal({ JWT_SECRET: 'tiny-secret' }).message).not.toContain('tiny-secret');
     expect(refusal({ INTERNAL_API_TOKEN: 'tiny-token' }).message).not.toContain('tiny-token');
+    expect(refusal({ AUDIT_ANCHOR_KEY: 'tiny-anchor-key' }).message).not.toContain('tiny-anchor-key');
   });
 
   describe('in production, the secrets this repository publishes', () => {
@@ -186,7 +201,9 @@ describe('configuration', () => {
     it('refuses the development secret and any value that says "change me"', () => {
       expect(refusal({ NODE_ENV: 'production', JWT_SECRET: 'dev-only-jwt-secret-change-me-please', INTERNAL_API_TOKEN: 'a-long-enough-internal-token' }).variable).toBe('JWT_SECRET');
       expect(refusal({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40), INTERNAL_API_TOKEN: 'please-CHANGE_ME-soon' }).variable).toBe('INTERNAL_API_TOKEN');
-      expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'k3J9xq2L8vB4nM7pR1tY6wZ0aS5dF3gH', INTERNAL_API_TOKEN: 'a-long-enough-internal-token' }).production).toBe(true);
+      const ownSecrets = { JWT_SECRET: 'k3J9xq2L8vB4nM7pR1tY6wZ0aS5dF3gH', INTERNAL_API_TOKEN: 'a-long-enough-internal-token' };
+      expect(refusal({ NODE_ENV: 'production', ...ownSecrets, AUDIT_ANCHOR_KEY: 'dev-only-audit-anchor-key-change-me-please' }).variable).toBe('AUDIT_ANCHOR_KEY');
+      expect(loadConfig({ NODE_ENV: 'production', ...ownSecrets, AUDIT_ANCHOR_KEY: 'q8Vn2Lr5Tx9Kb3Wm7Yc1Hd4Jf6Gs0Pa2' }).production).toBe(true);
     });
   });
 });

@@ -27,6 +27,10 @@ describe('start-up with bad configuration', () => {
     ['JWT_PUBLIC_KEY', () => ({ JWT_PUBLIC_KEY: '-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----' })],
     ['JWT_SECRET', () => ({ NODE_ENV: 'production', INTERNAL_API_TOKEN: 'a-long-enough-internal-token' })],
     [
+      'AUDIT_ANCHOR_KEY',
+      () => ({ NODE_ENV: 'production', JWT_SECRET: 'k3J9xq2L8vB4nM7pR1tY6wZ0aS5dF3gH', INTERNAL_API_TOKEN: 'a-long-enough-internal-token' }),
+    ],
+    [
       'TLS_CERT_FILE',
       () => {
         const file = path.join(scratch, 'not-a-cert.pem');

@@ -1,5 +1,5 @@
 import type { Decider } from '../domain/shared/decider';
-import { eventHash } from './audit/hashChain';
+import { eventHash, HASH_VERSION } from './audit/hashChain';
 import type { Clock } from './ports/clock';
 import {
   NO_PREVIOUS_HASH,
@@ -408,10 +408,11 @@ function withMetadata<Evt extends DomainEvent>(
   const recordedAt = deps.clock.now().toISOString();
   let prevHash = previousHash;
   return events.map((event) => {
-    const base = { ...context, recordedAt };
-    const hash = eventHash(prevHash, { type: event.type, data: event.data, metadata: base });
+    const base = { ...context, recordedAt, hashVersion: HASH_VERSION };
+    const eventId = eventIdFor?.(event) ?? deps.ids.newId();
+    const hash = eventHash(prevHash, { eventId, type: event.type, data: event.data, metadata: base });
     const toAppend: EventToAppend = {
-      eventId: eventIdFor?.(event) ?? deps.ids.newId(),
+      eventId,
       type: event.type,
       data: event.data,
       metadata: { ...base, prevHash, hash },

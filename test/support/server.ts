@@ -2,7 +2,7 @@ import { loadConfig, type Config } from '../../src/config';
 import type { Clock } from '../../src/application/ports/clock';
 import { start, type RunningServer } from '../../src/main';
 import { createTestDatabase, type DatabaseKind, type TestDatabase } from './databases';
-import { TEST_INTERNAL_TOKEN, TEST_JWT_SECRET } from './tokens';
+import { TEST_AUDIT_ANCHOR_KEY, TEST_INTERNAL_TOKEN, TEST_JWT_SECRET } from './tokens';
 
 export interface TestServer extends RunningServer {
   database: TestDatabase;
@@ -19,6 +19,9 @@ export function testEnv(database: TestDatabase, env: Record<string, string> = {}
     // No sweep behind a test's back (a ManualClock moved past a TTL would race the real
     // minute); tests of expiry set their own EXPIRY_SWEEP_CRON.
     EXPIRY_SWEEP_CRON: '0 0 1 1 *',
+    // Likewise no audit anchor behind a test's back; audit tests anchor when they mean to.
+    AUDIT_ANCHOR_CRON: '0 0 1 1 *',
+    AUDIT_ANCHOR_KEY: TEST_AUDIT_ANCHOR_KEY,
     ...(database.url !== null ? { DATABASE_URL: database.url } : { DATA_DIR: database.dataDir as string }),
     ...env,
   };

@@ -1,35 +1,26 @@
 import { roomStreamName } from '../../domain/room';
-import type { EventMetadata, EventStore } from '../ports/eventStore';
-import { verifyChain } from './hashChain';
+import type { EventStore } from '../ports/eventStore';
+import type { AnchorLedger } from './anchors';
+import type { ChainProblem } from './chainChecker';
+import { streamEvents, toAuditedEvent, type AuditedEvent } from './records';
+import { verifyStream } from './verification';
 
-export interface AuditedEvent {
-  streamRevision: number;
-  /** A JSON number while it is exact (always, on PostgreSQL); past 2^53 the decimal string. */
-  globalPosition: number | string;
-  type: string;
-  data: unknown;
-  metadata: EventMetadata;
-}
+export type { AuditedEvent } from './records';
 
 export interface RoomAudit {
   events: AuditedEvent[];
-  /** True when every event's hash matches its content and its predecessor's hash. */
+  /** True when the hash chain holds and the stream still reaches its anchored head unchanged. */
   verified: boolean;
+  /** The first thing wrong, null when verified. */
+  problem: ChainProblem | null;
 }
 
-/** A room's whole history as recorded, with the hash chain checked; null for a room that does not exist. */
-export async function readRoomAudit(eventStore: EventStore, roomId: string): Promise<RoomAudit | null> {
-  const recorded = await eventStore.readStream(roomStreamName(roomId));
-  if (recorded.length === 0) return null;
-  return {
-    events: recorded.map((event) => ({
-      streamRevision: Number(event.streamRevision),
-      globalPosition:
-        event.globalPosition <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(event.globalPosition) : event.globalPosition.toString(),
-      type: event.type,
-      data: event.data,
-      metadata: event.metadata,
-    })),
-    verified: verifyChain(recorded),
-  };
+/** A room's whole history as recorded, verified; null for a room that does not exist. */
+export async function readRoomAudit(eventStore: EventStore, ledger: AnchorLedger, roomId: string): Promise<RoomAudit | null> {
+  const events: AuditedEvent[] = [];
+  for await (const event of streamEvents(eventStore, roomStreamName(roomId))) events.push(toAuditedEvent(event));
+  await ledger.refresh();
+  const verdict = await verifyStream(eventStore, roomStreamName(roomId), ledger);
+  if (events.length === 0 && verdict.verified) return null;
+  return { events, verified: verdict.verified, problem: verdict.problem };
 }

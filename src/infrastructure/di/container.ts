@@ -25,6 +25,9 @@ import type { TypingSignals } from '../../application/ports/typingSignals';
 import { ExpirySweeper } from '../scheduler/expirySweeper';
 import { UserBudgets } from '../../application/limits/userBudgets';
 import { SqlSharedBuckets } from '../limits/sqlSharedBuckets';
+import { AnchorLedger, AuditAnchorer } from '../../application/audit/anchors';
+import { AuditAccessLog } from '../../application/audit/accessLog';
+import { AnchorSchedule } from '../scheduler/anchorSchedule';
 import { PgDatabase } from '../sql/pgDatabase';
 import { DataDirInUseError } from '../sql/dataDirLock';
 import { PgliteDatabase } from '../sql/pgliteDatabase';
@@ -201,6 +204,33 @@ export function buildContainer(options: ContainerOptions): Container {
         return new UserBudgets(settings, { shared, sharedKinds: ['send'], logger });
       },
       [TYPES.Config, TYPES.SqlDatabase, TYPES.Logger],
+    );
+
+  container
+    .bind<AuditAnchorer>(TYPES.AuditAnchorer)
+    .toResolvedValue(
+      (config: Config, eventStore: EventStore, clock: Clock, ids: IdGenerator, logger: Logger) =>
+        new AuditAnchorer({ eventStore, clock, ids, key: config.auditAnchorKey, logger: logger.child({ component: 'audit-anchor' }) }),
+      [TYPES.Config, TYPES.EventStore, TYPES.Clock, TYPES.Ids, TYPES.Logger],
+    );
+
+  container
+    .bind<AnchorSchedule>(TYPES.AnchorSchedule)
+    .toResolvedValue(
+      (config: Config, anchorer: AuditAnchorer, logger: Logger) =>
+        new AnchorSchedule({ cron: config.auditAnchorCron, anchorer, logger: logger.child({ component: 'audit-anchor' }) }),
+      [TYPES.Config, TYPES.AuditAnchorer, TYPES.Logger],
+    );
+
+  container
+    .bind<AnchorLedger>(TYPES.AnchorLedger)
+    .toResolvedValue((config: Config, eventStore: EventStore) => new AnchorLedger(eventStore, config.auditAnchorKey), [TYPES.Config, TYPES.EventStore]);
+
+  container
+    .bind<AuditAccessLog>(TYPES.AuditAccessLog)
+    .toResolvedValue(
+      (eventStore: EventStore, clock: Clock, ids: IdGenerator) => new AuditAccessLog({ eventStore, clock, ids }),
+      [TYPES.EventStore, TYPES.Clock, TYPES.Ids],
     );
 
   return container;

@@ -15,4 +15,8 @@ export const TYPES = {
   TypingSignals: Symbol.for('TypingSignals'),
   ExpirySweeper: Symbol.for('ExpirySweeper'),
   UserBudgets: Symbol.for('UserBudgets'),
+  AuditAnchorer: Symbol.for('AuditAnchorer'),
+  AnchorSchedule: Symbol.for('AnchorSchedule'),
+  AnchorLedger: Symbol.for('AnchorLedger'),
+  AuditAccessLog: Symbol.for('AuditAccessLog'),
 } as const;

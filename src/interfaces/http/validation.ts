@@ -81,3 +81,11 @@ export const clientMessageIdSchema = z
 export function jsonObject<Shape extends z.ZodRawShape>(shape: Shape) {
   return z.object(shape, { error: 'must be a JSON object (Content-Type: application/json)' });
 }
+
+const INSTANT_MESSAGE = 'must be an ISO-8601 time with a zone, like 2026-01-01T12:00:00Z';
+
+/** An instant given as text: ISO-8601 date and time with `Z` or an offset (a local time would be ambiguous). */
+export const instantText = z
+  .string({ error: INSTANT_MESSAGE })
+  .pipe(z.iso.datetime({ offset: true, error: INSTANT_MESSAGE }))
+  .transform((text) => new Date(text));

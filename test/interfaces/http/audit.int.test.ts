@@ -69,6 +69,57 @@ describe.each(databaseKinds)('the audit record over HTTP on %s', (kind) => {
     expect(malformed.body.error.message).toMatch(/^roomId: /);
   });
 
+  it('streams the same events as JSON Lines with ?format=jsonl, each with its event id', async () => {
+    const json = await asAuditor().get(`/api/audit/rooms/${roomId}/events`);
+    const res = await asAuditor().get(`/api/audit/rooms/${roomId}/events?format=jsonl`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/jsonl; charset=utf-8');
+    const lines = res.text.trimEnd().split('\n').map((line) => JSON.parse(line));
+    expect(lines).toEqual(json.body.events);
+    expect(lines.every((e) => /^[0-9a-f-]{36}$/.test(e.eventId) && e.streamId === `room-${roomId}`)).toBe(true);
+    const missing = await asAuditor().get(`/api/audit/rooms/${randomUUID()}/events?format=jsonl`);
+    expect(missing.status).toBe(404);
+    const badFormat = await asAuditor().get(`/api/audit/rooms/${roomId}/events?format=csv`);
+    expect(badFormat.status).toBe(400);
+    expect(badFormat.body.error.message).toBe('format: must be "json" or "jsonl"');
+  });
+
+  it('shows the room as it stood at an instant with /state?at=', async () => {
+    const events = (await asAuditor().get(`/api/audit/rooms/${roomId}/events`)).body.events as Array<{ metadata: { recordedAt: string } }>;
+    const afterMessage = events[1]?.metadata.recordedAt as string;
+    const then = await asAuditor().get(`/api/audit/rooms/${roomId}/state?at=${encodeURIComponent(afterMessage)}`);
+    expect(then.status).toBe(200);
+    expect(then.body.room).toMatchObject({ roomId, status: 'open', participants: [lena, bob], blocks: [], asOfRevision: 1 });
+    expect(then.body.room.messages.map((m: { body: string }) => m.body)).toEqual(['Is the tent waterproof?']);
+    const now = await asAuditor().get(`/api/audit/rooms/${roomId}/state?at=2100-01-01T00:00:00Z`);
+    expect(now.body.room.blocks).toEqual([{ blockerId: lena, blockedId: bob }]);
+    expect(now.body.room.lastReadSeq[lena]).toBe(1);
+
+    const before = await asAuditor().get(`/api/audit/rooms/${roomId}/state?at=2000-01-01T00:00:00Z`);
+    expect(before.status).toBe(404);
+    expect(before.body.error.message).toMatch(/was not open yet at 2000-01-01T00:00:00.000Z$/);
+    const badAt = await asAuditor().get(`/api/audit/rooms/${roomId}/state?at=yesterday`);
+    expect(badAt.status).toBe(400);
+    expect(badAt.body.error.message).toMatch(/^at: must be an ISO-8601 time/);
+    const noAt = await asAuditor().get(`/api/audit/rooms/${roomId}/state`);
+    expect(noAt.status).toBe(400);
+    const participant = await as(server.url, tokenFor(lena)).get(`/api/audit/rooms/${roomId}/state?at=2100-01-01T00:00:00Z`);
+    expect(participant.status).toBe(403);
+    const verifyAsParticipant = await as(server.url, tokenFor(lena)).get('/api/audit/verify');
+    expect(verifyAsParticipant.status).toBe(403);
+  });
+
+  it('verifies every stream for an auditor with /api/audit/verify, and one room with ?room=', async () => {
+    const all = await asAuditor().get('/api/audit/verify');
+    expect(all.status).toBe(200);
+    expect(all.body).toMatchObject({ verified: true, failures: [] });
+    expect(all.body.streams).toBeGreaterThanOrEqual(3);
+    const one = await asAuditor().get(`/api/audit/verify?room=${roomId}`);
+    expect(one.body).toMatchObject({ verified: true, streams: 1, events: 4 });
+    const unknown = await asAuditor().get(`/api/audit/verify?room=${randomUUID()}`);
+    expect(unknown.status).toBe(404);
+  });
+
   if (kind === 'postgres') {
     it('reports verified: false once a stored event has been altered', async () => {
       const db = await server.database.connect();

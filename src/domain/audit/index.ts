@@ -1,0 +1,57 @@
+import type { Event } from '../shared/decider';
+
+/**
+ * The audit trail's own events. They live in streams of their own, never in a room's,
+ * so reading chat history and anchoring it leave the rooms' records untouched.
+ */
+
+/** What an auditor read: the route or command, and its arguments. */
+export type AuditAccessed = Event<
+  'AuditAccessed',
+  {
+    /** The auditor's user id (the token's `sub`). */
+    actorId: string;
+    /** `room-events`, `room-state` or `verify`. */
+    action: AuditAction;
+    /** The room read; absent for a store-wide verification. */
+    roomId?: string;
+    /** For `room-state`: the instant asked for. */
+    at?: string;
+    accessedAt: string;
+  }
+>;
+
+export type AuditAction = 'room-events' | 'room-state' | 'verify';
+
+/** One stream's head as it was when anchored. */
+export interface AnchoredHead {
+  streamId: string;
+  revision: number;
+  hash: string;
+}
+
+/**
+ * Heads of the streams that changed since the previous anchor. `mac` is an HMAC-SHA-256,
+ * keyed with a secret the database does not hold, over this anchor and the previous
+ * anchor's `mac`: without the key nobody can write an anchor that verifies.
+ */
+export type AuditAnchored = Event<
+  'AuditAnchored',
+  {
+    anchoredAt: string;
+    /** The event store checkpoint the heads were read up to (inclusive). */
+    through: string;
+    heads: AnchoredHead[];
+    prevMac: string;
+    mac: string;
+  }
+>;
+
+export type AuditEvent = AuditAccessed | AuditAnchored;
+
+export const ANCHOR_STREAM = 'audit-anchors';
+
+/** One access stream a day keeps each stream short enough to read whole. */
+export const auditAccessStreamName = (day: Date): string => `audit-access-${day.toISOString().slice(0, 10)}`;
+
+export const isAuditStream = (streamId: string): boolean => streamId.startsWith('audit-');
