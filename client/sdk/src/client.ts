@@ -81,8 +81,11 @@ export interface ChatClientOptions {
   WebSocket?: WebSocketConstructor;
   fetch?: typeof fetch;
   backoff?: Partial<BackoffOptions>;
-  /** Send `auth` this long before the token's `exp` (default 60 s; at most half the time left). */
-  refreshBeforeExpiryMs?: number;
+  /**
+   * Send `auth` this long before the token's `exp` (default 60 s; at most half the time left).
+   * null: never refresh on an open socket; the server's 4001 at `exp` then brings a reconnect with a new token.
+   */
+  refreshBeforeExpiryMs?: number | null;
   /** At most one typing frame per room this often (default 3 s). */
   typingIntervalMs?: number;
   /** A quiet connection is pinged after this long and dropped after twice this (default 20 s). */
@@ -584,7 +587,7 @@ export class ChatClient {
     if (this.refreshTimer !== null) clearTimeout(this.refreshTimer);
     this.refreshTimer = null;
     const expiresAt = this.token === null ? null : tokenExpiresAt(this.token);
-    if (expiresAt === null) return;
+    if (expiresAt === null || this.options.refreshBeforeExpiryMs === null) return;
     const left = expiresAt - Date.now();
     const early = Math.min(this.options.refreshBeforeExpiryMs ?? 60_000, left / 2);
     this.refreshTimer = setTimeout(() => void this.refresh(), Math.max(0, left - early));
