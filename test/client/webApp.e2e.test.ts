@@ -62,7 +62,8 @@ withBrowser('the web app in Chromium: a lender and a borrower chat about a demo 
     }
     database = await createTestDatabase('postgres');
     // No JWT secret: development mode, so the demo sign-in and the demo posts exist.
-    server = await spawnServer(database, { JWT_SECRET: '' });
+    // A room nobody writes in expires after 4 s, swept every second: the expired banner's test.
+    server = await spawnServer(database, { JWT_SECRET: '', ROOM_EMPTY_TTL: '4s', EXPIRY_SWEEP_CRON: '* * * * * *' });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
     lenderContext = await browser.newContext({ viewport: { width: 1100, height: 720 }, locale: 'ko-KR' });
     borrowerContext = await browser.newContext({ viewport: { width: 390, height: 760 }, isMobile: true, hasTouch: true });
@@ -170,7 +171,25 @@ withBrowser('the web app in Chromium: a lender and a borrower chat about a demo 
     expect(await messages(lender).locator('li').count()).toBe(5);
   });
 
-  it('takes a screenshot of the conversation view', async () => {
+  it('while the lender blocks, the borrower’s message fails with Retry; after Unblock, Retry delivers it once', async () => {
+    await lender.getByRole('button', { name: 'Block', exact: true }).click();
+    await lender.getByRole('button', { name: 'Unblock', exact: true }).waitFor();
+    const refused = 'can I pick it up earlier?';
+    await send(borrower, refused);
+    await borrower.getByText(/^Not sent:/).waitFor();
+    expect(await bubbles(lender, refused).count()).toBe(0);
+
+    await lender.getByRole('button', { name: 'Unblock', exact: true }).click();
+    await lender.getByRole('button', { name: 'Block', exact: true }).waitFor();
+    await borrower.getByRole('button', { name: 'Retry' }).click();
+    await bubbles(lender, refused).waitFor();
+    await until('the retried message to be sent', async () => (await borrower.getByText(/^Not sent:|Sending…/).count()) === 0);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(await bubbles(lender, refused).count()).toBe(1);
+    expect(await bubbles(borrower, refused).count()).toBe(1);
+  });
+
+  it('takes screenshots of the conversation view (desktop and phone)', async () => {
     await lender.getByRole('status', { name: 'Connection' }).filter({ hasText: 'Online' }).waitFor();
     // UPDATE_SCREENSHOTS=1 refreshes the one in the README; otherwise it goes to a temp dir.
     const dir = process.env.UPDATE_SCREENSHOTS === '1' ? path.join(root, 'docs/images') : mkdtempSync(path.join(tmpdir(), 'chat-shot-'));
@@ -179,5 +198,20 @@ withBrowser('the web app in Chromium: a lender and a borrower chat about a demo 
     const png = await lender.screenshot({ path: file });
     expect(png.subarray(1, 4).toString()).toBe('PNG');
     expect(png.length).toBeGreaterThan(10_000);
+    // And the borrower's side at phone width.
+    const phone = await borrower.screenshot({ path: path.join(dir, 'conversation-phone.png') });
+    expect(phone.subarray(1, 4).toString()).toBe('PNG');
+  });
+
+  it('shows an expired room’s banner live, and Reopen lets the conversation go on', async () => {
+    await borrower.getByRole('link', { name: 'Posts' }).click();
+    await borrower.getByRole('article', { name: tent.title }).getByRole('button', { name: 'Chat' }).click();
+    const expired = borrower.getByRole('region', { name: 'Expired' });
+    // Nobody writes: the sweeper expires it, and the open conversation says so.
+    await expired.waitFor({ timeout: 20_000 });
+    await expired.getByRole('button', { name: 'Reopen' }).click();
+    await expired.waitFor({ state: 'detached' });
+    await send(borrower, 'is the tent still free? ⛺');
+    await until('the message to be sent', async () => (await bubbles(borrower, 'is the tent still free? ⛺').count()) === 1 && (await borrower.getByText(/Sending…|^Not sent:/).count()) === 0);
   });
 });
