@@ -127,7 +127,13 @@ export class ChatClient {
   private heartbeatTimer: ReturnType<typeof setInterval> | null = null;
   private lastHeard = 0;
   private readonly resuming = new Set<string>();
-  private readonly retryTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  /** Per room: the one message on the wire, waiting for its ack or error. */
+  private readonly inFlight = new Map<string, string>();
+  /** Per room: a pause after a rate_limited (or transient) refusal, before the queue goes on. */
+  private readonly roomPauses = new Map<string, ReturnType<typeof setTimeout>>();
+  /** Per room: refusals in a row, so the pause grows; an ack resets it. */
+  private readonly refusals = new Map<string, number>();
+  private stableTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly lastTyping = new Map<string, number>();
   private readonly readSent = new Map<string, number>();
   private unsubscribeNetwork: (() => void) | null = null;
@@ -181,8 +187,8 @@ export class ChatClient {
     this.setState({ state: 'closed', retryInMs: null });
     this.unsubscribeNetwork?.();
     this.clearTimers();
-    for (const timer of this.retryTimers.values()) clearTimeout(timer);
-    this.retryTimers.clear();
+    for (const timer of this.roomPauses.values()) clearTimeout(timer);
+    this.roomPauses.clear();
     this.dropSocket(CloseCodes.normal, 'client closed');
   }
 
@@ -211,7 +217,7 @@ export class ChatClient {
   send(roomId: string, body: string): OutgoingMessage {
     const item = this.outbox.add(roomId, body, this.now());
     this.events.emit('outbox', { ...item });
-    if (this.isOnline()) this.transmit(item);
+    this.pump(roomId);
     return { ...item };
   }
 
@@ -220,12 +226,17 @@ export class ChatClient {
     const item = this.outbox.retry(clientMessageId);
     if (item === null) return;
     this.events.emit('outbox', { ...item });
-    if (this.isOnline()) this.transmit(item);
+    this.pump(item.roomId);
   }
 
   /** Drops a pending or failed message from the outbox (it may still arrive if it already went out). */
   discard(clientMessageId: string): void {
+    const item = this.outbox.get(clientMessageId);
     this.outbox.discard(clientMessageId);
+    if (item !== undefined && this.inFlight.get(item.roomId) === clientMessageId) {
+      this.inFlight.delete(item.roomId);
+      this.pump(item.roomId);
+    }
   }
 
   /** Pending and failed messages (all, or one room's), oldest first. */
@@ -368,13 +379,19 @@ export class ChatClient {
     if (this.socket !== socket) return;
     this.everOnline = true;
     this.lastHeard = Date.now();
-    this.setState({ state: 'online', attempt: 0, retryInMs: null, closeCode: null });
+    this.setState({ state: 'online', retryInMs: null, closeCode: null });
+    // The failure count is forgotten only once a connection has held for a while, so a
+    // server that accepts and at once closes still meets a growing backoff.
+    this.stableTimer = setTimeout(() => {
+      this.current = { ...this.current, attempt: 0 };
+    }, 5_000);
     // Resumes first: the server holds live messages until the first other frame, so none
     // arrives before its room's replay.
     this.resuming.clear();
     for (const [roomId, timeline] of this.timelines.entries()) this.resume(roomId, timeline.last);
     this.sendFrame({ type: 'ping' });
-    for (const item of this.outbox.pending()) if (!this.retryTimers.has(item.clientMessageId)) this.transmit(item);
+    this.inFlight.clear();
+    for (const roomId of new Set(this.outbox.pending().map((i) => i.roomId))) this.pump(roomId);
     this.scheduleRefresh();
     const heartbeatMs = this.options.heartbeatMs ?? 20_000;
     this.heartbeatTimer = setInterval(() => {
@@ -398,6 +415,8 @@ export class ChatClient {
       }
     }
     this.resuming.clear();
+    // Whatever was on the wire goes again, same clientMessageId, after the reconnect.
+    this.inFlight.clear();
     if (this.current.state === 'closed') return;
     if (this.network !== null && !this.network.online()) {
       this.setState({ state: 'offline', retryInMs: null, closeCode: code });
@@ -441,7 +460,8 @@ export class ChatClient {
     if (this.reconnectTimer !== null) clearTimeout(this.reconnectTimer);
     if (this.refreshTimer !== null) clearTimeout(this.refreshTimer);
     if (this.heartbeatTimer !== null) clearInterval(this.heartbeatTimer);
-    this.reconnectTimer = this.refreshTimer = this.heartbeatTimer = null;
+    if (this.stableTimer !== null) clearTimeout(this.stableTimer);
+    this.reconnectTimer = this.refreshTimer = this.heartbeatTimer = this.stableTimer = null;
   }
 
   private dropSocket(code: number, reason: string): void {
@@ -467,10 +487,26 @@ export class ChatClient {
     if (this.sendFrame({ type: 'resume', roomId, afterSeq })) this.resuming.add(roomId);
   }
 
-  private transmit(item: OutgoingMessage): void {
-    if (this.sendFrame({ type: 'send', roomId: item.roomId, clientMessageId: item.clientMessageId, body: item.body })) {
-      this.outbox.attempted(item);
+  /**
+   * Sends the room's oldest pending message, if none is on the wire and the room is not
+   * paused. One at a time per room: a message is acked (or refused) before the next goes,
+   * so a room's messages are stored in the order they were sent even when one is refused
+   * for rate and retried, or a reconnect comes in between.
+   */
+  private pump(roomId: string): void {
+    if (!this.isOnline() || this.inFlight.has(roomId) || this.roomPauses.has(roomId)) return;
+    const next = this.outbox.pending().find((i) => i.roomId === roomId);
+    if (next === undefined) return;
+    if (this.sendFrame({ type: 'send', roomId, clientMessageId: next.clientMessageId, body: next.body })) {
+      this.outbox.attempted(next);
+      this.inFlight.set(roomId, next.clientMessageId);
     }
+  }
+
+  /** The message on the wire for its room was answered: the next may go. */
+  private answered(roomId: string, clientMessageId: string): void {
+    if (this.inFlight.get(roomId) === clientMessageId) this.inFlight.delete(roomId);
+    this.pump(roomId);
   }
 
   // ---- frames ----
@@ -514,11 +550,10 @@ export class ChatClient {
     if (message.senderId === this.userId) {
       const settled = this.outbox.settle(message.clientMessageId, message);
       if (settled !== null) {
-        const timer = this.retryTimers.get(message.clientMessageId);
-        if (timer !== undefined) clearTimeout(timer);
-        this.retryTimers.delete(message.clientMessageId);
+        this.refusals.delete(message.roomId);
         this.events.emit('outbox', settled);
       }
+      this.answered(message.roomId, message.clientMessageId);
     }
     const { ready, gap } = this.timelines.accept(message);
     for (const m of ready) this.events.emit('message', m);
@@ -547,16 +582,24 @@ export class ChatClient {
     if (PERMANENT_SEND_ERRORS.has(frame.code)) {
       const failed = this.outbox.fail(item.clientMessageId, { code: frame.code, message: frame.message });
       if (failed !== null) this.events.emit('outbox', { ...failed });
+      this.answered(item.roomId, item.clientMessageId);
       return;
     }
-    // rate_limited, internal, unavailable: the same message again, after a growing, jittered pause.
-    const delay = Math.max(1000, backoffDelay(item.attempts, this.backoff));
-    const timer = setTimeout(() => {
-      this.retryTimers.delete(item.clientMessageId);
-      const still = this.outbox.get(item.clientMessageId);
-      if (still?.status === 'pending' && this.isOnline()) this.transmit(still);
-    }, delay);
-    this.retryTimers.set(item.clientMessageId, timer);
+    // rate_limited, internal, unavailable: the room's queue pauses (growing, jittered), then
+    // goes on from this same message.
+    const roomId = item.roomId;
+    if (this.inFlight.get(roomId) === item.clientMessageId) this.inFlight.delete(roomId);
+    if (this.roomPauses.has(roomId)) return;
+    const refusals = (this.refusals.get(roomId) ?? 0) + 1;
+    this.refusals.set(roomId, refusals);
+    const delay = Math.max(frame.code === 'rate_limited' ? 1000 : 500, backoffDelay(refusals, this.backoff));
+    this.roomPauses.set(
+      roomId,
+      setTimeout(() => {
+        this.roomPauses.delete(roomId);
+        this.pump(roomId);
+      }, delay),
+    );
   }
 
   // ---- tokens ----
