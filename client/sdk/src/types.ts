@@ -113,3 +113,27 @@ export const CloseCodes = {
   tooSlow: 4008,
   rateLimited: 4029,
 } as const;
+
+// Bodies of the routes an app does not call through ChatClient, typed for completeness.
+/** `POST /api/push/subscriptions` (v1.1): a browser's PushSubscription as JSON. `DELETE` takes `{endpoint}`. */
+export interface PushSubscriptionBody {
+  endpoint: string;
+  keys: { p256dh: string; auth: string };
+}
+/** `PUT /api/internal/posts/:postId` (the marketplace backend, with the internal token). */
+export interface UpsertPostBody {
+  ownerId: string;
+  title: string;
+}
+/** One recorded event, as `GET /api/audit/rooms/:roomId/events` returns it (auditors). */
+export interface AuditEvent {
+  streamRevision: number;
+  globalPosition: number | string;
+  type: string;
+  data: Record<string, unknown>;
+  metadata: { actorId: string; correlationId: string; causationId: string; recordedAt: string; prevHash: string; hash: string } & Record<string, unknown>;
+}
+export interface AuditEventsResponse {
+  events: AuditEvent[];
+  verified: boolean;
+}
