@@ -379,18 +379,18 @@ export class ChatClient {
     if (this.socket !== socket) return;
     this.everOnline = true;
     this.lastHeard = Date.now();
-    this.setState({ state: 'online', retryInMs: null, closeCode: null });
     // The failure count is forgotten only once a connection has held for a while, so a
     // server that accepts and at once closes still meets a growing backoff.
     this.stableTimer = setTimeout(() => {
       this.current = { ...this.current, attempt: 0 };
     }, 5_000);
-    // Resumes first: the server holds live messages until the first other frame, so none
-    // arrives before its room's replay.
+    // Resumes first, before anything a listener of the state change might send: the server
+    // holds live messages until the first other frame, so none arrives before its room's replay.
     this.resuming.clear();
     for (const [roomId, timeline] of this.timelines.entries()) this.resume(roomId, timeline.last);
     this.sendFrame({ type: 'ping' });
     this.inFlight.clear();
+    this.setState({ state: 'online', retryInMs: null, closeCode: null });
     for (const roomId of new Set(this.outbox.pending().map((i) => i.roomId))) this.pump(roomId);
     this.scheduleRefresh();
     const heartbeatMs = this.options.heartbeatMs ?? 20_000;
