@@ -214,4 +214,29 @@ withBrowser('the web app in Chromium: a lender and a borrower chat about a demo 
     await send(borrower, 'is the tent still free? ⛺');
     await until('the message to be sent', async () => (await bubbles(borrower, 'is the tent still free? ⛺').count()) === 1 && (await borrower.getByText(/Sending…|^Not sent:/).count()) === 0);
   });
+
+  it('shows the latest page and loads older messages when scrolled to the top', async () => {
+    const roomId = /#\/rooms\/([0-9a-f-]{36})$/.exec(borrower.url())?.[1] as string;
+    const session = await fetch(`${server.url}/api/dev/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ userId: tent.ownerId }),
+    });
+    const { token } = (await session.json()) as { token: string };
+    for (let i = 1; i <= 40; i += 1) {
+      const sent = await fetch(`${server.url}/api/rooms/${roomId}/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ clientMessageId: `page-${i}`, body: `page test ${i}` }),
+      });
+      expect(sent.status).toBe(201);
+    }
+    await borrower.reload();
+    await bubbles(borrower, 'page test 40').waitFor();
+    expect(await messages(borrower).locator('li').count()).toBe(30);
+    await borrower.locator('.messages').evaluate((el) => el.scrollTo(0, 0));
+    await bubbles(borrower, 'is the tent still free? ⛺').waitFor();
+    expect(await messages(borrower).locator('li').count()).toBe(41);
+    expect(await messages(borrower).locator('li .body').first().textContent()).toBe('is the tent still free? ⛺');
+  });
 });
