@@ -134,6 +134,7 @@ export class ChatClient {
   /** Per room: refusals in a row, so the pause grows; an ack resets it. */
   private readonly refusals = new Map<string, number>();
   private stableTimer: ReturnType<typeof setTimeout> | null = null;
+  private resumeRetry: ReturnType<typeof setTimeout> | null = null;
   private readonly lastTyping = new Map<string, number>();
   private readonly readSent = new Map<string, number>();
   private unsubscribeNetwork: (() => void) | null = null;
@@ -461,7 +462,8 @@ export class ChatClient {
     if (this.refreshTimer !== null) clearTimeout(this.refreshTimer);
     if (this.heartbeatTimer !== null) clearInterval(this.heartbeatTimer);
     if (this.stableTimer !== null) clearTimeout(this.stableTimer);
-    this.reconnectTimer = this.refreshTimer = this.heartbeatTimer = this.stableTimer = null;
+    if (this.resumeRetry !== null) clearTimeout(this.resumeRetry);
+    this.reconnectTimer = this.refreshTimer = this.heartbeatTimer = this.stableTimer = this.resumeRetry = null;
   }
 
   private dropSocket(code: number, reason: string): void {
@@ -575,7 +577,16 @@ export class ChatClient {
   private onError(frame: Extract<ServerFrame, { type: 'error' }>): void {
     const item = frame.ref === null ? undefined : this.outbox.get(frame.ref);
     if (item === undefined || item.status !== 'pending') {
-      if (frame.ref === 'resume') this.resuming.clear();
+      // A resume the server could not answer yet (its read models behind): the error does not
+      // say which room, so every room still waiting for its `resumed` asks again shortly (a
+      // repeated replay costs nothing: the timeline drops what it has).
+      if (frame.ref === 'resume' && (frame.code === 'unavailable' || frame.code === 'internal') && this.resumeRetry === null) {
+        this.resumeRetry = setTimeout(() => {
+          this.resumeRetry = null;
+          if (!this.isOnline()) return;
+          for (const roomId of [...this.resuming]) this.resume(roomId, this.timelines.get(roomId)?.last ?? 0);
+        }, 500 + backoffDelay(1, this.backoff));
+      }
       this.events.emit('error', { code: frame.code, message: frame.message, ref: frame.ref });
       return;
     }
