@@ -89,7 +89,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
       auditRoutes({ eventStore, verifier, logger }),
       // Development mode only: elsewhere POST /api/dev/session falls through to the 404.
       ...(config.development ? [devRoutes({ issuer: devTokenIssuer(config.jwt, options.clock ?? systemClock) })] : []),
-      webAppRoutes(options.webRoot ?? defaultWebRoot()),
+      webAppRoutes(options.webRoot ?? defaultWebRoot(), { frameAncestors: config.allowedOrigins }),
       healthRoutes({
         metrics,
         ready: async () => {

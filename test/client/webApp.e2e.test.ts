@@ -6,6 +6,8 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -21,6 +23,44 @@ const root = path.resolve(__dirname, '../..');
 const drill = DEMO_POSTS.find((p) => p.postId === 'demo-drill') as (typeof DEMO_POSTS)[number];
 const tent = DEMO_POSTS.find((p) => p.postId === 'demo-tent') as (typeof DEMO_POSTS)[number];
 
+const freePort = async (): Promise<number> => {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+};
+
+/**
+ * A marketplace page on another origin that frames the app and hands it tokens by
+ * postMessage, getting them from its own backend (here: the dev sign-in, called server-side).
+ */
+function marketplacePage(chatOrigin: string, userId: string): Server {
+  const page = `<!doctype html><title>Marketplace</title><h1>Marketplace</h1>
+    <iframe src="${chatOrigin}/" title="Chat" width="900" height="600"></iframe>
+    <script>
+      window.addEventListener('message', async (event) => {
+        if (event.origin !== ${JSON.stringify(chatOrigin)} || !event.data || event.data.type !== 'rental-chat:token-request') return;
+        const token = await (await fetch('/token')).text();
+        event.source.postMessage({ type: 'rental-chat:token', token }, event.origin);
+      });
+    </script>`;
+  return createServer((req, res) => {
+    if (req.url === '/token') {
+      void fetch(`${chatOrigin}/api/dev/session`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ userId }),
+      })
+        .then((r) => r.json() as Promise<{ token: string }>)
+        .then(({ token }) => res.end(token), () => res.writeHead(502).end());
+      return;
+    }
+    res.setHeader('content-type', 'text/html; charset=utf-8');
+    res.end(page);
+  });
+}
+
 /** Polls until `check` holds; the failure names what was awaited. */
 async function until(what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -33,6 +73,8 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 15
 withBrowser('the web app in Chromium: a lender and a borrower chat about a demo post', () => {
   let database: TestDatabase;
   let server: ServerProcess;
+  let marketplace: Server;
+  let marketplaceUrl: string;
   let browser: Browser;
   let lenderContext: BrowserContext;
   let borrowerContext: BrowserContext;
@@ -62,8 +104,20 @@ withBrowser('the web app in Chromium: a lender and a borrower chat about a demo 
     }
     database = await createTestDatabase('postgres');
     // No JWT secret: development mode, so the demo sign-in and the demo posts exist.
+    // The service's own origin and a marketplace origin (another host name, so another
+    // origin) may open /chat and frame the app.
+    const [port, marketplacePort] = [await freePort(), await freePort()];
+    marketplaceUrl = `http://localhost:${marketplacePort}`;
     // A room nobody writes in expires after 4 s, swept every second: the expired banner's test.
-    server = await spawnServer(database, { JWT_SECRET: '', ROOM_EMPTY_TTL: '4s', EXPIRY_SWEEP_CRON: '* * * * * *' });
+    server = await spawnServer(database, {
+      JWT_SECRET: '',
+      PORT: String(port),
+      ALLOWED_ORIGINS: `http://127.0.0.1:${port},${marketplaceUrl}`,
+      ROOM_EMPTY_TTL: '4s',
+      EXPIRY_SWEEP_CRON: '* * * * * *',
+    });
+    marketplace = marketplacePage(server.url, 'emma');
+    await new Promise<void>((resolve) => marketplace.listen(marketplacePort, '127.0.0.1', resolve));
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
     lenderContext = await browser.newContext({ viewport: { width: 1100, height: 720 }, locale: 'ko-KR' });
     borrowerContext = await browser.newContext({ viewport: { width: 390, height: 760 }, isMobile: true, hasTouch: true });
@@ -81,6 +135,8 @@ withBrowser('the web app in Chromium: a lender and a borrower chat about a demo 
 
   afterAll(async () => {
     await browser?.close();
+    marketplace?.closeAllConnections();
+    marketplace?.close();
     if (server !== undefined) await stopServer(server);
     await database?.drop();
   });
@@ -238,5 +294,26 @@ withBrowser('the web app in Chromium: a lender and a borrower chat about a demo 
     await bubbles(borrower, 'is the tent still free? ⛺').waitFor();
     expect(await messages(borrower).locator('li').count()).toBe(41);
     expect(await messages(borrower).locator('li .body').first().textContent()).toBe('is the tent still free? ⛺');
+  });
+
+  it('embedded in a marketplace page on another origin, takes its token from that page and goes online', async () => {
+    const context = await browser.newContext({ viewport: { width: 1000, height: 700 } });
+    try {
+      const page = await context.newPage();
+      page.on('pageerror', (error) => problems.push(`marketplace: ${error.message}`));
+      await page.goto(marketplaceUrl);
+      const chat = page.frameLocator('iframe[title="Chat"]');
+      await chat.getByRole('heading', { name: 'Posts' }).waitFor();
+      expect(await chat.getByText('emma', { exact: true }).isVisible()).toBe(true);
+      expect(await chat.getByLabel('User name').count()).toBe(0);
+      await chat.getByRole('status', { name: 'Connection' }).filter({ hasText: 'Online' }).waitFor();
+      // The marketplace user can chat from inside the frame.
+      await chat.getByRole('article', { name: drill.title }).getByRole('button', { name: 'Chat' }).click();
+      await chat.getByLabel('Message', { exact: true }).fill('hello from the marketplace page');
+      await chat.getByRole('button', { name: 'Send' }).click();
+      await conversationLink(lender, 'emma').waitFor();
+    } finally {
+      await context.close();
+    }
   });
 });

@@ -31,7 +31,14 @@ export function App() {
   useEffect(() => {
     void (async () => {
       if (embedded !== null) {
-        const token = await embedded.getToken();
+        let token: string;
+        try {
+          token = await embedded.getToken();
+        } catch (error) {
+          setSignInError(`The page embedding the chat gave no token: ${error instanceof Error ? error.message : String(error)}`);
+          setBooting(false);
+          return;
+        }
         let spare: string | null = token;
         setSession({
           userId: tokenSubject(token) ?? 'me',
@@ -51,6 +58,13 @@ export function App() {
   }, [embedded, signIn]);
 
   if (booting) return <p className="boot">Loading…</p>;
+  if (session === null && embedded !== null) {
+    return (
+      <p role="alert" className="error boot">
+        {signInError}
+      </p>
+    );
+  }
   if (session === null) return <SignIn onSignIn={signIn} error={signInError} />;
   return (
     <SignedIn

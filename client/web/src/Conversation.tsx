@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useLayoutEffect, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
 import type { ChatClient, Message, OutgoingMessage, Room } from '../../sdk/src';
+import { local } from './storage';
 import { counterpartOf } from './ConversationList';
 
 const TYPING_SHOWN_MS = 4000;
@@ -37,7 +38,7 @@ export function Conversation(props: {
   const [unsent, setUnsent] = useState<OutgoingMessage[]>(() => client.unsent(roomId));
   const [typingUntil, setTypingUntil] = useState(0);
   const [draft, setDraft] = useState('');
-  const [blocked, setBlocked] = useState(() => localStorage.getItem(blockKey(me, roomId)) === '1');
+  const [blocked, setBlocked] = useState(() => local.getItem(blockKey(me, roomId)) === '1');
   const [, tick] = useState(0);
   const scroller = useRef<HTMLDivElement>(null);
   const keepFromBottom = useRef<number | null>(null);
@@ -161,7 +162,7 @@ export function Conversation(props: {
     try {
       if (blocked) await client.unblock(roomId);
       else await client.block(roomId);
-      localStorage.setItem(blockKey(me, roomId), blocked ? '0' : '1');
+      local.setItem(blockKey(me, roomId), blocked ? '0' : '1');
       setBlocked(!blocked);
     } catch (e) {
       setError(e instanceof Error ? e.message : String(e));
