@@ -139,6 +139,7 @@ export function roomRoutes(deps: RoomRoutesDeps): Router {
   router.post('/api/rooms/:roomId/reopen', async (req, res) => {
     const { roomId } = parseInput(roomParams, req.params, 'params');
     const actor = actorOf(res);
+    await spend('command', actor.userId, res);
     const result = await deps.commands.reopenRoom(roomId, actor);
     if (!(await awaitProjection(deps.progress, result.checkpoint, deps.logger))) {
       throw new ApiError('internal', 'the room is reopened but not readable yet; retry the request');
