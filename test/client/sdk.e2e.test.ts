@@ -235,4 +235,23 @@ describe('the client SDK against a real server process', () => {
     expect(bodiesOf(bobApp, roomId)).toEqual(sent.map((s) => s.body));
     expect(bobApp.outbox.filter((o) => o.status === 'failed')).toEqual([]);
   }, 60_000);
+
+  it('does not fight the server over the per-user connection cap: the device pushed out with 1008 stays closed', async () => {
+    server = await spawnServer(database, { WS_MAX_CONNECTIONS_PER_USER: '1' });
+    const bob = unique('bob');
+    const oldDevice = client(server.url, bob);
+    await online(oldDevice);
+    const newDevice = client(server.url, bob);
+    await online(newDevice);
+    await eventually(async () => oldDevice.client.state.state === 'closed', 10_000, 'the old device to be closed');
+    expect(oldDevice.client.state.closeCode).toBe(1008);
+    // Neither comes back to push the other out.
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    expect(oldDevice.client.state.state).toBe('closed');
+    expect(newDevice.states.map((s) => s.state)).toEqual(['connecting', 'online']);
+    // The app may offer to reconnect: then this one is in, and the other goes.
+    oldDevice.client.connect();
+    await online(oldDevice);
+    await eventually(async () => newDevice.client.state.state === 'closed', 10_000, 'the other device to be closed');
+  }, 60_000);
 });

@@ -172,9 +172,14 @@ export class ChatClient {
     return this.me;
   }
 
-  /** Starts connecting (idempotent). Unsent messages of a stored outbox go out once online. */
+  /**
+   * Starts connecting (idempotent), or connects again after `closed` (close(), or the server's
+   * 1008). Unsent messages of a stored outbox go out once online.
+   */
   connect(): void {
-    if (this.current.state !== 'idle') return;
+    if (this.current.state !== 'idle' && this.current.state !== 'closed') return;
+    this.current = { state: 'idle', attempt: 0, retryInMs: null, closeCode: null };
+    this.unsubscribeNetwork?.();
     this.unsubscribeNetwork = this.network?.subscribe((online) => this.onNetwork(online)) ?? null;
     if (this.network !== null && !this.network.online()) {
       this.setState({ state: 'offline', retryInMs: null });
@@ -183,10 +188,16 @@ export class ChatClient {
     void this.openSocket();
   }
 
-  /** Closes the connection for good; pending messages stay in the outbox (and its storage). */
+  /** Closes the connection and stops reconnecting (connect() starts again); unsent messages stay in the outbox and its storage. */
   close(): void {
-    this.setState({ state: 'closed', retryInMs: null });
+    this.stop(null);
+  }
+
+  /** No socket, no timers, no reconnecting: `closed`, until connect() is called again. */
+  private stop(closeCode: number | null): void {
+    this.setState({ state: 'closed', retryInMs: null, closeCode });
     this.unsubscribeNetwork?.();
+    this.unsubscribeNetwork = null;
     this.clearTimers();
     for (const timer of this.roomPauses.values()) clearTimeout(timer);
     this.roomPauses.clear();
@@ -419,6 +430,12 @@ export class ChatClient {
     // Whatever was on the wire goes again, same clientMessageId, after the reconnect.
     this.inFlight.clear();
     if (this.current.state === 'closed') return;
+    // 1008: a policy the server applies on purpose, e.g. this was the user's oldest connection
+    // past WS_MAX_CONNECTIONS_PER_USER; reconnecting would only push another device out.
+    if (code === CloseCodes.policy) {
+      this.stop(code);
+      return;
+    }
     if (this.network !== null && !this.network.online()) {
       this.setState({ state: 'offline', retryInMs: null, closeCode: code });
       return;

@@ -163,7 +163,7 @@ function SignedIn({ session, onSignOut }: { session: Session; onSignOut: (() => 
             Chats
           </a>
         </nav>
-        <ConnectionIndicator state={connection} />
+        <ConnectionIndicator state={connection} onReconnect={() => client.connect()} />
         <span className="me" title="Signed in as">
           {session.userId}
         </span>
