@@ -7,6 +7,7 @@ RUN npm ci
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY bench ./bench
+COPY client ./client
 RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim

@@ -47,6 +47,11 @@ export interface Config {
   wsMaxConnections: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   production: boolean;
+  /**
+   * Development mode: no JWT_SECRET / JWT_PUBLIC_KEY and not NODE_ENV=production. Only then
+   * does `POST /api/dev/session` exist and are the demo posts seeded (docs/client.md).
+   */
+  development: boolean;
   /** What start-up should warn about: development defaults in use. */
   warnings: string[];
 }
@@ -259,6 +264,7 @@ export function loadConfig(env: Env = process.env): Config {
     wsMaxConnections: int('WS_MAX_CONNECTIONS', 50_000, 1, 10_000_000),
     logLevel: logLevel as Config['logLevel'],
     production,
+    development: !production && get('JWT_SECRET') === undefined && get('JWT_PUBLIC_KEY') === undefined,
     warnings,
   };
 }

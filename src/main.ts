@@ -16,6 +16,8 @@ import type { RoomDirectory } from './application/ports/roomDirectory';
 import type { TypingSignals } from './application/ports/typingSignals';
 import type { RoomCommands } from './application/room/roomCommands';
 import type { UserBudgets } from './application/limits/userBudgets';
+import { seedDemoPosts } from './application/demo/demoPosts';
+import { devTokenIssuer } from './infrastructure/auth/devTokenIssuer';
 import { buildContainer } from './infrastructure/di/container';
 import { TYPES } from './infrastructure/di/identifiers';
 import { pinoLogger } from './infrastructure/logging/pinoLogger';
@@ -28,9 +30,11 @@ import type { SqlDatabase } from './infrastructure/sql/sqlDatabase';
 import { createHttpApp } from './interfaces/http/app';
 import { defaultHttpTuning, timeoutOptions, tlsOptions, type HttpTuning } from './interfaces/http/serverOptions';
 import { auditRoutes } from './interfaces/http/auditRoutes';
+import { devRoutes } from './interfaces/http/devRoutes';
 import { healthRoutes } from './interfaces/http/healthRoutes';
 import { postRoutes } from './interfaces/http/postRoutes';
 import { roomRoutes } from './interfaces/http/roomRoutes';
+import { defaultWebRoot, webAppRoutes } from './interfaces/http/webAppRoutes';
 import { ChatGateway, type GatewayTuning } from './interfaces/ws/gateway';
 
 export interface StartOptions {
@@ -38,6 +42,8 @@ export interface StartOptions {
   /** Tests drive time through this instead of sleeping. */
   clock?: Clock;
   ids?: IdGenerator;
+  /** The built web app served at `/` (default: dist/web of the project). */
+  webRoot?: string;
   /** WebSocket timings and limits that are not configuration (tests shorten them). */
   ws?: Partial<GatewayTuning>;
   /** HTTP request timeouts (tests shorten them). */
@@ -76,6 +82,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
   const api = { commands, queries, progress: projections, verifier, logger };
   // Every per-user budget, for HTTP and the WebSocket alike (docs/limits.md).
   const budgets = await container.getAsync<UserBudgets>(TYPES.UserBudgets);
+  if (config.development) await seedDemoPosts(commands.upsertPost, logger);
 
   const app = createHttpApp({
     logger,
@@ -89,6 +96,9 @@ export async function start(config: Config, options: StartOptions = {}): Promise
         ledger: await container.getAsync<AnchorLedger>(TYPES.AnchorLedger),
         accessLog: await container.getAsync<AuditAccessLog>(TYPES.AuditAccessLog),
       }),
+      // Development mode only: elsewhere POST /api/dev/session falls through to the 404.
+      ...(config.development ? [devRoutes({ issuer: devTokenIssuer(config.jwt, options.clock ?? systemClock) })] : []),
+      webAppRoutes(options.webRoot ?? defaultWebRoot(), { frameAncestors: config.allowedOrigins }),
       healthRoutes({
         metrics,
         ready: async () => {

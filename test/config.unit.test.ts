@@ -169,7 +169,7 @@ describe('configuration', () => {
     /** Every JWT_SECRET / INTERNAL_API_TOKEN value written in the files a newcomer copies from. */
     const published = (): Array<{ file: string; variable: 'JWT_SECRET' | 'INTERNAL_API_TOKEN'; value: string }> => {
       const found: Array<{ file: string; variable: 'JWT_SECRET' | 'INTERNAL_API_TOKEN'; value: string }> = [];
-      const files = ['docker-compose.yml', 'README.md', ...readdirSync('docs').map((f) => `docs/${f}`)].filter((f) => existsSync(f));
+      const files = ['docker-compose.yml', 'README.md', ...readdirSync('docs').filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)].filter((f) => existsSync(f));
       for (const file of files) {
         const text = readFileSync(file, 'utf8');
         for (const match of text.matchAll(/\b(JWT_SECRET|INTERNAL_API_TOKEN)\s*[:=]\s*["']?([A-Za-z0-9._~+/-]{16,})/g)) {

@@ -98,6 +98,35 @@ describe.each(databaseKinds)('room lifecycle over HTTP and WebSocket on %s', (ki
     expect((await send(bob, roomId, 'again!')).body.message.seq).toBe(4);
   });
 
+  it('lets the lender reopen an expired room (POST /api/rooms/:roomId/reopen), and no one outside it', async () => {
+    const lena = fresh('lena');
+    const bob = fresh('bob');
+    const { roomId } = await roomBetween(lena, bob);
+    const bobWs = await socket(bob);
+    expect((await send(bob, roomId, 'still available?')).status).toBe(201);
+    clock.advance(30 * DAY);
+    await roomFrame(bobWs, roomId, 'expired');
+    expect((await send(lena, roomId, 'sorry, I was away')).status).toBe(409);
+
+    // A stranger learns nothing: 404, as for an unknown room; the room stays expired.
+    const stranger = await user(fresh('eve')).post(`/api/rooms/${roomId}/reopen`);
+    expect(stranger.status).toBe(404);
+    expect(stranger.body.error.code).toBe('not_found');
+    expect(await statusOf(bob, roomId)).toBe('expired');
+
+    const reopened = await user(lena).post(`/api/rooms/${roomId}/reopen`);
+    expect(reopened.status).toBe(200);
+    expect(reopened.body.room).toMatchObject({ roomId, status: 'open', lenderId: lena, borrowerId: bob });
+    await roomFrame(bobWs, roomId, 'open');
+    expect(await listed(bob)).toContain(roomId);
+    expect((await send(lena, roomId, 'sorry, I was away')).body.message.seq).toBe(2);
+    // Reopening an open room changes nothing and answers the same.
+    const again = await user(bob).post(`/api/rooms/${roomId}/reopen`);
+    expect(again.status).toBe(200);
+    expect(again.body.room).toMatchObject({ roomId, status: 'open' });
+    expect((await user(bob).post(`/api/rooms/not-a-room/reopen`)).status).toBe(400);
+  });
+
   it('expires a room nobody wrote in once the empty TTL has passed, not before', async () => {
     const lena = fresh('lena');
     const bob = fresh('bob');

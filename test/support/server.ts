@@ -33,11 +33,14 @@ export function testEnv(database: TestDatabase, env: Record<string, string> = {}
  */
 export async function startTestServer(
   kind: DatabaseKind,
-  options: { env?: Record<string, string>; clock?: Clock; database?: TestDatabase } = {},
+  options: { env?: Record<string, string>; clock?: Clock; database?: TestDatabase; webRoot?: string } = {},
 ): Promise<TestServer> {
   const database = options.database ?? (await createTestDatabase(kind));
   const config = loadConfig(testEnv(database, options.env));
-  const server = await start(config, options.clock ? { clock: options.clock } : {});
+  const server = await start(config, {
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.webRoot ? { webRoot: options.webRoot } : {}),
+  });
   return { ...server, database, config };
 }
 

@@ -37,6 +37,11 @@ export interface RoomPage {
   nextCursor: string | null;
 }
 
+export interface PostPage {
+  posts: PostView[];
+  nextCursor: string | null;
+}
+
 export interface ExpiryCandidate {
   roomId: string;
   /** With roomId, where a page of candidates ends: pass the last one as `after` for the next page. */
@@ -46,6 +51,8 @@ export interface ExpiryCandidate {
 /** The queries the HTTP and WebSocket interfaces answer from, over the projected read models. */
 export interface ChatQueries {
   getPost(postId: string): Promise<PostView | null>;
+  /** The posts the service knows, most recently upserted first; `cursor` comes from the previous page. */
+  listPosts(limit: number, cursor: string | null): Promise<PostPage>;
   /** Null when the room does not exist or the viewer is not one of its participants. */
   getRoom(roomId: string, viewerId: string): Promise<RoomView | null>;
   /** The viewer's open rooms, newest activity first; `cursor` comes from the previous page. */

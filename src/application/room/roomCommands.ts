@@ -190,6 +190,10 @@ export function makeRoomCommands(deps: RoomCommandDeps) {
     unblock: (roomId: string, actor: Actor) =>
       change(roomId, { type: 'UnblockParticipant', data: { roomId, userId: actor.userId, now: deps.clock.now() } }, actor),
 
+    /** Either participant reopens an expired room; an open room is left as it is. */
+    reopenRoom: (roomId: string, actor: Actor) =>
+      change(roomId, { type: 'ReopenRoom', data: { roomId, userId: actor.userId, now: deps.clock.now() } }, actor),
+
     /** Expire the room if its TTL has run out, judged on its stream (not the read model) at this moment. */
     async expireRoom(roomId: string, ttl: { emptyTtlMs: number; idleTtlMs: number }, correlationId: string): Promise<ExpireResult> {
       const result = await run(

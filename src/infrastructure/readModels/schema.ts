@@ -35,6 +35,8 @@ export async function createReadModelTables(tx: SqlExecutor): Promise<void> {
       title text NOT NULL,
       updated_at timestamptz NOT NULL
     )`);
+  // GET /api/posts pages through them newest first.
+  await tx.query(`CREATE INDEX IF NOT EXISTS rm_posts_newest ON rm_posts (updated_at DESC, post_id DESC)`);
   await tx.query(`
     CREATE TABLE IF NOT EXISTS rm_rooms (
       room_id text PRIMARY KEY,

@@ -1,3 +1,4 @@
+import { POST_ID_PATTERN } from '../../domain/post';
 import type { Message } from '../../domain/room';
 import { DomainError } from '../../domain/shared/decider';
 import type {
@@ -5,6 +6,7 @@ import type {
   ExpiryCandidate,
   MessagePage,
   MessagePageQuery,
+  PostPage,
   PostView,
   RoomPage,
   RoomView,
@@ -68,6 +70,29 @@ export class SqlChatQueries implements ChatQueries {
     );
     const row = result.rows[0];
     return row === undefined ? null : { postId: row.post_id, ownerId: row.owner_id, title: row.title };
+  }
+
+  async listPosts(limit: number, cursor: string | null): Promise<PostPage> {
+    const after = cursor === null ? null : decodePostCursor(cursor);
+    if (cursor !== null && after === null) throw new DomainError('bad_request', 'cursor: not a cursor this service made');
+    const params: unknown[] = [limit + 1];
+    let page = '';
+    if (after !== null) {
+      params.push(after.updatedAt, after.postId);
+      page = `WHERE (updated_at, post_id) < ($2::timestamptz, $3::text)`;
+    }
+    const result = await this.db.query<{ post_id: string; owner_id: string; title: string; updated_at: Date | string }>(
+      `SELECT post_id, owner_id, title, updated_at FROM rm_posts ${page}
+        ORDER BY updated_at DESC, post_id DESC LIMIT $1`,
+      params,
+    );
+    const rows = result.rows.slice(0, limit);
+    const last = rows.at(-1);
+    const nextCursor =
+      result.rows.length > limit && last !== undefined
+        ? encodePostCursor({ updatedAt: iso(last.updated_at), postId: last.post_id })
+        : null;
+    return { posts: rows.map((row) => ({ postId: row.post_id, ownerId: row.owner_id, title: row.title })), nextCursor };
   }
 
   async getRoom(roomId: string, viewerId: string): Promise<RoomView | null> {
@@ -202,6 +227,27 @@ export function decodeRoomCursor(cursor: string): { lastActivityAt: string; room
     if (Number.isNaN(time) || new Date(time).toISOString() !== lastActivityAt) return null;
     if (typeof roomId !== 'string' || !/^[0-9a-f-]{1,64}$/.test(roomId)) return null;
     return { lastActivityAt, roomId };
+  } catch {
+    return null;
+  }
+}
+
+/** Opaque to clients: where the previous page of the post list ended. */
+export function encodePostCursor(position: { updatedAt: string; postId: string }): string {
+  return Buffer.from(JSON.stringify([position.updatedAt, position.postId]), 'utf8').toString('base64url');
+}
+
+/** Null when the cursor is not one this service made. */
+export function decodePostCursor(cursor: string): { updatedAt: string; postId: string } | null {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (!Array.isArray(value) || value.length !== 2) return null;
+    const [updatedAt, postId] = value as unknown[];
+    if (typeof updatedAt !== 'string' || !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/.test(updatedAt)) return null;
+    const time = Date.parse(updatedAt);
+    if (Number.isNaN(time) || new Date(time).toISOString() !== updatedAt) return null;
+    if (typeof postId !== 'string' || !POST_ID_PATTERN.test(postId)) return null;
+    return { updatedAt, postId };
   } catch {
     return null;
   }

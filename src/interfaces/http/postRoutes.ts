@@ -8,18 +8,29 @@ import { authenticate, internalToken } from './auth';
 import { ApiError } from './errors';
 import { awaitProjection } from './readYourWrites';
 import { jsonBody, requestIdOf } from './requestContext';
-import { jsonObject, parseInput, postIdSchema, text } from './validation';
+import { integerText, jsonObject, parseInput, postIdSchema, text } from './validation';
 
 export interface PostRoutesDeps {
   commands: Pick<RoomCommands, 'upsertPost'>;
-  queries: Pick<ChatQueries, 'getPost'>;
+  queries: Pick<ChatQueries, 'getPost' | 'listPosts'>;
   progress: ProjectionProgress;
   verifier: TokenVerifier;
   internalApiToken: string;
   logger: Logger;
 }
 
+export const DEFAULT_POST_PAGE = 20;
+export const MAX_POST_PAGE = 100;
+
 const postParams = z.object({ postId: postIdSchema });
+const listPostsQuery = z.object({
+  limit: integerText(1, MAX_POST_PAGE).optional(),
+  cursor: z
+    .string({ error: 'must be the nextCursor of a previous page' })
+    .min(1, { error: 'must be the nextCursor of a previous page' })
+    .max(512, { error: 'must be the nextCursor of a previous page' })
+    .optional(),
+});
 const upsertPostBody = jsonObject({
   /** A user id as it appears in tokens' `sub`. */
   ownerId: text(1, 256),
@@ -43,6 +54,11 @@ export function postRoutes(deps: PostRoutesDeps): Router {
     // After an upsert the post is what was sent, whether it changed anything or not.
     const post: PostView = { postId, ownerId, title };
     res.status(200).json({ post });
+  });
+
+  router.get('/api/posts', asUser, async (req, res) => {
+    const query = parseInput(listPostsQuery, req.query, 'query');
+    res.json(await deps.queries.listPosts(query.limit ?? DEFAULT_POST_PAGE, query.cursor ?? null));
   });
 
   router.get('/api/posts/:postId', asUser, async (req, res) => {

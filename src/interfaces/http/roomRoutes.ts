@@ -12,7 +12,7 @@ import { actorOf, jsonBody } from './requestContext';
 import { clientMessageIdSchema, integer, integerText, jsonObject, MAX_SEQ, parseInput, postIdSchema, roomIdSchema } from './validation';
 
 export interface RoomRoutesDeps {
-  commands: Pick<RoomCommands, 'openRoom' | 'sendMessage' | 'markRead' | 'block' | 'unblock'>;
+  commands: Pick<RoomCommands, 'openRoom' | 'reopenRoom' | 'sendMessage' | 'markRead' | 'block' | 'unblock'>;
   queries: Pick<ChatQueries, 'getRoom' | 'listRooms' | 'getMessages'>;
   progress: ProjectionProgress;
   verifier: TokenVerifier;
@@ -133,6 +133,18 @@ export function roomRoutes(deps: RoomRoutesDeps): Router {
     const result = await deps.commands.markRead(roomId, upToSeq, actorOf(res));
     await awaitProjection(deps.progress, result.checkpoint, deps.logger);
     res.status(204).end();
+  });
+
+  // Either participant; POST /api/rooms reopens too, but only for the borrower (it is keyed by post).
+  router.post('/api/rooms/:roomId/reopen', async (req, res) => {
+    const { roomId } = parseInput(roomParams, req.params, 'params');
+    const actor = actorOf(res);
+    await spend('command', actor.userId, res);
+    const result = await deps.commands.reopenRoom(roomId, actor);
+    if (!(await awaitProjection(deps.progress, result.checkpoint, deps.logger))) {
+      throw new ApiError('internal', 'the room is reopened but not readable yet; retry the request');
+    }
+    res.status(200).json({ room: await visibleRoom(roomId, actor.userId) });
   });
 
   router.post('/api/rooms/:roomId/block', async (req, res) => {

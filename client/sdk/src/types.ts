@@ -1,0 +1,139 @@
+/**
+ * The service's public contract (shared/CONTRACT.md v1.1) as TypeScript types: every HTTP
+ * body and WebSocket frame the client sees or sends.
+ */
+
+export type ErrorCode =
+  | 'bad_request'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'not_found'
+  | 'own_post'
+  | 'room_expired'
+  | 'blocked'
+  | 'rate_limited'
+  | 'payload_too_large'
+  | 'internal'
+  | 'unavailable';
+
+/** Every non-2xx HTTP body. */
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string };
+}
+
+export interface Post {
+  postId: string;
+  ownerId: string;
+  title: string;
+}
+
+export interface Message {
+  messageId: string;
+  roomId: string;
+  /** 1, 2, 3… per room, no gaps. */
+  seq: number;
+  senderId: string;
+  body: string;
+  /** ISO-8601 UTC. */
+  sentAt: string;
+  clientMessageId: string;
+}
+
+/** A room as the signed-in user sees it (`unreadCount` is theirs). */
+export interface Room {
+  roomId: string;
+  postId: string;
+  postTitle: string;
+  lenderId: string;
+  borrowerId: string;
+  status: 'open' | 'expired';
+  openedAt: string;
+  lastActivityAt: string;
+  lastMessage: Message | null;
+  unreadCount: number;
+  lastReadSeq: Record<string, number>;
+}
+
+// HTTP bodies
+export interface PostPage {
+  posts: Post[];
+  nextCursor: string | null;
+}
+export interface RoomPage {
+  rooms: Room[];
+  nextCursor: string | null;
+}
+export interface MessagePage {
+  messages: Message[];
+  hasMore: boolean;
+}
+export interface OpenRoomResponse extends MessagePage {
+  room: Room;
+}
+export interface RoomResponse {
+  room: Room;
+}
+export interface MessageResponse {
+  message: Message;
+}
+export interface DevSession {
+  userId: string;
+  token: string;
+  expiresAt: string;
+}
+
+// WebSocket frames, client → server
+export type ClientFrame =
+  | { type: 'send'; roomId: string; clientMessageId: string; body: string }
+  | { type: 'read'; roomId: string; upToSeq: number }
+  | { type: 'typing'; roomId: string }
+  | { type: 'resume'; roomId: string; afterSeq: number }
+  | { type: 'auth'; token: string }
+  | { type: 'ping' };
+
+// WebSocket frames, server → client
+export type ServerFrame =
+  | { type: 'ack'; clientMessageId: string; message: Message }
+  | { type: 'message'; message: Message }
+  | { type: 'read'; roomId: string; userId: string; upToSeq: number }
+  | { type: 'typing'; roomId: string; userId: string }
+  | { type: 'room'; room: Room }
+  | { type: 'resumed'; roomId: string; lastSeq: number }
+  | { type: 'error'; code: ErrorCode; message: string; ref: string | null }
+  | { type: 'pong' };
+
+/** The contract's close codes, and the standard ones the client acts on. */
+export const CloseCodes = {
+  normal: 1000,
+  goingAway: 1001,
+  policy: 1008,
+  tooBig: 1009,
+  serverError: 1011,
+  tokenExpired: 4001,
+  tooSlow: 4008,
+  rateLimited: 4029,
+} as const;
+
+// Bodies of the routes an app does not call through ChatClient, typed for completeness.
+/** `POST /api/push/subscriptions` (v1.1): a browser's PushSubscription as JSON. `DELETE` takes `{endpoint}`. */
+export interface PushSubscriptionBody {
+  endpoint: string;
+  keys: { p256dh: string; auth: string };
+}
+/** `PUT /api/internal/posts/:postId` (the marketplace backend, with the internal token). */
+export interface UpsertPostBody {
+  ownerId: string;
+  title: string;
+}
+/** One recorded event, as `GET /api/audit/rooms/:roomId/events` returns it (auditors). */
+export interface AuditEvent {
+  streamRevision: number;
+  globalPosition: number | string;
+  type: string;
+  data: Record<string, unknown>;
+  metadata: { actorId: string; correlationId: string; causationId: string; recordedAt: string; prevHash: string; hash: string } & Record<string, unknown>;
+}
+export interface AuditEventsResponse {
+  events: AuditEvent[];
+  verified: boolean;
+}

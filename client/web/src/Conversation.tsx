@@ -1,0 +1,273 @@
+import { useCallback, useEffect, useLayoutEffect, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
+import type { ChatClient, Message, OutgoingMessage, Room } from '../../sdk/src';
+import { local } from './storage';
+import { counterpartOf } from './ConversationList';
+
+const TYPING_SHOWN_MS = 4000;
+const PAGE = 30;
+
+/** Whether this user blocked the other in a room: the contract's room object does not say, so this tab remembers. */
+const blockKey = (me: string, roomId: string) => `rental-chat:blocked:${me}:${roomId}`;
+
+function mergeBySeq(existing: Message[], incoming: Message[]): Message[] {
+  const bySeq = new Map(existing.map((m) => [m.seq, m]));
+  for (const m of incoming) bySeq.set(m.seq, m);
+  return [...bySeq.values()].sort((a, b) => a.seq - b.seq);
+}
+
+const time = (iso: string) => new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+
+/**
+ * One conversation: history (older pages on scrolling up), live messages, the outbox's
+ * pending and failed messages, typing, read marks, block, and the expired banner with Reopen.
+ */
+export function Conversation(props: {
+  client: ChatClient;
+  me: string;
+  roomId: string;
+  room: Room | null;
+  onRoom: (room: Room) => void;
+  online: boolean;
+}) {
+  const { client, me, roomId, onRoom } = props;
+  const [room, setRoom] = useState<Room | null>(props.room);
+  const [messages, setMessages] = useState<Message[]>([]);
+  const [hasMore, setHasMore] = useState(false);
+  const [loading, setLoading] = useState(true);
+  const [error, setError] = useState<string | null>(null);
+  const [unsent, setUnsent] = useState<OutgoingMessage[]>(() => client.unsent(roomId));
+  const [typingUntil, setTypingUntil] = useState(0);
+  const [draft, setDraft] = useState('');
+  const [blocked, setBlocked] = useState(() => local.getItem(blockKey(me, roomId)) === '1');
+  const [, tick] = useState(0);
+  const scroller = useRef<HTMLDivElement>(null);
+  const keepFromBottom = useRef<number | null>(null);
+  const stickToBottom = useRef(true);
+
+  useEffect(() => {
+    if (props.room !== null) setRoom(props.room);
+  }, [props.room]);
+
+  // The latest page, then everything after it live from the SDK.
+  useEffect(() => {
+    let cancelled = false;
+    const offs = [
+      client.on('message', (m) => {
+        if (m.roomId !== roomId) return;
+        setMessages((old) => mergeBySeq(old, [m]));
+        if (m.senderId !== me) setTypingUntil(0);
+      }),
+      client.on('outbox', () => setUnsent(client.unsent(roomId))),
+      client.on('typing', (t) => {
+        if (t.roomId === roomId && t.userId !== me) setTypingUntil(Date.now() + TYPING_SHOWN_MS);
+      }),
+      client.on('room', (r) => {
+        if (r.roomId === roomId) setRoom(r);
+      }),
+      client.on('read', (r) => {
+        if (r.roomId !== roomId) return;
+        setRoom((old) => (old === null ? old : { ...old, lastReadSeq: { ...old.lastReadSeq, [r.userId]: r.upToSeq } }));
+      }),
+    ];
+    void (async () => {
+      try {
+        const [current, page] = await Promise.all([client.room(roomId), client.history(roomId, { limit: PAGE })]);
+        if (cancelled) return;
+        setRoom(current);
+        onRoom(current);
+        setMessages((old) => mergeBySeq(old, page.messages));
+        setHasMore(page.hasMore);
+        client.follow(roomId, page.messages.at(-1)?.seq ?? 0);
+      } catch (e) {
+        if (!cancelled) setError(e instanceof Error ? e.message : String(e));
+      } finally {
+        if (!cancelled) setLoading(false);
+      }
+    })();
+    return () => {
+      cancelled = true;
+      for (const off of offs) off();
+    };
+  }, [client, roomId, me, onRoom]);
+
+  // Read up to the newest message while the conversation is on screen.
+  const lastSeq = messages.at(-1)?.seq ?? 0;
+  useEffect(() => {
+    if (lastSeq === 0) return;
+    const mark = () => {
+      if (document.visibilityState === 'visible') void client.markRead(roomId, lastSeq).catch(() => undefined);
+    };
+    mark();
+    document.addEventListener('visibilitychange', mark);
+    return () => document.removeEventListener('visibilitychange', mark);
+  }, [client, roomId, lastSeq]);
+
+  useEffect(() => {
+    if (typingUntil === 0) return;
+    const timer = setTimeout(() => tick((n) => n + 1), Math.max(0, typingUntil - Date.now()) + 50);
+    return () => clearTimeout(timer);
+  }, [typingUntil]);
+
+  // Keep the view where the reader is: at the bottom for new messages, in place when older ones load.
+  useLayoutEffect(() => {
+    const el = scroller.current;
+    if (el === null) return;
+    if (keepFromBottom.current !== null) {
+      el.scrollTop = el.scrollHeight - keepFromBottom.current;
+      keepFromBottom.current = null;
+    } else if (stickToBottom.current) {
+      el.scrollTop = el.scrollHeight;
+    }
+  }, [messages, unsent]);
+
+  const loadOlder = useCallback(async () => {
+    const first = messages[0];
+    if (!hasMore || loading || first === undefined) return;
+    setLoading(true);
+    try {
+      const page = await client.history(roomId, { before: first.seq, limit: PAGE });
+      const el = scroller.current;
+      if (el !== null) keepFromBottom.current = el.scrollHeight - el.scrollTop;
+      setMessages((old) => mergeBySeq(old, page.messages));
+      setHasMore(page.hasMore);
+    } catch (e) {
+      setError(e instanceof Error ? e.message : String(e));
+    } finally {
+      setLoading(false);
+    }
+  }, [client, roomId, messages, hasMore, loading]);
+
+  const onScroll = () => {
+    const el = scroller.current;
+    if (el === null) return;
+    stickToBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < 60;
+    if (el.scrollTop < 40) void loadOlder();
+  };
+
+  const send = (event?: FormEvent) => {
+    event?.preventDefault();
+    if (draft.trim() === '') return;
+    client.send(roomId, draft);
+    setDraft('');
+    stickToBottom.current = true;
+    setUnsent(client.unsent(roomId));
+  };
+
+  const onKeyDown = (event: KeyboardEvent<HTMLTextAreaElement>) => {
+    // Enter sends, Shift+Enter is a new line; never while an IME (Korean, Japanese…) is composing.
+    if (event.key === 'Enter' && !event.shiftKey && !event.nativeEvent.isComposing) send(event);
+  };
+
+  const toggleBlock = async () => {
+    try {
+      if (blocked) await client.unblock(roomId);
+      else await client.block(roomId);
+      local.setItem(blockKey(me, roomId), blocked ? '0' : '1');
+      setBlocked(!blocked);
+    } catch (e) {
+      setError(e instanceof Error ? e.message : String(e));
+    }
+  };
+
+  const reopen = async () => {
+    try {
+      const reopened = await client.reopenRoom(roomId);
+      setRoom(reopened);
+      onRoom(reopened);
+    } catch (e) {
+      setError(e instanceof Error ? e.message : String(e));
+    }
+  };
+
+  const other = room === null ? null : counterpartOf(room, me);
+  const otherRead = room === null || other === null ? 0 : (room.lastReadSeq[other] ?? 0);
+  const lastMine = [...messages].reverse().find((m) => m.senderId === me);
+  const shownUnsent = unsent.filter((u) => !messages.some((m) => m.clientMessageId === u.clientMessageId && m.senderId === me));
+
+  return (
+    <section className="conversation-view" aria-label={room === null ? 'Conversation' : `Conversation with ${other} about ${room.postTitle}`}>
+      <header className="conversation-head">
+        <a href="#/rooms" className="back" aria-label="Back to conversations">
+          ‹
+        </a>
+        <div className="title">
+          <h1>{other ?? '…'}</h1>
+          <p>{room?.postTitle ?? ''}</p>
+        </div>
+        <button type="button" onClick={() => void toggleBlock()} className="secondary">
+          {blocked ? 'Unblock' : 'Block'}
+        </button>
+      </header>
+      {room?.status === 'expired' && (
+        <div className="banner" role="region" aria-label="Expired">
+          <span>This conversation expired after a quiet spell. Reopen it to write again.</span>
+          <button type="button" onClick={() => void reopen()}>
+            Reopen
+          </button>
+        </div>
+      )}
+      {blocked && <p className="banner muted">You blocked {other}: you won’t receive their messages until you unblock.</p>}
+      {error !== null && (
+        <p role="alert" className="error">
+          {error}
+        </p>
+      )}
+      <div className="messages" ref={scroller} onScroll={onScroll}>
+        {hasMore && (
+          <button type="button" className="older" onClick={() => void loadOlder()} disabled={loading}>
+            {loading ? 'Loading…' : 'Older messages'}
+          </button>
+        )}
+        <ol aria-label="Message history">
+          {messages.map((m) => (
+            <li key={m.seq} className={m.senderId === me ? 'mine' : 'theirs'}>
+              <p className="body">{m.body}</p>
+              <p className="meta">
+                <time dateTime={m.sentAt}>{time(m.sentAt)}</time>
+                {m === lastMine && otherRead >= m.seq && <span className="read"> · Read</span>}
+              </p>
+            </li>
+          ))}
+          {shownUnsent.map((u) => (
+            <li key={u.clientMessageId} className={`mine ${u.status}`} aria-label={u.status === 'failed' ? 'Not sent' : 'Sending'}>
+              <p className="body">{u.body}</p>
+              <p className="meta">
+                {u.status === 'pending' ? (
+                  <span>{props.online ? 'Sending…' : 'Waiting for connection…'}</span>
+                ) : (
+                  <>
+                    <span className="error">Not sent: {u.error?.message ?? 'failed'}</span>{' '}
+                    <button type="button" className="link" onClick={() => client.retry(u.clientMessageId)}>
+                      Retry
+                    </button>
+                  </>
+                )}
+              </p>
+            </li>
+          ))}
+        </ol>
+      </div>
+      <p className="typing" aria-live="polite">
+        {typingUntil > Date.now() && other !== null ? `${other} is typing…` : ''}
+      </p>
+      <form className="composer" onSubmit={send}>
+        <label htmlFor="message-box" className="visually-hidden">
+          Message
+        </label>
+        <textarea
+          id="message-box"
+          rows={1}
+          value={draft}
+          maxLength={4000}
+          placeholder={room?.status === 'expired' ? 'Reopen the conversation to write' : 'Write a message'}
+          onChange={(e) => {
+            setDraft(e.target.value);
+            if (e.target.value !== '') client.typing(roomId);
+          }}
+          onKeyDown={onKeyDown}
+        />
+        <button type="submit">Send</button>
+      </form>
+    </section>
+  );
+}

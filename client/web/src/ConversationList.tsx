@@ -1,0 +1,32 @@
+import type { Room } from '../../sdk/src';
+
+export const counterpartOf = (room: Room, me: string) => (room.lenderId === me ? room.borrowerId : room.lenderId);
+
+/** The user's open rooms, newest activity first, with the unread badge. */
+export function ConversationList({ rooms, me, current }: { rooms: Room[]; me: string; current: string | null }) {
+  const open = rooms.filter((r) => r.status === 'open' || r.roomId === current).sort((a, b) => b.lastActivityAt.localeCompare(a.lastActivityAt));
+  return (
+    <nav aria-label="Conversations" className="conversations">
+      {open.length === 0 ? (
+        <p className="hint">No conversations yet.</p>
+      ) : (
+        <ul>
+          {open.map((room) => (
+            <li key={room.roomId}>
+              <a href={`#/rooms/${room.roomId}`} aria-current={room.roomId === current ? 'page' : undefined} className="conversation">
+                <span className="who">{counterpartOf(room, me)}</span>
+                <span className="about">{room.postTitle}</span>
+                <span className="last">{room.lastMessage === null ? 'No messages yet' : room.lastMessage.body}</span>
+                {room.unreadCount > 0 && (
+                  <span className="badge" aria-label={`${room.unreadCount} unread`}>
+                    {room.unreadCount}
+                  </span>
+                )}
+              </a>
+            </li>
+          ))}
+        </ul>
+      )}
+    </nav>
+  );
+}

@@ -1,0 +1,319 @@
+/**
+ * The reference web app (client/web) in a real browser, Debian's Chromium driven by
+ * playwright-core, against a real server process in development mode: a lender and a
+ * borrower in two browser contexts (the borrower at phone width). Skipped, with one line
+ * saying so, where /usr/bin/chromium is absent (`.ci/run` installs it).
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { DEMO_POSTS } from '../../src/application/demo/demoPosts';
+import { createTestDatabase, type TestDatabase } from '../support/databases';
+import { spawnServer, stopServer, type ServerProcess } from '../support/serverProcess';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const withBrowser = existsSync(CHROMIUM) ? describe : describe.skip;
+if (!existsSync(CHROMIUM)) process.stdout.write(`[web app e2e] skipped: no Chromium at ${CHROMIUM}\n`);
+
+const root = path.resolve(__dirname, '../..');
+const drill = DEMO_POSTS.find((p) => p.postId === 'demo-drill') as (typeof DEMO_POSTS)[number];
+const tent = DEMO_POSTS.find((p) => p.postId === 'demo-tent') as (typeof DEMO_POSTS)[number];
+
+const freePort = async (): Promise<number> => {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+};
+
+/**
+ * A marketplace page on another origin that frames the app and hands it tokens by
+ * postMessage, getting them from its own backend (here: the dev sign-in, called server-side).
+ */
+function marketplacePage(chatOrigin: string, userId: string): Server {
+  const page = `<!doctype html><title>Marketplace</title><h1>Marketplace</h1>
+    <iframe src="${chatOrigin}/" title="Chat" width="900" height="600"></iframe>
+    <script>
+      window.addEventListener('message', async (event) => {
+        if (event.origin !== ${JSON.stringify(chatOrigin)} || !event.data || event.data.type !== 'rental-chat:token-request') return;
+        const token = await (await fetch('/token')).text();
+        event.source.postMessage({ type: 'rental-chat:token', token }, event.origin);
+      });
+    </script>`;
+  return createServer((req, res) => {
+    if (req.url === '/token') {
+      void fetch(`${chatOrigin}/api/dev/session`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ userId }),
+      })
+        .then((r) => r.json() as Promise<{ token: string }>)
+        .then(({ token }) => res.end(token), () => res.writeHead(502).end());
+      return;
+    }
+    res.setHeader('content-type', 'text/html; charset=utf-8');
+    res.end(page);
+  });
+}
+
+/** Polls until `check` holds; the failure names what was awaited. */
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+withBrowser('the web app in Chromium: a lender and a borrower chat about a demo post', () => {
+  let database: TestDatabase;
+  let server: ServerProcess;
+  let marketplace: Server;
+  let marketplaceUrl: string;
+  let browser: Browser;
+  let lenderContext: BrowserContext;
+  let borrowerContext: BrowserContext;
+  let lender: Page;
+  let borrower: Page;
+  const problems: string[] = [];
+
+  const messages = (page: Page) => page.getByRole('list', { name: 'Message history' });
+  const bubbles = (page: Page, text: string) => messages(page).locator('li .body', { hasText: text });
+  const conversationLink = (page: Page, who: string) =>
+    page.getByRole('navigation', { name: 'Conversations' }).getByRole('link').filter({ hasText: who });
+  const signIn = async (page: Page, name: string) => {
+    await page.goto(server.url);
+    await page.getByLabel('User name').fill(name);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Posts' }).waitFor();
+  };
+  const send = async (page: Page, text: string) => {
+    await page.getByLabel('Message', { exact: true }).fill(text);
+    await page.getByRole('button', { name: 'Send' }).click();
+  };
+
+  beforeAll(async () => {
+    // `npm test` builds the app first; a lone run of this file builds it when it is missing.
+    if (!existsSync(path.join(root, 'dist/web/index.html'))) {
+      execFileSync('npm', ['run', '--silent', 'build:web'], { cwd: root, stdio: 'inherit' });
+    }
+    database = await createTestDatabase('postgres');
+    // No JWT secret: development mode, so the demo sign-in and the demo posts exist.
+    // The service's own origin and a marketplace origin (another host name, so another
+    // origin) may open /chat and frame the app.
+    const [port, marketplacePort] = [await freePort(), await freePort()];
+    marketplaceUrl = `http://localhost:${marketplacePort}`;
+    // A room nobody writes in expires after 4 s, swept every second: the expired banner's test.
+    server = await spawnServer(database, {
+      JWT_SECRET: '',
+      PORT: String(port),
+      ALLOWED_ORIGINS: `http://127.0.0.1:${port},${marketplaceUrl}`,
+      ROOM_EMPTY_TTL: '4s',
+      EXPIRY_SWEEP_CRON: '* * * * * *',
+    });
+    marketplace = marketplacePage(server.url, 'emma');
+    await new Promise<void>((resolve) => marketplace.listen(marketplacePort, '127.0.0.1', resolve));
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
+    lenderContext = await browser.newContext({ viewport: { width: 1100, height: 720 }, locale: 'ko-KR' });
+    borrowerContext = await browser.newContext({ viewport: { width: 390, height: 760 }, isMobile: true, hasTouch: true });
+    lender = await lenderContext.newPage();
+    borrower = await borrowerContext.newPage();
+    for (const [who, page] of [['lender', lender], ['borrower', borrower]] as const) {
+      page.on('pageerror', (error) => problems.push(`${who}: ${error.message}`));
+      page.on('console', (message) => {
+        if (message.type() === 'error' && !/Failed to load resource|ERR_INTERNET_DISCONNECTED|WebSocket connection/.test(message.text())) {
+          problems.push(`${who} console: ${message.text()}`);
+        }
+      });
+    }
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    marketplace?.closeAllConnections();
+    marketplace?.close();
+    if (server !== undefined) await stopServer(server);
+    await database?.drop();
+  });
+
+  afterEach(() => {
+    // A CSP violation or a script error is a failure whatever the page showed.
+    expect(problems).toEqual([]);
+  });
+
+  it('shows Chat on other people’s posts and none on one’s own', async () => {
+    await signIn(lender, drill.ownerId);
+    await signIn(borrower, 'bora');
+
+    const lendersOwn = lender.getByRole('article', { name: drill.title });
+    await lendersOwn.waitFor();
+    expect(await lendersOwn.getByRole('button', { name: 'Chat' }).count()).toBe(0);
+    expect(await lendersOwn.getByText('Your post').isVisible()).toBe(true);
+    // The other demo lender's post has Chat for this lender too.
+    expect(await lender.getByRole('article', { name: tent.title }).getByRole('button', { name: 'Chat' }).isVisible()).toBe(true);
+
+    const chat = borrower.getByRole('article', { name: drill.title }).getByRole('button', { name: 'Chat' });
+    await chat.waitFor();
+    await until('every demo post to have Chat for the borrower', async () => (await borrower.getByRole('button', { name: 'Chat' }).count()) === DEMO_POSTS.length);
+  });
+
+  it('delivers live both ways, with Korean and emoji intact, and counts then clears the unread badge', async () => {
+    await borrower.getByRole('article', { name: drill.title }).getByRole('button', { name: 'Chat' }).click();
+    await borrower.getByLabel('Message', { exact: true }).waitFor();
+    const hello = '안녕하세요! 토요일에 드릴 빌릴 수 있을까요? 🙏';
+    await send(borrower, hello);
+    await until('the borrower’s message to be sent', async () => (await bubbles(borrower, hello).count()) === 1 && (await borrower.getByText('Sending…').count()) === 0);
+
+    // The lender's list shows it live, with one unread.
+    const link = conversationLink(lender, 'bora');
+    await link.waitFor();
+    await until('one unread', async () => (await link.getByLabel('1 unread').count()) === 1);
+    expect(await link.textContent()).toContain(hello);
+    await link.click();
+    await bubbles(lender, hello).waitFor();
+    await until('the badge to clear', async () => (await link.getByLabel(/unread/).count()) === 0);
+
+    // Typing shows on the other side; the answer arrives live.
+    await lender.getByLabel('Message', { exact: true }).pressSequentially('네', { delay: 50 });
+    await borrower.getByText(`${drill.ownerId} is typing…`).waitFor();
+    await send(lender, '네, 가능해요 🙂 Saturday 10:00?');
+    await bubbles(borrower, '네, 가능해요 🙂 Saturday 10:00?').waitFor();
+    // The borrower read it on screen, and the lender sees the read mark.
+    await lender.getByText('· Read').waitFor();
+
+    // Away from the conversation, the borrower's badge counts new messages and clears on opening.
+    await borrower.goto(`${server.url}/#/rooms`);
+    await send(lender, 'I will leave it at the door');
+    await send(lender, 'batteries are charged 🔋');
+    const borrowerLink = conversationLink(borrower, drill.ownerId);
+    await until('two unread', async () => (await borrowerLink.getByLabel('2 unread').count()) === 1);
+    await borrowerLink.click();
+    await bubbles(borrower, 'batteries are charged 🔋').waitFor();
+    await borrower.goto(`${server.url}/#/rooms`);
+    await until('the borrower’s badge to clear', async () => (await borrowerLink.getByLabel(/unread/).count()) === 0);
+    await borrowerLink.click();
+  });
+
+  it('keeps the history across a reload', async () => {
+    await borrower.reload();
+    for (const text of ['안녕하세요! 토요일에 드릴 빌릴 수 있을까요? 🙏', '네, 가능해요 🙂 Saturday 10:00?', 'I will leave it at the door', 'batteries are charged 🔋']) {
+      await bubbles(borrower, text).waitFor();
+    }
+    expect(await messages(borrower).locator('li').count()).toBe(4);
+  });
+
+  it('queues a message typed offline and delivers it exactly once when the network is back', async () => {
+    await borrower.getByRole('status', { name: 'Connection' }).filter({ hasText: 'Online' }).waitFor();
+    await borrowerContext.setOffline(true);
+    await borrower.getByRole('status', { name: 'Connection' }).filter({ hasText: 'Offline' }).waitFor();
+    const queued = 'sent from the subway 🚇 지하철';
+    await send(borrower, queued);
+    await borrower.getByText('Waiting for connection…').waitFor();
+    // Nothing reaches the lender while the borrower is offline.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(await bubbles(lender, queued).count()).toBe(0);
+
+    await borrowerContext.setOffline(false);
+    await bubbles(lender, queued).waitFor();
+    await until('the borrower’s copy to be sent', async () => (await borrower.getByText('Waiting for connection…').count()) === 0 && (await borrower.getByText('Sending…').count()) === 0);
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(await bubbles(lender, queued).count()).toBe(1);
+    expect(await bubbles(borrower, queued).count()).toBe(1);
+    expect(await messages(lender).locator('li').count()).toBe(5);
+  });
+
+  it('while the lender blocks, the borrower’s message fails with Retry; after Unblock, Retry delivers it once', async () => {
+    await lender.getByRole('button', { name: 'Block', exact: true }).click();
+    await lender.getByRole('button', { name: 'Unblock', exact: true }).waitFor();
+    const refused = 'can I pick it up earlier?';
+    await send(borrower, refused);
+    await borrower.getByText(/^Not sent:/).waitFor();
+    expect(await bubbles(lender, refused).count()).toBe(0);
+
+    await lender.getByRole('button', { name: 'Unblock', exact: true }).click();
+    await lender.getByRole('button', { name: 'Block', exact: true }).waitFor();
+    await borrower.getByRole('button', { name: 'Retry' }).click();
+    await bubbles(lender, refused).waitFor();
+    await until('the retried message to be sent', async () => (await borrower.getByText(/^Not sent:|Sending…/).count()) === 0);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(await bubbles(lender, refused).count()).toBe(1);
+    expect(await bubbles(borrower, refused).count()).toBe(1);
+  });
+
+  it('takes screenshots of the conversation view (desktop and phone)', async () => {
+    await lender.getByRole('status', { name: 'Connection' }).filter({ hasText: 'Online' }).waitFor();
+    // UPDATE_SCREENSHOTS=1 refreshes the one in the README; otherwise it goes to a temp dir.
+    const dir = process.env.UPDATE_SCREENSHOTS === '1' ? path.join(root, 'docs/images') : mkdtempSync(path.join(tmpdir(), 'chat-shot-'));
+    mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, 'conversation.png');
+    const png = await lender.screenshot({ path: file });
+    expect(png.subarray(1, 4).toString()).toBe('PNG');
+    expect(png.length).toBeGreaterThan(10_000);
+    // And the borrower's side at phone width.
+    const phone = await borrower.screenshot({ path: path.join(dir, 'conversation-phone.png') });
+    expect(phone.subarray(1, 4).toString()).toBe('PNG');
+  });
+
+  it('shows an expired room’s banner live, and Reopen lets the conversation go on', async () => {
+    await borrower.getByRole('link', { name: 'Posts' }).click();
+    await borrower.getByRole('article', { name: tent.title }).getByRole('button', { name: 'Chat' }).click();
+    const expired = borrower.getByRole('region', { name: 'Expired' });
+    // Nobody writes: the sweeper expires it, and the open conversation says so.
+    await expired.waitFor({ timeout: 20_000 });
+    await expired.getByRole('button', { name: 'Reopen' }).click();
+    await expired.waitFor({ state: 'detached' });
+    await send(borrower, 'is the tent still free? ⛺');
+    await until('the message to be sent', async () => (await bubbles(borrower, 'is the tent still free? ⛺').count()) === 1 && (await borrower.getByText(/Sending…|^Not sent:/).count()) === 0);
+  });
+
+  it('shows the latest page and loads older messages when scrolled to the top', async () => {
+    const roomId = /#\/rooms\/([0-9a-f-]{36})$/.exec(borrower.url())?.[1] as string;
+    const session = await fetch(`${server.url}/api/dev/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ userId: tent.ownerId }),
+    });
+    const { token } = (await session.json()) as { token: string };
+    for (let i = 1; i <= 40; i += 1) {
+      const sent = await fetch(`${server.url}/api/rooms/${roomId}/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ clientMessageId: `page-${i}`, body: `page test ${i}` }),
+      });
+      expect(sent.status).toBe(201);
+    }
+    await borrower.reload();
+    await bubbles(borrower, 'page test 40').waitFor();
+    expect(await messages(borrower).locator('li').count()).toBe(30);
+    await borrower.locator('.messages').evaluate((el) => el.scrollTo(0, 0));
+    await bubbles(borrower, 'is the tent still free? ⛺').waitFor();
+    expect(await messages(borrower).locator('li').count()).toBe(41);
+    expect(await messages(borrower).locator('li .body').first().textContent()).toBe('is the tent still free? ⛺');
+  });
+
+  it('embedded in a marketplace page on another origin, takes its token from that page and goes online', async () => {
+    const context = await browser.newContext({ viewport: { width: 1000, height: 700 } });
+    try {
+      const page = await context.newPage();
+      page.on('pageerror', (error) => problems.push(`marketplace: ${error.message}`));
+      await page.goto(marketplaceUrl);
+      const chat = page.frameLocator('iframe[title="Chat"]');
+      await chat.getByRole('heading', { name: 'Posts' }).waitFor();
+      expect(await chat.getByText('emma', { exact: true }).isVisible()).toBe(true);
+      expect(await chat.getByLabel('User name').count()).toBe(0);
+      await chat.getByRole('status', { name: 'Connection' }).filter({ hasText: 'Online' }).waitFor();
+      // The marketplace user can chat from inside the frame.
+      await chat.getByRole('article', { name: drill.title }).getByRole('button', { name: 'Chat' }).click();
+      await chat.getByLabel('Message', { exact: true }).fill('hello from the marketplace page');
+      await chat.getByRole('button', { name: 'Send' }).click();
+      await conversationLink(lender, 'emma').waitFor();
+    } finally {
+      await context.close();
+    }
+  });
+});
