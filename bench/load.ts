@@ -35,6 +35,7 @@ const { values: args } = parseArgs({
     store: { type: 'string', default: 'postgres' },
     processes: { type: 'string', default: '1' },
     url: { type: 'string' },
+    'server-pid': { type: 'string' },
     'body-bytes': { type: 'string', default: '60' },
     'lag-samples': { type: 'string', default: '20' },
     'held-p99-ms': { type: 'string', default: '100' },
@@ -222,7 +223,8 @@ async function main(): Promise<void> {
 
     const runStep = async (rate: number): Promise<StepResult> => {
       stats = new StepStats();
-      const cpuBefore = { server: servers.reduce((t, s) => t + cpuSecondsOf(s.child.pid ?? 0), 0), postgres: postgresCpuSeconds(), self: process.cpuUsage() };
+      const serverCpu = () => servers.reduce((t, s) => t + cpuSecondsOf(s.child.pid ?? 0), 0) + (args['server-pid'] !== undefined ? cpuSecondsOf(Number(args['server-pid'])) : 0);
+      const cpuBefore = { server: serverCpu(), postgres: postgresCpuSeconds(), self: process.cpuUsage() };
       const started = performance.now();
       let sent = 0;
       await new Promise<void>((resolve) => {
@@ -256,8 +258,8 @@ async function main(): Promise<void> {
       while (lagPolls > 0) await new Promise((resolve) => setTimeout(resolve, 20));
       const self = process.cpuUsage(cpuBefore.self);
       const cpu = {
-        server: (servers.reduce((t, s) => t + cpuSecondsOf(s.child.pid ?? 0), 0) - cpuBefore.server) / wall,
-        postgres: store?.kind === 'postgres' ? (postgresCpuSeconds() - cpuBefore.postgres) / wall : 0,
+        server: (serverCpu() - cpuBefore.server) / wall,
+        postgres: store === null || store.kind === 'postgres' ? (postgresCpuSeconds() - cpuBefore.postgres) / wall : 0,
         generator: (self.user + self.system) / 1e6 / wall,
       };
       const s = stats;
