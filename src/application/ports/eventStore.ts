@@ -21,7 +21,13 @@ export interface EventMetadata {
 }
 
 export interface EventToAppend {
-  /** A UUID. Appending an id the stream already holds is a no-op, as in EventStoreDB. */
+  /**
+   * A UUID. The retry of an append, with the same events and the *same* exact or
+   * no_stream expected revision, is a no-op that answers as the original did, even
+   * after the stream has moved on: a writer whose answer was lost may send it again.
+   * Nothing more is promised for an id already in the stream: EventStoreDB writes it
+   * again when it comes with the stream's current revision or with `any`.
+   */
   eventId: string;
   type: string;
   data: unknown;

@@ -96,7 +96,7 @@ export function buildContainer(options: ContainerOptions): Container {
         if (config.eventStore.kind === 'eventstoredb') {
           // Loaded only when chosen: the gRPC client stays out of a PostgreSQL-only process.
           const { EventStoreDbEventStore } = await import('../eventStore/eventStoreDbEventStore');
-          return EventStoreDbEventStore.connect(config.eventStore.connectionString);
+          return EventStoreDbEventStore.open(config.eventStore.connectionString);
         }
         await PostgresEventStore.migrate(db);
         return new PostgresEventStore(db);

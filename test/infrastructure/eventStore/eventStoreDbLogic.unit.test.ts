@@ -1,0 +1,74 @@
+/**
+ * The parts of the EventStoreDB adapter that need no server: checkpoints, which failed
+ * appends are sent again, and where a retried append must have landed. The errors are
+ * the client's own classes, made as the client makes them from a gRPC status.
+ */
+import {
+  DeadlineExceededError,
+  TimeoutError,
+  UnavailableError,
+  UnknownError,
+  WrongExpectedVersionError,
+} from '@eventstore/db-client';
+import {
+  encodeCheckpoint,
+  firstRevisionOf,
+  isRetryableAppendFailure,
+  parseCheckpoint,
+} from '../../../src/infrastructure/eventStore/eventStoreDbEventStore';
+
+describe('EventStoreDB checkpoints', () => {
+  it('sort as strings like positions sort as (commit, prepare), and parse back exactly, far beyond 2^53', () => {
+    const big = 2n ** 63n - 1n;
+    const positions = [
+      { commit: 0n, prepare: 0n },
+      { commit: 9n, prepare: 9n },
+      { commit: 10n, prepare: 10n },
+      { commit: 10n, prepare: 11n },
+      { commit: 2n ** 53n + 1n, prepare: 2n ** 53n + 1n },
+      { commit: big, prepare: big - 1n },
+      { commit: big, prepare: big },
+    ];
+    const checkpoints = positions.map(encodeCheckpoint);
+    expect([...checkpoints].reverse().sort()).toEqual(checkpoints);
+    expect(checkpoints.map(parseCheckpoint)).toEqual(positions);
+    expect(checkpoints.every((c) => c.startsWith('esdb:'))).toBe(true);
+  });
+
+  it('refuses a PostgreSQL checkpoint (the same digits without the esdb: prefix) and anything malformed, naming it', () => {
+    const postgres = `${'7'.padStart(20, '0')}/${'12'.padStart(20, '0')}`;
+    for (const bad of [postgres, '12/34', 'esdb:12/34', '', `esdb:${postgres}x`, `esdb:${'1'.repeat(21)}/${'1'.repeat(20)}`]) {
+      expect(() => parseCheckpoint(bad)).toThrow(/not an EventStoreDB checkpoint/);
+    }
+  });
+});
+
+describe('retrying an append whose answer was lost', () => {
+  const lostAnswers = [new UnavailableError(), new DeadlineExceededError()];
+
+  it('sends it again when the server did not answer and the expected revision is exact or no_stream', () => {
+    for (const error of lostAnswers) {
+      expect(isRetryableAppendFailure(error, 'no_stream')).toBe(true);
+      expect(isRetryableAppendFailure(error, 0n)).toBe(true);
+      expect(isRetryableAppendFailure(error, 41n)).toBe(true);
+    }
+  });
+
+  it('never sends an `any` append again: a second copy could land as a duplicate', () => {
+    for (const error of lostAnswers) expect(isRetryableAppendFailure(error, 'any')).toBe(false);
+  });
+
+  it('does not retry refusals or unknown faults', () => {
+    const others = [new WrongExpectedVersionError(undefined, { streamName: 's', expected: 1n, current: 2n }), new TimeoutError(), new UnknownError(), new Error('boom')];
+    for (const error of others) expect(isRetryableAppendFailure(error, 3n)).toBe(false);
+  });
+});
+
+describe('where a refused append would have landed', () => {
+  it('is revision 0 for no_stream, the next revision for an exact one, and unknown for any', () => {
+    expect(firstRevisionOf('no_stream')).toBe(0n);
+    expect(firstRevisionOf(0n)).toBe(1n);
+    expect(firstRevisionOf(2n ** 60n)).toBe(2n ** 60n + 1n);
+    expect(firstRevisionOf('any')).toBeNull();
+  });
+});
