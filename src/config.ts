@@ -46,6 +46,12 @@ export interface Config {
   /** Open WebSocket connections in this process; past it, handshakes are refused with 503. */
   wsMaxConnections: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Pretty, coloured log lines (a person at a terminal, not production); else JSON lines. */
+  logPretty: boolean;
+  /** Serve /metrics on this port only (null: on the application port, for development). */
+  metricsPort: number | null;
+  /** /readyz answers 503 when the oldest event the read models have not applied is older than this. */
+  readyMaxProjectionLagMs: number;
   production: boolean;
   /**
    * Development mode: no JWT_SECRET / JWT_PUBLIC_KEY and not NODE_ENV=production. Only then
@@ -103,7 +109,8 @@ export function parseDuration(text: string): number | null {
 type Env = Record<string, string | undefined>;
 
 /** Reads the environment once; throws ConfigError naming the first bad variable. */
-export function loadConfig(env: Env = process.env): Config {
+export function loadConfig(env: Env = process.env, options: { stdoutIsTty?: boolean } = {}): Config {
+  const stdoutIsTty = options.stdoutIsTty ?? false;
   const warnings: string[] = [];
   const production = env.NODE_ENV === 'production';
   const get = (name: string): string | undefined => {
@@ -239,8 +246,14 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('LOG_LEVEL', `must be one of ${levels.join(', ')}, got "${logLevel}"`);
   }
 
+  const port = int('PORT', 9090, 0, 65535);
+  const metricsPort = get('METRICS_PORT') === undefined ? null : int('METRICS_PORT', 0, 0, 65535);
+  if (metricsPort !== null && metricsPort !== 0 && metricsPort === port) {
+    throw new ConfigError('METRICS_PORT', `must differ from PORT (${port}): it keeps /metrics off the public port`);
+  }
+
   return {
-    port: int('PORT', 9090, 0, 65535),
+    port,
     databaseUrl,
     dataDir: path.resolve(get('DATA_DIR') ?? './data'),
     eventStore,
@@ -263,6 +276,9 @@ export function loadConfig(env: Env = process.env): Config {
     wsMaxConnectionsPerUser: int('WS_MAX_CONNECTIONS_PER_USER', 10, 1, 100_000),
     wsMaxConnections: int('WS_MAX_CONNECTIONS', 50_000, 1, 10_000_000),
     logLevel: logLevel as Config['logLevel'],
+    logPretty: !production && stdoutIsTty,
+    metricsPort,
+    readyMaxProjectionLagMs: duration('READY_MAX_PROJECTION_LAG', '30s'),
     production,
     development: !production && get('JWT_SECRET') === undefined && get('JWT_PUBLIC_KEY') === undefined,
     warnings,

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import { ConfigError, loadConfig, type Config } from './config';
 import type { LiveFeed } from './application/live/liveFeed';
 import type { TokenVerifier } from './application/ports/auth';
@@ -21,6 +21,8 @@ import { devTokenIssuer } from './infrastructure/auth/devTokenIssuer';
 import { buildContainer } from './infrastructure/di/container';
 import { TYPES } from './infrastructure/di/identifiers';
 import { pinoLogger } from './infrastructure/logging/pinoLogger';
+import { createChatMetrics } from './infrastructure/metrics/chatMetrics';
+import { ProjectionLagProbe } from './infrastructure/metrics/projectionLag';
 import type { ProjectionRunner } from './infrastructure/readModels/projectionRunner';
 import type { ExpirySweeper } from './infrastructure/scheduler/expirySweeper';
 import type { AnchorSchedule } from './infrastructure/scheduler/anchorSchedule';
@@ -31,7 +33,9 @@ import { createHttpApp } from './interfaces/http/app';
 import { defaultHttpTuning, timeoutOptions, tlsOptions, type HttpTuning } from './interfaces/http/serverOptions';
 import { auditRoutes } from './interfaces/http/auditRoutes';
 import { devRoutes } from './interfaces/http/devRoutes';
-import { healthRoutes } from './interfaces/http/healthRoutes';
+import { healthRoutes, metricsRoutes } from './interfaces/http/healthRoutes';
+import { httpMetrics } from './interfaces/http/httpMetrics';
+import { contractRouteOf, openApiRoutes } from './interfaces/http/openapi';
 import { postRoutes } from './interfaces/http/postRoutes';
 import { roomRoutes } from './interfaces/http/roomRoutes';
 import { defaultWebRoot, webAppRoutes } from './interfaces/http/webAppRoutes';
@@ -58,14 +62,18 @@ export interface RunningServer {
    * (SIGHUP does this); open connections keep theirs. False when TLS is off.
    */
   reloadTls(): boolean;
+  /** Where /metrics is served when METRICS_PORT is set; null otherwise. */
+  metricsUrl: string | null;
   close(): Promise<void>;
 }
 
 /** The composition root: builds one server process from its configuration and starts it. */
 export async function start(config: Config, options: StartOptions = {}): Promise<RunningServer> {
-  const logger = options.logger ?? pinoLogger(config.logLevel);
+  const logger = options.logger ?? pinoLogger(config.logLevel, { pretty: config.logPretty });
   for (const warning of config.warnings) logger.warn({}, warning);
-  const container = buildContainer({ config, logger, clock: options.clock ?? systemClock, ids: options.ids ?? randomIds });
+  const clock = options.clock ?? systemClock;
+  const metrics = createChatMetrics();
+  const container = buildContainer({ config, logger, clock, ids: options.ids ?? randomIds, metrics });
   const db = await container.getAsync<SqlDatabase>(TYPES.SqlDatabase);
   const eventStore = await container.getAsync<EventStore>(TYPES.EventStore);
   const projections = await container.getAsync<ProjectionRunner>(TYPES.ProjectionRunner);
@@ -73,8 +81,18 @@ export async function start(config: Config, options: StartOptions = {}): Promise
   await projections.start();
   liveFeed.start();
 
-  const metrics = new Registry();
-  collectDefaultMetrics({ register: metrics });
+  const lag = new ProjectionLagProbe({
+    projection: 'chat_read_models',
+    eventStore,
+    checkpoint: () => projections.checkpoint(),
+    clock,
+    metrics,
+  });
+  // Live delivery latency: from the event's recordedAt to this process's hand-off to its sockets.
+  const stopMeasuringDelivery = liveFeed.listen((event) => {
+    const recordedAt = Date.parse(event.metadata.recordedAt);
+    if (!Number.isNaN(recordedAt)) metrics.liveDelivery.observe(Math.max(0, (Date.now() - recordedAt) / 1000));
+  });
 
   const commands = await container.getAsync<RoomCommands>(TYPES.RoomCommands);
   const queries = await container.getAsync<ChatQueries>(TYPES.ChatQueries);
@@ -86,7 +104,9 @@ export async function start(config: Config, options: StartOptions = {}): Promise
 
   const app = createHttpApp({
     logger,
+    before: [httpMetrics(metrics, contractRouteOf)],
     routers: [
+      openApiRoutes(),
       postRoutes({ ...api, internalApiToken: config.internalApiToken }),
       roomRoutes({ ...api, budgets }),
       auditRoutes({
@@ -100,11 +120,18 @@ export async function start(config: Config, options: StartOptions = {}): Promise
       ...(config.development ? [devRoutes({ issuer: devTokenIssuer(config.jwt, options.clock ?? systemClock) })] : []),
       webAppRoutes(options.webRoot ?? defaultWebRoot(), { frameAncestors: config.allowedOrigins }),
       healthRoutes({
-        metrics,
+        // METRICS_PORT set: /metrics is served there only, never on the public port.
+        ...(config.metricsPort === null ? { metrics: metrics.registry } : {}),
         ready: async () => {
           const database = await db.query('SELECT 1').then(() => true, () => false);
-          const projectionsCaughtUp = database && (await projections.caughtUp().catch(() => false));
-          return { ready: database && projectionsCaughtUp, checks: { database, projectionsCaughtUp } };
+          const behind = database ? await lag.measure().catch(() => null) : null;
+          // Within the bound rather than at zero: under steady traffic there is always an event in flight.
+          const projectionsCaughtUp = behind !== null && behind.seconds * 1000 <= config.readyMaxProjectionLagMs;
+          return {
+            ready: database && projectionsCaughtUp,
+            checks: { database, projectionsCaughtUp },
+            ...(behind !== null ? { details: { projectionLagSeconds: behind.seconds, projectionLagEvents: behind.events } } : {}),
+          };
         },
       }),
     ],
@@ -121,6 +148,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
   });
   const port = (server.address() as AddressInfo).port;
   const url = `${config.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
+  const metricsServer = config.metricsPort === null ? null : await listenForMetrics(config.metricsPort, metrics.registry, logger);
   const gateway = new ChatGateway({
     config,
     verifier,
@@ -132,7 +160,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
     progress: projections,
     ids: options.ids ?? randomIds,
     logger,
-    metrics,
+    metrics: metrics.registry,
     budgets,
     ...(options.ws ? { tuning: options.ws } : {}),
   });
@@ -142,7 +170,8 @@ export async function start(config: Config, options: StartOptions = {}): Promise
   sweeper.start();
   const anchorSchedule = await container.getAsync<AnchorSchedule>(TYPES.AnchorSchedule);
   anchorSchedule.start();
-  logger.info({ port, store: config.eventStore.kind, database: db.kind }, 'chat service listening');
+  const metricsPort = metricsServer === null ? null : (metricsServer.address() as AddressInfo).port;
+  logger.info({ port, metricsPort, store: config.eventStore.kind, database: db.kind }, 'chat service listening');
 
   let closing: Promise<void> | null = null;
   return {
@@ -154,6 +183,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
       logger.info({ certFile: config.tls.certFile }, 'TLS certificate reloaded');
       return true;
     },
+    metricsUrl: metricsPort === null ? null : `http://127.0.0.1:${metricsPort}/metrics`,
     close: () =>
       (closing ??= (async () => {
         // WebSocket clients first (1001): upgraded sockets would keep server.close() waiting.
@@ -165,6 +195,13 @@ export async function start(config: Config, options: StartOptions = {}): Promise
           server.close(() => resolve());
           server.closeAllConnections();
         });
+        if (metricsServer !== null) {
+          await new Promise<void>((resolve) => {
+            metricsServer.close(() => resolve());
+            metricsServer.closeAllConnections();
+          });
+        }
+        stopMeasuringDelivery();
         // The live feed first, so nothing waits on a projection that is already gone.
         await Promise.all([liveFeed.stop(), projections.stop()]);
         await eventStore.close();
@@ -173,10 +210,24 @@ export async function start(config: Config, options: StartOptions = {}): Promise
   };
 }
 
+/**
+ * `/metrics` on a port of its own (METRICS_PORT), for the scraper on the private
+ * network: plain HTTP, nothing else served there.
+ */
+async function listenForMetrics(port: number, registry: Registry, logger: Logger): Promise<Server> {
+  const app = createHttpApp({ logger, routers: [metricsRoutes(registry)] });
+  const server = createHttpServer(app);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, () => resolve());
+  });
+  return server;
+}
+
 async function main(): Promise<void> {
   let config: Config;
   try {
-    config = loadConfig();
+    config = loadConfig(process.env, { stdoutIsTty: process.stdout.isTTY === true });
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`${error.message}\n`);
@@ -184,7 +235,7 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const logger = pinoLogger(config.logLevel);
+  const logger = pinoLogger(config.logLevel, { pretty: config.logPretty });
   const server = await start(config, { logger });
   const shutdown = (signal: string): void => {
     logger.info({ signal }, 'shutting down');

@@ -207,3 +207,29 @@ describe('configuration', () => {
     });
   });
 });
+
+describe('operations configuration', () => {
+  it('keeps /metrics on the application port unless METRICS_PORT names another one', () => {
+    expect(loadConfig({}).metricsPort).toBeNull();
+    expect(loadConfig({ METRICS_PORT: '9464' }).metricsPort).toBe(9464);
+    expect(refusal({ PORT: '9090', METRICS_PORT: '9090' })).toEqual({
+      variable: 'METRICS_PORT',
+      message: 'configuration error: METRICS_PORT must differ from PORT (9090): it keeps /metrics off the public port',
+    });
+    expect(refusal({ METRICS_PORT: 'metrics' }).variable).toBe('METRICS_PORT');
+  });
+
+  it('bounds the projection lag /readyz tolerates: 30 s unless READY_MAX_PROJECTION_LAG says otherwise', () => {
+    expect(loadConfig({}).readyMaxProjectionLagMs).toBe(30_000);
+    expect(loadConfig({ READY_MAX_PROJECTION_LAG: '2m' }).readyMaxProjectionLagMs).toBe(120_000);
+    expect(refusal({ READY_MAX_PROJECTION_LAG: 'soon' }).variable).toBe('READY_MAX_PROJECTION_LAG');
+  });
+
+  it('logs pretty lines only for a person at a terminal outside production; JSON lines otherwise', () => {
+    const production = { NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40), INTERNAL_API_TOKEN: 'a-long-enough-internal-token' };
+    expect(loadConfig({}, { stdoutIsTty: true }).logPretty).toBe(true);
+    expect(loadConfig({}, { stdoutIsTty: false }).logPretty).toBe(false);
+    expect(loadConfig({}).logPretty).toBe(false);
+    expect(loadConfig(production, { stdoutIsTty: true }).logPretty).toBe(false);
+  });
+});

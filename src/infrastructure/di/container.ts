@@ -31,6 +31,8 @@ import { AnchorSchedule } from '../scheduler/anchorSchedule';
 import { PgDatabase } from '../sql/pgDatabase';
 import { DataDirInUseError } from '../sql/dataDirLock';
 import { PgliteDatabase } from '../sql/pgliteDatabase';
+import { createChatMetrics, type ChatMetrics } from '../metrics/chatMetrics';
+import { measureAppends, measuredCommands } from '../metrics/instrument';
 import type { SqlDatabase } from '../sql/sqlDatabase';
 import { TYPES } from './identifiers';
 
@@ -39,6 +41,8 @@ export interface ContainerOptions {
   logger: Logger;
   clock: Clock;
   ids: IdGenerator;
+  /** The process's metrics; absent: a registry of its own nobody scrapes. */
+  metrics?: ChatMetrics;
 }
 
 /**
@@ -51,6 +55,7 @@ export function buildContainer(options: ContainerOptions): Container {
   container.bind<Logger>(TYPES.Logger).toConstantValue(options.logger);
   container.bind<Clock>(TYPES.Clock).toConstantValue(options.clock);
   container.bind<IdGenerator>(TYPES.Ids).toConstantValue(options.ids);
+  container.bind<ChatMetrics>(TYPES.Metrics).toConstantValue(options.metrics ?? createChatMetrics({ defaultMetrics: false }));
 
   container
     .bind<SqlDatabase>(TYPES.SqlDatabase)
@@ -92,28 +97,37 @@ export function buildContainer(options: ContainerOptions): Container {
   container
     .bind<EventStore>(TYPES.EventStore)
     .toResolvedValue(
-      async (config: Config, db: SqlDatabase): Promise<EventStore> => {
+      async (config: Config, db: SqlDatabase, metrics: ChatMetrics): Promise<EventStore> => {
         if (config.eventStore.kind === 'eventstoredb') {
           // Loaded only when chosen: the gRPC client stays out of a PostgreSQL-only process.
           const { EventStoreDbEventStore } = await import('../eventStore/eventStoreDbEventStore');
-          return EventStoreDbEventStore.open(config.eventStore.connectionString);
+          return measureAppends(await EventStoreDbEventStore.open(config.eventStore.connectionString), metrics, 'eventstoredb');
         }
         await PostgresEventStore.migrate(db);
-        return new PostgresEventStore(db);
+        return measureAppends(new PostgresEventStore(db), metrics, 'postgres');
       },
-      [TYPES.Config, TYPES.SqlDatabase],
+      [TYPES.Config, TYPES.SqlDatabase, TYPES.Metrics],
     );
 
   container
     .bind<RoomCommands>(TYPES.RoomCommands)
     .toResolvedValue(
-      async (eventStore: EventStore, clock: Clock, ids: IdGenerator, db: SqlDatabase, directory: RoomDirectory, logger: Logger, liveFeed: LiveFeed) => {
+      async (
+        eventStore: EventStore,
+        clock: Clock,
+        ids: IdGenerator,
+        db: SqlDatabase,
+        directory: RoomDirectory,
+        logger: Logger,
+        liveFeed: LiveFeed,
+        metrics: ChatMetrics,
+      ) => {
         await SqlSnapshotStore.migrate(db);
         const snapshots = {
           store: new SqlSnapshotStore(db),
           onError: (error: unknown) => logger.warn({ err: error }, 'room snapshot failed; loads of that room read more events'),
         };
-        return makeRoomCommands({
+        const commands = makeRoomCommands({
           eventStore,
           clock,
           ids,
@@ -121,8 +135,9 @@ export function buildContainer(options: ContainerOptions): Container {
           snapshots,
           onCommitted: (event, preceding) => liveFeed.publishLocal(event, preceding),
         });
+        return measuredCommands(commands, metrics);
       },
-      [TYPES.EventStore, TYPES.Clock, TYPES.Ids, TYPES.SqlDatabase, TYPES.RoomDirectory, TYPES.Logger, TYPES.LiveFeed],
+      [TYPES.EventStore, TYPES.Clock, TYPES.Ids, TYPES.SqlDatabase, TYPES.RoomDirectory, TYPES.Logger, TYPES.LiveFeed, TYPES.Metrics],
     );
 
   container

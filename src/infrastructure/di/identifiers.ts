@@ -19,4 +19,5 @@ export const TYPES = {
   AnchorSchedule: Symbol.for('AnchorSchedule'),
   AnchorLedger: Symbol.for('AnchorLedger'),
   AuditAccessLog: Symbol.for('AuditAccessLog'),
+  Metrics: Symbol.for('Metrics'),
 } as const;

@@ -6,6 +6,8 @@ import { requestId } from './requestContext';
 export interface HttpAppOptions {
   logger: Logger;
   routers: Router[];
+  /** Runs first, before any router: e.g. the HTTP metrics. */
+  before?: RequestHandler[];
 }
 
 /**
@@ -29,6 +31,7 @@ export function createHttpApp(options: HttpAppOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  for (const handler of options.before ?? []) app.use(handler);
   app.use(requestId());
   app.use(apiHeaders);
   for (const router of options.routers) app.use(router);

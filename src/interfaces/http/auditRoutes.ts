@@ -28,11 +28,11 @@ export interface AuditRoutesDeps {
 
 export const AUDITOR_ROLE = 'auditor';
 
-const roomParams = z.object({ roomId: roomIdSchema });
+export const roomParams = z.object({ roomId: roomIdSchema });
 const format = z.enum(['json', 'jsonl'], { error: 'must be "json" or "jsonl"' }).default('json');
-const eventsQuery = z.object({ format });
-const stateQuery = z.object({ at: instantText });
-const verifyQuery = z.object({ format, room: roomIdSchema.optional() });
+export const eventsQuery = z.object({ format });
+export const stateQuery = z.object({ at: instantText });
+export const verifyQuery = z.object({ format, room: roomIdSchema.optional() });
 
 /**
  * The audit record, for the backend team: read from the event store, not the read

@@ -3,7 +3,7 @@ import type { TokenIssuer } from '../../application/ports/tokenIssuer';
 import { jsonBody } from './requestContext';
 import { jsonObject, parseInput, text } from './validation';
 
-const sessionBody = jsonObject({
+export const sessionBody = jsonObject({
   userId: text(1, 64, { notBlank: true }).refine((id) => !id.startsWith('system:'), { error: 'may not start with "system:"' }),
 });
 

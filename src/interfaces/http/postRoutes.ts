@@ -22,8 +22,8 @@ export interface PostRoutesDeps {
 export const DEFAULT_POST_PAGE = 20;
 export const MAX_POST_PAGE = 100;
 
-const postParams = z.object({ postId: postIdSchema });
-const listPostsQuery = z.object({
+export const postParams = z.object({ postId: postIdSchema });
+export const listPostsQuery = z.object({
   limit: integerText(1, MAX_POST_PAGE).optional(),
   cursor: z
     .string({ error: 'must be the nextCursor of a previous page' })
@@ -31,7 +31,7 @@ const listPostsQuery = z.object({
     .max(512, { error: 'must be the nextCursor of a previous page' })
     .optional(),
 });
-const upsertPostBody = jsonObject({
+export const upsertPostBody = jsonObject({
   /** A user id as it appears in tokens' `sub`. */
   ownerId: text(1, 256),
   title: text(1, 200, { notBlank: true }),

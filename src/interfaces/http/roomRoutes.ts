@@ -26,9 +26,9 @@ export const MAX_MESSAGE_PAGE = 200;
 export const DEFAULT_ROOM_PAGE = 20;
 export const MAX_ROOM_PAGE = 100;
 
-const roomParams = z.object({ roomId: roomIdSchema });
-const openRoomBody = jsonObject({ postId: postIdSchema });
-const listRoomsQuery = z.object({
+export const roomParams = z.object({ roomId: roomIdSchema });
+export const openRoomBody = jsonObject({ postId: postIdSchema });
+export const listRoomsQuery = z.object({
   limit: integerText(1, MAX_ROOM_PAGE).optional(),
   cursor: z
     .string({ error: 'must be the nextCursor of a previous page' })
@@ -36,7 +36,7 @@ const listRoomsQuery = z.object({
     .max(512, { error: 'must be the nextCursor of a previous page' })
     .optional(),
 });
-const messagesQuery = z
+export const messagesQuery = z
   .object({
     before: integerText(0, MAX_SEQ).optional(),
     after: integerText(0, MAX_SEQ).optional(),
@@ -46,13 +46,13 @@ const messagesQuery = z
     error: 'must be greater than after',
     path: ['before'],
   });
-const sendMessageBody = jsonObject({
+export const sendMessageBody = jsonObject({
   // The domain owns the rules (1–128 characters; body 1–4000 characters of valid text);
   // here only the types, plus what PostgreSQL cannot store at all.
   clientMessageId: clientMessageIdSchema,
   body: z.string({ error: 'must be a string of 1 to 4000 characters' }),
 });
-const markReadBody = jsonObject({ upToSeq: integer(0, Number.MAX_SAFE_INTEGER) });
+export const markReadBody = jsonObject({ upToSeq: integer(0, Number.MAX_SAFE_INTEGER) });
 
 /**
  * The caller's rooms. Every route is the caller's own view: a room they are not part

@@ -31,7 +31,8 @@ export function integerText(min: number, max: number) {
     .string({ error: message })
     .regex(/^\d{1,10}$/, { error: message })
     .transform(Number)
-    .refine((n) => n >= min && n <= max, { error: message });
+    .refine((n) => n >= min && n <= max, { error: message })
+    .meta({ description: `an integer from ${min} to ${max}` });
 }
 
 /** A whole number in a JSON body, from min to max. */
@@ -56,7 +57,8 @@ export function text(min: number, max: number, options: { notBlank?: boolean } =
       },
       { error: message },
     )
-    .refine((s) => !options.notBlank || s.trim() !== '', { error: 'must not be blank' });
+    .refine((s) => !options.notBlank || s.trim() !== '', { error: 'must not be blank' })
+    .meta({ description: `${min} to ${max} characters of valid Unicode text without NUL${options.notBlank ? ', not blank' : ''}` });
 }
 
 export const postIdSchema = z

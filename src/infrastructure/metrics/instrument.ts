@@ -1,0 +1,63 @@
+import { WrongExpectedRevisionError, type EventStore } from '../../application/ports/eventStore';
+import { DomainError } from '../../domain/shared/decider';
+import { secondsSince, type ChatMetrics } from './chatMetrics';
+
+/**
+ * Measures the store's appends: count, batch size and latency, by outcome. The
+ * instance keeps its class and every other method (adapters have methods beyond the
+ * port): only its appendToStream is replaced by a measured one. Done here rather than
+ * inside each adapter so every adapter is measured alike and stays about storage.
+ */
+export function measureAppends<S extends EventStore>(store: S, metrics: ChatMetrics, storeName: string): S {
+  const append = store.appendToStream.bind(store);
+  store.appendToStream = async (streamId, events, expectedRevision) => {
+    const started = process.hrtime.bigint();
+    let outcome = 'error';
+    try {
+      const result = await append(streamId, events, expectedRevision);
+      outcome = 'ok';
+      return result;
+    } catch (error) {
+      if (error instanceof WrongExpectedRevisionError) outcome = 'conflict';
+      throw error;
+    } finally {
+      const labels = { store: storeName, outcome };
+      metrics.appends.inc(labels);
+      metrics.appendDuration.observe(labels, secondsSince(started));
+      metrics.appendBatchSize.observe({ store: storeName }, events.length);
+    }
+  };
+  return store;
+}
+
+/**
+ * The use cases with each call counted and timed, by name and outcome: `ok`, the
+ * contract's code of a domain refusal (`room_expired`, `blocked`, …), or `error` for
+ * anything unexpected. Every function-valued member is wrapped; the names are the
+ * object's own, a small fixed set.
+ */
+export function measuredCommands<T extends object>(commands: T, metrics: ChatMetrics): T {
+  const measured: Record<string, unknown> = {};
+  for (const [name, member] of Object.entries(commands)) {
+    if (typeof member !== 'function') {
+      measured[name] = member;
+      continue;
+    }
+    measured[name] = async (...args: unknown[]) => {
+      const started = process.hrtime.bigint();
+      let outcome = 'error';
+      try {
+        const result: unknown = await (member as (...a: unknown[]) => unknown).apply(commands, args);
+        outcome = 'ok';
+        return result;
+      } catch (error) {
+        if (error instanceof DomainError) outcome = error.code;
+        throw error;
+      } finally {
+        metrics.commands.inc({ command: name, outcome });
+        metrics.commandDuration.observe({ command: name, outcome }, secondsSince(started));
+      }
+    };
+  }
+  return measured as T;
+}

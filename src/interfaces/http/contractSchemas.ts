@@ -1,0 +1,112 @@
+import { z } from 'zod';
+import { jsonObject } from './validation';
+
+/**
+ * The contract's shapes that are not (yet) request validation in a router: the
+ * answers' bodies, and the requests of v1.1 routes this branch's routers do not serve
+ * yet. They live here, in one place, so the OpenAPI document is made of the same kind
+ * of schema as the routers' own, and a router that starts serving one of these routes
+ * imports its schema from here instead of writing another (then the document cannot
+ * drift from what is validated).
+ */
+
+const isoTime = (description: string) => z.string().meta({ description, format: 'date-time' });
+
+export const errorResponse = z
+  .object({
+    error: z.object({
+      code: z.string().meta({ description: 'snake_case, e.g. bad_request, not_found, rate_limited' }),
+      message: z.string().meta({ description: 'for people; a 400 names the offending field first' }),
+    }),
+  })
+  .meta({ description: 'Every non-2xx answer' });
+
+export const messageResponse = z.object({
+  messageId: z.string(),
+  roomId: z.string(),
+  seq: z.number().int().min(1).meta({ description: 'starts at 1 and grows by 1 per message in its room, no gaps' }),
+  senderId: z.string(),
+  body: z.string(),
+  sentAt: isoTime('ISO-8601 UTC'),
+  clientMessageId: z.string(),
+});
+
+export const roomResponse = z.object({
+  roomId: z.string(),
+  postId: z.string(),
+  postTitle: z.string(),
+  lenderId: z.string(),
+  borrowerId: z.string(),
+  status: z.enum(['open', 'expired']),
+  openedAt: isoTime('ISO-8601 UTC'),
+  lastActivityAt: isoTime('ISO-8601 UTC'),
+  lastMessage: messageResponse.nullable(),
+  unreadCount: z.number().int().min(0).meta({ description: "the caller's own" }),
+  lastReadSeq: z.record(z.string(), z.number().int().min(0)).meta({ description: 'per participant user id' }),
+});
+
+export const postResponse = z.object({ postId: z.string(), ownerId: z.string(), title: z.string() });
+
+export const roomPageResponse = z.object({ rooms: z.array(roomResponse), nextCursor: z.string().nullable() });
+export const postPageResponse = z.object({ posts: z.array(postResponse), nextCursor: z.string().nullable() });
+export const messagePageResponse = z.object({ messages: z.array(messageResponse), hasMore: z.boolean() });
+export const openRoomResponse = z.object({ room: roomResponse, messages: z.array(messageResponse), hasMore: z.boolean() });
+
+export const recordedEventResponse = z.object({
+  streamRevision: z.number().int().min(0),
+  globalPosition: z.union([z.number().int(), z.string()]).meta({ description: 'the store position (text when past 2^53)' }),
+  type: z.string(),
+  data: z.record(z.string(), z.unknown()),
+  metadata: z
+    .object({
+      actorId: z.string(),
+      correlationId: z.string(),
+      causationId: z.string(),
+      recordedAt: isoTime('when the event was stored'),
+      prevHash: z.string(),
+      hash: z.string(),
+    })
+    .catchall(z.unknown()),
+});
+export const auditEventsResponse = z.object({ events: z.array(recordedEventResponse), verified: z.boolean() });
+
+export const healthResponse = z.object({ status: z.literal('ok') });
+export const readinessResponse = z.object({
+  status: z.enum(['ready', 'not_ready']),
+  checks: z.record(z.string(), z.boolean()),
+});
+
+// ---- v1.1 requests whose routers are not in this service yet: wire these into them ----
+
+export const devSessionResponse = z.object({ userId: z.string(), token: z.string(), expiresAt: isoTime('when the token expires') });
+
+/** A Web Push endpoint: an https URL of the browser vendor's push service. */
+const pushEndpoint = z
+  .string({ error: 'must be an https URL of at most 2048 characters' })
+  .max(2048, { error: 'must be an https URL of at most 2048 characters' })
+  .refine((s) => URL.canParse(s) && new URL(s).protocol === 'https:', { error: 'must be an https URL of at most 2048 characters' })
+  .meta({ format: 'uri' });
+
+/** `POST /api/push/subscriptions {endpoint, keys}` — the browser's PushSubscription.toJSON(). */
+export const pushSubscriptionBody = jsonObject({
+  endpoint: pushEndpoint,
+  keys: z.object(
+    {
+      p256dh: z.string({ error: 'must be the base64url P-256 public key' }).regex(/^[A-Za-z0-9_-]{80,100}$/, { error: 'must be the base64url P-256 public key' }),
+      auth: z.string({ error: 'must be the base64url auth secret' }).regex(/^[A-Za-z0-9_-]{16,32}$/, { error: 'must be the base64url auth secret' }),
+    },
+    { error: 'must be an object {p256dh, auth}' },
+  ),
+});
+
+/** `DELETE /api/push/subscriptions {endpoint}` */
+export const pushUnsubscribeBody = jsonObject({ endpoint: pushEndpoint });
+
+export const auditStateResponse = z.object({
+  room: z.record(z.string(), z.unknown()).meta({ description: 'the room as it stood then, folded from its events' }),
+});
+
+export const auditVerifyResponse = z
+  .object({ verified: z.boolean(), anchorHead: z.unknown() })
+  .catchall(z.unknown())
+  .meta({ description: 'totals and failures named by room and revision (docs/audit.md); `?format=jsonl` streams one verdict per line, then a summary' });

@@ -1,0 +1,316 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import { eventsQuery, roomParams as auditParams, stateQuery, verifyQuery } from './auditRoutes';
+import * as contract from './contractSchemas';
+import { statusOfCode, type ErrorCode } from './errors';
+import { sessionBody } from './devRoutes';
+import { listPostsQuery, postParams, upsertPostBody } from './postRoutes';
+import { listRoomsQuery, markReadBody, messagesQuery, openRoomBody, roomParams, sendMessageBody } from './roomRoutes';
+
+type Method = 'get' | 'post' | 'put' | 'delete';
+type Auth = 'none' | 'user' | 'auditor' | 'internal';
+
+interface Answer {
+  description: string;
+  /** Absent: no body. */
+  body?: z.ZodType;
+  /** Default application/json. */
+  contentType?: string;
+}
+
+/** One HTTP route of the contract, described with the schemas its router validates with. */
+export interface RouteSpec {
+  method: Method;
+  /** Express style: `/api/rooms/:roomId`. */
+  path: string;
+  summary: string;
+  tag: string;
+  auth: Auth;
+  params?: z.ZodObject;
+  query?: z.ZodObject;
+  body?: z.ZodType;
+  answers: Record<number, Answer>;
+  /** Contract error codes this route may answer with, besides those its auth and inputs imply. */
+  errors?: ErrorCode[];
+  /** Contract v1.1 addition. */
+  since?: '1.1';
+}
+
+const roomAnswer = z.object({ room: contract.roomResponse });
+const messageAnswer = z.object({ message: contract.messageResponse });
+const noContent: Answer = { description: 'done' };
+
+/**
+ * Every HTTP route of contract v1.1, in one table: the OpenAPI document is generated
+ * from it, and the HTTP metrics take their `route` label from it.
+ */
+export const contractRoutes: readonly RouteSpec[] = [
+  {
+    method: 'put', path: '/api/internal/posts/:postId', tag: 'posts', auth: 'internal',
+    summary: 'Upsert a post the service may open rooms for (marketplace backend)',
+    params: postParams, body: upsertPostBody,
+    answers: { 200: { description: 'the post as stored', body: z.object({ post: contract.postResponse }) } },
+  },
+  {
+    method: 'get', path: '/api/posts', tag: 'posts', auth: 'user', since: '1.1',
+    summary: 'The posts the service knows, newest first',
+    query: listPostsQuery,
+    answers: { 200: { description: 'one page', body: contract.postPageResponse } },
+  },
+  {
+    method: 'get', path: '/api/posts/:postId', tag: 'posts', auth: 'user',
+    summary: 'One post', params: postParams, errors: ['not_found'],
+    answers: { 200: { description: 'the post', body: contract.postResponse } },
+  },
+  {
+    method: 'post', path: '/api/dev/session', tag: 'development', auth: 'none', since: '1.1',
+    summary: 'Development mode only: a token for any user id (the route does not exist in any other mode: 404)',
+    body: sessionBody, errors: ['not_found'],
+    answers: { 200: { description: 'a token the server accepts', body: contract.devSessionResponse } },
+  },
+  {
+    method: 'post', path: '/api/rooms', tag: 'rooms', auth: 'user',
+    summary: "Get or open the caller's room on a post, as borrower",
+    body: openRoomBody, errors: ['not_found', 'own_post', 'blocked'],
+    answers: {
+      200: { description: 'the room existed and was open', body: contract.openRoomResponse },
+      201: { description: 'the room was opened or reopened', body: contract.openRoomResponse },
+    },
+  },
+  {
+    method: 'get', path: '/api/rooms', tag: 'rooms', auth: 'user',
+    summary: "The caller's open rooms, newest activity first",
+    query: listRoomsQuery,
+    answers: { 200: { description: 'one page', body: contract.roomPageResponse } },
+  },
+  {
+    method: 'get', path: '/api/rooms/:roomId', tag: 'rooms', auth: 'user',
+    summary: "One of the caller's rooms", params: roomParams, errors: ['not_found'],
+    answers: { 200: { description: "the caller's view of the room", body: roomAnswer } },
+  },
+  {
+    method: 'get', path: '/api/rooms/:roomId/messages', tag: 'messages', auth: 'user',
+    summary: 'One page of messages, ascending by seq (default: the latest)',
+    params: roomParams, query: messagesQuery, errors: ['not_found'],
+    answers: { 200: { description: 'one page', body: contract.messagePageResponse } },
+  },
+  {
+    method: 'post', path: '/api/rooms/:roomId/messages', tag: 'messages', auth: 'user',
+    summary: 'Send a message (the same clientMessageId twice yields one message)',
+    params: roomParams, body: sendMessageBody, errors: ['not_found', 'room_expired', 'blocked', 'rate_limited'],
+    answers: {
+      200: { description: 'a retry: the message already sent', body: messageAnswer },
+      201: { description: 'sent', body: messageAnswer },
+    },
+  },
+  {
+    method: 'post', path: '/api/rooms/:roomId/read', tag: 'messages', auth: 'user',
+    summary: 'Mark messages read up to a seq', params: roomParams, body: markReadBody, errors: ['not_found'],
+    answers: { 204: noContent },
+  },
+  {
+    method: 'post', path: '/api/rooms/:roomId/reopen', tag: 'rooms', auth: 'user', since: '1.1',
+    summary: 'Either participant reopens an expired room', params: roomParams, errors: ['not_found', 'blocked'],
+    answers: { 200: { description: 'the room, open', body: roomAnswer } },
+  },
+  {
+    method: 'post', path: '/api/rooms/:roomId/block', tag: 'rooms', auth: 'user',
+    summary: 'Block the other participant in this room', params: roomParams, errors: ['not_found'],
+    answers: { 204: noContent },
+  },
+  {
+    method: 'delete', path: '/api/rooms/:roomId/block', tag: 'rooms', auth: 'user',
+    summary: 'Unblock the other participant in this room', params: roomParams, errors: ['not_found'],
+    answers: { 204: noContent },
+  },
+  {
+    method: 'post', path: '/api/push/subscriptions', tag: 'push', auth: 'user', since: '1.1',
+    summary: "Register the caller's Web Push subscription", body: contract.pushSubscriptionBody,
+    answers: { 201: { description: 'registered' } },
+  },
+  {
+    method: 'delete', path: '/api/push/subscriptions', tag: 'push', auth: 'user', since: '1.1',
+    summary: "Remove the caller's Web Push subscription", body: contract.pushUnsubscribeBody,
+    answers: { 204: noContent },
+  },
+  {
+    method: 'get', path: '/api/audit/rooms/:roomId/events', tag: 'audit', auth: 'auditor',
+    summary: "A room's full event history as recorded, with the hash chain verified",
+    params: auditParams, query: eventsQuery, errors: ['not_found'],
+    answers: {
+      200: {
+        description: 'the history (`?format=jsonl`: one recorded event per line, as application/x-ndjson)',
+        body: contract.auditEventsResponse,
+      },
+    },
+  },
+  {
+    method: 'get', path: '/api/audit/rooms/:roomId/state', tag: 'audit', auth: 'auditor', since: '1.1',
+    summary: 'The room as it stood at an instant, folded from its events',
+    params: auditParams, query: stateQuery, errors: ['not_found'],
+    answers: { 200: { description: 'the folded state', body: contract.auditStateResponse } },
+  },
+  {
+    method: 'get', path: '/api/audit/verify', tag: 'audit', auth: 'auditor', since: '1.1',
+    summary: "Every room's chain checked, failures named by room and revision",
+    query: verifyQuery, errors: ['not_found'],
+    answers: { 200: { description: 'the verdict', body: contract.auditVerifyResponse } },
+  },
+  {
+    method: 'get', path: '/openapi.json', tag: 'operations', auth: 'none', since: '1.1',
+    summary: 'This document', answers: { 200: { description: 'OpenAPI 3.1', body: z.record(z.string(), z.unknown()) } },
+  },
+  {
+    method: 'get', path: '/healthz', tag: 'operations', auth: 'none', summary: 'Liveness',
+    answers: { 200: { description: 'the process answers', body: contract.healthResponse } },
+  },
+  {
+    method: 'get', path: '/readyz', tag: 'operations', auth: 'none',
+    summary: 'Readiness: the stores answer and the projections are within their lag bound',
+    answers: {
+      200: { description: 'ready', body: contract.readinessResponse },
+      503: { description: 'not ready; `checks` names what failed', body: contract.readinessResponse },
+    },
+  },
+  {
+    method: 'get', path: '/metrics', tag: 'operations', auth: 'none',
+    summary: 'Prometheus metrics (on METRICS_PORT instead when that is set)',
+    answers: { 200: { description: 'Prometheus text format', body: z.string(), contentType: 'text/plain; version=0.0.4' } },
+  },
+];
+
+const securityOf: Record<Exclude<Auth, 'none'>, Array<Record<string, string[]>>> = {
+  user: [{ userToken: [] }],
+  auditor: [{ userToken: [] }],
+  internal: [{ internalToken: [] }],
+};
+
+/**
+ * A zod schema as an OpenAPI 3.1 Schema Object (JSON Schema 2020-12). The input side:
+ * what a request must look like before the router's transforms; for answers (plain
+ * objects, no transforms) it also leaves room for fields added later.
+ */
+function jsonSchema(schema: z.ZodType): Record<string, unknown> {
+  const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  return rest;
+}
+
+const openApiPath = (path: string): string => path.replace(/:([A-Za-z]+)/g, '{$1}');
+
+function parameters(route: RouteSpec): unknown[] {
+  const out: unknown[] = [];
+  for (const [where, schema] of [['path', route.params], ['query', route.query]] as const) {
+    if (schema === undefined) continue;
+    const object = jsonSchema(schema) as { properties?: Record<string, Record<string, unknown>>; required?: string[] };
+    for (const [name, property] of Object.entries(object.properties ?? {})) {
+      const { description, ...propertySchema } = property;
+      out.push({
+        name,
+        in: where,
+        required: where === 'path' || (object.required ?? []).includes(name),
+        ...(typeof description === 'string' ? { description } : {}),
+        schema: propertySchema,
+      });
+    }
+  }
+  return out;
+}
+
+function errorCodesOf(route: RouteSpec): ErrorCode[] {
+  const codes = new Set<ErrorCode>(route.errors ?? []);
+  if (route.params !== undefined || route.query !== undefined || route.body !== undefined) codes.add('bad_request');
+  if (route.body !== undefined) codes.add('payload_too_large');
+  if (route.auth !== 'none') codes.add('unauthorized');
+  if (route.auth === 'auditor') codes.add('forbidden');
+  codes.add('internal');
+  return [...codes];
+}
+
+function operation(route: RouteSpec): Record<string, unknown> {
+  const responses: Record<string, unknown> = {};
+  for (const [status, answer] of Object.entries(route.answers)) {
+    responses[status] = {
+      description: answer.description,
+      ...(answer.body !== undefined ? { content: { [answer.contentType ?? 'application/json']: { schema: jsonSchema(answer.body) } } } : {}),
+    };
+  }
+  const byStatus = new Map<number, ErrorCode[]>();
+  for (const code of errorCodesOf(route)) {
+    const status: number = statusOfCode[code];
+    byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
+  }
+  for (const [status, codes] of [...byStatus].sort(([a], [b]) => a - b)) {
+    if (responses[String(status)] !== undefined) continue;
+    responses[String(status)] = {
+      description: `error: ${codes.join(', ')}`,
+      content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+    };
+  }
+  const params = parameters(route);
+  return {
+    operationId: `${route.method}${route.path.replace(/[:{}]/g, '').replace(/[^A-Za-z0-9]+(.)?/g, (_, c: string | undefined) => (c ?? '').toUpperCase())}`,
+    summary: route.summary,
+    tags: [route.tag],
+    ...(route.since !== undefined ? { description: `Contract v${route.since}.` } : {}),
+    ...(route.auth === 'none' ? { security: [] } : { security: securityOf[route.auth] }),
+    ...(params.length > 0 ? { parameters: params } : {}),
+    ...(route.body !== undefined ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(route.body) } } } } : {}),
+    responses,
+  };
+}
+
+/** The OpenAPI 3.1 document of every route in `contractRoutes`. */
+export function openApiDocument(options: { version?: string } = {}): Record<string, unknown> {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const route of contractRoutes) {
+    const path = openApiPath(route.path);
+    paths[path] = { ...paths[path], [route.method]: operation(route) };
+  }
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'rental-chat',
+      version: options.version ?? '1.1',
+      description:
+        'Real-time 1:1 chat for a peer-to-peer rental marketplace: the HTTP API of contract v1.1. ' +
+        'The WebSocket `/chat` is described in docs/websocket.md.',
+    },
+    tags: ['posts', 'rooms', 'messages', 'push', 'audit', 'development', 'operations'].map((name) => ({ name })),
+    security: [{ userToken: [] }],
+    paths,
+    components: {
+      schemas: { Error: jsonSchema(contract.errorResponse) },
+      securitySchemes: {
+        userToken: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: "A user's JWT (`sub` is the user id; `roles` may hold auditor)" },
+        internalToken: { type: 'http', scheme: 'bearer', description: 'INTERNAL_API_TOKEN, for the marketplace backend' },
+      },
+    },
+  };
+}
+
+/** `GET /openapi.json`: the document, made once. */
+export function openApiRoutes(): Router {
+  const router = Router();
+  const document = JSON.stringify(openApiDocument());
+  router.get('/openapi.json', (_req, res) => {
+    res.type('application/json').send(document);
+  });
+  return router;
+}
+
+/**
+ * The contract route a request is for (`/api/rooms/:roomId`), or null: the bounded
+ * `route` label of the HTTP metrics, even for requests refused before a router matched.
+ */
+export function contractRouteOf(method: string, path: string): string | null {
+  const lower = method.toLowerCase();
+  for (const { matcher, route } of routeMatchers) {
+    if (route.method === lower && matcher.test(path)) return route.path;
+  }
+  return null;
+}
+
+const routeMatchers = contractRoutes.map((route) => ({
+  route,
+  matcher: new RegExp(`^${route.path.replace(/[.]/g, '\\.').replace(/:[A-Za-z]+/g, '[^/]+')}/?$`),
+}));

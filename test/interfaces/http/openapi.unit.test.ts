@@ -1,0 +1,87 @@
+/**
+ * The OpenAPI document: every route the routers serve in it, every route of the
+ * contract, and its request schemas the very ones the routers validate with. Its
+ * validity against the official OpenAPI 3.1 schema is checked on the served document,
+ * in operations.int.test.ts.
+ */
+import type { Router } from 'express';
+import { auditRoutes } from '../../../src/interfaces/http/auditRoutes';
+import { devRoutes } from '../../../src/interfaces/http/devRoutes';
+import { healthRoutes } from '../../../src/interfaces/http/healthRoutes';
+import { contractRouteOf, contractRoutes, openApiDocument, openApiRoutes } from '../../../src/interfaces/http/openapi';
+import { postRoutes } from '../../../src/interfaces/http/postRoutes';
+import { roomRoutes } from '../../../src/interfaces/http/roomRoutes';
+import { createChatMetrics } from '../../../src/infrastructure/metrics/chatMetrics';
+import { silentLogger } from '../../../src/application/ports/logger';
+
+/** Method and path of every route a router defines (express 5 keeps them on its stack). */
+function routesOf(router: Router): string[] {
+  const found: string[] = [];
+  for (const layer of router.stack as Array<{ route?: { path: string; methods: Record<string, boolean> } }>) {
+    if (layer.route === undefined) continue;
+    for (const method of Object.keys(layer.route.methods)) found.push(`${method.toUpperCase()} ${layer.route.path}`);
+  }
+  return found;
+}
+
+// The routers are only read for their route table here: nothing calls these dependencies.
+const unused = {} as never;
+
+describe('GET /openapi.json', () => {
+  const document = openApiDocument();
+
+  it('documents every route the routers serve, with its method', () => {
+    const routers = [
+      postRoutes({ commands: unused, queries: unused, progress: unused, verifier: unused, internalApiToken: 'x'.repeat(16), logger: silentLogger }),
+      roomRoutes({ commands: unused, queries: unused, progress: unused, verifier: unused, logger: silentLogger, budgets: unused }),
+      auditRoutes({ eventStore: unused, verifier: unused, logger: silentLogger, ledger: unused, accessLog: unused }),
+      devRoutes({ issuer: unused }),
+      healthRoutes({ ready: unused, metrics: createChatMetrics({ defaultMetrics: false }).registry }),
+      openApiRoutes(),
+    ];
+    const served = routers.flatMap(routesOf);
+    expect(served.length).toBeGreaterThan(10);
+    const documented = new Set(contractRoutes.map((r) => `${r.method.toUpperCase()} ${r.path}`));
+    expect(served.filter((route) => !documented.has(route))).toEqual([]);
+  });
+
+  it('documents every HTTP route of contract v1.1', () => {
+    const contract = [
+      'PUT /api/internal/posts/{postId}', 'GET /api/posts/{postId}', 'GET /api/posts', 'POST /api/dev/session',
+      'POST /api/rooms', 'GET /api/rooms', 'GET /api/rooms/{roomId}', 'GET /api/rooms/{roomId}/messages',
+      'POST /api/rooms/{roomId}/messages', 'POST /api/rooms/{roomId}/read', 'POST /api/rooms/{roomId}/reopen',
+      'POST /api/push/subscriptions', 'DELETE /api/push/subscriptions', 'POST /api/rooms/{roomId}/block',
+      'DELETE /api/rooms/{roomId}/block', 'GET /api/audit/rooms/{roomId}/events', 'GET /api/audit/rooms/{roomId}/state',
+      'GET /api/audit/verify', 'GET /openapi.json', 'GET /healthz', 'GET /readyz', 'GET /metrics',
+    ];
+    const paths = document.paths as Record<string, Record<string, unknown>>;
+    const documented = Object.entries(paths).flatMap(([path, operations]) => Object.keys(operations).map((m) => `${m.toUpperCase()} ${path}`));
+    expect(new Set(documented)).toEqual(new Set(contract));
+  });
+
+  it('describes requests with the schemas the routers validate with: fields, limits and auth', () => {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a JSON document read by the assertions
+    const paths = document.paths as Record<string, Record<string, any>>;
+    const send = paths['/api/rooms/{roomId}/messages']!.post;
+    expect(send.requestBody.content['application/json'].schema).toMatchObject({ type: 'object', required: ['clientMessageId', 'body'] });
+    expect(send.parameters).toEqual([expect.objectContaining({ name: 'roomId', in: 'path', required: true, schema: expect.objectContaining({ pattern: expect.any(String) }) })]);
+    expect(Object.keys(send.responses)).toEqual(expect.arrayContaining(['200', '201', '400', '401', '404', '409', '429', '500']));
+    const page = paths['/api/rooms/{roomId}/messages']!.get;
+    expect(page.parameters.map((p: { name: string; required: boolean }) => [p.name, p.required])).toEqual([['roomId', true], ['before', false], ['after', false], ['limit', false]]);
+    expect(page.parameters.find((p: { name: string }) => p.name === 'limit').description).toBe('an integer from 1 to 200');
+    expect(paths['/api/internal/posts/{postId}']!.put.security).toEqual([{ internalToken: [] }]);
+    expect(paths['/healthz']!.get.security).toEqual([]);
+    expect(Object.keys(paths['/api/audit/verify']!.get.responses)).toEqual(expect.arrayContaining(['401', '403']));
+  });
+});
+
+describe('contractRouteOf (the bounded route label of the HTTP metrics)', () => {
+  it('names the route pattern of a concrete path, and nothing for a path outside the contract', () => {
+    expect(contractRouteOf('GET', '/api/rooms/0b7c1d1e-0000-4000-8000-000000000000/messages')).toBe('/api/rooms/:roomId/messages');
+    expect(contractRouteOf('DELETE', '/api/rooms/abc/block')).toBe('/api/rooms/:roomId/block');
+    expect(contractRouteOf('GET', '/api/rooms')).toBe('/api/rooms');
+    expect(contractRouteOf('PATCH', '/api/rooms')).toBeNull();
+    expect(contractRouteOf('GET', '/wp-admin/install.php')).toBeNull();
+    expect(contractRouteOf('GET', '/api/rooms/a/b/c/messages')).toBeNull();
+  });
+});
