@@ -185,7 +185,19 @@ describe('configuration', () => {
 
     it('finds the examples it guards (so the check below is not vacuous)', () => {
       const values = published().map((p) => p.value);
-      expect(values).toEqual(expect.arrayContaining(['local-compose-secret-change-me-0123456789', 'local-compose-internal-token', 'dev-only-internal-token-change-me']));
+      expect(values).toEqual(expect.arrayContaining(['dev-only-internal-token-change-me']));
+    });
+
+    it('docker-compose.yml publishes none: its secrets come from .env (deploy/setup.sh makes random ones)', () => {
+      expect(published().filter((p) => p.file === 'docker-compose.yml')).toEqual([]);
+      expect(readFileSync('docker-compose.yml', 'utf8')).toMatch(/JWT_SECRET: \$\{JWT_SECRET:\?/);
+    });
+
+    it('still refuses the secrets earlier compose files published', () => {
+      for (const [variable, value] of [['JWT_SECRET', 'local-compose-secret-change-me-0123456789'], ['INTERNAL_API_TOKEN', 'local-compose-internal-token']] as const) {
+        const env = { NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40), INTERNAL_API_TOKEN: 'a-long-enough-internal-token', [variable]: value };
+        expect(refusal(env).variable).toBe(variable);
+      }
     });
 
     it.each(published().map((p) => [p.file, p.variable, p.value] as const))('refuses the one in %s (%s)', (_file, variable, value) => {
