@@ -72,12 +72,25 @@ export class EventStoreDbEventStore implements EventStore {
    */
   static async open(connectionString: string, probeTimeoutMs = 10_000): Promise<EventStoreDbEventStore> {
     const store = EventStoreDbEventStore.connect(connectionString);
+    let cancel: () => void = () => undefined;
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await store.headPosition(() => undefined, probeTimeoutMs);
+      // The read's own deadline does not cover the client's first call (it asks the
+      // server what it supports, with no deadline): a server that accepts the
+      // connection and never answers would hold start-up for ever without this timer.
+      const timedOut = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          cancel();
+          reject(new Error(`no answer within ${probeTimeoutMs} ms`));
+        }, probeTimeoutMs);
+      });
+      await Promise.race([store.headPosition((c) => (cancel = c), probeTimeoutMs), timedOut]);
     } catch (error) {
       await store.close().catch(() => undefined);
       const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
       throw new Error(`EventStoreDB at ${redactConnectionString(connectionString)} did not answer: ${reason}`);
+    } finally {
+      clearTimeout(timer);
     }
     return store;
   }
