@@ -124,12 +124,15 @@ export async function start(config: Config, options: StartOptions = {}): Promise
         ...(config.metricsPort === null ? { metrics: metrics.registry } : {}),
         ready: async () => {
           const database = await db.query('SELECT 1').then(() => true, () => false);
+          // The lag probe reads the event store after the read models' checkpoint: it
+          // answering is the event store's check too.
           const behind = database ? await lag.measure().catch(() => null) : null;
+          const eventStoreAnswers = behind !== null;
           // Within the bound rather than at zero: under steady traffic there is always an event in flight.
           const projectionsCaughtUp = behind !== null && behind.seconds * 1000 <= config.readyMaxProjectionLagMs;
           return {
-            ready: database && projectionsCaughtUp,
-            checks: { database, projectionsCaughtUp },
+            ready: database && eventStoreAnswers && projectionsCaughtUp,
+            checks: { database, eventStore: eventStoreAnswers, projectionsCaughtUp },
             ...(behind !== null ? { details: { projectionLagSeconds: behind.seconds, projectionLagEvents: behind.events } } : {}),
           };
         },

@@ -19,6 +19,8 @@ export interface ProjectionLagProbeOptions {
   metrics?: ChatMetrics;
   /** How many unapplied events one probe reads at most: beyond it the count is "at least". */
   maxEvents?: number;
+  /** A store that does not answer within this fails the probe (default 3 s) instead of hanging it. */
+  timeoutMs?: number;
 }
 
 /**
@@ -46,6 +48,19 @@ export class ProjectionLagProbe {
   }
 
   private async read(): Promise<ProjectionLag> {
+    const timeoutMs = this.options.timeoutMs ?? 3000;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`the stores did not answer within ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      return await Promise.race([this.readPending(), timedOut]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async readPending(): Promise<ProjectionLag> {
     const maxEvents = this.options.maxEvents ?? 1000;
     const pending = await this.options.eventStore.readAll(await this.options.checkpoint(), maxEvents + 1);
     const oldest = pending[0];

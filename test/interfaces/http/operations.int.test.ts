@@ -92,7 +92,7 @@ describe('operations on one server (embedded store)', () => {
     expect(res.status).toBe(200);
     expect(res.body).toEqual({
       status: 'ready',
-      checks: { database: true, projectionsCaughtUp: true },
+      checks: { database: true, eventStore: true, projectionsCaughtUp: true },
       details: { projectionLagSeconds: 0, projectionLagEvents: 0 },
     });
   });
@@ -150,7 +150,7 @@ onServer('/readyz when the read models fall behind (PostgreSQL server)', () => {
       const behind = await call(server.url, 'GET', '/readyz');
       expect(behind.status).toBe(503);
       expect(behind.body.status).toBe('not_ready');
-      expect(behind.body.checks).toEqual({ database: true, projectionsCaughtUp: false });
+      expect(behind.body.checks).toEqual({ database: true, eventStore: true, projectionsCaughtUp: false });
       expect(behind.body.details.projectionLagEvents).toBe(1);
       expect(behind.body.details.projectionLagSeconds).toBeGreaterThanOrEqual(60);
       const metrics = (await call(server.url, 'GET', '/metrics')).text;
