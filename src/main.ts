@@ -91,7 +91,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
   // Live delivery latency: from the event's recordedAt to this process's hand-off to its sockets.
   const stopMeasuringDelivery = liveFeed.listen((event) => {
     const recordedAt = Date.parse(event.metadata.recordedAt);
-    if (!Number.isNaN(recordedAt)) metrics.liveDelivery.observe(Math.max(0, (Date.now() - recordedAt) / 1000));
+    if (!Number.isNaN(recordedAt)) metrics.liveDelivery.observe(Math.max(0, (clock.now().getTime() - recordedAt) / 1000));
   });
 
   const commands = await container.getAsync<RoomCommands>(TYPES.RoomCommands);
