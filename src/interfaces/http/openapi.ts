@@ -16,6 +16,8 @@ interface Answer {
   body?: z.ZodType;
   /** Default application/json. */
   contentType?: string;
+  /** The same answer in another media type (chosen by a query parameter), e.g. JSON Lines. */
+  alternative?: { contentType: string; body: z.ZodType; description: string };
 }
 
 /** One HTTP route of the contract, described with the schemas its router validates with. */
@@ -139,8 +141,13 @@ export const contractRoutes: readonly RouteSpec[] = [
     params: auditParams, query: eventsQuery, errors: ['not_found'],
     answers: {
       200: {
-        description: 'the history (`?format=jsonl`: one recorded event per line, as application/x-ndjson)',
+        description: 'the history',
         body: contract.auditEventsResponse,
+        alternative: {
+          contentType: 'application/x-ndjson',
+          body: contract.recordedEventResponse,
+          description: 'with `?format=jsonl`: one recorded event per line, streamed',
+        },
       },
     },
   },
@@ -229,9 +236,14 @@ function errorCodesOf(route: RouteSpec): ErrorCode[] {
 function operation(route: RouteSpec): Record<string, unknown> {
   const responses: Record<string, unknown> = {};
   for (const [status, answer] of Object.entries(route.answers)) {
+    const content: Record<string, unknown> = {};
+    if (answer.body !== undefined) content[answer.contentType ?? 'application/json'] = { schema: jsonSchema(answer.body) };
+    if (answer.alternative !== undefined) {
+      content[answer.alternative.contentType] = { schema: jsonSchema(answer.alternative.body) };
+    }
     responses[status] = {
-      description: answer.description,
-      ...(answer.body !== undefined ? { content: { [answer.contentType ?? 'application/json']: { schema: jsonSchema(answer.body) } } } : {}),
+      description: answer.alternative === undefined ? answer.description : `${answer.description}; ${answer.alternative.description}`,
+      ...(Object.keys(content).length > 0 ? { content } : {}),
     };
   }
   const byStatus = new Map<number, ErrorCode[]>();
