@@ -32,7 +32,7 @@ import { PgDatabase } from '../sql/pgDatabase';
 import { DataDirInUseError } from '../sql/dataDirLock';
 import { PgliteDatabase } from '../sql/pgliteDatabase';
 import { createChatMetrics, type ChatMetrics } from '../metrics/chatMetrics';
-import { measureAppends, measuredCommands } from '../metrics/instrument';
+import { measureAppends, measuredCommands, measureRefusals } from '../metrics/instrument';
 import type { SqlDatabase } from '../sql/sqlDatabase';
 import { TYPES } from './identifiers';
 
@@ -202,7 +202,7 @@ export function buildContainer(options: ContainerOptions): Container {
   container
     .bind<UserBudgets>(TYPES.UserBudgets)
     .toResolvedValue(
-      async (config: Config, db: SqlDatabase, logger: Logger): Promise<UserBudgets> => {
+      async (config: Config, db: SqlDatabase, logger: Logger, metrics: ChatMetrics): Promise<UserBudgets> => {
         const settings = {
           perSecond: {
             send: config.sendRateLimit,
@@ -216,9 +216,9 @@ export function buildContainer(options: ContainerOptions): Container {
         // On a PostgreSQL server several processes may serve one user: the send budget is
         // kept in the database so it holds across them. PGlite is one process by nature.
         const shared = db.kind === 'postgres' && config.sendRateLimit > 0 ? await SqlSharedBuckets.create(db, logger) : null;
-        return new UserBudgets(settings, { shared, sharedKinds: ['send'], logger });
+        return measureRefusals(new UserBudgets(settings, { shared, sharedKinds: ['send'], logger }), metrics);
       },
-      [TYPES.Config, TYPES.SqlDatabase, TYPES.Logger],
+      [TYPES.Config, TYPES.SqlDatabase, TYPES.Logger, TYPES.Metrics],
     );
 
   container

@@ -28,8 +28,8 @@ export interface ChatMetrics {
   readonly liveDelivery: Histogram;
   readonly httpRequests: Counter<'method' | 'route' | 'status'>;
   readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
-  /** Requests and frames refused for going over a per-user budget, by surface (`http`, `ws`) and action. */
-  readonly rateLimited: Counter<'surface' | 'action'>;
+  /** Requests and frames refused for going over a per-user budget, by budget (`send`, `command`, `read`, `resume`, `typing`). */
+  readonly rateLimited: Counter<'budget'>;
   /** Work refused to protect the service (connection caps, overload), by reason. */
   readonly refused: Counter<'reason'>;
 }
@@ -123,8 +123,8 @@ export function createChatMetrics(options: { defaultMetrics?: boolean } = {}): C
     }),
     rateLimited: new Counter({
       name: 'chat_rate_limited_total',
-      help: 'Requests and frames refused for going over a per-user budget, by surface (http, ws) and action',
-      labelNames: ['surface', 'action'],
+      help: 'Requests and frames refused for going over a per-user budget (HTTP and WebSocket alike), by budget',
+      labelNames: ['budget'],
       registers,
     }),
     refused: new Counter({

@@ -1,3 +1,4 @@
+import type { BudgetKind, UserBudgets } from '../../application/limits/userBudgets';
 import { WrongExpectedRevisionError, type EventStore } from '../../application/ports/eventStore';
 import { DomainError } from '../../domain/shared/decider';
 import { secondsSince, type ChatMetrics } from './chatMetrics';
@@ -60,4 +61,25 @@ export function measuredCommands<T extends object>(commands: T, metrics: ChatMet
     };
   }
   return measured as T;
+}
+
+/**
+ * Counts every refusal of a per-user budget, by budget, whichever way the request came
+ * (HTTP or WebSocket): the two places a budget can say no, this process's bucket and
+ * the one shared in PostgreSQL, are measured on the instance.
+ */
+export function measureRefusals(budgets: UserBudgets, metrics: ChatMetrics): UserBudgets {
+  const here = budgets.tryTakeHere.bind(budgets);
+  const shared = budgets.takeShared.bind(budgets);
+  budgets.tryTakeHere = (kind: BudgetKind, userId: string): boolean => {
+    const taken = here(kind, userId);
+    if (!taken) metrics.rateLimited.inc({ budget: kind });
+    return taken;
+  };
+  budgets.takeShared = async (kind: BudgetKind, userId: string): Promise<boolean> => {
+    const taken = await shared(kind, userId);
+    if (!taken) metrics.rateLimited.inc({ budget: kind });
+    return taken;
+  };
+  return budgets;
 }

@@ -4,7 +4,6 @@ import type { Counter, Histogram } from 'prom-client';
 export interface HttpMetricsSink {
   httpRequests: Counter<'method' | 'route' | 'status'>;
   httpDuration: Histogram<'method' | 'route' | 'status'>;
-  rateLimited: Counter<'surface' | 'action'>;
   refused: Counter<'reason'>;
 }
 
@@ -25,7 +24,6 @@ export function httpMetrics(sink: HttpMetricsSink, routeOf: (method: string, pat
       const labels = { method: req.method, route, status };
       sink.httpRequests.inc(labels);
       sink.httpDuration.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
-      if (res.statusCode === 429) sink.rateLimited.inc({ surface: 'http', action: `${req.method} ${route}` });
       if (res.statusCode === 503 && route !== '/readyz') sink.refused.inc({ reason: 'http_unavailable' });
     });
     next();

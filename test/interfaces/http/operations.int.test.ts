@@ -98,6 +98,29 @@ describe('operations on one server (embedded store)', () => {
   });
 });
 
+describe('refusals in the metrics', () => {
+  it('counts a request refused by a per-user budget under that budget, and the 429 under its route', async () => {
+    const server = await startTestServer('pglite', { env: { COMMAND_RATE_LIMIT: '1' } });
+    try {
+      const [lena, bob] = [`lena-${randomUUID().slice(0, 8)}`, `bob-${randomUUID().slice(0, 8)}`];
+      const postId = `post-${randomUUID().slice(0, 8)}`;
+      expect((await as(server.url, TEST_INTERNAL_TOKEN).put(`/api/internal/posts/${postId}`, { ownerId: lena, title: 'Drill' })).status).toBe(200);
+      // A budget of 1 a second bursts to 2: open and block pass, unblock is refused.
+      const roomId: string = (await as(server.url, tokenFor(bob)).post('/api/rooms', { postId })).body.room.roomId;
+      expect((await as(server.url, tokenFor(bob)).post(`/api/rooms/${roomId}/block`)).status).toBe(204);
+      expect((await as(server.url, tokenFor(bob)).delete(`/api/rooms/${roomId}/block`)).status).toBe(429);
+
+      const text = (await call(server.url, 'GET', '/metrics')).text;
+      expect(sample(text, 'chat_rate_limited_total', { budget: 'command' })).toBe(1);
+      expect(sample(text, 'chat_rate_limited_total', { budget: 'send' })).toBeUndefined();
+      expect(sample(text, 'chat_http_requests_total', { method: 'DELETE', route: '/api/rooms/:roomId/block', status: '429' })).toBe(1);
+    } finally {
+      await server.close();
+      await server.database.drop();
+    }
+  });
+});
+
 describe('METRICS_PORT', () => {
   it('serves /metrics on that port only: the public port answers 404', async () => {
     const server = await startTestServer('pglite', { env: { METRICS_PORT: '0' } });
