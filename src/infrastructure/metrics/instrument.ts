@@ -11,11 +11,13 @@ import { secondsSince, type ChatMetrics } from './chatMetrics';
  */
 export function measureAppends<S extends EventStore>(store: S, metrics: ChatMetrics, storeName: string): S {
   const append = store.appendToStream.bind(store);
-  store.appendToStream = async (streamId, events, expectedRevision) => {
+  // Every argument is passed on as given, options included (`dependsOnPending` orders pipelined appends).
+  store.appendToStream = async (...args: Parameters<EventStore['appendToStream']>) => {
+    const [, events] = args;
     const started = process.hrtime.bigint();
     let outcome = 'error';
     try {
-      const result = await append(streamId, events, expectedRevision);
+      const result = await append(...args);
       outcome = 'ok';
       return result;
     } catch (error) {
@@ -44,20 +46,35 @@ export function measuredCommands<T extends object>(commands: T, metrics: ChatMet
       measured[name] = member;
       continue;
     }
-    measured[name] = async (...args: unknown[]) => {
+    const record = (outcome: string, started: bigint): void => {
+      metrics.commands.inc({ command: name, outcome });
+      metrics.commandDuration.observe({ command: name, outcome }, secondsSince(started));
+    };
+    const outcomeOf = (error: unknown): string => (error instanceof DomainError ? error.code : 'error');
+    // Same shape as the member: a promise is measured when it settles, a plain value at once.
+    measured[name] = (...args: unknown[]): unknown => {
       const started = process.hrtime.bigint();
-      let outcome = 'error';
+      let result: unknown;
       try {
-        const result: unknown = await (member as (...a: unknown[]) => unknown).apply(commands, args);
-        outcome = 'ok';
-        return result;
+        result = (member as (...a: unknown[]) => unknown).apply(commands, args);
       } catch (error) {
-        if (error instanceof DomainError) outcome = error.code;
+        record(outcomeOf(error), started);
         throw error;
-      } finally {
-        metrics.commands.inc({ command: name, outcome });
-        metrics.commandDuration.observe({ command: name, outcome }, secondsSince(started));
       }
+      if (!(result instanceof Promise)) {
+        record('ok', started);
+        return result;
+      }
+      return result.then(
+        (value: unknown) => {
+          record('ok', started);
+          return value;
+        },
+        (error: unknown) => {
+          record(outcomeOf(error), started);
+          throw error;
+        },
+      );
     };
   }
   return measured as T;
