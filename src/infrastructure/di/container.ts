@@ -104,7 +104,9 @@ export function buildContainer(options: ContainerOptions): Container {
           return measureAppends(await EventStoreDbEventStore.open(config.eventStore.connectionString), metrics, 'eventstoredb');
         }
         await PostgresEventStore.migrate(db);
-        return measureAppends(new PostgresEventStore(db), metrics, 'postgres');
+        const store = new PostgresEventStore(db);
+        metrics.watchAppendQueue('postgres', () => store.queuedAppends);
+        return measureAppends(store, metrics, 'postgres');
       },
       [TYPES.Config, TYPES.SqlDatabase, TYPES.Metrics],
     );

@@ -10,8 +10,12 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
  */
 export interface ChatMetrics {
   readonly registry: Registry;
-  /** Appends by store (`postgres`, `eventstoredb`) and outcome (`ok`, `conflict`, `error`). */
+  /** Appends by store (`postgres`, `eventstoredb`) and outcome (`ok`, `conflict`, `busy`, `error`). */
   readonly appends: Counter<'store' | 'outcome'>;
+  /** Appends waiting for the store's next group commit, read at scrape time (see watchAppendQueue). */
+  readonly appendQueue: Gauge<'store'>;
+  /** Reports `read()` as the append queue of `store` at each scrape. */
+  watchAppendQueue(store: string, read: () => number): void;
   /** Events per append. */
   readonly appendBatchSize: Histogram<'store'>;
   readonly appendDuration: Histogram<'store' | 'outcome'>;
@@ -50,14 +54,27 @@ export function createChatMetrics(options: { defaultMetrics?: boolean } = {}): C
         if (lag !== null) this.set({ projection }, pick(lag));
       }
     };
+  const queueSources = new Map<string, () => number>();
   return {
     watchProjectionLag: (projection, measure) => {
       lagSources.set(projection, measure);
     },
+    watchAppendQueue: (store, read) => {
+      queueSources.set(store, read);
+    },
+    appendQueue: new Gauge({
+      name: 'chat_event_append_queue',
+      help: "Appends waiting for the event store's next group commit, in this process",
+      labelNames: ['store'],
+      collect(this: Gauge<'store'>) {
+        for (const [store, read] of queueSources) this.set({ store }, read());
+      },
+      registers,
+    }),
     registry,
     appends: new Counter({
       name: 'chat_event_appends_total',
-      help: 'Appends to the event store, by store and outcome (ok, conflict, error)',
+      help: 'Appends to the event store, by store and outcome (ok, conflict, busy, error)',
       labelNames: ['store', 'outcome'],
       registers,
     }),

@@ -1,6 +1,7 @@
 import type { BudgetKind, UserBudgets } from '../../application/limits/userBudgets';
-import { WrongExpectedRevisionError, type EventStore } from '../../application/ports/eventStore';
+import { EventStoreBusyError, WrongExpectedRevisionError, type EventStore } from '../../application/ports/eventStore';
 import { DomainError } from '../../domain/shared/decider';
+
 import { secondsSince, type ChatMetrics } from './chatMetrics';
 
 /**
@@ -22,6 +23,7 @@ export function measureAppends<S extends EventStore>(store: S, metrics: ChatMetr
       return result;
     } catch (error) {
       if (error instanceof WrongExpectedRevisionError) outcome = 'conflict';
+      if (error instanceof EventStoreBusyError) outcome = 'busy';
       throw error;
     } finally {
       const labels = { store: storeName, outcome };

@@ -80,6 +80,7 @@ describe('operations on one server (embedded store)', () => {
     expect(sample(text, 'chat_commands_total', { command: 'sendMessage', outcome: 'ok' })).toBe(1);
     expect(sample(text, 'chat_event_appends_total', { store: 'postgres', outcome: 'ok' })).toBe(3);
     expect(sample(text, 'chat_event_append_batch_size_count', { store: 'postgres' })).toBe(3);
+    expect(sample(text, 'chat_event_append_queue', { store: 'postgres' })).toBe(0);
     expect(sample(text, 'chat_projection_lag_events', { projection: 'chat_read_models' })).toBe(0);
     expect(sample(text, 'chat_projection_lag_seconds', { projection: 'chat_read_models' })).toBe(0);
     expect(sample(text, 'chat_live_delivery_seconds_count')).toBeGreaterThanOrEqual(3);
