@@ -30,6 +30,7 @@ import type {
   SubscriptionStart,
 } from '../../application/ports/eventStore';
 import { WrongExpectedRevisionError } from '../../application/ports/eventStore';
+import { UnavailableError as ServiceUnavailableError } from '../../application/unavailable';
 import { interruptibleSleep } from './interruptibleSleep';
 
 /**
@@ -121,7 +122,7 @@ export class EventStoreDbEventStore implements EventStore {
         // The answer was lost, not the append refused: the write may or may not have
         // landed. With an exact or no_stream revision the server takes the same append
         // again as the idempotent retry of the first, so sending it again is safe.
-        if (attempt >= APPEND_RETRIES || !isRetryableAppendFailure(error, expectedRevision)) throw error;
+        if (attempt >= APPEND_RETRIES || !isRetryableAppendFailure(error, expectedRevision)) throw asServiceError(error);
         await new Promise((resolve) => setTimeout(resolve, (this.options.appendRetryDelayMs ?? 100) * (attempt + 1)));
       }
     }
@@ -156,7 +157,7 @@ export class EventStoreDbEventStore implements EventStore {
       }
     } catch (error) {
       if (error instanceof StreamNotFoundError) return [];
-      throw error;
+      throw asServiceError(error);
     }
     return events;
   }
@@ -357,7 +358,36 @@ export const APPEND_RETRIES = 2;
  */
 export function isRetryableAppendFailure(error: unknown, expectedRevision: ExpectedRevision): boolean {
   if (expectedRevision === 'any') return false;
-  return error instanceof UnavailableError || error instanceof DeadlineExceededError;
+  return isLostAnswer(error);
+}
+
+/** gRPC status codes (fixed by the protocol): the server was not reached, or did not answer in time. */
+const GRPC_DEADLINE_EXCEEDED = 4;
+const GRPC_UNAVAILABLE = 14;
+
+/**
+ * The client's Unavailable and DeadlineExceeded errors, and the raw gRPC error it lets
+ * through when the connection never came up (its first call, which asks the server what
+ * it supports, is not converted: an append to a closed port rejects with a plain Error
+ * whose `code` is 14).
+ */
+function isLostAnswer(error: unknown): boolean {
+  if (error instanceof UnavailableError || error instanceof DeadlineExceededError) return true;
+  const code = error instanceof Error ? (error as Error & { code?: unknown }).code : undefined;
+  return code === GRPC_UNAVAILABLE || code === GRPC_DEADLINE_EXCEEDED;
+}
+
+/**
+ * The server did not answer in time, or cannot be reached: to the service that is the
+ * contract's `unavailable` (503, retry), not an internal error. A retried append is
+ * safe: with the same events and expected revision it is the idempotent retry the
+ * port promises.
+ */
+function asServiceError(error: unknown): unknown {
+  if (!isLostAnswer(error)) return error;
+  const failure = new ServiceUnavailableError('the event store did not answer in time; retry in a moment');
+  (failure as Error & { cause?: unknown }).cause = error;
+  return failure;
 }
 
 /** The revision the first event of an append at this expectation lands on; null for `any`. */

@@ -1,7 +1,6 @@
 import type { BudgetKind, UserBudgets } from '../../application/limits/userBudgets';
 import { EventStoreBusyError, WrongExpectedRevisionError, type EventStore } from '../../application/ports/eventStore';
 import { DomainError } from '../../domain/shared/decider';
-
 import { secondsSince, type ChatMetrics } from './chatMetrics';
 
 /**

@@ -54,6 +54,15 @@ describe('retrying an append whose answer was lost', () => {
     }
   });
 
+  it('recognises the raw gRPC error the client lets through when it never reached the server', () => {
+    // What @eventstore/db-client 6.2 rejects with for an append to a closed port (seen against the real client).
+    const neverConnected = Object.assign(new Error('14 UNAVAILABLE: No connection established'), { code: 14, details: 'No connection established' });
+    const timedOut = Object.assign(new Error('4 DEADLINE_EXCEEDED: Deadline exceeded'), { code: 4 });
+    expect(isRetryableAppendFailure(neverConnected, 'no_stream')).toBe(true);
+    expect(isRetryableAppendFailure(timedOut, 7n)).toBe(true);
+    expect(isRetryableAppendFailure(Object.assign(new Error('3 INVALID_ARGUMENT'), { code: 3 }), 7n)).toBe(false);
+  });
+
   it('never sends an `any` append again: a second copy could land as a duplicate', () => {
     for (const error of lostAnswers) expect(isRetryableAppendFailure(error, 'any')).toBe(false);
   });

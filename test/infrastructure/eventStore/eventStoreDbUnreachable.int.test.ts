@@ -5,7 +5,9 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { EventStoreDBClient } from '@eventstore/db-client';
+import { UnavailableError } from '../../../src/application/unavailable';
 import { EventStoreDbEventStore } from '../../../src/infrastructure/eventStore/eventStoreDbEventStore';
+import { anEvent } from './eventStoreContract';
 
 /** A loopback port nobody listens on (taken, then released). */
 async function closedPort(): Promise<number> {
@@ -27,6 +29,19 @@ describe('EventStoreDB adapter, server unreachable', () => {
     await expect(opening).rejects.toThrow(new RegExp(`^EventStoreDB at esdb://127\\.0\\.0\\.1:\\d+\\?tls=false did not answer: `));
     await expect(opening).rejects.not.toThrow(/changeit/);
     await opening.catch((error: Error) => expect(error.message).not.toContain('\n'));
+  });
+
+  it("answers an append or a read the server cannot take as the service's unavailable (503, retry), after retrying the append", async () => {
+    const store = new EventStoreDbEventStore(EventStoreDBClient.connectionString(connectionString), { appendRetryDelayMs: 10 });
+    try {
+      const append = store.appendToStream('room-unreachable', [anEvent()], 'no_stream');
+      await expect(append).rejects.toBeInstanceOf(UnavailableError);
+      await expect(append).rejects.toThrow('the event store did not answer in time; retry in a moment');
+      await expect(store.appendToStream('room-unreachable', [anEvent()], 'any')).rejects.toBeInstanceOf(UnavailableError);
+      await expect(store.readStream('room-unreachable')).rejects.toBeInstanceOf(UnavailableError);
+    } finally {
+      await store.close();
+    }
   });
 
   it('refuses a checkpoint that is not its own at once, from subscribeToAll itself', () => {
