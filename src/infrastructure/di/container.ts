@@ -152,18 +152,25 @@ export function buildContainer(options: ContainerOptions): Container {
   container
     .bind<ProjectionRunner>(TYPES.ProjectionRunner)
     .toResolvedValue(
-      async (db: SqlDatabase, eventStore: EventStore, logger: Logger) => {
+      async (db: SqlDatabase, eventStore: EventStore, logger: Logger, config: Config) => {
         await migrateReadModels(db);
+        // A checkpoint of the other store (the deployment switched stores) rebuilds the read models too.
+        const isCurrentCheckpoint =
+          config.eventStore.kind === 'eventstoredb'
+            ? (await import('../eventStore/eventStoreDbEventStore')).isEventStoreDbCheckpoint
+            : eventStore instanceof PostgresEventStore
+              ? isPostgresCheckpoint
+              : undefined;
         return new ProjectionRunner({
           name: 'chat_read_models',
           db,
           eventStore,
           applyBatch: applyBatchToReadModels,
           logger,
-          ...(eventStore instanceof PostgresEventStore ? { isCurrentCheckpoint: isPostgresCheckpoint } : {}),
+          ...(isCurrentCheckpoint !== undefined ? { isCurrentCheckpoint } : {}),
         });
       },
-      [TYPES.SqlDatabase, TYPES.EventStore, TYPES.Logger],
+      [TYPES.SqlDatabase, TYPES.EventStore, TYPES.Logger, TYPES.Config],
     );
 
   container

@@ -456,6 +456,11 @@ export function encodeCheckpoint(position: Position): string {
   return `${CHECKPOINT_PREFIX}${position.commit.toString().padStart(20, '0')}/${position.prepare.toString().padStart(20, '0')}`;
 }
 
+/** Whether this is one of this adapter's checkpoints (a read model that followed another store holds another kind). */
+export function isEventStoreDbCheckpoint(checkpoint: string): boolean {
+  return /^esdb:\d{20}\/\d{20}$/.test(checkpoint);
+}
+
 /** The position of an EventStoreDB checkpoint; throws on anything else (a PostgreSQL checkpoint included). */
 export function parseCheckpoint(checkpoint: string): Position {
   const match = /^esdb:(\d{20})\/(\d{20})$/.exec(checkpoint);

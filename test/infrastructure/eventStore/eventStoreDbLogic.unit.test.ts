@@ -13,6 +13,7 @@ import {
 import {
   encodeCheckpoint,
   firstRevisionOf,
+  isEventStoreDbCheckpoint,
   isRetryableAppendFailure,
   parseCheckpoint,
 } from '../../../src/infrastructure/eventStore/eventStoreDbEventStore';
@@ -39,7 +40,11 @@ describe('EventStoreDB checkpoints', () => {
     const postgres = `${'7'.padStart(20, '0')}/${'12'.padStart(20, '0')}`;
     for (const bad of [postgres, '12/34', 'esdb:12/34', '', `esdb:${postgres}x`, `esdb:${'1'.repeat(21)}/${'1'.repeat(20)}`]) {
       expect(() => parseCheckpoint(bad)).toThrow(/not an EventStoreDB checkpoint/);
+      // So a projection holding one rebuilds instead of failing on it.
+      expect(isEventStoreDbCheckpoint(bad)).toBe(false);
     }
+    expect(isEventStoreDbCheckpoint(encodeCheckpoint({ commit: 5n, prepare: 4n }))).toBe(true);
+    expect(isEventStoreDbCheckpoint('00000000000000000042')).toBe(false);
   });
 });
 
