@@ -238,7 +238,7 @@ describe('operations configuration', () => {
   });
 
   it('logs pretty lines only for a person at a terminal outside production; JSON lines otherwise', () => {
-    const production = { NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40), INTERNAL_API_TOKEN: 'a-long-enough-internal-token' };
+    const production = { NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40), INTERNAL_API_TOKEN: 'a-long-enough-internal-token', AUDIT_ANCHOR_KEY: 'k'.repeat(40) };
     expect(loadConfig({}, { stdoutIsTty: true }).logPretty).toBe(true);
     expect(loadConfig({}, { stdoutIsTty: false }).logPretty).toBe(false);
     expect(loadConfig({}).logPretty).toBe(false);
