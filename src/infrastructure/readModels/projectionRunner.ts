@@ -186,19 +186,35 @@ export class ProjectionRunner implements ProjectionProgress {
   }
 
   private async applyBatch(events: RecordedEvent[]): Promise<string | null> {
-    return this.options.db.transaction(async (tx) => {
-      await this.lock(tx);
-      // Another process may have applied some of these while we were reading them.
-      const current = await this.storedCheckpoint(tx);
-      const fresh = current === null ? events : events.filter((event) => event.checkpoint > current);
-      if (fresh.length > 0) await this.options.applyBatch(tx, fresh);
-      const reached = fresh.at(-1)?.checkpoint ?? current;
-      if (reached !== null && reached !== current) {
-        await this.saveCheckpoint(tx, reached);
-        await tx.query(`SELECT pg_notify($1, $2)`, [PROJECTED_CHANNEL, reached]);
-      }
-      return reached;
-    });
+    return this.options.db.transaction(
+      async (tx) => {
+        // Another process may have applied some of these while we were reading them.
+        const current = await this.storedCheckpoint(tx);
+        const fresh = current === null ? events : events.filter((event) => event.checkpoint > current);
+        if (fresh.length > 0) await this.options.applyBatch(tx, fresh);
+        const reached = fresh.at(-1)?.checkpoint ?? current;
+        if (reached !== null && reached !== current) {
+          // The checkpoint and its notification in one statement.
+          await tx.query(
+            `WITH saved AS (
+               INSERT INTO rm_projection_checkpoints (projection, checkpoint) VALUES ($1, $2)
+               ON CONFLICT (projection) DO UPDATE SET checkpoint = excluded.checkpoint
+               RETURNING checkpoint
+             )
+             SELECT pg_notify($3, saved.checkpoint) FROM saved`,
+            [this.options.name, reached, PROJECTED_CHANNEL],
+          );
+        }
+        return reached;
+      },
+      // The projection's lock, sent with BEGIN.
+      { firstStatement: this.lockStatement() },
+    );
+  }
+
+  private lockStatement(): string {
+    const key = `chat:projection:${this.options.name}`.replaceAll("'", "''");
+    return `SELECT pg_advisory_xact_lock(hashtextextended('${key}', 0))`;
   }
 
   private async lock(tx: SqlExecutor): Promise<void> {

@@ -25,10 +25,11 @@ export class PgDatabase implements SqlDatabase {
     return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 };
   }
 
-  async transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+  async transaction<T>(work: (tx: SqlExecutor) => Promise<T>, options: { firstStatement?: string } = {}): Promise<T> {
     const client = await this.pool.connect();
     try {
-      await client.query('BEGIN');
+      // One simple-protocol message for both: a round trip less per transaction.
+      await client.query(options.firstStatement === undefined ? 'BEGIN' : `BEGIN; ${options.firstStatement}`);
       const tx: SqlExecutor = {
         query: async <Row extends object>(text: string, params?: unknown[]) => {
           const result = await client.query(text, params as unknown[]);

@@ -36,15 +36,16 @@ export class PgliteDatabase implements SqlDatabase {
     return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
   }
 
-  transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
-    return this.db.transaction(async (tx) =>
-      work({
+  transaction<T>(work: (tx: SqlExecutor) => Promise<T>, options: { firstStatement?: string } = {}): Promise<T> {
+    return this.db.transaction(async (tx) => {
+      if (options.firstStatement !== undefined) await tx.exec(options.firstStatement);
+      return work({
         query: async <Row extends object>(text: string, params?: unknown[]) => {
           const result = await tx.query<Row>(text, params);
           return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
         },
-      }),
-    );
+      });
+    });
   }
 
   async exec(script: string): Promise<void> {

@@ -10,8 +10,12 @@ export interface SqlExecutor {
 
 export interface SqlDatabase extends SqlExecutor {
   readonly kind: 'postgres' | 'pglite';
-  /** Runs `work` in one transaction on one connection; commits if it resolves, rolls back if it throws. */
-  transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  /**
+   * Runs `work` in one transaction on one connection; commits if it resolves, rolls back
+   * if it throws. `firstStatement` (no parameters) runs right after BEGIN, sent with it in
+   * one round trip where the driver allows.
+   */
+  transaction<T>(work: (tx: SqlExecutor) => Promise<T>, options?: { firstStatement?: string }): Promise<T>;
   /** Runs several statements separated by `;` (no parameters): for migrations. */
   exec(script: string): Promise<void>;
   /** LISTEN on a channel; the returned function stops listening. */

@@ -158,13 +158,13 @@ function commitWhenReleased(db: SqlDatabase, workDone: () => void, released: Pro
   return {
     kind: db.kind,
     query: (text, params) => db.query(text, params),
-    transaction: (work) =>
+    transaction: (work, options) =>
       db.transaction(async (tx) => {
         const value = await work(tx);
         workDone();
         await released;
         return value;
-      }),
+      }, options),
     exec: (script) => db.exec(script),
     listen: (channel, onNotify) => db.listen(channel, onNotify),
     close: async () => undefined,
