@@ -58,7 +58,7 @@ export class PostgresEventStore implements EventStore {
       weight: (request) => request.events.length,
       maxBatchWeight: options.maxBatchEvents ?? 1000,
       maxQueued: options.maxQueuedAppends ?? 10_000,
-      maxWaitMs: options.maxAppendWaitMs ?? 1000,
+      maxWaitMs: options.maxAppendWaitMs ?? 500,
       onDropped: (request) => this.breakPipeline(request),
     });
   }

@@ -9,6 +9,7 @@ import type { IdGenerator } from '../../application/ports/ids';
 import type { Logger } from '../../application/ports/logger';
 import type { ChatQueries, ProjectionProgress } from '../../application/ports/readModels';
 import { UnavailableError } from '../../application/unavailable';
+import { LoadShedder } from './loadShedder';
 import type { RoomDirectory } from '../../application/ports/roomDirectory';
 import type { TypingSignals } from '../../application/ports/typingSignals';
 import type { RoomCommands } from '../../application/room/roomCommands';
@@ -41,6 +42,8 @@ export interface GatewayTuning {
   warmupMs: number;
   /** How long a `resume` waits for the read models to catch up with the live side before answering `unavailable`. */
   resumeWaitMs: number;
+  /** Event-loop lag (p99 over 250 ms) past which new sends are answered `unavailable` at once. */
+  shedAtLoopLagMs: number;
 }
 
 export const defaultTuning: GatewayTuning = {
@@ -53,6 +56,7 @@ export const defaultTuning: GatewayTuning = {
   shutdownGraceMs: 1_000,
   warmupMs: 1_000,
   resumeWaitMs: 5_000,
+  shedAtLoopLagMs: 100,
 };
 
 export interface GatewayDeps {
@@ -95,6 +99,8 @@ export class ChatGateway {
   private readonly stops: Array<() => unknown> = [];
   private heartbeat: NodeJS.Timeout | null = null;
   private closed = false;
+  /** Sends are refused at the door while the event loop is far behind (overload). */
+  private readonly shedder: LoadShedder;
   private readonly metrics: {
     connections: Gauge;
     refused: Counter<'status'>;
@@ -103,6 +109,7 @@ export class ChatGateway {
 
   constructor(private readonly deps: GatewayDeps) {
     this.tuning = { ...defaultTuning, ...deps.tuning };
+    this.shedder = new LoadShedder({ maxLagMs: this.tuning.shedAtLoopLagMs, windowMs: 250 });
     this.wss = new WebSocketServer({
       noServer: true,
       // Larger frames are refused by ws itself, closing with 1009.
@@ -259,6 +266,10 @@ export class ChatGateway {
     if (!this.withinBudget(connection, frame)) return;
     if (frame.type === 'send') {
       connection.endWarmup();
+      if (this.shedder.shedding) {
+        connection.send(errorFrame('unavailable', 'the server is overloaded: retry (same clientMessageId) in a moment', frame.clientMessageId));
+        return;
+      }
       if (!connection.startNow(() => this.dispatch(connection, frame))) {
         connection.send(errorFrame('unavailable', 'too many sends of this connection under way: retry it (same clientMessageId) in a moment', frame.clientMessageId));
       }
@@ -315,6 +326,7 @@ export class ChatGateway {
     if (this.closed) return;
     this.closed = true;
     if (this.heartbeat !== null) clearInterval(this.heartbeat);
+    this.shedder.stop();
     this.fanOut.stop();
     for (const stop of this.stops.splice(0)) await stop();
     for (const connection of this.registry.all()) connection.close(CloseCode.goingAway, 'server shutting down');
