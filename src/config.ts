@@ -52,6 +52,11 @@ export interface Config {
   metricsPort: number | null;
   /** /readyz answers 503 when the oldest event the read models have not applied is older than this. */
   readyMaxProjectionLagMs: number;
+  /** Signed webhooks to the marketplace backend; null when WEBHOOK_URL is unset. See docs/webhooks.md. */
+  webhooks: WebhookConfig | null;
+  /** A message unread this long gives one `user.unread` webhook. */
+  notifyUnreadAfterMs: number;
+  push: PushConfig;
   production: boolean;
   /**
    * Development mode: no JWT_SECRET / JWT_PUBLIC_KEY and not NODE_ENV=production. Only then
@@ -60,6 +65,24 @@ export interface Config {
   development: boolean;
   /** What start-up should warn about: development defaults in use. */
   warnings: string[];
+}
+
+export interface WebhookConfig {
+  urls: string[];
+  /** `whsec_` + base64 of the HMAC key, as Standard Webhooks writes it. */
+  secret: string;
+  includeBody: boolean;
+  retryForMs: number;
+  /** One delivery attempt's time limit. */
+  timeoutMs: number;
+}
+
+export interface PushConfig {
+  /** Null: generated and stored in the database on first start (development), or push is off (production). */
+  vapid: { publicKey: string; privateKey: string } | null;
+  /** The VAPID `sub`: a mailto: or https: URL push services may contact. */
+  subject: string;
+  includeBody: boolean;
 }
 
 /** A bad value in the environment: the message is the one line start-up prints. */
@@ -251,6 +274,15 @@ export function loadConfig(env: Env = process.env, options: { stdoutIsTty?: bool
   if (metricsPort !== null && metricsPort !== 0 && metricsPort === port) {
     throw new ConfigError('METRICS_PORT', `must differ from PORT (${port}): it keeps /metrics off the public port`);
   }
+  const boolean = (name: string, fallback: boolean): boolean => {
+    const raw = get(name);
+    if (raw === undefined) return fallback;
+    if (raw.trim() === 'true') return true;
+    if (raw.trim() === 'false') return false;
+    throw new ConfigError(name, `must be true or false, got ${JSON.stringify(raw)}`);
+  };
+  const webhooks = loadWebhooks(get, boolean, duration);
+  const push = loadPush(get, boolean, production, warnings);
 
   return {
     port,
@@ -279,6 +311,9 @@ export function loadConfig(env: Env = process.env, options: { stdoutIsTty?: bool
     logPretty: !production && stdoutIsTty,
     metricsPort,
     readyMaxProjectionLagMs: duration('READY_MAX_PROJECTION_LAG', '30s'),
+    webhooks,
+    notifyUnreadAfterMs: duration('NOTIFY_UNREAD_AFTER', '5m', { ms: 30 * 86_400_000, text: '30d' }),
+    push,
     production,
     development: !production && get('JWT_SECRET') === undefined && get('JWT_PUBLIC_KEY') === undefined,
     warnings,
@@ -322,4 +357,63 @@ function loadJwt(get: (name: string) => string | undefined, production: boolean,
   if (production) throw new ConfigError('JWT_SECRET', 'or JWT_PUBLIC_KEY is required when NODE_ENV=production');
   warnings.push(`JWT_SECRET is not set: using the development secret "${DEV_JWT_SECRET}"`);
   return { algorithm: 'HS256', key: DEV_JWT_SECRET, issuer, audience, clockToleranceSeconds };
+}
+
+type Get = (name: string) => string | undefined;
+type Flag = (name: string, fallback: boolean) => boolean;
+type Duration = (name: string, fallback: string, max?: { ms: number; text: string }) => number;
+
+function loadWebhooks(get: Get, boolean: Flag, duration: Duration): WebhookConfig | null {
+  const urlsRaw = get('WEBHOOK_URL');
+  if (urlsRaw === undefined) {
+    if (get('WEBHOOK_SECRET') !== undefined) throw new ConfigError('WEBHOOK_URL', 'is required when WEBHOOK_SECRET is set');
+    return null;
+  }
+  const urls = urlsRaw.split(',').map((u) => u.trim()).filter((u) => u !== '');
+  for (const url of urls) {
+    let parsed: URL | null = null;
+    try {
+      parsed = new URL(url);
+    } catch {
+      parsed = null;
+    }
+    if (parsed === null || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
+      throw new ConfigError('WEBHOOK_URL', `has "${url}", which is not an http:// or https:// URL`);
+    }
+  }
+  if (new Set(urls).size !== urls.length) throw new ConfigError('WEBHOOK_URL', 'names the same URL twice');
+  const secret = get('WEBHOOK_SECRET');
+  if (secret === undefined) throw new ConfigError('WEBHOOK_SECRET', 'is required when WEBHOOK_URL is set (whsec_ followed by base64)');
+  const key = /^whsec_([A-Za-z0-9+/]+={0,2})$/.exec(secret.trim());
+  // Standard Webhooks: a key of 24 to 64 bytes.
+  const keyBytes = key === null ? 0 : Buffer.from(key[1] as string, 'base64').length;
+  if (key === null || keyBytes < 24 || keyBytes > 64) {
+    throw new ConfigError('WEBHOOK_SECRET', 'must be whsec_ followed by the base64 of 24 to 64 random bytes');
+  }
+  return {
+    urls,
+    secret: secret.trim(),
+    includeBody: boolean('WEBHOOK_INCLUDE_BODY', true),
+    retryForMs: duration('WEBHOOK_RETRY_FOR', '24h', { ms: 30 * 86_400_000, text: '30d' }),
+    timeoutMs: duration('WEBHOOK_TIMEOUT', '10s', { ms: 300_000, text: '5m' }),
+  };
+}
+
+function loadPush(get: Get, boolean: Flag, production: boolean, warnings: string[]): PushConfig {
+  const publicKey = get('VAPID_PUBLIC_KEY')?.trim();
+  const privateKey = get('VAPID_PRIVATE_KEY')?.trim();
+  const subject = get('VAPID_SUBJECT')?.trim() ?? 'mailto:chat-push@example.invalid';
+  if (!/^(mailto:.+|https:\/\/.+)$/.test(subject)) throw new ConfigError('VAPID_SUBJECT', `must be a mailto: or https: URL, got ${JSON.stringify(subject)}`);
+  const includeBody = boolean('PUSH_INCLUDE_BODY', false);
+  if (publicKey === undefined && privateKey === undefined) {
+    if (production) warnings.push('VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY are not set: Web Push is off');
+    else warnings.push('VAPID_PUBLIC_KEY is not set: using development VAPID keys generated and kept in the database');
+    return { vapid: null, subject, includeBody };
+  }
+  if (publicKey === undefined) throw new ConfigError('VAPID_PUBLIC_KEY', 'is required when VAPID_PRIVATE_KEY is set');
+  if (privateKey === undefined) throw new ConfigError('VAPID_PRIVATE_KEY', 'is required when VAPID_PUBLIC_KEY is set');
+  const bytes = (text: string): number => (/^[A-Za-z0-9_-]+$/.test(text) ? Buffer.from(text, 'base64url').length : -1);
+  if (bytes(publicKey) !== 65) throw new ConfigError('VAPID_PUBLIC_KEY', 'must be an uncompressed P-256 public key in URL-safe base64 (65 bytes), as web-push generate-vapid-keys prints');
+  if (bytes(privateKey) !== 32) throw new ConfigError('VAPID_PRIVATE_KEY', 'must be a P-256 private key in URL-safe base64 (32 bytes), as web-push generate-vapid-keys prints');
+  return { vapid: { publicKey, privateKey }, subject, includeBody };
 }

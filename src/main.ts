@@ -24,6 +24,7 @@ import { pinoLogger } from './infrastructure/logging/pinoLogger';
 import { createChatMetrics } from './infrastructure/metrics/chatMetrics';
 import { ProjectionLagProbe } from './infrastructure/metrics/projectionLag';
 import type { ProjectionRunner } from './infrastructure/readModels/projectionRunner';
+import type { Notifications } from './infrastructure/notifications/notifications';
 import type { ExpirySweeper } from './infrastructure/scheduler/expirySweeper';
 import type { AnchorSchedule } from './infrastructure/scheduler/anchorSchedule';
 import type { AnchorLedger } from './application/audit/anchors';
@@ -37,8 +38,10 @@ import { healthRoutes, metricsRoutes } from './interfaces/http/healthRoutes';
 import { httpMetrics } from './interfaces/http/httpMetrics';
 import { contractRouteOf, openApiRoutes } from './interfaces/http/openapi';
 import { postRoutes } from './interfaces/http/postRoutes';
+import { pushRoutes } from './interfaces/http/pushRoutes';
 import { roomRoutes } from './interfaces/http/roomRoutes';
 import { defaultWebRoot, webAppRoutes } from './interfaces/http/webAppRoutes';
+import { webhookRoutes } from './interfaces/http/webhookRoutes';
 import { ChatGateway, type GatewayTuning } from './interfaces/ws/gateway';
 
 export interface StartOptions {
@@ -93,6 +96,9 @@ export async function start(config: Config, options: StartOptions = {}): Promise
     const recordedAt = Date.parse(event.metadata.recordedAt);
     if (!Number.isNaN(recordedAt)) metrics.liveDelivery.observe(Math.max(0, (clock.now().getTime() - recordedAt) / 1000));
   });
+  // Webhooks, unread reminders and Web Push: off the chat's path, in this process.
+  const notifications = await container.getAsync<Notifications>(TYPES.Notifications);
+  await notifications.start(metrics.registry);
 
   const commands = await container.getAsync<RoomCommands>(TYPES.RoomCommands);
   const queries = await container.getAsync<ChatQueries>(TYPES.ChatQueries);
@@ -118,6 +124,13 @@ export async function start(config: Config, options: StartOptions = {}): Promise
       }),
       // Development mode only: elsewhere POST /api/dev/session falls through to the 404.
       ...(config.development ? [devRoutes({ issuer: devTokenIssuer(config.jwt, options.clock ?? systemClock) })] : []),
+      pushRoutes({
+        push: notifications.vapidPublicKey === null ? null : { publicKey: notifications.vapidPublicKey, subscriptions: notifications.subscriptions },
+        verifier,
+        logger,
+        allowLoopbackHttp: !config.production,
+      }),
+      webhookRoutes({ internalApiToken: config.internalApiToken, outbox: notifications.outbox, retryForMs: config.webhooks?.retryForMs ?? 86_400_000 }),
       webAppRoutes(options.webRoot ?? defaultWebRoot(), { frameAncestors: config.allowedOrigins }),
       healthRoutes({
         // METRICS_PORT set: /metrics is served there only, never on the public port.
@@ -165,6 +178,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
     logger,
     metrics: metrics.registry,
     budgets,
+    presence: notifications.presence,
     ...(options.ws ? { tuning: options.ws } : {}),
   });
   await gateway.start();
@@ -194,6 +208,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
         // No new sweep, and the running one stops after the rooms in hand, before the stores go.
         await sweeper.stop();
         await anchorSchedule.stop();
+        await notifications.stop();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeAllConnections();

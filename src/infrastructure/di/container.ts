@@ -22,6 +22,7 @@ import { PgTypingSignals } from '../live/pgTypingSignals';
 import { SqlSnapshotStore } from '../snapshots/sqlSnapshotStore';
 import type { RoomDirectory } from '../../application/ports/roomDirectory';
 import type { TypingSignals } from '../../application/ports/typingSignals';
+import { Notifications } from '../notifications/notifications';
 import { ExpirySweeper } from '../scheduler/expirySweeper';
 import { UserBudgets } from '../../application/limits/userBudgets';
 import { SqlSharedBuckets } from '../limits/sqlSharedBuckets';
@@ -255,6 +256,17 @@ export function buildContainer(options: ContainerOptions): Container {
     .toResolvedValue(
       (eventStore: EventStore, clock: Clock, ids: IdGenerator) => new AuditAccessLog({ eventStore, clock, ids }),
       [TYPES.EventStore, TYPES.Clock, TYPES.Ids],
+    );
+
+  container
+    .bind<Notifications>(TYPES.Notifications)
+    .toResolvedValue(
+      async (config: Config, db: SqlDatabase, eventStore: EventStore, logger: Logger, clock: Clock, ids: IdGenerator) => {
+        // The reminders read the read models: their tables exist before the notifications start.
+        await migrateReadModels(db);
+        return Notifications.create({ config, db, eventStore, logger, clock, ids });
+      },
+      [TYPES.Config, TYPES.SqlDatabase, TYPES.EventStore, TYPES.Logger, TYPES.Clock, TYPES.Ids],
     );
 
   return container;

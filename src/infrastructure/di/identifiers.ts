@@ -20,4 +20,5 @@ export const TYPES = {
   AnchorLedger: Symbol.for('AnchorLedger'),
   AuditAccessLog: Symbol.for('AuditAccessLog'),
   Metrics: Symbol.for('Metrics'),
+  Notifications: Symbol.for('Notifications'),
 } as const;

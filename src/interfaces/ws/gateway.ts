@@ -7,6 +7,7 @@ import type { LiveFeed } from '../../application/live/liveFeed';
 import type { Principal, TokenVerifier } from '../../application/ports/auth';
 import type { IdGenerator } from '../../application/ports/ids';
 import type { Logger } from '../../application/ports/logger';
+import type { PresenceTracker } from '../../application/ports/presence';
 import type { ChatQueries, ProjectionProgress } from '../../application/ports/readModels';
 import { UnavailableError } from '../../application/unavailable';
 import { LoadShedder } from './loadShedder';
@@ -84,6 +85,8 @@ export interface GatewayDeps {
   tuning?: Partial<GatewayTuning>;
   /** The per-user budgets, the HTTP routes' own: both ways of doing a thing draw from one budget. */
   budgets: UserBudgets;
+  /** Told of every connection that opens and closes, so other processes know who is online. */
+  presence?: PresenceTracker;
 }
 
 /**
@@ -234,6 +237,7 @@ export class ChatGateway {
       this.metrics.serverCloses.inc({ code: String(code) }),
     );
     this.registry.add(connection);
+    this.deps.presence?.connected(connection.userId);
     this.metrics.connections.inc();
     ws.on('error', (error) => this.deps.logger.debug({ err: error, connection: connection.id }, 'websocket error'));
     ws.on('pong', () => {
@@ -248,6 +252,7 @@ export class ChatGateway {
     });
     ws.on('close', () => {
       this.registry.remove(connection);
+      this.deps.presence?.disconnected(connection.userId);
       this.metrics.connections.dec();
       connection.dispose();
     });

@@ -1,0 +1,171 @@
+import { randomUUID } from 'node:crypto';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Logger } from '../../application/ports/logger';
+import { classifyResponse, nextAttemptAt, parseRetryAfter } from '../../application/notifications/retryPolicy';
+import type { SqlDatabase } from '../sql/sqlDatabase';
+import { OUTBOX_CHANNEL, type Channel, type ClaimedDelivery, type OutboxStore } from './outboxStore';
+import type { Sender } from './senders';
+
+export interface DeliveryWorkerOptions {
+  db: SqlDatabase;
+  outbox: OutboxStore;
+  senders: Partial<Record<Channel, Sender>>;
+  logger: Logger;
+  /** Deliveries in flight at once in this process. */
+  concurrency: number;
+  /** One attempt's time limit. */
+  timeoutMs: number;
+  /** Called when a push service says the subscription is gone (404/410). */
+  onGone?(delivery: ClaimedDelivery): Promise<void>;
+  metrics?: Registry;
+  pollIntervalMs?: number;
+}
+
+/**
+ * Sends what the outbox holds, off the chat's path: its own loop, a bounded number of
+ * deliveries in flight, each with a time limit, and a lease in the database so that
+ * of several processes one sends each delivery (another takes it over only once the
+ * lease has run out). A slow or dead receiver holds only its own rooms' queues.
+ */
+export class DeliveryWorker {
+  readonly owner = randomUUID();
+  private inFlight = 0;
+  private pumping = false;
+  private again = false;
+  private stopped = false;
+  private timer: NodeJS.Timeout | null = null;
+  private unlisten: (() => Promise<void>) | null = null;
+  private readonly active = new Set<Promise<void>>();
+  private readonly abort = new AbortController();
+  private readonly counter: Counter<'channel' | 'outcome'>;
+
+  constructor(private readonly options: DeliveryWorkerOptions) {
+    const registers = options.metrics ? [options.metrics] : [];
+    this.counter = new Counter({
+      name: 'chat_webhook_deliveries_total',
+      help: 'Delivery attempts by this process, by channel (webhook, push) and outcome (delivered, retried, dead, gone)',
+      labelNames: ['channel', 'outcome'],
+      registers,
+    });
+    const outbox = options.outbox;
+    new Gauge({
+      name: 'chat_webhook_oldest_undelivered_seconds',
+      help: 'Age of the oldest delivery still waiting to go out (0 when none), across all processes',
+      registers,
+      async collect() {
+        this.set((await outbox.summary().catch(() => ({ oldestPendingAgeSeconds: 0 }))).oldestPendingAgeSeconds);
+      },
+    });
+    new Gauge({
+      name: 'chat_webhook_dead_letters',
+      help: 'Dead letters waiting for a replay, across all processes',
+      registers,
+      async collect() {
+        this.set((await outbox.summary().catch(() => ({ dead: 0 }))).dead);
+      },
+    });
+  }
+
+  async start(): Promise<void> {
+    this.unlisten = await this.options.db.listen(OUTBOX_CHANNEL, () => this.wake());
+    this.timer = setInterval(() => this.wake(), this.options.pollIntervalMs ?? 1000);
+    this.timer.unref();
+    this.wake();
+  }
+
+  /** Stops claiming, cuts the attempts in flight (they are retried: their leases run out), and waits for them. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== null) clearInterval(this.timer);
+    await this.unlisten?.();
+    this.abort.abort();
+    await Promise.allSettled([...this.active]);
+  }
+
+  private wake(): void {
+    if (this.stopped) return;
+    if (this.pumping) {
+      this.again = true;
+      return;
+    }
+    this.pumping = true;
+    void (async () => {
+      try {
+        do {
+          this.again = false;
+          const claimed = await this.options.outbox.claim(this.owner, this.options.concurrency - this.inFlight, this.leaseMs());
+          for (const delivery of claimed) this.track(this.deliver(delivery));
+          if (claimed.length > 0 && this.inFlight < this.options.concurrency) this.again = true;
+        } while (this.again && !this.stopped);
+      } catch (error) {
+        this.options.logger.warn({ err: error }, 'claiming deliveries failed; will retry');
+      } finally {
+        this.pumping = false;
+      }
+    })();
+  }
+
+  /** A lease outlives an attempt's time limit with room to record the outcome. */
+  private leaseMs(): number {
+    return this.options.timeoutMs + 5_000;
+  }
+
+  private track(work: Promise<void>): void {
+    this.inFlight += 1;
+    this.active.add(work);
+    void work.finally(() => {
+      this.inFlight -= 1;
+      this.active.delete(work);
+      this.wake();
+    });
+  }
+
+  private async deliver(delivery: ClaimedDelivery): Promise<void> {
+    const send = this.options.senders[delivery.channel];
+    const { outbox, logger } = this.options;
+    try {
+      if (send === undefined) {
+        await outbox.dead(delivery.id, this.owner, null, `no sender for channel ${delivery.channel} is configured`);
+        return;
+      }
+      const signal = AbortSignal.any([AbortSignal.timeout(this.options.timeoutMs), this.abort.signal]);
+      const result = await send(delivery, signal);
+      if (this.abort.signal.aborted) return; // shutting down: the lease runs out and the delivery is sent again
+      const fields = { deliveryId: delivery.deliveryId, channel: delivery.channel, type: delivery.type, attempt: delivery.attempts, status: result.status };
+      switch (classifyResponse(result.status, delivery.channel)) {
+        case 'delivered':
+          await outbox.delivered(delivery.id, this.owner);
+          this.counter.inc({ channel: delivery.channel, outcome: 'delivered' });
+          return;
+        case 'gone':
+          await this.options.onGone?.(delivery);
+          await outbox.delivered(delivery.id, this.owner);
+          this.counter.inc({ channel: delivery.channel, outcome: 'gone' });
+          logger.info(fields, 'push subscription is gone; removed');
+          return;
+        case 'dead':
+          await outbox.dead(delivery.id, this.owner, result.status, result.error);
+          this.counter.inc({ channel: delivery.channel, outcome: 'dead' });
+          logger.warn({ ...fields, error: result.error }, 'delivery refused; moved to dead letters');
+          return;
+        case 'retry': {
+          const now = new Date();
+          const at = nextAttemptAt({ attempt: delivery.attempts, now, retryUntil: delivery.retryUntil, retryAfterMs: parseRetryAfter(result.retryAfter, now) });
+          if (at === null) {
+            await outbox.dead(delivery.id, this.owner, result.status, `${result.error}; gave up after ${delivery.attempts} attempts`);
+            this.counter.inc({ channel: delivery.channel, outcome: 'dead' });
+            logger.warn({ ...fields, error: result.error }, 'delivery failed past its retry window; moved to dead letters');
+          } else {
+            await outbox.retryAt(delivery.id, this.owner, at, result.status, result.error);
+            this.counter.inc({ channel: delivery.channel, outcome: 'retried' });
+            logger.debug({ ...fields, error: result.error, retryAt: at.toISOString() }, 'delivery failed; will retry');
+          }
+          return;
+        }
+      }
+    } catch (error) {
+      // The lease runs out and the delivery is claimed again.
+      logger.warn({ err: error, deliveryId: delivery.deliveryId }, 'recording a delivery outcome failed');
+    }
+  }
+}

@@ -1,0 +1,180 @@
+import type { EventStore, RecordedEvent, Subscription } from '../../application/ports/eventStore';
+import type { IdGenerator } from '../../application/ports/ids';
+import type { Logger } from '../../application/ports/logger';
+import { pushPayload, webhookEnvelope, webhookEventFor, otherParticipant, type RoomParticipants } from '../../application/notifications/webhookEvents';
+import { isRoomEventType, type RoomEvent } from '../../domain/room';
+import type { SqlDatabase, SqlExecutor } from '../sql/sqlDatabase';
+import { enqueueDeliveries, type NewDelivery } from './outboxStore';
+import { isOnline } from './sqlPresence';
+
+export interface OutboxFeederOptions {
+  db: SqlDatabase;
+  eventStore: EventStore;
+  ids: IdGenerator;
+  logger: Logger;
+  webhooks: { urls: string[]; includeBody: boolean; retryForMs: number } | null;
+  push: { includeBody: boolean; retryForMs: number } | null;
+  /** Events recorded longer ago than this (at the time they are read) are not sent: a first start on an old store sends no history. */
+  maxEventAgeMs: number;
+  now(): Date;
+  batchSize?: number;
+  pollIntervalMs?: number;
+}
+
+const FEEDER = 'notifications';
+
+/**
+ * Turns stored events into deliveries: a checkpointed follower of the event store with
+ * a checkpoint of its own (notify_checkpoints). Each batch is written to the outbox in
+ * one transaction that also moves the checkpoint, under an advisory lock, so any number
+ * of processes may run it and each event becomes its deliveries exactly once; a crash
+ * leaves the checkpoint behind and the next run picks up from there.
+ */
+export class OutboxFeeder {
+  private running = false;
+  private again = false;
+  private stopped = false;
+  private doorbell: Subscription | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private pumping: Promise<void> = Promise.resolve();
+
+  constructor(private readonly options: OutboxFeederOptions) {}
+
+  start(): void {
+    this.doorbell = this.options.eventStore.subscribeToAll(
+      { from: 'end' },
+      {
+        onEvent: async () => this.wake(),
+        onError: (error) => this.options.logger.warn({ err: error }, 'notification feeder wake-up subscription failed; retrying'),
+      },
+    );
+    this.timer = setInterval(() => this.wake(), this.options.pollIntervalMs ?? 1000);
+    this.timer.unref();
+    this.wake();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== null) clearInterval(this.timer);
+    await this.doorbell?.stop();
+    await this.pumping.catch(() => undefined);
+  }
+
+  wake(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = true;
+    this.pumping = (async () => {
+      try {
+        do {
+          this.again = false;
+          await this.catchUp();
+        } while (this.again && !this.stopped);
+      } catch (error) {
+        this.options.logger.error({ err: error }, 'notification feeder batch failed; will retry');
+      } finally {
+        this.running = false;
+      }
+    })();
+  }
+
+  async catchUp(): Promise<void> {
+    const batchSize = this.options.batchSize ?? 200;
+    while (!this.stopped) {
+      const from = await checkpointOf(this.options.db);
+      const events = await this.options.eventStore.readAll(from, batchSize);
+      if (events.length === 0) return;
+      await this.options.db.transaction(async (tx) => {
+        await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended('chat:notify:feeder', 0))`);
+        // Another process may have fed some of these while we were reading them.
+        const current = await checkpointOf(tx);
+        let reached = current;
+        for (const event of events) {
+          if (reached !== null && event.checkpoint <= reached) continue;
+          await enqueueDeliveries(tx, await this.deliveriesFor(tx, event));
+          reached = event.checkpoint;
+        }
+        if (reached !== null && reached !== current) {
+          await tx.query(
+            `INSERT INTO notify_checkpoints (feeder, checkpoint) VALUES ($1, $2)
+             ON CONFLICT (feeder) DO UPDATE SET checkpoint = excluded.checkpoint`,
+            [FEEDER, reached],
+          );
+        }
+      });
+      if (events.length < batchSize) return;
+    }
+  }
+
+  private async deliveriesFor(tx: SqlExecutor, recorded: RecordedEvent): Promise<NewDelivery[]> {
+    if (!isRoomEventType(recorded.type)) return [];
+    const event = { type: recorded.type, data: recorded.data } as RoomEvent;
+    if (event.type === 'RoomOpened') {
+      const d = event.data;
+      await tx.query(
+        `INSERT INTO notify_rooms (room_id, post_id, post_title, lender_id, borrower_id) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (room_id) DO NOTHING`,
+        [d.roomId, d.postId, d.postTitle, d.lenderId, d.borrowerId],
+      );
+    }
+    const recordedAt = Date.parse(recorded.metadata.recordedAt);
+    if (Number.isFinite(recordedAt) && this.options.now().getTime() - recordedAt > this.options.maxEventAgeMs) return [];
+    const room = event.type === 'RoomOpened' ? null : await roomOf(tx, event.data.roomId);
+    const recipient = event.type === 'MessageSent' && room !== null ? otherParticipant(room, event.data.senderId) : null;
+    const recipientOnline = recipient !== null && (await isOnline(tx, recipient));
+    const deliveries: NewDelivery[] = [];
+
+    const webhooks = this.options.webhooks;
+    const webhook = webhooks === null ? null : webhookEventFor(event, room, { includeBody: webhooks.includeBody, recipientOnline });
+    if (webhooks !== null && webhook !== null) {
+      for (const url of webhooks.urls) {
+        const deliveryId = this.options.ids.newId();
+        deliveries.push({
+          deliveryId,
+          channel: 'webhook',
+          target: url,
+          orderingKey: webhook.roomId,
+          eventId: recorded.eventId,
+          type: webhook.type,
+          body: webhookEnvelope(deliveryId, recorded.eventId, recorded.metadata.recordedAt, webhook),
+          retryForMs: webhooks.retryForMs,
+        });
+      }
+    }
+
+    const push = this.options.push;
+    if (push !== null && event.type === 'MessageSent' && room !== null && recipient !== null && !recipientOnline) {
+      const subscriptions = await tx.query<{ endpoint: string }>(`SELECT endpoint FROM push_subscriptions WHERE user_id = $1 ORDER BY endpoint`, [recipient]);
+      for (const { endpoint } of subscriptions.rows) {
+        deliveries.push({
+          deliveryId: this.options.ids.newId(),
+          channel: 'push',
+          target: endpoint,
+          orderingKey: event.data.roomId,
+          eventId: recorded.eventId,
+          type: 'message.created',
+          body: pushPayload(event, room, push.includeBody),
+          retryForMs: push.retryForMs,
+        });
+      }
+    }
+    return deliveries;
+  }
+}
+
+async function checkpointOf(db: SqlExecutor): Promise<string | null> {
+  const result = await db.query<{ checkpoint: string }>(`SELECT checkpoint FROM notify_checkpoints WHERE feeder = $1`, [FEEDER]);
+  return result.rows[0]?.checkpoint ?? null;
+}
+
+export async function roomOf(db: SqlExecutor, roomId: string): Promise<RoomParticipants | null> {
+  const result = await db.query<{ room_id: string; post_id: string; post_title: string; lender_id: string; borrower_id: string }>(
+    `SELECT room_id, post_id, post_title, lender_id, borrower_id FROM notify_rooms WHERE room_id = $1`,
+    [roomId],
+  );
+  const r = result.rows[0];
+  return r === undefined ? null : { roomId: r.room_id, postId: r.post_id, postTitle: r.post_title, lenderId: r.lender_id, borrowerId: r.borrower_id };
+}

@@ -1,0 +1,214 @@
+import type { SqlDatabase, SqlExecutor } from '../sql/sqlDatabase';
+
+export type Channel = 'webhook' | 'push';
+
+export interface NewDelivery {
+  deliveryId: string;
+  channel: Channel;
+  /** The webhook URL or the push subscription's endpoint. */
+  target: string;
+  /** Deliveries with the same channel, target and key go out one at a time, in order: the room id. */
+  orderingKey: string;
+  eventId: string | null;
+  type: string;
+  body: string;
+  retryForMs: number;
+}
+
+export interface ClaimedDelivery {
+  id: string;
+  deliveryId: string;
+  channel: Channel;
+  target: string;
+  orderingKey: string;
+  type: string;
+  body: string;
+  attempts: number;
+  retryUntil: Date;
+}
+
+export interface DeadLetter {
+  deliveryId: string;
+  channel: Channel;
+  target: string;
+  roomId: string;
+  eventId: string | null;
+  type: string;
+  attempts: number;
+  createdAt: string;
+  deadAt: string;
+  lastStatus: number | null;
+  lastError: string | null;
+  payload: unknown;
+}
+
+/** Wakes delivery workers in every process when deliveries are added or replayed. */
+export const OUTBOX_CHANNEL = 'chat_outbox';
+
+export async function enqueueDeliveries(tx: SqlExecutor, deliveries: readonly NewDelivery[]): Promise<void> {
+  for (const d of deliveries) {
+    await tx.query(
+      `INSERT INTO notify_outbox (delivery_id, channel, target, ordering_key, event_id, type, body, retry_until)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(secs => $8::double precision / 1000))
+       ON CONFLICT (delivery_id) DO NOTHING`,
+      [d.deliveryId, d.channel, d.target, d.orderingKey, d.eventId, d.type, d.body, d.retryForMs],
+    );
+  }
+  if (deliveries.length > 0) await tx.query(`SELECT pg_notify($1, '')`, [OUTBOX_CHANNEL]);
+}
+
+/**
+ * The outbox: deliveries waiting to go out, leased by one worker at a time. Only the
+ * oldest waiting delivery of each (channel, target, room) can be claimed, so a room's
+ * deliveries reach each receiver in order; a lease that runs out (its worker died)
+ * makes the delivery claimable again: at least once, never lost. Times are
+ * PostgreSQL's, so processes need not agree on the clock.
+ */
+export class OutboxStore {
+  constructor(private readonly db: SqlDatabase) {}
+
+  async claim(owner: string, max: number, leaseMs: number): Promise<ClaimedDelivery[]> {
+    if (max <= 0) return [];
+    const result = await this.db.query<{
+      id: string;
+      delivery_id: string;
+      channel: Channel;
+      target: string;
+      ordering_key: string;
+      type: string;
+      body: string;
+      attempts: number;
+      retry_until: Date | string;
+    }>(
+      `WITH heads AS (
+         SELECT DISTINCT ON (channel, target, ordering_key) id, next_attempt_at, lease_until
+           FROM notify_outbox WHERE status = 'pending'
+          ORDER BY channel, target, ordering_key, id
+       ), due AS (
+         SELECT o.id FROM notify_outbox o JOIN heads h ON h.id = o.id
+          WHERE h.next_attempt_at <= now() AND (h.lease_until IS NULL OR h.lease_until < now())
+          ORDER BY h.next_attempt_at, o.id
+          LIMIT $2
+          FOR UPDATE OF o SKIP LOCKED
+       )
+       UPDATE notify_outbox o
+          SET lease_owner = $1, lease_until = now() + make_interval(secs => $3::double precision / 1000), attempts = o.attempts + 1
+         FROM due
+        WHERE o.id = due.id AND o.status = 'pending' AND (o.lease_until IS NULL OR o.lease_until < now())
+       RETURNING o.id::text AS id, o.delivery_id::text AS delivery_id, o.channel, o.target, o.ordering_key, o.type, o.body, o.attempts, o.retry_until`,
+      [owner, max, leaseMs],
+    );
+    return result.rows.map((r) => ({
+      id: r.id,
+      deliveryId: r.delivery_id,
+      channel: r.channel,
+      target: r.target,
+      orderingKey: r.ordering_key,
+      type: r.type,
+      body: r.body,
+      attempts: r.attempts,
+      retryUntil: new Date(r.retry_until),
+    }));
+  }
+
+  /** Delivered: the row goes (the receiver has it; its delivery id is the receiver's to keep). */
+  async delivered(id: string, owner: string): Promise<void> {
+    await this.db.query(`DELETE FROM notify_outbox WHERE id = $1 AND lease_owner = $2`, [id, owner]);
+  }
+
+  async retryAt(id: string, owner: string, at: Date, lastStatus: number | null, lastError: string): Promise<void> {
+    await this.db.query(
+      `UPDATE notify_outbox SET next_attempt_at = $3, lease_owner = NULL, lease_until = NULL, last_status = $4, last_error = $5
+        WHERE id = $1 AND lease_owner = $2`,
+      [id, owner, at.toISOString(), lastStatus, lastError.slice(0, 500)],
+    );
+  }
+
+  async dead(id: string, owner: string, lastStatus: number | null, lastError: string): Promise<void> {
+    await this.db.query(
+      `UPDATE notify_outbox SET status = 'dead', dead_at = now(), lease_owner = NULL, lease_until = NULL, last_status = $3, last_error = $4
+        WHERE id = $1 AND lease_owner = $2`,
+      [id, owner, lastStatus, lastError.slice(0, 500)],
+    );
+  }
+
+  /** Dead letters, oldest first, after the cursor (a dead letter's position). */
+  async deadLetters(options: { limit: number; after: string | null; channel: Channel | null }): Promise<{ deadLetters: DeadLetter[]; nextCursor: string | null }> {
+    const result = await this.db.query<{
+      id: string;
+      delivery_id: string;
+      channel: Channel;
+      target: string;
+      ordering_key: string;
+      event_id: string | null;
+      type: string;
+      attempts: number;
+      created_at: Date | string;
+      dead_at: Date | string;
+      last_status: number | null;
+      last_error: string | null;
+      body: string;
+    }>(
+      `SELECT id::text AS id, delivery_id::text AS delivery_id, channel, target, ordering_key, event_id, type, attempts,
+              created_at, dead_at, last_status, last_error, body
+         FROM notify_outbox
+        WHERE status = 'dead' AND ($1::bigint IS NULL OR id > $1::bigint) AND ($2::text IS NULL OR channel = $2)
+        ORDER BY id LIMIT $3`,
+      [options.after, options.channel, options.limit + 1],
+    );
+    const rows = result.rows.slice(0, options.limit);
+    return {
+      deadLetters: rows.map((r) => ({
+        deliveryId: r.delivery_id,
+        channel: r.channel,
+        target: r.target,
+        roomId: r.ordering_key,
+        eventId: r.event_id,
+        type: r.type,
+        attempts: r.attempts,
+        createdAt: new Date(r.created_at).toISOString(),
+        deadAt: new Date(r.dead_at).toISOString(),
+        lastStatus: r.last_status,
+        lastError: r.last_error,
+        payload: parseOrText(r.body),
+      })),
+      nextCursor: result.rows.length > options.limit ? (rows.at(-1)?.id ?? null) : null,
+    };
+  }
+
+  /**
+   * Dead letters back in the queue (one, or every one), with a fresh retry window and
+   * their original place in their room's order. Returns how many were replayed.
+   */
+  async replay(deliveryId: string | null, retryForMs: number): Promise<number> {
+    const result = await this.db.query(
+      `UPDATE notify_outbox
+          SET status = 'pending', dead_at = NULL, attempts = 0, next_attempt_at = now(),
+              retry_until = now() + make_interval(secs => $2::double precision / 1000)
+        WHERE status = 'dead' AND ($1::uuid IS NULL OR delivery_id = $1::uuid)`,
+      [deliveryId, retryForMs],
+    );
+    if (result.rowCount > 0) await this.db.query(`SELECT pg_notify($1, '')`, [OUTBOX_CHANNEL]);
+    return result.rowCount;
+  }
+
+  /** Waiting deliveries, dead letters, and the age of the oldest waiting one (seconds; 0 when none). */
+  async summary(): Promise<{ pending: number; dead: number; oldestPendingAgeSeconds: number }> {
+    const result = await this.db.query<{ pending: string; dead: string; oldest: string | null }>(
+      `SELECT count(*) FILTER (WHERE status = 'pending')::text AS pending,
+              count(*) FILTER (WHERE status = 'dead')::text AS dead,
+              extract(epoch FROM now() - min(created_at) FILTER (WHERE status = 'pending'))::text AS oldest
+         FROM notify_outbox`,
+    );
+    const row = result.rows[0];
+    return { pending: Number(row?.pending ?? 0), dead: Number(row?.dead ?? 0), oldestPendingAgeSeconds: Math.max(0, Number(row?.oldest ?? 0)) };
+  }
+}
+
+function parseOrText(body: string): unknown {
+  try {
+    return JSON.parse(body);
+  } catch {
+    return body;
+  }
+}
