@@ -1,5 +1,6 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import webpush from 'web-push';
 import { ConfigError, loadConfig, parseDuration } from '../src/config';
 
 const pem = (key: { export(options: { type: 'spki'; format: 'pem' }): string | Buffer }) => String(key.export({ type: 'spki', format: 'pem' }));
@@ -7,6 +8,9 @@ const rsaPublicKey = pem(generateKeyPairSync('rsa', { modulusLength: 2048 }).pub
 const p256PublicKey = pem(generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey);
 const p384PublicKey = pem(generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).publicKey);
 const ed25519PublicKey = pem(generateKeyPairSync('ed25519').publicKey);
+
+const WHSEC = `whsec_${randomBytes(32).toString('base64')}`;
+const VAPID = webpush.generateVAPIDKeys();
 
 /** What loadConfig throws for this environment: the variable it names and its one line. */
 function refusal(env: Record<string, string>): { variable: string; message: string } {
@@ -72,6 +76,8 @@ describe('configuration', () => {
       WS_MAX_CONNECTIONS: '10000',
       AUDIT_ANCHOR_CRON: '*/5 * * * *',
       AUDIT_ANCHOR_KEY: 'an-audit-anchor-key-of-32-chars-or-more',
+      VAPID_PUBLIC_KEY: VAPID.publicKey,
+      VAPID_PRIVATE_KEY: VAPID.privateKey,
     });
     expect(config).toMatchObject({
       port: 8080,
@@ -142,6 +148,19 @@ describe('configuration', () => {
     ['WS_MAX_CONNECTIONS_PER_USER zero', { WS_MAX_CONNECTIONS_PER_USER: '0' }, 'WS_MAX_CONNECTIONS_PER_USER'],
     ['WS_MAX_CONNECTIONS', { WS_MAX_CONNECTIONS: 'unlimited' }, 'WS_MAX_CONNECTIONS'],
     ['LOG_LEVEL', { LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+    ['WEBHOOK_URL', { WEBHOOK_URL: 'ftp://hooks.example.com', WEBHOOK_SECRET: WHSEC }, 'WEBHOOK_URL'],
+    ['WEBHOOK_URL twice', { WEBHOOK_URL: 'https://a.example.com,https://a.example.com', WEBHOOK_SECRET: WHSEC }, 'WEBHOOK_URL'],
+    ['WEBHOOK_URL without a secret', { WEBHOOK_URL: 'https://hooks.example.com' }, 'WEBHOOK_SECRET'],
+    ['WEBHOOK_SECRET without whsec_', { WEBHOOK_URL: 'https://hooks.example.com', WEBHOOK_SECRET: 'a'.repeat(40) }, 'WEBHOOK_SECRET'],
+    ['WEBHOOK_SECRET too short', { WEBHOOK_URL: 'https://hooks.example.com', WEBHOOK_SECRET: 'whsec_c2hvcnQ=' }, 'WEBHOOK_SECRET'],
+    ['WEBHOOK_SECRET without a URL', { WEBHOOK_SECRET: WHSEC }, 'WEBHOOK_URL'],
+    ['WEBHOOK_INCLUDE_BODY', { WEBHOOK_URL: 'https://hooks.example.com', WEBHOOK_SECRET: WHSEC, WEBHOOK_INCLUDE_BODY: 'no' }, 'WEBHOOK_INCLUDE_BODY'],
+    ['WEBHOOK_RETRY_FOR', { WEBHOOK_URL: 'https://hooks.example.com', WEBHOOK_SECRET: WHSEC, WEBHOOK_RETRY_FOR: 'a day' }, 'WEBHOOK_RETRY_FOR'],
+    ['NOTIFY_UNREAD_AFTER', { NOTIFY_UNREAD_AFTER: '5 minutes' }, 'NOTIFY_UNREAD_AFTER'],
+    ['VAPID_PUBLIC_KEY alone', { VAPID_PUBLIC_KEY: VAPID.publicKey }, 'VAPID_PRIVATE_KEY'],
+    ['VAPID_PUBLIC_KEY', { VAPID_PUBLIC_KEY: 'abc', VAPID_PRIVATE_KEY: VAPID.privateKey }, 'VAPID_PUBLIC_KEY'],
+    ['VAPID_PRIVATE_KEY', { VAPID_PUBLIC_KEY: VAPID.publicKey, VAPID_PRIVATE_KEY: VAPID.publicKey }, 'VAPID_PRIVATE_KEY'],
+    ['VAPID_SUBJECT', { VAPID_SUBJECT: 'ops@example.com' }, 'VAPID_SUBJECT'],
     ['production without JWT_SECRET', { NODE_ENV: 'production', INTERNAL_API_TOKEN: 'a-long-enough-internal-token' }, 'JWT_SECRET'],
     ['production without INTERNAL_API_TOKEN', { NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40) }, 'INTERNAL_API_TOKEN'],
     ['AUDIT_ANCHOR_CRON', { AUDIT_ANCHOR_CRON: 'every ten minutes' }, 'AUDIT_ANCHOR_CRON'],
@@ -159,7 +178,30 @@ describe('configuration', () => {
     expect(refused.message).not.toMatch(/\n/);
   });
 
+  it('reads the webhook and push settings, with their defaults', () => {
+    expect(loadConfig({})).toMatchObject({ webhooks: null, notifyUnreadAfterMs: 300_000, push: { vapid: null, includeBody: false } });
+    const config = loadConfig({
+      WEBHOOK_URL: 'https://a.example.com/hooks, https://b.example.com/hooks',
+      WEBHOOK_SECRET: WHSEC,
+      WEBHOOK_INCLUDE_BODY: 'false',
+      NOTIFY_UNREAD_AFTER: '10m',
+      VAPID_PUBLIC_KEY: VAPID.publicKey,
+      VAPID_PRIVATE_KEY: VAPID.privateKey,
+      PUSH_INCLUDE_BODY: 'true',
+    });
+    expect(config.webhooks).toEqual({
+      urls: ['https://a.example.com/hooks', 'https://b.example.com/hooks'],
+      secret: WHSEC,
+      includeBody: false,
+      retryForMs: 86_400_000,
+      timeoutMs: 10_000,
+    });
+    expect(config.notifyUnreadAfterMs).toBe(600_000);
+    expect(config.push).toMatchObject({ vapid: VAPID, includeBody: true });
+  });
+
   it('does not echo a secret it refuses', () => {
+    expect(refusal({ WEBHOOK_URL: 'https://hooks.example.com', WEBHOOK_SECRET: 'whsec_c2hvcnQ=' }).message).not.toContain('c2hvcnQ');
     expect(refusal({ JWT_SECRET: 'tiny-secret' }).message).not.toContain('tiny-secret');
     expect(refusal({ INTERNAL_API_TOKEN: 'tiny-token' }).message).not.toContain('tiny-token');
     expect(refusal({ AUDIT_ANCHOR_KEY: 'tiny-anchor-key' }).message).not.toContain('tiny-anchor-key');
