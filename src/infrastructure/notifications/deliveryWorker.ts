@@ -73,7 +73,7 @@ export class DeliveryWorker {
     this.wake();
   }
 
-  /** Stops claiming, cuts the attempts in flight (they are retried: their leases run out), and waits for them. */
+  /** Stops claiming, cuts the attempts in flight (they go back to the queue), and waits for them. */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer !== null) clearInterval(this.timer);
@@ -130,7 +130,11 @@ export class DeliveryWorker {
       }
       const signal = AbortSignal.any([AbortSignal.timeout(this.options.timeoutMs), this.abort.signal]);
       const result = await send(delivery, signal);
-      if (this.abort.signal.aborted) return; // shutting down: the lease runs out and the delivery is sent again
+      if (this.abort.signal.aborted && result.status === null) {
+        // Shutting down mid-attempt: another process (or the next start) sends it again.
+        await outbox.release(delivery.id, this.owner);
+        return;
+      }
       const fields = { deliveryId: delivery.deliveryId, channel: delivery.channel, type: delivery.type, attempt: delivery.attempts, status: result.status };
       switch (classifyResponse(result.status, delivery.channel)) {
         case 'delivered':

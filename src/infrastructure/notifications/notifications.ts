@@ -74,7 +74,7 @@ export class Notifications {
       logger: logger.child({ component: 'notification-feeder' }),
       webhooks: webhooks === null ? null : { urls: webhooks.urls, includeBody: webhooks.includeBody, retryForMs: webhooks.retryForMs },
       push: vapid === null ? null : { includeBody: config.push.includeBody, retryForMs: pushRetryForMs },
-      maxEventAgeMs: Math.max(webhooks?.retryForMs ?? 0, pushRetryForMs),
+      historyWindowMs: Math.max(webhooks?.retryForMs ?? 0, pushRetryForMs),
       now: () => this.deps.clock.now(),
     });
     this.worker = new DeliveryWorker({

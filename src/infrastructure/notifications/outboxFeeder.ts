@@ -14,8 +14,12 @@ export interface OutboxFeederOptions {
   logger: Logger;
   webhooks: { urls: string[]; includeBody: boolean; retryForMs: number } | null;
   push: { includeBody: boolean; retryForMs: number } | null;
-  /** Events recorded longer ago than this (at the time they are read) are not sent: a first start on an old store sends no history. */
-  maxEventAgeMs: number;
+  /**
+   * On the very first run (no checkpoint yet), events recorded longer ago than this are
+   * passed over: turning webhooks on for an old store sends no history. Once a
+   * checkpoint exists every event is sent, however late.
+   */
+  historyWindowMs: number;
   now(): Date;
   batchSize?: number;
   pollIntervalMs?: number;
@@ -91,10 +95,11 @@ export class OutboxFeeder {
         await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended('chat:notify:feeder', 0))`);
         // Another process may have fed some of these while we were reading them.
         const current = await checkpointOf(tx);
+        const firstRun = current === null;
         let reached = current;
         for (const event of events) {
           if (reached !== null && event.checkpoint <= reached) continue;
-          await enqueueDeliveries(tx, await this.deliveriesFor(tx, event));
+          await enqueueDeliveries(tx, await this.deliveriesFor(tx, event, firstRun));
           reached = event.checkpoint;
         }
         if (reached !== null && reached !== current) {
@@ -109,7 +114,7 @@ export class OutboxFeeder {
     }
   }
 
-  private async deliveriesFor(tx: SqlExecutor, recorded: RecordedEvent): Promise<NewDelivery[]> {
+  private async deliveriesFor(tx: SqlExecutor, recorded: RecordedEvent, firstRun: boolean): Promise<NewDelivery[]> {
     if (!isRoomEventType(recorded.type)) return [];
     const event = { type: recorded.type, data: recorded.data } as RoomEvent;
     if (event.type === 'RoomOpened') {
@@ -121,7 +126,8 @@ export class OutboxFeeder {
       );
     }
     const recordedAt = Date.parse(recorded.metadata.recordedAt);
-    if (Number.isFinite(recordedAt) && this.options.now().getTime() - recordedAt > this.options.maxEventAgeMs) return [];
+    const age = Number.isFinite(recordedAt) ? this.options.now().getTime() - recordedAt : 0;
+    if (firstRun && age > this.options.historyWindowMs) return [];
     const room = event.type === 'RoomOpened' ? null : await roomOf(tx, event.data.roomId);
     const recipient = event.type === 'MessageSent' && room !== null ? otherParticipant(room, event.data.senderId) : null;
     const recipientOnline = recipient !== null && (await isOnline(tx, recipient));
@@ -146,7 +152,8 @@ export class OutboxFeeder {
     }
 
     const push = this.options.push;
-    if (push !== null && event.type === 'MessageSent' && room !== null && recipient !== null && !recipientOnline) {
+    // A notification about a message older than the push window is noise, not news.
+    if (push !== null && event.type === 'MessageSent' && room !== null && recipient !== null && !recipientOnline && age <= push.retryForMs) {
       const subscriptions = await tx.query<{ endpoint: string }>(`SELECT endpoint FROM push_subscriptions WHERE user_id = $1 ORDER BY endpoint`, [recipient]);
       for (const { endpoint } of subscriptions.rows) {
         deliveries.push({

@@ -116,6 +116,14 @@ export class OutboxStore {
     await this.db.query(`DELETE FROM notify_outbox WHERE id = $1 AND lease_owner = $2`, [id, owner]);
   }
 
+  /** Back to the queue at once, its attempt not counted: this process is shutting down mid-attempt. */
+  async release(id: string, owner: string): Promise<void> {
+    await this.db.query(
+      `UPDATE notify_outbox SET lease_owner = NULL, lease_until = NULL, attempts = greatest(attempts - 1, 0) WHERE id = $1 AND lease_owner = $2`,
+      [id, owner],
+    );
+  }
+
   async retryAt(id: string, owner: string, at: Date, lastStatus: number | null, lastError: string): Promise<void> {
     await this.db.query(
       `UPDATE notify_outbox SET next_attempt_at = $3, lease_owner = NULL, lease_until = NULL, last_status = $4, last_error = $5

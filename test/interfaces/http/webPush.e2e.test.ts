@@ -37,6 +37,8 @@ describe('Web Push to users with no live connection', () => {
     const res = await as(server.url, tokenFor(borrower)).post('/api/rooms', { postId });
     return { roomId: res.body.room.roomId, lender, borrower };
   }
+  const onlineUsers = () =>
+    withConnection(server.database, async (db) => (await db.query<{ user_id: string }>(`SELECT user_id FROM presence_users`)).rows.map((r) => r.user_id));
   const send = (roomId: string, userId: string, body: string) =>
     as(server.url, tokenFor(userId)).post(`/api/rooms/${roomId}/messages`, { clientMessageId: randomUUID(), body });
 
@@ -62,28 +64,23 @@ describe('Web Push to users with no live connection', () => {
     expect(push.raw.includes(Buffer.from(borrower))).toBe(false);
   });
 
-  it('sends nothing while the user has a live connection', async () => {
+  it('pushes only while the user has no live connection', async () => {
     const { roomId, lender, borrower } = await aRoom();
     const browser = newBrowserSubscription();
     const endpoint = `${pushService.url}/push/${unique('sub')}`;
-    expect((await as(server.url, tokenFor(lender)).post('/api/push/subscriptions', browser.json(endpoint))).status).toBe(201);
-    const socket = opened(await connect(server.url, lender));
     const path = new URL(endpoint).pathname;
-    // Presence is written off the connection's path: the first message may still see the user offline.
-    await eventually(async () => {
-      const before = pushService.received.filter((r) => r.path === path).length;
-      await send(roomId, borrower, 'online now?');
-      // Then another message while connected, followed by one after closing: only the last is pushed.
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      return pushService.received.filter((r) => r.path === path).length === before;
-    }, 15_000, 'a message with no push');
+    expect((await as(server.url, tokenFor(lender)).post('/api/push/subscriptions', browser.json(endpoint))).status).toBe(201);
+    const pushedSeqs = () => pushService.received.filter((r) => r.path === path).map((r) => JSON.parse(decryptPush(r.raw, browser)).seq as number);
+    const socket = opened(await connect(server.url, lender));
+    // Presence is written off the connection's path: wait until the lender is seen online.
+    await eventually(async () => (await onlineUsers()).includes(lender), 10_000, 'the lender online');
+    expect((await send(roomId, borrower, 'while connected')).status).toBe(201);
     socket.close();
-    const before = pushService.received.filter((r) => r.path === path).length;
-    await eventually(async () => {
-      await send(roomId, borrower, 'and now?');
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      return pushService.received.filter((r) => r.path === path).length > before;
-    }, 15_000, 'a push once offline');
+    await eventually(async () => !(await onlineUsers()).includes(lender), 10_000, 'the lender offline');
+    expect((await send(roomId, borrower, 'after closing')).status).toBe(201);
+    await eventually(async () => pushedSeqs().length > 0, 15_000, 'a push');
+    // Message 1 came while connected (no push); message 2 after (pushed). Queued in order, so 1 would have come first.
+    expect(pushedSeqs()).toEqual([2]);
   });
 
   it('removes a subscription the push service says is gone (410), and the user can remove their own', async () => {

@@ -199,3 +199,52 @@ describe.each(databaseKinds)('webhooks to the marketplace on %s', (kind) => {
     expect(reminders().every((r) => r.json.data.userId === lender)).toBe(true);
   });
 });
+
+describe('webhooks from two server processes on one database', () => {
+  let first: TestServer;
+  let second: TestServer;
+  let receiver: HttpReceiver;
+
+  beforeAll(async () => {
+    receiver = await HttpReceiver.start();
+    const env = { WEBHOOK_URL: receiver.url, WEBHOOK_SECRET: newWebhookSecret(), NOTIFY_UNREAD_AFTER: '1h' };
+    first = await startTestServer('postgres', { env });
+    second = await startTestServer('postgres', { env, database: first.database });
+  });
+  afterAll(async () => {
+    await second?.close();
+    await first?.close();
+    await first?.database.drop();
+    await receiver?.close();
+  });
+
+  it('sends each event once, in order per room, whichever process took the message', async () => {
+    const lender = unique('lena');
+    const postId = unique('post');
+    await as(first.url, TEST_INTERNAL_TOKEN).put(`/api/internal/posts/${postId}`, { ownerId: lender, title: 'Kayak' });
+    const rooms: Array<{ roomId: string; borrower: string }> = [];
+    for (const url of [first.url, second.url]) {
+      const borrower = unique('bob');
+      rooms.push({ roomId: (await as(url, tokenFor(borrower)).post('/api/rooms', { postId })).body.room.roomId, borrower });
+    }
+    // Slow answers keep deliveries in flight while both processes look for work.
+    receiver.answer = () => ({ status: 200, delayMs: 50 });
+    const sends = [];
+    for (let i = 0; i < 10; i++) {
+      for (const [r, room] of rooms.entries()) {
+        const url = (i + r) % 2 === 0 ? first.url : second.url;
+        sends.push(as(url, tokenFor(room.borrower)).post(`/api/rooms/${room.roomId}/messages`, { clientMessageId: randomUUID(), body: `m${i}` }));
+      }
+    }
+    expect((await Promise.all(sends)).every((res) => res.status === 201)).toBe(true);
+    await eventually(async () => rooms.every((room) => receiver.of(room.roomId, 'message.created').length >= 10), 20_000, 'every message');
+    // Both processes had the chance to send again; neither did.
+    await eventually(async () => (await as(first.url, TEST_INTERNAL_TOKEN).get('/api/internal/webhooks/status')).body.pending === 0, 10_000, 'an empty queue');
+    for (const room of rooms) {
+      const deliveries = receiver.of(room.roomId);
+      expect(new Set(deliveries.map((d) => d.headers['webhook-id'])).size).toBe(deliveries.length);
+      expect(deliveries.map((d) => d.json.type)).toEqual(['room.opened', ...Array(10).fill('message.created')]);
+      expect(deliveries.slice(1).map((d) => d.json.data.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    }
+  });
+});
