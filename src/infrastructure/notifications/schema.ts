@@ -68,6 +68,9 @@ export async function migrateNotifications(db: SqlDatabase): Promise<void> {
         reminded_at timestamptz NOT NULL,
         PRIMARY KEY (room_id, user_id)
       )`);
+    // The reminder check looks only at members with something unread (rm_room_members is
+    // migrated first: the container runs the read-model migration before this one).
+    await tx.query(`CREATE INDEX IF NOT EXISTS notify_rm_room_members_unread ON rm_room_members (room_id) WHERE unread_count > 0`);
     await tx.query(`
       CREATE TABLE IF NOT EXISTS push_subscriptions (
         endpoint text PRIMARY KEY,

@@ -40,7 +40,6 @@ export class UnreadReminders {
   }
 
   async start(): Promise<void> {
-    await this.options.db.query(`CREATE INDEX IF NOT EXISTS notify_rm_room_members_unread ON rm_room_members (room_id) WHERE unread_count > 0`);
     this.job = scheduleJob(UnreadReminders.cronFor(this.options.afterMs), () => {
       void this.runOnce();
     });
