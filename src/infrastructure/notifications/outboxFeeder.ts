@@ -130,10 +130,16 @@ export class OutboxFeeder {
     if (firstRun && age > this.options.historyWindowMs) return [];
     const room = event.type === 'RoomOpened' ? null : await roomOf(tx, event.data.roomId);
     const recipient = event.type === 'MessageSent' && room !== null ? otherParticipant(room, event.data.senderId) : null;
-    const recipientOnline = recipient !== null && (await isOnline(tx, recipient));
+    const webhooks = this.options.webhooks;
+    const push = this.options.push;
+    // Presence is asked only when an answer matters: a webhook, or a push subscription to send to.
+    const subscriptions =
+      push !== null && recipient !== null && age <= push.retryForMs
+        ? (await tx.query<{ endpoint: string }>(`SELECT endpoint FROM push_subscriptions WHERE user_id = $1 ORDER BY endpoint`, [recipient])).rows
+        : [];
+    const recipientOnline = recipient !== null && (webhooks !== null || subscriptions.length > 0) && (await isOnline(tx, recipient));
     const deliveries: NewDelivery[] = [];
 
-    const webhooks = this.options.webhooks;
     const webhook = webhooks === null ? null : webhookEventFor(event, room, { includeBody: webhooks.includeBody, recipientOnline });
     if (webhooks !== null && webhook !== null) {
       for (const url of webhooks.urls) {
@@ -151,11 +157,9 @@ export class OutboxFeeder {
       }
     }
 
-    const push = this.options.push;
-    // A notification about a message older than the push window is noise, not news.
-    if (push !== null && event.type === 'MessageSent' && room !== null && recipient !== null && !recipientOnline && age <= push.retryForMs) {
-      const subscriptions = await tx.query<{ endpoint: string }>(`SELECT endpoint FROM push_subscriptions WHERE user_id = $1 ORDER BY endpoint`, [recipient]);
-      for (const { endpoint } of subscriptions.rows) {
+    // A notification about a message older than the push window is noise, not news (no subscriptions were read for it).
+    if (push !== null && event.type === 'MessageSent' && room !== null && !recipientOnline) {
+      for (const { endpoint } of subscriptions) {
         deliveries.push({
           deliveryId: this.options.ids.newId(),
           channel: 'push',
