@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
-import { createTestDatabase, type TestDatabase } from '../../support/databases';
+import { createTestDatabase, withConnection, type TestDatabase } from '../../support/databases';
 import { as, eventually } from '../../support/http';
 import { spawnServer, stopServer, type ServerProcess } from '../../support/serverProcess';
 import { TEST_INTERNAL_TOKEN, tokenFor } from '../../support/tokens';
@@ -8,12 +8,21 @@ import { HttpReceiver, newWebhookSecret } from '../../support/webhookReceiver';
 
 const ROOMS = 3;
 const PER_ROOM = 8;
+const LATE = 4;
+
+/** Holds the notification feeder back without touching the server: every outbox write fails, and its batch rolls back. */
+const STALL_FEEDER = [
+  `CREATE FUNCTION webhook_test_stall() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'held back by the test'; END $$`,
+  `CREATE TRIGGER webhook_test_stall BEFORE INSERT ON notify_outbox FOR EACH ROW EXECUTE FUNCTION webhook_test_stall()`,
+];
+const RESUME_FEEDER = [`DROP TRIGGER webhook_test_stall ON notify_outbox`, `DROP FUNCTION webhook_test_stall()`];
 
 /**
  * A server process is SIGKILLed while a webhook is in flight (the receiver holds it
- * unanswered) and more messages wait behind it; started again on the same database, it
- * must deliver every message: at least once, each room in order, and the cut-off
- * delivery again under the same webhook-id, so the receiver can drop the repeat.
+ * unanswered), more messages wait behind it, and others are stored but not yet turned
+ * into webhooks; started again on the same database, it must deliver every message: at
+ * least once, each room in order, and the cut-off delivery again under the same
+ * webhook-id, so the receiver can drop the repeat.
  */
 describe('webhooks across a SIGKILL', () => {
   let database: TestDatabase;
@@ -57,6 +66,16 @@ describe('webhooks across a SIGKILL', () => {
     }
     expect((await Promise.all(sends)).every((res) => res.status === 201)).toBe(true);
     await eventually(async () => receiver.of(held, 'message.created').some((r) => r.json.data.seq === 3), 15_000, 'the held delivery');
+    // Then the feeder is held back (its outbox writes fail and roll back, checkpoint included)
+    // and the second room gets more messages: stored, not yet turned into webhooks, at the kill.
+    await withConnection(database, async (db) => {
+      for (const statement of STALL_FEEDER) await db.query(statement);
+    });
+    const late = rooms[1]!;
+    for (let i = 0; i < LATE; i++) {
+      const res = await as(running.url, tokenFor(late.borrower)).post(`/api/rooms/${late.roomId}/messages`, { clientMessageId: randomUUID(), body: `late${i}` });
+      expect(res.status).toBe(201);
+    }
     running.child.kill('SIGKILL');
     expect((await running.exited).signal).toBe('SIGKILL');
     server = null;
@@ -64,11 +83,16 @@ describe('webhooks across a SIGKILL', () => {
     // Nothing after the held message of that room went out: the room waits, in order.
     expect(receiver.of(held, 'message.created').map((r) => r.json.data.seq)).toEqual([1, 2, 3]);
 
+    expect(receiver.of(late.roomId, 'message.created').every((r) => r.json.data.seq <= PER_ROOM)).toBe(true);
+    await withConnection(database, async (db) => {
+      for (const statement of RESUME_FEEDER) await db.query(statement);
+    });
     receiver.answer = () => ({ status: 200 });
     server = await spawnServer(database, env());
+    const expected = (roomId: string): number => (roomId === late.roomId ? PER_ROOM + LATE : PER_ROOM);
     const verifier = new Webhook(secret);
     await eventually(
-      async () => rooms.every((room) => new Set(receiver.of(room.roomId, 'message.created').map((r) => r.json.data.seq)).size === PER_ROOM),
+      async () => rooms.every((room) => new Set(receiver.of(room.roomId, 'message.created').map((r) => r.json.data.seq)).size === expected(room.roomId)),
       60_000,
       'every message after the restart',
     );
@@ -78,7 +102,7 @@ describe('webhooks across a SIGKILL', () => {
       // A receiver that drops repeats by webhook-id sees every message once, in order.
       const seen = new Set<string>();
       const firstTimes = deliveries.filter((d) => !seen.has(d.headers['webhook-id']!) && seen.add(d.headers['webhook-id']!));
-      expect(firstTimes.map((d) => d.json.data.seq)).toEqual(Array.from({ length: PER_ROOM }, (_, i) => i + 1));
+      expect(firstTimes.map((d) => d.json.data.seq)).toEqual(Array.from({ length: expected(room.roomId) }, (_, i) => i + 1));
     }
     // The delivery cut off by the kill came again, under the same id.
     expect(receiver.of(held, 'message.created').filter((r) => r.headers['webhook-id'] === cutOffId)).toHaveLength(2);

@@ -210,7 +210,7 @@ describe('webhooks from two server processes on one database', () => {
 
   beforeAll(async () => {
     receiver = await HttpReceiver.start();
-    const env = { WEBHOOK_URL: receiver.url, WEBHOOK_SECRET: newWebhookSecret(), NOTIFY_UNREAD_AFTER: '1h' };
+    const env = { WEBHOOK_URL: receiver.url, WEBHOOK_SECRET: newWebhookSecret(), NOTIFY_UNREAD_AFTER: '1s' };
     first = await startTestServer('postgres', { env });
     second = await startTestServer('postgres', { env, database: first.database });
   });
@@ -221,7 +221,7 @@ describe('webhooks from two server processes on one database', () => {
     await receiver?.close();
   });
 
-  it('sends each event once, in order per room, whichever process took the message', async () => {
+  it('sends each event once, in order per room, whichever process took the message, and one unread reminder', async () => {
     const lender = unique('lena');
     const postId = unique('post');
     await as(first.url, TEST_INTERNAL_TOKEN).put(`/api/internal/posts/${postId}`, { ownerId: lender, title: 'Kayak' });
@@ -243,11 +243,16 @@ describe('webhooks from two server processes on one database', () => {
     await eventually(async () => rooms.every((room) => receiver.of(room.roomId, 'message.created').length >= 10), 20_000, 'every message');
     // Both processes had the chance to send again; neither did.
     await eventually(async () => (await as(first.url, TEST_INTERNAL_TOKEN).get('/api/internal/webhooks/status')).body.pending === 0, 10_000, 'an empty queue');
+    // Both processes check for unread messages every second; the lender is reminded once per room.
+    await eventually(async () => rooms.every((room) => receiver.of(room.roomId, 'user.unread').length >= 1), 15_000, 'the reminders');
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
     for (const room of rooms) {
       const deliveries = receiver.of(room.roomId);
       expect(new Set(deliveries.map((d) => d.headers['webhook-id'])).size).toBe(deliveries.length);
-      expect(deliveries.map((d) => d.json.type)).toEqual(['room.opened', ...Array(10).fill('message.created')]);
-      expect(deliveries.slice(1).map((d) => d.json.data.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+      const events = deliveries.filter((d) => d.json.type !== 'user.unread');
+      expect(events.map((d) => d.json.type)).toEqual(['room.opened', ...Array(10).fill('message.created')]);
+      expect(events.slice(1).map((d) => d.json.data.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+      expect(receiver.of(room.roomId, 'user.unread').map((d) => d.json.data)).toEqual([expect.objectContaining({ userId: lender, count: 10 })]);
     }
   });
 });
