@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { databaseKinds } from '../../support/databases';
 import { as, eventually } from '../../support/http';
-import { startTestServer, type TestServer } from '../../support/server';
+import { ManualClock, startTestServer, type TestServer } from '../../support/server';
 import { TEST_INTERNAL_TOKEN, tokenFor } from '../../support/tokens';
 import { HttpReceiver, newWebhookSecret, type Received } from '../../support/webhookReceiver';
 import { closedAfterEach, connect, metric } from '../ws/wsSupport';
@@ -136,6 +136,25 @@ describe.each(databaseKinds)('webhooks to the marketplace on %s', (kind) => {
     expect(await metric(server.url, 'chat_webhook_deliveries_total{channel="webhook",outcome="retried"}')).toBe(retriedBefore + 2);
   });
 
+  it('retries a delivery whose receiver did not answer within WEBHOOK_TIMEOUT', async () => {
+    const { roomId, borrower } = await aRoom();
+    let attempts = 0;
+    receiver.answer = (r) => (r.json?.data?.roomId === roomId && r.json.type === 'message.created' && ++attempts === 1 ? 'hang' : { status: 200 });
+    await send(roomId, borrower, 'are you awake?');
+    await eventually(async () => receiver.of(roomId, 'message.created').length === 2, 15_000, 'a second attempt');
+    const [first, second] = receiver.of(roomId, 'message.created');
+    expect(second!.headers['webhook-id']).toBe(first!.headers['webhook-id']);
+    // WEBHOOK_TIMEOUT is 2s in this suite: the retry came after the first attempt was given up.
+    expect(second!.at - first!.at).toBeGreaterThanOrEqual(2_000);
+  });
+
+  it('tells the marketplace when a participant blocks the other', async () => {
+    const { roomId, lender, borrower } = await aRoom();
+    expect((await as(server.url, tokenFor(lender)).post(`/api/rooms/${roomId}/block`)).status).toBe(204);
+    await eventually(async () => receiver.of(roomId, 'room.blocked').length === 1, 15_000, 'room.blocked');
+    expect(receiver.of(roomId, 'room.blocked')[0]!.json.data).toMatchObject({ roomId, blockerId: lender, blockedId: borrower, lenderId: lender, borrowerId: borrower });
+  });
+
   it('sends a 4xx straight to dead letters, goes on with the room, and replays it on request', async () => {
     const { roomId, borrower } = await aRoom();
     let refuse = true;
@@ -254,5 +273,39 @@ describe('webhooks from two server processes on one database', () => {
       expect(events.slice(1).map((d) => d.json.data.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
       expect(receiver.of(room.roomId, 'user.unread').map((d) => d.json.data)).toEqual([expect.objectContaining({ userId: lender, count: 10 })]);
     }
+  });
+});
+
+describe('room lifecycle webhooks', () => {
+  let server: TestServer;
+  let receiver: HttpReceiver;
+  const clock = new ManualClock(new Date());
+
+  beforeAll(async () => {
+    receiver = await HttpReceiver.start();
+    server = await startTestServer('postgres', {
+      clock,
+      env: { WEBHOOK_URL: receiver.url, WEBHOOK_SECRET: newWebhookSecret(), EXPIRY_SWEEP_CRON: '* * * * * *', ROOM_EMPTY_TTL: '1h' },
+    });
+  });
+  afterAll(async () => {
+    await server?.close();
+    await server?.database.drop();
+    await receiver?.close();
+  });
+
+  it('sends room.expired when the sweep expires a room, and room.reopened when the borrower comes back', async () => {
+    const lender = unique('lena');
+    const borrower = unique('bob');
+    const postId = unique('post');
+    await as(server.url, TEST_INTERNAL_TOKEN).put(`/api/internal/posts/${postId}`, { ownerId: lender, title: 'Tent' });
+    const roomId = (await as(server.url, tokenFor(borrower)).post('/api/rooms', { postId })).body.room.roomId as string;
+    clock.advance(2 * 3_600_000);
+    await eventually(async () => receiver.of(roomId, 'room.expired').length === 1, 15_000, 'room.expired');
+    expect(receiver.of(roomId, 'room.expired')[0]!.json.data).toMatchObject({ roomId, reason: 'empty', lenderId: lender, borrowerId: borrower });
+    expect((await as(server.url, tokenFor(borrower)).post('/api/rooms', { postId })).status).toBeLessThan(300);
+    await eventually(async () => receiver.of(roomId, 'room.reopened').length === 1, 15_000, 'room.reopened');
+    expect(receiver.of(roomId, 'room.reopened')[0]!.json.data).toMatchObject({ roomId, reopenedBy: borrower });
+    expect(receiver.of(roomId).map((d) => d.json.type)).toEqual(['room.opened', 'room.expired', 'room.reopened']);
   });
 });
