@@ -36,6 +36,7 @@ export class DeliveryWorker {
   private timer: NodeJS.Timeout | null = null;
   private unlisten: (() => Promise<void>) | null = null;
   private readonly active = new Set<Promise<void>>();
+  private pump: Promise<void> = Promise.resolve();
   private readonly abort = new AbortController();
   private readonly counter: Counter<'channel' | 'outcome'>;
 
@@ -79,6 +80,7 @@ export class DeliveryWorker {
     if (this.timer !== null) clearInterval(this.timer);
     await this.unlisten?.();
     this.abort.abort();
+    await this.pump;
     await Promise.allSettled([...this.active]);
   }
 
@@ -89,11 +91,16 @@ export class DeliveryWorker {
       return;
     }
     this.pumping = true;
-    void (async () => {
+    this.pump = (async () => {
       try {
         do {
           this.again = false;
           const claimed = await this.options.outbox.claim(this.owner, this.options.concurrency - this.inFlight, this.leaseMs());
+          if (this.stopped) {
+            // Claimed while stopping: straight back to the queue.
+            for (const delivery of claimed) await this.options.outbox.release(delivery.id, this.owner);
+            return;
+          }
           for (const delivery of claimed) this.track(this.deliver(delivery));
           if (claimed.length > 0 && this.inFlight < this.options.concurrency) this.again = true;
         } while (this.again && !this.stopped);
