@@ -4,7 +4,7 @@ import { as, eventually } from '../../support/http';
 import { startTestServer, type TestServer } from '../../support/server';
 import { TEST_INTERNAL_TOKEN, tokenFor } from '../../support/tokens';
 import { decryptPush, newBrowserSubscription, verifyVapid } from '../../support/webPush';
-import { HttpReceiver } from '../../support/webhookReceiver';
+import { HttpReceiver, newWebhookSecret } from '../../support/webhookReceiver';
 import { closedAfterEach, connect, metric } from '../ws/wsSupport';
 
 const unique = (prefix: string): string => `${prefix}-${randomUUID().slice(0, 8)}`;
@@ -21,7 +21,8 @@ describe('Web Push to users with no live connection', () => {
 
   beforeAll(async () => {
     pushService = await HttpReceiver.start();
-    server = await startTestServer('postgres');
+    // Webhooks too, to the same local server: a message's webhook says when its push was decided.
+    server = await startTestServer('postgres', { env: { WEBHOOK_URL: `${pushService.url}/hooks`, WEBHOOK_SECRET: newWebhookSecret(), NOTIFY_UNREAD_AFTER: '1h' } });
   });
   afterAll(async () => {
     await server?.close();
@@ -75,11 +76,16 @@ describe('Web Push to users with no live connection', () => {
     // Presence is written off the connection's path: wait until the lender is seen online.
     await eventually(async () => (await onlineUsers()).includes(lender), 10_000, 'the lender online');
     expect((await send(roomId, borrower, 'while connected')).status).toBe(201);
+    // Whether to push is decided when the message is turned into deliveries, with its webhook.
+    await eventually(async () => pushService.of(roomId, 'message.created').length === 1, 15_000, 'the webhook of message 1');
+    expect(pushService.of(roomId, 'message.created')[0]!.json.data.recipientOnline).toBe(true);
     socket.close();
     await eventually(async () => !(await onlineUsers()).includes(lender), 10_000, 'the lender offline');
     expect((await send(roomId, borrower, 'after closing')).status).toBe(201);
     await eventually(async () => pushedSeqs().length > 0, 15_000, 'a push');
     // Message 1 came while connected (no push); message 2 after (pushed). Queued in order, so 1 would have come first.
+    await eventually(async () => pushService.of(roomId, 'message.created').length === 2, 15_000, 'the webhook of message 2');
+    expect(pushService.of(roomId, 'message.created').map((r) => r.json.data.recipientOnline)).toEqual([true, false]);
     expect(pushedSeqs()).toEqual([2]);
   });
 
