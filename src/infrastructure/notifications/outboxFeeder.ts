@@ -48,6 +48,14 @@ export class OutboxFeeder {
   constructor(private readonly options: OutboxFeederOptions) {}
 
   start(): void {
+    // Webhooks should leave within moments: follow the store. Pushes alone can wait for the poll.
+    if (this.options.webhooks !== null) this.followStore();
+    this.timer = setInterval(() => this.wake(), this.options.pollIntervalMs ?? 1000);
+    this.timer.unref();
+    this.wake();
+  }
+
+  private followStore(): void {
     this.doorbell = this.options.eventStore.subscribeToAll(
       { from: 'end' },
       {
@@ -55,9 +63,6 @@ export class OutboxFeeder {
         onError: (error) => this.options.logger.warn({ err: error }, 'notification feeder wake-up subscription failed; retrying'),
       },
     );
-    this.timer = setInterval(() => this.wake(), this.options.pollIntervalMs ?? 1000);
-    this.timer.unref();
-    this.wake();
   }
 
   async stop(): Promise<void> {
@@ -112,10 +117,13 @@ export class OutboxFeeder {
         // Another process may have fed some of these while we were reading them.
         const current = await checkpointOf(tx);
         const firstRun = current === null;
+        // With no push subscription anywhere (and no webhooks), messages need no lookups at all.
+        const anySubscription =
+          this.options.push !== null && (await tx.query<{ any: boolean }>(`SELECT EXISTS (SELECT 1 FROM push_subscriptions) AS any`)).rows[0]?.any === true;
         let reached = current;
         for (const event of events) {
           if (reached !== null && event.checkpoint <= reached) continue;
-          await enqueueDeliveries(tx, await this.deliveriesFor(tx, event, firstRun));
+          await enqueueDeliveries(tx, await this.deliveriesFor(tx, event, firstRun, anySubscription));
           reached = event.checkpoint;
         }
         if (reached !== null && reached !== current) {
@@ -130,7 +138,7 @@ export class OutboxFeeder {
     }
   }
 
-  private async deliveriesFor(tx: SqlExecutor, recorded: RecordedEvent, firstRun: boolean): Promise<NewDelivery[]> {
+  private async deliveriesFor(tx: SqlExecutor, recorded: RecordedEvent, firstRun: boolean, anySubscription: boolean): Promise<NewDelivery[]> {
     if (!isRoomEventType(recorded.type)) return [];
     const event = { type: recorded.type, data: recorded.data } as RoomEvent;
     if (event.type === 'RoomOpened') {
@@ -143,7 +151,7 @@ export class OutboxFeeder {
     }
     // Reads and unblocks are not sent; with webhooks off, only messages matter (Web Push).
     if (event.type === 'MessagesRead' || event.type === 'RoomUnblocked') return [];
-    if (this.options.webhooks === null && event.type !== 'MessageSent') return [];
+    if (this.options.webhooks === null && (event.type !== 'MessageSent' || !anySubscription)) return [];
     const recordedAt = Date.parse(recorded.metadata.recordedAt);
     const age = Number.isFinite(recordedAt) ? this.options.now().getTime() - recordedAt : 0;
     if (firstRun && age > this.options.historyWindowMs) return [];
