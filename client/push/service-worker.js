@@ -3,7 +3,8 @@
  * The chat's service worker: shows a notification for each Web Push message the chat
  * service sends (a message arrived while this user had no live connection), and opens
  * or focuses the room when the notification is clicked. Serve it from the app's root
- * (e.g. /chat-sw.js) so its scope covers the whole app.
+ * (/chat-sw.js: in the reference app, client/web/public/chat-sw.js, which Vite copies to
+ * dist/web) so its scope covers the whole app.
  *
  * The payload (docs/webhooks.md, "Web Push"):
  *   {type: "message.created", roomId, postTitle, senderId, messageId, seq, sentAt, body?}
@@ -33,14 +34,16 @@ self.addEventListener('push', (event) => {
 self.addEventListener('notificationclick', (event) => {
   event.notification.close();
   const roomId = event.notification.data && event.notification.data.roomId;
-  const url = new URL(roomId ? `/rooms/${encodeURIComponent(roomId)}` : '/', self.location.origin).href;
+  // The reference app routes by hash (#/rooms/<roomId>): the page itself is always /.
+  const url = new URL(roomId ? `/#/rooms/${encodeURIComponent(roomId)}` : '/', self.location.origin).href;
   event.waitUntil(
     (async () => {
       const windows = await clients.matchAll({ type: 'window', includeUncontrolled: true });
       for (const client of windows) {
         if (new URL(client.url).origin === self.location.origin && 'focus' in client) {
           await client.focus();
-          client.postMessage({ type: 'open-room', roomId });
+          // The app listens for this and sets location.hash; a page of this worker's scope can also be navigated.
+          client.postMessage({ type: 'open-room', roomId, url });
           return;
         }
       }
