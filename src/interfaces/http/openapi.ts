@@ -6,6 +6,7 @@ import { statusOfCode, type ErrorCode } from './errors';
 import { sessionBody } from './devRoutes';
 import { listPostsQuery, postParams, upsertPostBody } from './postRoutes';
 import { listRoomsQuery, markReadBody, messagesQuery, openRoomBody, roomParams, sendMessageBody } from './roomRoutes';
+import { deadLettersQuery, deliveryParams } from './webhookRoutes';
 
 type Method = 'get' | 'post' | 'put' | 'delete';
 type Auth = 'none' | 'user' | 'auditor' | 'internal';
@@ -134,6 +135,31 @@ export const contractRoutes: readonly RouteSpec[] = [
     method: 'delete', path: '/api/push/subscriptions', tag: 'push', auth: 'user', since: '1.1',
     summary: "Remove the caller's Web Push subscription", body: contract.pushUnsubscribeBody,
     answers: { 204: noContent },
+  },
+  {
+    method: 'get', path: '/api/push/vapid-public-key', tag: 'push', auth: 'user',
+    summary: 'The VAPID public key browsers subscribe with (docs/webhooks.md); 404 when Web Push is off', errors: ['not_found'],
+    answers: { 200: { description: '{publicKey}' } },
+  },
+  {
+    method: 'get', path: '/api/internal/webhooks/status', tag: 'push', auth: 'internal',
+    summary: 'Deliveries waiting, dead letters, and the age of the oldest waiting delivery',
+    answers: { 200: { description: '{pending, dead, oldestPendingAgeSeconds}' } },
+  },
+  {
+    method: 'get', path: '/api/internal/webhooks/dead-letters', tag: 'push', auth: 'internal',
+    summary: 'Dead letters, oldest first', query: deadLettersQuery,
+    answers: { 200: { description: '{deadLetters, nextCursor}' } },
+  },
+  {
+    method: 'post', path: '/api/internal/webhooks/dead-letters/replay', tag: 'push', auth: 'internal',
+    summary: 'Every dead letter back in the queue',
+    answers: { 202: { description: '{replayed}' } },
+  },
+  {
+    method: 'post', path: '/api/internal/webhooks/dead-letters/:deliveryId/replay', tag: 'push', auth: 'internal',
+    summary: 'One dead letter back in the queue, with its delivery id', params: deliveryParams, errors: ['not_found'],
+    answers: { 202: { description: '{replayed: 1}' } },
   },
   {
     method: 'get', path: '/api/audit/rooms/:roomId/events', tag: 'audit', auth: 'auditor',

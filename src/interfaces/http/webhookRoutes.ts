@@ -17,12 +17,12 @@ export interface WebhookRoutesDeps {
   retryForMs: number;
 }
 
-const listQuery = z.object({
+export const deadLettersQuery = z.object({
   limit: integerText(1, 500).optional(),
   cursor: z.string({ error: 'must be the nextCursor of a previous page' }).regex(/^\d{1,19}$/, { error: 'must be the nextCursor of a previous page' }).optional(),
   channel: z.enum(['webhook', 'push'], { error: 'must be webhook or push' }).optional(),
 });
-const deliveryParams = z.object({
+export const deliveryParams = z.object({
   deliveryId: z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, { error: 'must be a delivery id (a UUID)' }),
 });
 
@@ -36,7 +36,7 @@ export function webhookRoutes(deps: WebhookRoutesDeps): Router {
   });
 
   router.get('/api/internal/webhooks/dead-letters', async (req, res) => {
-    const query = parseInput(listQuery, req.query, 'query');
+    const query = parseInput(deadLettersQuery, req.query, 'query');
     res.json(await deps.outbox.deadLetters({ limit: query.limit ?? 100, after: query.cursor ?? null, channel: query.channel ?? null }));
   });
 

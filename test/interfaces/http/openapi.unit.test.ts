@@ -11,6 +11,8 @@ import { healthRoutes } from '../../../src/interfaces/http/healthRoutes';
 import { contractRouteOf, contractRoutes, openApiDocument, openApiRoutes } from '../../../src/interfaces/http/openapi';
 import { postRoutes } from '../../../src/interfaces/http/postRoutes';
 import { roomRoutes } from '../../../src/interfaces/http/roomRoutes';
+import { pushRoutes } from '../../../src/interfaces/http/pushRoutes';
+import { webhookRoutes } from '../../../src/interfaces/http/webhookRoutes';
 import { createChatMetrics } from '../../../src/infrastructure/metrics/chatMetrics';
 import { silentLogger } from '../../../src/application/ports/logger';
 
@@ -38,6 +40,8 @@ describe('GET /openapi.json', () => {
       devRoutes({ issuer: unused }),
       healthRoutes({ ready: unused, metrics: createChatMetrics({ defaultMetrics: false }).registry }),
       openApiRoutes(),
+      pushRoutes({ push: null, verifier: unused, logger: silentLogger, allowLoopbackHttp: false }),
+      webhookRoutes({ internalApiToken: 'x'.repeat(16), outbox: unused, retryForMs: 1000 }),
     ];
     const served = routers.flatMap(routesOf);
     expect(served.length).toBeGreaterThan(10);
@@ -56,7 +60,12 @@ describe('GET /openapi.json', () => {
     ];
     const paths = document.paths as Record<string, Record<string, unknown>>;
     const documented = Object.entries(paths).flatMap(([path, operations]) => Object.keys(operations).map((m) => `${m.toUpperCase()} ${path}`));
-    expect(new Set(documented)).toEqual(new Set(contract));
+    // This project's additions beyond the contract: the push key and the delivery routes (docs/webhooks.md).
+    const additions = [
+      'GET /api/push/vapid-public-key', 'GET /api/internal/webhooks/status', 'GET /api/internal/webhooks/dead-letters',
+      'POST /api/internal/webhooks/dead-letters/replay', 'POST /api/internal/webhooks/dead-letters/{deliveryId}/replay',
+    ];
+    expect(new Set(documented)).toEqual(new Set([...contract, ...additions]));
   });
 
   it('describes requests with the schemas the routers validate with: fields, limits and auth', () => {
