@@ -5,6 +5,7 @@ import { classifyResponse, nextAttemptAt, parseRetryAfter } from '../../applicat
 import type { SqlDatabase } from '../sql/sqlDatabase';
 import { OUTBOX_CHANNEL, type Channel, type ClaimedDelivery, type OutboxStore } from './outboxStore';
 import type { Sender } from './senders';
+import { CoalescedPump } from '../coalescedPump';
 
 export interface DeliveryWorkerOptions {
   db: SqlDatabase;
@@ -30,17 +31,18 @@ export interface DeliveryWorkerOptions {
 export class DeliveryWorker {
   readonly owner = randomUUID();
   private inFlight = 0;
-  private pumping = false;
-  private again = false;
-  private stopped = false;
   private timer: NodeJS.Timeout | null = null;
   private unlisten: (() => Promise<void>) | null = null;
   private readonly active = new Set<Promise<void>>();
-  private pump: Promise<void> = Promise.resolve();
+  private readonly pump: CoalescedPump;
   private readonly abort = new AbortController();
   private readonly counter: Counter<'channel' | 'outcome'>;
 
   constructor(private readonly options: DeliveryWorkerOptions) {
+    this.pump = new CoalescedPump(
+      () => this.claimRound(),
+      (error) => this.options.logger.warn({ err: error }, 'claiming deliveries failed; will retry'),
+    );
     const registers = options.metrics ? [options.metrics] : [];
     this.counter = new Counter({
       name: 'chat_webhook_deliveries_total',
@@ -76,40 +78,28 @@ export class DeliveryWorker {
 
   /** Stops claiming, cuts the attempts in flight (they go back to the queue), and waits for them. */
   async stop(): Promise<void> {
-    this.stopped = true;
+    const pumped = this.pump.stop();
     if (this.timer !== null) clearInterval(this.timer);
     await this.unlisten?.();
     this.abort.abort();
-    await this.pump;
+    await pumped;
     await Promise.allSettled([...this.active]);
   }
 
   private wake(): void {
-    if (this.stopped) return;
-    if (this.pumping) {
-      this.again = true;
-      return;
+    this.pump.wake();
+  }
+
+  /** One round of claiming; true to go again at once (more may be waiting and there is room). */
+  private async claimRound(): Promise<boolean> {
+    const claimed = await this.options.outbox.claim(this.owner, this.options.concurrency - this.inFlight, this.leaseMs());
+    if (this.pump.isStopped) {
+      // Claimed while stopping: straight back to the queue.
+      for (const delivery of claimed) await this.options.outbox.release(delivery.id, this.owner);
+      return false;
     }
-    this.pumping = true;
-    this.pump = (async () => {
-      try {
-        do {
-          this.again = false;
-          const claimed = await this.options.outbox.claim(this.owner, this.options.concurrency - this.inFlight, this.leaseMs());
-          if (this.stopped) {
-            // Claimed while stopping: straight back to the queue.
-            for (const delivery of claimed) await this.options.outbox.release(delivery.id, this.owner);
-            return;
-          }
-          for (const delivery of claimed) this.track(this.deliver(delivery));
-          if (claimed.length > 0 && this.inFlight < this.options.concurrency) this.again = true;
-        } while (this.again && !this.stopped);
-      } catch (error) {
-        this.options.logger.warn({ err: error }, 'claiming deliveries failed; will retry');
-      } finally {
-        this.pumping = false;
-      }
-    })();
+    for (const delivery of claimed) this.track(this.deliver(delivery));
+    return claimed.length > 0 && this.inFlight < this.options.concurrency;
   }
 
   /** A lease outlives an attempt's time limit with room to record the outcome. */

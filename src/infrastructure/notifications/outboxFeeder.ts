@@ -3,6 +3,7 @@ import type { IdGenerator } from '../../application/ports/ids';
 import type { Logger } from '../../application/ports/logger';
 import { pushPayload, webhookEnvelope, webhookEventFor, otherParticipant, type RoomParticipants } from '../../application/notifications/webhookEvents';
 import { isRoomEventType, type RoomEvent } from '../../domain/room';
+import { CoalescedPump } from '../coalescedPump';
 import type { SqlDatabase, SqlExecutor } from '../sql/sqlDatabase';
 import { enqueueDeliveries, type NewDelivery } from './outboxStore';
 import { isOnline } from './sqlPresence';
@@ -37,15 +38,18 @@ const FEEDER = 'notifications';
  * leaves the checkpoint behind and the next run picks up from there.
  */
 export class OutboxFeeder {
-  private running = false;
   private scheduled = false;
-  private again = false;
-  private stopped = false;
   private doorbell: Subscription | null = null;
+  private unlistenAppends: Promise<(() => Promise<void>) | null> = Promise.resolve(null);
   private timer: NodeJS.Timeout | null = null;
-  private pumping: Promise<void> = Promise.resolve();
+  private readonly pump: CoalescedPump;
 
-  constructor(private readonly options: OutboxFeederOptions) {}
+  constructor(private readonly options: OutboxFeederOptions) {
+    this.pump = new CoalescedPump(
+      () => this.catchUp(),
+      (error) => this.options.logger.error({ err: error }, 'notification feeder batch failed; will retry'),
+    );
+  }
 
   start(): void {
     // Webhooks should leave within moments: follow the store. Pushes alone can wait for the poll.
@@ -56,7 +60,16 @@ export class OutboxFeeder {
   }
 
   private followStore(): void {
-    this.doorbell = this.options.eventStore.subscribeToAll(
+    // The store's own signal where it has one: a subscription would read every event only to ring.
+    const store = this.options.eventStore;
+    if (store.onAppended !== undefined) {
+      this.unlistenAppends = store.onAppended(() => this.wake()).catch((error: unknown) => {
+        this.options.logger.warn({ err: error }, 'notification feeder could not listen for appends; polling only');
+        return null;
+      });
+      return;
+    }
+    this.doorbell = store.subscribeToAll(
       { from: 'end' },
       {
         onEvent: async () => this.wake(),
@@ -66,10 +79,11 @@ export class OutboxFeeder {
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
+    const pumped = this.pump.stop();
     if (this.timer !== null) clearInterval(this.timer);
     await this.doorbell?.stop();
-    await this.pumping.catch(() => undefined);
+    await (await this.unlistenAppends)?.();
+    await pumped;
   }
 
   /**
@@ -77,7 +91,7 @@ export class OutboxFeeder {
    * batch, so a burst of messages costs the database one transaction, not one each.
    */
   wake(): void {
-    if (this.stopped || this.scheduled) return;
+    if (this.pump.isStopped || this.scheduled) return;
     this.scheduled = true;
     setTimeout(() => {
       this.scheduled = false;
@@ -86,29 +100,12 @@ export class OutboxFeeder {
   }
 
   private run(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = true;
-    this.pumping = (async () => {
-      try {
-        do {
-          this.again = false;
-          await this.catchUp();
-        } while (this.again && !this.stopped);
-      } catch (error) {
-        this.options.logger.error({ err: error }, 'notification feeder batch failed; will retry');
-      } finally {
-        this.running = false;
-      }
-    })();
+    this.pump.wake();
   }
 
   async catchUp(): Promise<void> {
     const batchSize = this.options.batchSize ?? 200;
-    while (!this.stopped) {
+    while (!this.pump.isStopped) {
       const from = await checkpointOf(this.options.db);
       const events = await this.options.eventStore.readAll(from, batchSize);
       if (events.length === 0) return;

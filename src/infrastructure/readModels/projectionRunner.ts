@@ -2,6 +2,7 @@ import type { EventStore, RecordedEvent, Subscription } from '../../application/
 import type { Logger } from '../../application/ports/logger';
 import type { ProjectionProgress } from '../../application/ports/readModels';
 import type { SqlDatabase, SqlExecutor } from '../sql/sqlDatabase';
+import { CoalescedPump } from '../coalescedPump';
 import { readModelTables } from './schema';
 
 export interface ProjectionRunnerOptions {
@@ -34,16 +35,18 @@ const PROJECTED_CHANNEL = 'chat_projected';
 export class ProjectionRunner implements ProjectionProgress {
   private known: string | null = null;
   private waiters = new Set<{ checkpoint: string; resolve: (ok: boolean) => void }>();
-  private running = false;
-  private again = false;
-  private stopped = false;
   private wakeSubscription: Subscription | null = null;
   private unlisten: (() => Promise<void>) | null = null;
   private unlistenAppends: (() => Promise<void>) | null = null;
   private timer: NodeJS.Timeout | null = null;
-  private pumping: Promise<void> = Promise.resolve();
+  private readonly pump: CoalescedPump;
 
-  constructor(private readonly options: ProjectionRunnerOptions) {}
+  constructor(private readonly options: ProjectionRunnerOptions) {
+    this.pump = new CoalescedPump(
+      () => this.catchUp(),
+      (error) => this.options.logger.error({ err: error, projection: this.options.name }, 'projection batch failed; will retry'),
+    );
+  }
 
   async start(): Promise<void> {
     const stored = await this.storedCheckpoint(this.options.db);
@@ -73,36 +76,20 @@ export class ProjectionRunner implements ProjectionProgress {
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
+    // First, so no wake-up from here on starts another batch.
+    const pumped = this.pump.stop();
     if (this.timer !== null) clearInterval(this.timer);
     await this.wakeSubscription?.stop();
     await this.unlistenAppends?.();
     await this.unlisten?.();
-    await this.pumping.catch(() => undefined);
+    await pumped;
     for (const waiter of this.waiters) waiter.resolve(false);
     this.waiters.clear();
   }
 
   /** Look for new events now (coalesced: at most one pump runs, and one more is queued). */
   wake(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = true;
-    this.pumping = (async () => {
-      try {
-        do {
-          this.again = false;
-          await this.catchUp();
-        } while (this.again && !this.stopped);
-      } catch (error) {
-        this.options.logger.error({ err: error, projection: this.options.name }, 'projection batch failed; will retry');
-      } finally {
-        this.running = false;
-      }
-    })();
+    this.pump.wake();
   }
 
   /** Applies everything up to the store's current head. */
