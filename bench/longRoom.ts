@@ -14,14 +14,8 @@ import { randomUUID } from 'node:crypto';
 import { createHistogram, performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
-import { eventHash, HASH_VERSION } from '../src/application/audit/hashChain';
-import type { EventToAppend } from '../src/application/ports/eventStore';
-import { sentMessageEventId } from '../src/application/room/sentMessageEventId';
-import { roomStreamName } from '../src/domain/room';
-import { PostgresEventStore } from '../src/infrastructure/eventStore/postgresEventStore';
-import { PgDatabase } from '../src/infrastructure/sql/pgDatabase';
-import { PgliteDatabase } from '../src/infrastructure/sql/pgliteDatabase';
-import { chooseStore, INTERNAL_TOKEN, request, startServer, tokenFor, type BenchServer } from './support';
+import { fillRoom, openRoom, type BenchRoom } from './seedRooms';
+import { chooseStore, startServer, tokenFor, type BenchServer } from './support';
 
 const { values: args } = parseArgs({
   options: {
@@ -31,39 +25,7 @@ const { values: args } = parseArgs({
   },
 });
 
-async function openRoom(base: string, label: string): Promise<{ roomId: string; borrower: string }> {
-  const postId = `long-${label}-${randomUUID().slice(0, 8)}`;
-  const lender = `lender-${postId}`;
-  const borrower = `borrower-${postId}`;
-  await request(`${base}/api/internal/posts/${postId}`, 'PUT', INTERNAL_TOKEN, { ownerId: lender, title: 'Item' });
-  const opened = await request(`${base}/api/rooms`, 'POST', tokenFor(borrower), { postId });
-  return { roomId: (opened.json as { room: { roomId: string } }).room.roomId, borrower };
-}
-
-/** Writes `count` messages into the room, in batches, exactly as the service would have. */
-async function fill(store: PostgresEventStore, roomId: string, borrower: string, count: number): Promise<void> {
-  const stream = roomStreamName(roomId);
-  const [last] = (await store.readStream(stream)).slice(-1);
-  if (last === undefined) throw new Error('the room has no events');
-  let revision = last.streamRevision;
-  let prevHash = last.metadata.hash;
-  for (let seq = 1; seq <= count; ) {
-    const batch: EventToAppend[] = [];
-    for (; seq <= count && batch.length < 1000; seq += 1) {
-      const clientMessageId = `fill-${seq}`;
-      const data = { roomId, messageId: randomUUID(), seq, senderId: borrower, body: `message ${seq} of a long conversation`, clientMessageId, sentAt: new Date().toISOString() };
-      const base = { actorId: borrower, correlationId: randomUUID(), causationId: randomUUID(), recordedAt: data.sentAt, hashVersion: HASH_VERSION };
-      const eventId = sentMessageEventId(roomId, borrower, clientMessageId);
-      const hash = eventHash(prevHash, { eventId, type: 'MessageSent', data, metadata: base });
-      batch.push({ eventId, type: 'MessageSent', data, metadata: { ...base, prevHash, hash } });
-      prevHash = hash;
-    }
-    const appended = await store.appendToStream(stream, batch, revision);
-    revision = appended.nextExpectedRevision;
-  }
-}
-
-async function measure(base: string, room: { roomId: string; borrower: string }, sends: number) {
+async function measure(base: string, room: BenchRoom, sends: number) {
   const socket = new WebSocket(`${base.replace(/^http/, 'ws')}/chat`, ['chat.v1', tokenFor(room.borrower)]);
   await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
   const waiting = new Map<string, (value: void) => void>();
@@ -97,10 +59,8 @@ async function main(): Promise<void> {
     const [long, fresh] = [await openRoom(server.url, 'long'), await openRoom(server.url, 'new')];
     await server.stop();
     server = null;
-    const db = store.kind === 'postgres' ? new PgDatabase({ connectionString: store.url as string }) : await PgliteDatabase.open(store.env.DATA_DIR);
     const started = performance.now();
-    await fill(new PostgresEventStore(db), long.roomId, long.borrower, messages);
-    await db.close();
+    await fillRoom(store, long, messages);
     process.stdout.write(`wrote ${messages} messages into one room in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
     // A fresh process: nothing cached; its projection catches up with the messages first.
     server = await startServer(store.env);

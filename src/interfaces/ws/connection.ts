@@ -2,6 +2,7 @@ import type { WebSocket } from 'ws';
 import type { Message } from '../../domain/room';
 import type { Logger } from '../../application/ports/logger';
 import type { Principal } from '../../application/ports/auth';
+import type { ReplayTarget } from '../../application/live/resumeRoom';
 import { CloseCode, type CloseCodeValue } from './closeCodes';
 import type { ServerFrame } from './frames';
 import { PendingAcks, type PendingSend } from './pendingAcks';
@@ -36,7 +37,7 @@ let nextConnectionId = 1;
  * it awaits acks for, its frame queue and its timers. It never throws to its caller:
  * a fault here closes this connection (1011), never the process.
  */
-export class Connection {
+export class Connection implements ReplayTarget {
   readonly id = nextConnectionId++;
   readonly userId: string;
   alive = true;
@@ -48,6 +49,7 @@ export class Connection {
   private terminateTimer: NodeJS.Timeout | null = null;
   private queue: Promise<void> = Promise.resolve();
   private sendGate: Promise<void> = Promise.resolve();
+  private lastReplayed: Promise<void> = Promise.resolve();
   private queued = 0;
   private warmupTimer: NodeJS.Timeout | null;
   readonly strikes: Strikes;
@@ -130,12 +132,18 @@ export class Connection {
     this.delivery.startReplay(roomId, afterSeq);
   }
 
-  /** Sends one replayed message (skipping any already given); resolves once it is on the network. */
-  async replay(message: Message): Promise<void> {
+  /** Sends one replayed message, unless it was already given. */
+  replay(message: Message): void {
     if (!this.delivery.takeReplayed(message.roomId, message.seq)) return;
-    // Wait for the network only when the buffer builds up, so a slow reader paces the replay.
-    const flushed = this.sendAndFlush({ type: 'message', message });
-    if (this.ws.bufferedAmount > this.limits.maxBufferedBytes / 4) await flushed;
+    this.lastReplayed = this.sendAndFlush({ type: 'message', message });
+  }
+
+  /**
+   * Resolves at once while little is buffered; else once the last replayed frame is on
+   * the network, so a slow reader paces its replay instead of being closed with 4008.
+   */
+  readyForMore(): Promise<void> {
+    return this.ws.bufferedAmount > this.limits.maxBufferedBytes / 4 ? this.lastReplayed : Promise.resolve();
   }
 
   /** Delivers what arrived live during the replay, in order and without repeats; returns the last seq given. */

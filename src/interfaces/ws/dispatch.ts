@@ -6,12 +6,13 @@ import { blocks, type RoomDirectory } from '../../application/ports/roomDirector
 import type { TypingSignals } from '../../application/ports/typingSignals';
 import type { RoomCommands } from '../../application/room/roomCommands';
 import type { UserBudgets } from '../../application/limits/userBudgets';
+import type { FairTurns } from '../../application/live/fairTurns';
+import { resumeRoom } from '../../application/live/resumeRoom';
 import { refusedTokenMessage } from '../http/auth';
 import { toApiError } from '../http/errors';
 import { CloseCode } from './closeCodes';
 import type { Connection } from './connection';
 import { errorFrame, type AuthFrame, type ClientFrame, type ReadFrame, type ResumeFrame, type SendFrame, type TypingFrame } from './frames';
-import { resumeRoom } from './resume';
 
 export interface DispatchDeps {
   commands: RoomCommands;
@@ -25,8 +26,10 @@ export interface DispatchDeps {
   ackFallbackMs: number;
   /** The per-user budgets; the send budget's cross-process share is drawn here. */
   budgets: UserBudgets;
-  /** Resolves once the read models hold every event already pushed live (see resume.ts). */
+  /** Resolves once the read models hold every event already pushed live (see application/live/resumeRoom.ts). */
   livePushed(): Promise<void>;
+  /** The process's replays take turns here. */
+  replayTurns: FairTurns;
 }
 
 /** Frame → use case. Each handler answers on `connection` and never throws. */
@@ -97,7 +100,8 @@ export function makeDispatcher(deps: DispatchDeps) {
 
   const resume = async (connection: Connection, frame: ResumeFrame): Promise<void> => {
     try {
-      await resumeRoom(connection, deps.queries, deps.livePushed, frame.roomId, frame.afterSeq);
+      const lastSeq = await resumeRoom({ queries: deps.queries, livePushed: deps.livePushed, turns: deps.replayTurns }, connection, frame.roomId, frame.afterSeq);
+      if (lastSeq !== null) connection.send({ type: 'resumed', roomId: frame.roomId, lastSeq });
     } catch (error) {
       const apiError = toApiError(error);
       // A replay that broke off leaves the client with a hole it cannot see: close, so it resumes again.

@@ -1,3 +1,4 @@
+import { FairTurns } from '../../application/live/fairTurns';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
@@ -138,6 +139,7 @@ export class ChatGateway {
       logger: deps.logger,
       ackFallbackMs: this.tuning.ackFallbackMs,
       budgets: deps.budgets,
+      replayTurns: new FairTurns(),
       livePushed: async () => {
         const pushed = deps.liveFeed.handedOutUpTo;
         if (pushed !== null && !(await deps.progress.waitFor(pushed, this.tuning.resumeWaitMs))) {
