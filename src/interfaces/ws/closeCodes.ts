@@ -17,3 +17,5 @@ export const CloseCode = {
 } as const;
 
 export type CloseCodeValue = (typeof CloseCode)[keyof typeof CloseCode];
+
+export const RATE_LIMITED_CLOSE_REASON = 'rate limited: kept sending well past the limit';

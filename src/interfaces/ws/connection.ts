@@ -25,6 +25,11 @@ export interface ConnectionLimits {
    * `resume` comes first, so resumes sent right after opening race with nothing.
    */
   warmupMs: number;
+  /**
+   * How long `closeWhenAnswered` waits for the sends under way to be answered before it
+   * closes anyway (a send's ack goes out directly `ackFallbackMs` after its command).
+   */
+  answerWaitMs: number;
 }
 
 /** The longest delay setTimeout takes; later expiries are re-armed. */
@@ -51,6 +56,10 @@ export class Connection implements ReplayTarget {
   private sendGate: Promise<void> = Promise.resolve();
   private lastReplayed: Promise<void> = Promise.resolve();
   private queued = 0;
+  /** Sends started (`startNow`) whose command has not answered yet. */
+  private sendsRunning = 0;
+  /** A close waiting for the sends under way to be answered (`closeWhenAnswered`). */
+  private windingUp: { code: CloseCodeValue; reason: string; timer: NodeJS.Timeout } | null = null;
   private warmupTimer: NodeJS.Timeout | null;
   readonly strikes: Strikes;
 
@@ -125,6 +134,7 @@ export class Connection implements ReplayTarget {
     }
     // Acked early (a slow hand-over): the message frame is still skipped, and counts as given.
     if (!ordered) this.delivery.markGiven(message.roomId, message.seq);
+    this.closeIfAnswered();
   }
 
   /** Starts a replay of `roomId` after `afterSeq`: live messages for it wait until `finishReplay`. */
@@ -203,6 +213,7 @@ export class Connection implements ReplayTarget {
       if (send.acked) return;
       send.acked = true;
       this.send({ type: 'ack', clientMessageId: message.clientMessageId, message });
+      this.closeIfAnswered();
     };
     if (!created) {
       this.acks.cancel(message.roomId, message.clientMessageId, send);
@@ -244,10 +255,13 @@ export class Connection implements ReplayTarget {
   startNow(task: () => Promise<void>): boolean {
     if (this.queued >= this.limits.maxQueuedFrames) return false;
     this.queued += 1;
+    this.sendsRunning += 1;
     void task()
       .catch((error: unknown) => this.fail(error))
       .finally(() => {
         this.queued -= 1;
+        this.sendsRunning -= 1;
+        this.closeIfAnswered();
       });
     return true;
   }
@@ -288,6 +302,30 @@ export class Connection implements ReplayTarget {
 
   // ---- closing --------------------------------------------------------------
 
+  /**
+   * Closes with `code` once every send this connection has started is answered (its
+   * `ack` or `error` frame sent), or after `answerWaitMs` at the latest, so the client
+   * knows what landed. Until then frames that arrive are refused by the caller
+   * (`isWindingUp`), and answered.
+   */
+  closeWhenAnswered(code: CloseCodeValue, reason: string): void {
+    if (this.closing || this.windingUp !== null) return;
+    const timer = setTimeout(() => this.close(code, reason), this.limits.answerWaitMs);
+    timer.unref();
+    this.windingUp = { code, reason, timer };
+    this.closeIfAnswered();
+  }
+
+  /** A close is waiting for the sends under way to be answered: take no new work. */
+  get isWindingUp(): boolean {
+    return this.windingUp !== null;
+  }
+
+  private closeIfAnswered(): void {
+    if (this.windingUp === null || this.sendsRunning > 0 || this.acks.unanswered > 0) return;
+    this.close(this.windingUp.code, this.windingUp.reason);
+  }
+
   /** Closes with a code of the contract; the peer gets `closeGraceMs` to answer before the socket is cut. */
   close(code: CloseCodeValue, reason: string): void {
     if (this.closing) return;
@@ -319,6 +357,7 @@ export class Connection implements ReplayTarget {
   }
 
   private clearTimers(): void {
+    if (this.windingUp !== null) clearTimeout(this.windingUp.timer);
     if (this.expiryTimer !== null) clearTimeout(this.expiryTimer);
     this.expiryTimer = null;
     if (this.warmupTimer !== null) clearTimeout(this.warmupTimer);

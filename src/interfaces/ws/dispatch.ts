@@ -10,7 +10,7 @@ import type { FairTurns } from '../../application/live/fairTurns';
 import { resumeRoom } from '../../application/live/resumeRoom';
 import { refusedTokenMessage } from '../http/auth';
 import { toApiError } from '../http/errors';
-import { CloseCode } from './closeCodes';
+import { CloseCode, RATE_LIMITED_CLOSE_REASON } from './closeCodes';
 import type { Connection } from './connection';
 import { errorFrame, type AuthFrame, type ClientFrame, type ReadFrame, type ResumeFrame, type SendFrame, type TypingFrame } from './frames';
 
@@ -48,7 +48,7 @@ export function makeDispatcher(deps: DispatchDeps) {
     // In send order: nothing else may await between this check and the command taking its turn.
     if (!(await connection.inSendOrder(() => deps.budgets.takeShared('send', connection.userId)))) {
       connection.send(errorFrame('rate_limited', deps.budgets.refusal('send'), frame.clientMessageId));
-      if (connection.strikes.add()) connection.close(CloseCode.rateLimited, 'rate limited: kept sending well past the limit');
+      if (connection.strikes.add()) connection.closeWhenAnswered(CloseCode.rateLimited, RATE_LIMITED_CLOSE_REASON);
       return;
     }
     const pending = connection.expectAck(frame.roomId, frame.clientMessageId);

@@ -15,7 +15,7 @@ import { LoadShedder } from './loadShedder';
 import type { RoomDirectory } from '../../application/ports/roomDirectory';
 import type { TypingSignals } from '../../application/ports/typingSignals';
 import type { RoomCommands } from '../../application/room/roomCommands';
-import { CloseCode } from './closeCodes';
+import { CloseCode, RATE_LIMITED_CLOSE_REASON } from './closeCodes';
 import { Connection, type ConnectionLimits } from './connection';
 import { makeDispatcher, type Dispatcher } from './dispatch';
 import { LiveFanOut } from './fanOut';
@@ -234,6 +234,7 @@ export class ChatGateway {
       expiryGraceMs: this.tuning.expiryGraceMs,
       strikeAllowance: rate * 4,
       warmupMs: this.tuning.warmupMs,
+      answerWaitMs: this.tuning.ackFallbackMs + 1_000,
     };
     const connection = new Connection(ws, principal, limits, this.deps.logger, (code) =>
       this.metrics.serverCloses.inc({ code: String(code) }),
@@ -274,6 +275,10 @@ export class ChatGateway {
       return;
     }
     const frame = parsed.frame;
+    if (connection.isWindingUp) {
+      this.refuseWhileClosing(connection, frame);
+      return;
+    }
     if (!this.withinBudget(connection, frame)) return;
     if (frame.type === 'send') {
       connection.endWarmup();
@@ -316,8 +321,19 @@ export class ChatGateway {
     const kind: BudgetKind | null = frame.type === 'send' ? 'send' : frame.type === 'read' ? 'read' : frame.type === 'resume' ? 'resume' : null;
     if (kind === null || budgets.tryTakeHere(kind, connection.userId)) return true;
     connection.send(errorFrame('rate_limited', budgets.refusal(kind), frame.type === 'send' ? frame.clientMessageId : frame.type));
-    if (connection.strikes.add()) connection.close(CloseCode.rateLimited, 'rate limited: kept sending well past the limit');
+    if (connection.strikes.add()) connection.closeWhenAnswered(CloseCode.rateLimited, RATE_LIMITED_CLOSE_REASON);
     return false;
+  }
+
+  /**
+   * The connection will close with 4029 once its sends under way are answered: a `send`,
+   * `read` or `resume` arriving meanwhile is refused with `rate_limited` (so every send
+   * the client made has an answer), anything else is dropped.
+   */
+  private refuseWhileClosing(connection: Connection, frame: ClientFrame): void {
+    if (frame.type !== 'send' && frame.type !== 'read' && frame.type !== 'resume') return;
+    const ref = frame.type === 'send' ? frame.clientMessageId : frame.type;
+    connection.send(errorFrame('rate_limited', 'rate limited: this connection is being closed (4029); reconnect later', ref));
   }
 
   private beat(): void {

@@ -42,6 +42,13 @@ export class PendingAcks {
     return waiting;
   }
 
+  /** Sends registered and not yet acked. */
+  get unanswered(): number {
+    let count = 0;
+    for (const list of this.pending.values()) for (const send of list) if (!send.acked) count += 1;
+    return count;
+  }
+
   /** Stops every fallback timer (the connection is closing). */
   clear(): void {
     for (const list of this.pending.values()) for (const send of list) if (send.timer !== null) clearTimeout(send.timer);
