@@ -2,7 +2,7 @@
  * The browser side of Web Push for the chat: registers the service worker, asks for
  * permission, subscribes with the server's VAPID key and hands the subscription to the
  * chat service. Plain TypeScript with DOM types only; the React app calls it after
- * sign-in (see docs/webhooks.md, "Wiring push into the app").
+ * sign-in (client/web/src/PushNotifications.tsx; docs/webhooks.md, "Web Push in the app").
  */
 
 export interface RegisterPushOptions {
@@ -18,6 +18,16 @@ export type RegisterPushResult =
   | { status: 'subscribed'; subscription: PushSubscription }
   | { status: 'unsupported' | 'denied' | 'disabled-on-server' };
 
+/**
+ * What this browser and server allow, without asking the user anything: whether to offer
+ * an "Enable notifications" button ('available'), say it is on ('subscribed': this
+ * browser has a subscription and permission), or say why not.
+ */
+export type PushAvailability = 'available' | 'subscribed' | 'unsupported' | 'denied' | 'disabled-on-server';
+
+/** The reference app serves the worker at its root (client/web/public/chat-sw.js), so its scope is the whole app. */
+const DEFAULT_WORKER_URL = '/chat-sw.js';
+
 async function bearer(token: RegisterPushOptions['token']): Promise<string> {
   return `Bearer ${typeof token === 'function' ? await token() : token}`;
 }
@@ -30,21 +40,40 @@ function applicationServerKey(base64url: string): Uint8Array<ArrayBuffer> {
   return bytes;
 }
 
+function supported(): boolean {
+  return 'serviceWorker' in navigator && 'PushManager' in window && 'Notification' in window;
+}
+
+/** The server's VAPID public key, or null when Web Push is off there (404). */
+async function vapidPublicKey(options: RegisterPushOptions): Promise<string | null> {
+  const response = await fetch(`${options.apiBaseUrl}/api/push/vapid-public-key`, { headers: { authorization: await bearer(options.token) } });
+  if (response.status === 404) return null;
+  if (!response.ok) throw new Error(`could not read the push key: HTTP ${response.status}`);
+  return ((await response.json()) as { publicKey: string }).publicKey;
+}
+
+export async function pushAvailability(options: RegisterPushOptions): Promise<PushAvailability> {
+  if (!supported()) return 'unsupported';
+  if ((await vapidPublicKey(options)) === null) return 'disabled-on-server';
+  if (Notification.permission === 'denied') return 'denied';
+  const registration = await navigator.serviceWorker.getRegistration();
+  const subscription = await registration?.pushManager.getSubscription();
+  return Notification.permission === 'granted' && subscription != null ? 'subscribed' : 'available';
+}
+
 /**
  * Subscribes this browser to the user's chat notifications. Call it from a user gesture
  * the first time (browsers refuse a permission prompt otherwise); calling it again is
  * cheap and re-sends the current subscription, which keeps the server's copy fresh.
  */
 export async function registerPush(options: RegisterPushOptions): Promise<RegisterPushResult> {
-  if (!('serviceWorker' in navigator) || !('PushManager' in window) || !('Notification' in window)) return { status: 'unsupported' };
-  const registration = await navigator.serviceWorker.register(options.serviceWorkerUrl ?? '/chat-sw.js');
+  if (!supported()) return { status: 'unsupported' };
+  const registration = await navigator.serviceWorker.register(options.serviceWorkerUrl ?? DEFAULT_WORKER_URL);
   const permission = Notification.permission === 'default' ? await Notification.requestPermission() : Notification.permission;
   if (permission !== 'granted') return { status: 'denied' };
 
-  const keyResponse = await fetch(`${options.apiBaseUrl}/api/push/vapid-public-key`, { headers: { authorization: await bearer(options.token) } });
-  if (keyResponse.status === 404) return { status: 'disabled-on-server' };
-  if (!keyResponse.ok) throw new Error(`could not read the push key: HTTP ${keyResponse.status}`);
-  const { publicKey } = (await keyResponse.json()) as { publicKey: string };
+  const publicKey = await vapidPublicKey(options);
+  if (publicKey === null) return { status: 'disabled-on-server' };
 
   await navigator.serviceWorker.ready;
   let subscription = await registration.pushManager.getSubscription();

@@ -1,10 +1,10 @@
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import { ChatApiError, ChatClient, tokenSubject, type Room, type StateChange } from '../../sdk/src';
-import { afterSignIn } from './afterSignIn';
 import { ConnectionIndicator } from './ConnectionIndicator';
 import { Conversation } from './Conversation';
 import { ConversationList } from './ConversationList';
 import { PostsPage } from './PostsPage';
+import { forgetPush, PushNotifications } from './PushNotifications';
 import { go, useRoute } from './route';
 import { devSession, forgetDevUser, hostConfig, outboxStorage, rememberedDevUser, type Session } from './session';
 import { SignIn } from './SignIn';
@@ -112,7 +112,6 @@ function SignedIn({ session, onSignOut }: { session: Session; onSignOut: (() => 
       }),
     ];
     client.connect();
-    afterSignIn(client, session.userId);
     void client.rooms({ limit: 100 }).then((page) => setRooms(new Map(page.rooms.map((r) => [r.roomId, r]))));
     return () => {
       for (const off of offs) off();
@@ -164,11 +163,12 @@ function SignedIn({ session, onSignOut }: { session: Session; onSignOut: (() => 
           </a>
         </nav>
         <ConnectionIndicator state={connection} onReconnect={() => client.connect()} />
+        <PushNotifications session={session} />
         <span className="me" title="Signed in as">
           {session.userId}
         </span>
         {onSignOut !== null && (
-          <button type="button" className="link" onClick={onSignOut}>
+          <button type="button" className="link" onClick={() => void forgetPush(session).finally(onSignOut)}>
             Sign out
           </button>
         )}

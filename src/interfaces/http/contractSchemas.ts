@@ -76,31 +76,58 @@ export const readinessResponse = z.object({
   checks: z.record(z.string(), z.boolean()),
 });
 
-// ---- v1.1 requests whose routers are not in this service yet: wire these into them ----
-
 export const devSessionResponse = z.object({ userId: z.string(), token: z.string(), expiresAt: isoTime('when the token expires') });
 
-/** A Web Push endpoint: an https URL of the browser vendor's push service. */
-const pushEndpoint = z
-  .string({ error: 'must be an https URL of at most 2048 characters' })
-  .max(2048, { error: 'must be an https URL of at most 2048 characters' })
-  .refine((s) => URL.canParse(s) && new URL(s).protocol === 'https:', { error: 'must be an https URL of at most 2048 characters' })
-  .meta({ format: 'uri' });
+// ---- v1.1 requests validated by their router (pushRoutes), which imports them from here ----
 
-/** `POST /api/push/subscriptions {endpoint, keys}` — the browser's PushSubscription.toJSON(). */
-export const pushSubscriptionBody = jsonObject({
-  endpoint: pushEndpoint,
-  keys: z.object(
-    {
-      p256dh: z.string({ error: 'must be the base64url P-256 public key' }).regex(/^[A-Za-z0-9_-]{80,100}$/, { error: 'must be the base64url P-256 public key' }),
-      auth: z.string({ error: 'must be the base64url auth secret' }).regex(/^[A-Za-z0-9_-]{16,32}$/, { error: 'must be the base64url auth secret' }),
-    },
-    { error: 'must be an object {p256dh, auth}' },
-  ),
-});
+const base64urlBytes = (bytes: number, what: string) =>
+  z
+    .string({ error: `must be ${what} in URL-safe base64` })
+    .regex(/^[A-Za-z0-9_-]+={0,2}$/, { error: `must be ${what} in URL-safe base64` })
+    .refine((s) => Buffer.from(s, 'base64url').length === bytes, { error: `must be ${what} (${bytes} bytes) in URL-safe base64` });
 
-/** `DELETE /api/push/subscriptions {endpoint}` */
-export const pushUnsubscribeBody = jsonObject({ endpoint: pushEndpoint });
+const LOOPBACK_HOSTS = ['127.0.0.1', 'localhost', '[::1]'];
+
+/** A Web Push endpoint: the https URL of the browser vendor's push service (PushSubscription.endpoint). */
+function pushEndpoint(allowLoopbackHttp: boolean) {
+  const message = 'must be the https:// URL of a push service (PushSubscription.endpoint)';
+  return z
+    .string({ error: message })
+    .max(2048, { error: 'must be at most 2048 characters' })
+    .refine(
+      (text) => {
+        if (!URL.canParse(text)) return false;
+        const url = new URL(text);
+        if (url.protocol === 'https:') return true;
+        return allowLoopbackHttp && url.protocol === 'http:' && LOOPBACK_HOSTS.includes(url.hostname);
+      },
+      { error: message },
+    )
+    .meta({ format: 'uri', description: 'https; plain http to the loopback outside production (local push services)' });
+}
+
+/**
+ * The push subscription bodies, validated by pushRoutes and described by the OpenAPI
+ * document: `POST /api/push/subscriptions {endpoint, keys}` (the browser's
+ * PushSubscription.toJSON()) and `DELETE /api/push/subscriptions {endpoint}`.
+ * `allowLoopbackHttp`: development only, push services on the loopback over http.
+ */
+export function pushSubscriptionSchemas(options: { allowLoopbackHttp: boolean }) {
+  const endpoint = pushEndpoint(options.allowLoopbackHttp);
+  return {
+    subscribe: jsonObject({
+      endpoint,
+      keys: z.object(
+        { p256dh: base64urlBytes(65, 'an uncompressed P-256 public key'), auth: base64urlBytes(16, 'a 16-byte secret') },
+        { error: 'must be an object {p256dh, auth}' },
+      ),
+    }),
+    unsubscribe: jsonObject({ endpoint }),
+  };
+}
+
+/** As a production server validates them: the OpenAPI document's. */
+export const { subscribe: pushSubscriptionBody, unsubscribe: pushUnsubscribeBody } = pushSubscriptionSchemas({ allowLoopbackHttp: false });
 
 export const auditStateResponse = z.object({
   room: z.record(z.string(), z.unknown()).meta({ description: 'the room as it stood then, folded from its events' }),

@@ -32,8 +32,9 @@ export function defaultWebRoot(): string {
 
 /**
  * Serves the built app at `/`. Vite names every asset by its content hash, so
- * `/assets/*` is cached for a year, immutable; `index.html` is revalidated on every load
- * so a deploy shows at once. Nothing is served when the app was not built (`/` stays 404).
+ * `/assets/*` is cached for a year, immutable; `index.html` and the Web Push worker
+ * `/chat-sw.js` are revalidated on every load so a deploy shows at once. Nothing is
+ * served when the app was not built (`/` stays 404).
  */
 export function webAppRoutes(root: string, options: { frameAncestors?: readonly string[] | null } = {}): Router {
   const router = Router();

@@ -2,9 +2,9 @@
 /**
  * The chat's service worker: shows a notification for each Web Push message the chat
  * service sends (a message arrived while this user had no live connection), and opens
- * or focuses the room when the notification is clicked. Serve it from the app's root
- * (/chat-sw.js: in the reference app, client/web/public/chat-sw.js, which Vite copies to
- * dist/web) so its scope covers the whole app.
+ * or focuses the room when the notification is clicked. Vite copies it from
+ * client/web/public to dist/web, so the service serves it at /chat-sw.js and its scope
+ * covers the whole app; client/push/registerPush.ts registers it.
  *
  * The payload (docs/webhooks.md, "Web Push"):
  *   {type: "message.created", roomId, postTitle, senderId, messageId, seq, sentAt, body?}
