@@ -56,6 +56,8 @@ export interface Config {
   webhooks: WebhookConfig | null;
   /** A message unread this long gives one `user.unread` webhook. */
   notifyUnreadAfterMs: number;
+  /** Dead letters (webhooks and pushes that were given up on) are deleted this long after they died. */
+  deadLetterRetentionMs: number;
   push: PushConfig;
   production: boolean;
   /**
@@ -313,6 +315,7 @@ export function loadConfig(env: Env = process.env, options: { stdoutIsTty?: bool
     readyMaxProjectionLagMs: duration('READY_MAX_PROJECTION_LAG', '30s'),
     webhooks,
     notifyUnreadAfterMs: duration('NOTIFY_UNREAD_AFTER', '5m', { ms: 30 * 86_400_000, text: '30d' }),
+    deadLetterRetentionMs: duration('DEAD_LETTER_RETENTION', '30d', { ms: 3650 * 86_400_000, text: '3650d' }),
     push,
     production,
     development: !production && get('JWT_SECRET') === undefined && get('JWT_PUBLIC_KEY') === undefined,

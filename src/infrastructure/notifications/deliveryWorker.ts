@@ -20,6 +20,9 @@ export interface DeliveryWorkerOptions {
   onGone?(delivery: ClaimedDelivery): Promise<void>;
   metrics?: Registry;
   pollIntervalMs?: number;
+  /** DEAD_LETTER_RETENTION: dead letters older than this are deleted, looked for hourly (and at start). */
+  deadLetterRetentionMs: number;
+  purgeIntervalMs?: number;
 }
 
 /**
@@ -32,6 +35,7 @@ export class DeliveryWorker {
   readonly owner = randomUUID();
   private inFlight = 0;
   private timer: NodeJS.Timeout | null = null;
+  private purgeTimer: NodeJS.Timeout | null = null;
   private unlisten: (() => Promise<void>) | null = null;
   private readonly active = new Set<Promise<void>>();
   private readonly pump: CoalescedPump;
@@ -74,12 +78,28 @@ export class DeliveryWorker {
     this.timer = setInterval(() => this.wake(), this.options.pollIntervalMs ?? 1000);
     this.timer.unref();
     this.wake();
+    this.purgeTimer = setInterval(() => void this.purgeDeadLetters(), this.options.purgeIntervalMs ?? 3_600_000);
+    this.purgeTimer.unref();
+    void this.purgeDeadLetters();
+  }
+
+  /** Every process may run it: the delete is the same whoever runs it, and cheap when nothing is due. */
+  async purgeDeadLetters(): Promise<number> {
+    try {
+      const purged = await this.options.outbox.purgeDeadLetters(this.options.deadLetterRetentionMs);
+      if (purged > 0) this.options.logger.info({ purged, retentionMs: this.options.deadLetterRetentionMs }, 'deleted dead letters past DEAD_LETTER_RETENTION');
+      return purged;
+    } catch (error) {
+      this.options.logger.warn({ err: error }, 'deleting old dead letters failed; will retry');
+      return 0;
+    }
   }
 
   /** Stops claiming, cuts the attempts in flight (they go back to the queue), and waits for them. */
   async stop(): Promise<void> {
     const pumped = this.pump.stop();
     if (this.timer !== null) clearInterval(this.timer);
+    if (this.purgeTimer !== null) clearInterval(this.purgeTimer);
     await this.unlisten?.();
     this.abort.abort();
     await pumped;

@@ -86,6 +86,7 @@ export class Notifications {
       timeoutMs: webhooks?.timeoutMs ?? 10_000,
       onGone: (delivery) => this.subscriptions.removeGone(delivery.target),
       metrics,
+      deadLetterRetentionMs: config.deadLetterRetentionMs,
     });
     await this.worker.start();
     this.feeder.start();

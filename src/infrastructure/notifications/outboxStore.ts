@@ -200,6 +200,17 @@ export class OutboxStore {
     return result.rowCount;
   }
 
+  /**
+   * Deletes dead letters that died more than `olderThanMs` ago; returns how many. The
+   * events they were made from stay in the event store, so nothing of the history goes.
+   */
+  async purgeDeadLetters(olderThanMs: number): Promise<number> {
+    const result = await this.db.query(`DELETE FROM notify_outbox WHERE status = 'dead' AND dead_at < now() - make_interval(secs => $1)`, [
+      olderThanMs / 1000,
+    ]);
+    return result.rowCount;
+  }
+
   /** Waiting deliveries, dead letters, and the age of the oldest waiting one (seconds; 0 when none). */
   async summary(): Promise<{ pending: number; dead: number; oldestPendingAgeSeconds: number }> {
     const result = await this.db.query<{ pending: string; dead: string; oldest: string | null }>(
