@@ -14,6 +14,7 @@ import type { Logger } from './application/ports/logger';
 import type { ChatQueries } from './application/ports/readModels';
 import type { RoomDirectory } from './application/ports/roomDirectory';
 import type { TypingSignals } from './application/ports/typingSignals';
+import type { PostCommands } from './application/post/postCommands';
 import type { RoomCommands } from './application/room/roomCommands';
 import type { UserBudgets } from './application/limits/userBudgets';
 import { seedDemoPosts } from './application/demo/demoPosts';
@@ -101,19 +102,20 @@ export async function start(config: Config, options: StartOptions = {}): Promise
   await notifications.start(metrics.registry);
 
   const commands = await container.getAsync<RoomCommands>(TYPES.RoomCommands);
+  const posts = await container.getAsync<PostCommands>(TYPES.PostCommands);
   const queries = await container.getAsync<ChatQueries>(TYPES.ChatQueries);
   const verifier = await container.getAsync<TokenVerifier>(TYPES.TokenVerifier);
   const api = { commands, queries, progress: projections, verifier, logger };
   // Every per-user budget, for HTTP and the WebSocket alike (docs/limits.md).
   const budgets = await container.getAsync<UserBudgets>(TYPES.UserBudgets);
-  if (config.development) await seedDemoPosts(commands.upsertPost, logger);
+  if (config.development) await seedDemoPosts(posts.upsertPost, logger);
 
   const app = createHttpApp({
     logger,
     before: [httpMetrics(metrics, contractRouteOf)],
     routers: [
       openApiRoutes(),
-      postRoutes({ ...api, internalApiToken: config.internalApiToken }),
+      postRoutes({ ...api, commands: posts, internalApiToken: config.internalApiToken }),
       roomRoutes({ ...api, budgets }),
       auditRoutes({
         eventStore,

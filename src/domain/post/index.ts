@@ -1,5 +1,7 @@
 import type { Command, Decider, Event } from '../shared/decider';
 
+export * from './errors';
+
 /**
  * Posts are owned by the marketplace; the chat service keeps what it needs to open
  * rooms (owner and title), recorded as events like everything else it keeps.

@@ -6,6 +6,7 @@ import type { Clock } from '../../application/ports/clock';
 import type { EventStore } from '../../application/ports/eventStore';
 import type { IdGenerator } from '../../application/ports/ids';
 import type { Logger } from '../../application/ports/logger';
+import { makePostCommands, type PostCommands } from '../../application/post/postCommands';
 import { makeRoomCommands, type RoomCommands } from '../../application/room/roomCommands';
 import { sweepExpiredRooms } from '../../application/room/sweepExpiredRooms';
 import { LiveFeed } from '../../application/live/liveFeed';
@@ -141,6 +142,14 @@ export function buildContainer(options: ContainerOptions): Container {
         return measuredCommands(commands, metrics);
       },
       [TYPES.EventStore, TYPES.Clock, TYPES.Ids, TYPES.SqlDatabase, TYPES.RoomDirectory, TYPES.Logger, TYPES.LiveFeed, TYPES.Metrics],
+    );
+
+  container
+    .bind<PostCommands>(TYPES.PostCommands)
+    .toResolvedValue(
+      (eventStore: EventStore, clock: Clock, ids: IdGenerator, metrics: ChatMetrics) =>
+        measuredCommands(makePostCommands({ eventStore, clock, ids }), metrics),
+      [TYPES.EventStore, TYPES.Clock, TYPES.Ids, TYPES.Metrics],
     );
 
   container
