@@ -13,7 +13,7 @@ import { buildContainer } from '../../infrastructure/di/container';
 import { TYPES } from '../../infrastructure/di/identifiers';
 import { rebuildCheck } from '../../infrastructure/readModels/rebuildCheck';
 import type { SqlDatabase } from '../../infrastructure/sql/sqlDatabase';
-import { instantText, roomIdSchema } from '../http/validation';
+import { instantText, roomIdSchema } from '../validation';
 
 /** Exit codes: everything verified / equal; something did not; the command could not run. */
 export const EXIT = { ok: 0, failed: 1, unusable: 2 } as const;

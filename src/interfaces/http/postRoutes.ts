@@ -5,10 +5,10 @@ import type { Logger } from '../../application/ports/logger';
 import type { ChatQueries, PostView, ProjectionProgress } from '../../application/ports/readModels';
 import type { PostCommands } from '../../application/post/postCommands';
 import { authenticate, internalToken } from './auth';
-import { ApiError } from './errors';
+import { ApiError } from '../errors';
 import { awaitProjection } from './readYourWrites';
 import { jsonBody, requestIdOf } from './requestContext';
-import { integerText, jsonObject, parseInput, postIdSchema, text } from './validation';
+import { integerText, jsonObject, parseInput, postIdSchema, text } from '../validation';
 
 export interface PostRoutesDeps {
   commands: Pick<PostCommands, 'upsertPost'>;
