@@ -40,4 +40,18 @@ export default tseslint.config(
       ] }],
     },
   },
+  {
+    // The WebSocket side and the HTTP side are siblings: what they share lives in src/interfaces.
+    // (A later entry for the same rule replaces the one above for these files, so inversify is repeated.)
+    files: ['src/interfaces/ws/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: [
+          { name: 'inversify', message: 'inversify belongs in src/infrastructure/di and src/main.ts' },
+          { name: 'reflect-metadata', message: 'inversify belongs in src/infrastructure/di and src/main.ts' },
+        ],
+        patterns: [{ group: ['../http', '../http/*', '**/interfaces/http/*'], message: 'interfaces/ws does not import interfaces/http: share through src/interfaces (errors.ts, validation.ts, ...)' }],
+      }],
+    },
+  },
 );

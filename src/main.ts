@@ -8,17 +8,19 @@ import { ConfigError, loadConfig, type Config } from './config';
 import type { LiveFeed } from './application/live/liveFeed';
 import type { TokenVerifier } from './application/ports/auth';
 import { systemClock, type Clock } from './application/ports/clock';
-import type { EventStore } from './application/ports/eventStore';
 import { randomIds, type IdGenerator } from './application/ports/ids';
 import type { Logger } from './application/ports/logger';
 import type { ChatQueries } from './application/ports/readModels';
 import type { RoomDirectory } from './application/ports/roomDirectory';
 import type { TypingSignals } from './application/ports/typingSignals';
+import type { PostCommands } from './application/post/postCommands';
 import type { RoomCommands } from './application/room/roomCommands';
 import type { UserBudgets } from './application/limits/userBudgets';
 import { seedDemoPosts } from './application/demo/demoPosts';
 import { devTokenIssuer } from './infrastructure/auth/devTokenIssuer';
 import { buildContainer } from './infrastructure/di/container';
+import { openEventStore } from './infrastructure/eventStore/openEventStore';
+import { migrateDatabase } from './infrastructure/migrations';
 import { TYPES } from './infrastructure/di/identifiers';
 import { pinoLogger } from './infrastructure/logging/pinoLogger';
 import { createChatMetrics } from './infrastructure/metrics/chatMetrics';
@@ -29,7 +31,7 @@ import type { ExpirySweeper } from './infrastructure/scheduler/expirySweeper';
 import type { AnchorSchedule } from './infrastructure/scheduler/anchorSchedule';
 import type { AnchorLedger } from './application/audit/anchors';
 import type { AuditAccessLog } from './application/audit/accessLog';
-import type { SqlDatabase } from './infrastructure/sql/sqlDatabase';
+import { openDatabase } from './infrastructure/sql/openDatabase';
 import { createHttpApp } from './interfaces/http/app';
 import { defaultHttpTuning, timeoutOptions, tlsOptions, type HttpTuning } from './interfaces/http/serverOptions';
 import { auditRoutes } from './interfaces/http/auditRoutes';
@@ -76,9 +78,12 @@ export async function start(config: Config, options: StartOptions = {}): Promise
   for (const warning of config.warnings) logger.warn({}, warning);
   const clock = options.clock ?? systemClock;
   const metrics = createChatMetrics();
-  const container = buildContainer({ config, logger, clock, ids: options.ids ?? randomIds, metrics });
-  const db = await container.getAsync<SqlDatabase>(TYPES.SqlDatabase);
-  const eventStore = await container.getAsync<EventStore>(TYPES.EventStore);
+  // Everything start-up does to the database before the service runs, in one place:
+  // open it and the event store, then create the tables that do not exist yet.
+  const db = await openDatabase(config, logger);
+  const eventStore = await openEventStore(config, db, metrics);
+  await migrateDatabase(db, config);
+  const container = buildContainer({ config, logger, clock, ids: options.ids ?? randomIds, metrics, db, eventStore });
   const projections = await container.getAsync<ProjectionRunner>(TYPES.ProjectionRunner);
   const liveFeed = await container.getAsync<LiveFeed>(TYPES.LiveFeed);
   await projections.start();
@@ -101,19 +106,20 @@ export async function start(config: Config, options: StartOptions = {}): Promise
   await notifications.start(metrics.registry);
 
   const commands = await container.getAsync<RoomCommands>(TYPES.RoomCommands);
+  const posts = await container.getAsync<PostCommands>(TYPES.PostCommands);
   const queries = await container.getAsync<ChatQueries>(TYPES.ChatQueries);
   const verifier = await container.getAsync<TokenVerifier>(TYPES.TokenVerifier);
   const api = { commands, queries, progress: projections, verifier, logger };
   // Every per-user budget, for HTTP and the WebSocket alike (docs/limits.md).
   const budgets = await container.getAsync<UserBudgets>(TYPES.UserBudgets);
-  if (config.development) await seedDemoPosts(commands.upsertPost, logger);
+  if (config.development) await seedDemoPosts(posts.upsertPost, logger);
 
   const app = createHttpApp({
     logger,
     before: [httpMetrics(metrics, contractRouteOf)],
     routers: [
       openApiRoutes(),
-      postRoutes({ ...api, internalApiToken: config.internalApiToken }),
+      postRoutes({ ...api, commands: posts, internalApiToken: config.internalApiToken }),
       roomRoutes({ ...api, budgets }),
       auditRoutes({
         eventStore,

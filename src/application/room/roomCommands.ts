@@ -1,5 +1,4 @@
-import { DomainError } from '../../domain/shared/decider';
-import { postDecider, postStreamName, type PostState } from '../../domain/post';
+import { PostNotFoundError } from '../../domain/post';
 import {
   isParticipant,
   recentMessage,
@@ -12,8 +11,9 @@ import {
   type RoomEvent,
   type RoomState,
 } from '../../domain/room';
-import { handleCommand, StreamCommandHandler, toDomainEvent, type CommandHandlerDeps, type CommandResult } from '../handleCommand';
+import { StreamCommandHandler, type CommandHandlerDeps, type CommandResult } from '../handleCommand';
 import type { PrecedingEvent } from '../live/liveFeed';
+import { makePostCommands } from '../post/postCommands';
 import type { RecordedEvent } from '../ports/eventStore';
 import type { RoomDirectory } from '../ports/roomDirectory';
 import type { SnapshotStore } from '../ports/snapshots';
@@ -25,12 +25,6 @@ import { sentMessageEventId } from './sentMessageEventId';
 export interface Actor {
   userId: string;
   correlationId: string;
-}
-
-export class PostNotFoundError extends DomainError {
-  constructor(postId: string) {
-    super('not_found', `post ${postId} not found`);
-  }
 }
 
 export interface OpenRoomResult {
@@ -106,6 +100,8 @@ export function makeRoomCommands(deps: RoomCommandDeps) {
       throw new RoomNotFoundError(roomId);
     }
   };
+  // Opening a room reads its post; the post use cases themselves are in application/post.
+  const posts = makePostCommands(deps);
   const asUser = (actor: Actor) => ({ actorId: actor.userId, correlationId: actor.correlationId });
   const existing = (result: CommandResult<RoomState, RoomEvent>): ExistingRoom => {
     if (result.state.status === 'none') throw new Error('a room command left no room behind');
@@ -131,26 +127,9 @@ export function makeRoomCommands(deps: RoomCommandDeps) {
   };
 
   return {
-    async upsertPost(post: { postId: string; ownerId: string; title: string }, correlationId: string) {
-      const result = await handleCommand(
-        deps,
-        postStreamName(post.postId),
-        postDecider,
-        { type: 'UpsertPost', data: { ...post, now: deps.clock.now() } },
-        { actorId: 'system:marketplace', correlationId, causationId: deps.ids.newId() },
-      );
-      return { changed: result.newEvents.length > 0, checkpoint: result.checkpoint };
-    },
-
-    /** The post as recorded, read from its stream so a post upserted a moment ago is found. */
-    async loadPost(postId: string): Promise<PostState> {
-      const events = await deps.eventStore.readStream(postStreamName(postId));
-      return events.map((e) => toDomainEvent<Parameters<typeof postDecider.evolve>[1]>(e)).reduce(postDecider.evolve, postDecider.initialState());
-    },
-
     /** Get-or-open the caller's room on a post, as its borrower. */
     async openRoom(postId: string, actor: Actor): Promise<OpenRoomResult> {
-      const post = await this.loadPost(postId);
+      const post = await posts.loadPost(postId);
       if (post.status === 'none') throw new PostNotFoundError(postId);
       const roomId = roomIdFor(postId, actor.userId);
       const result = await run(

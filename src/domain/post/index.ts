@@ -1,5 +1,7 @@
 import type { Command, Decider, Event } from '../shared/decider';
 
+export * from './errors';
+
 /**
  * Posts are owned by the marketplace; the chat service keeps what it needs to open
  * rooms (owner and title), recorded as events like everything else it keeps.
@@ -11,18 +13,20 @@ export type UpsertPost = Command<'UpsertPost', { postId: string; ownerId: string
 
 export type PostState = { status: 'none' } | { status: 'known'; postId: string; ownerId: string; title: string };
 
+/** The post's one command: an upsert that changes nothing records nothing, so the marketplace may resend freely. */
+export function upsertPost(command: UpsertPost, state: PostState): PostUpserted[] {
+  const c = command.data;
+  if (state.status === 'known' && state.ownerId === c.ownerId && state.title === c.title) return [];
+  return [{ type: 'PostUpserted', data: { postId: c.postId, ownerId: c.ownerId, title: c.title, upsertedAt: c.now.toISOString() } }];
+}
+
 export const postDecider: Decider<PostState, UpsertPost, PostEvent> = {
   initialState: () => ({ status: 'none' }),
   evolve: (state, event) =>
     event.type === 'PostUpserted'
       ? { status: 'known', postId: event.data.postId, ownerId: event.data.ownerId, title: event.data.title }
       : state,
-  decide: (command, state) => {
-    const c = command.data;
-    // An upsert that changes nothing records nothing: the marketplace may resend freely.
-    if (state.status === 'known' && state.ownerId === c.ownerId && state.title === c.title) return [];
-    return [{ type: 'PostUpserted', data: { postId: c.postId, ownerId: c.ownerId, title: c.title, upsertedAt: c.now.toISOString() } }];
-  },
+  decide: upsertPost,
 };
 
 export const postStreamName = (postId: string): string => `post-${postId}`;

@@ -1,107 +1,136 @@
-import type { RoomCommand } from './commands';
+import type {
+  BlockParticipant,
+  ExpireRoom,
+  MarkRead,
+  OpenRoom,
+  ReopenRoom,
+  RoomCommand,
+  SendMessage,
+  UnblockParticipant,
+} from './commands';
 import { BlockedError, InvalidCommandError, OwnPostError, RoomExpiredError, RoomNotFoundError } from './errors';
-import type { RoomEvent } from './events';
+import type { MessageSent, MessagesRead, RoomBlocked, RoomEvent, RoomExpired, RoomOpened, RoomReopened, RoomUnblocked } from './events';
 import { blockedBy, type ExistingRoom, isParticipant, otherParticipant, recentMessage, type RoomState } from './state';
 
 export const MAX_BODY_CHARACTERS = 4000;
 
+/** The room's decider: each command has a function of its own, named after it. */
 export function decideRoom(command: RoomCommand, state: RoomState): RoomEvent[] {
   switch (command.type) {
-    case 'OpenRoom': {
-      const c = command.data;
-      if (c.lenderId === c.borrowerId) throw new OwnPostError();
-      if (state.status === 'none') {
-        return [
-          {
-            type: 'RoomOpened',
-            data: {
-              roomId: c.roomId,
-              postId: c.postId,
-              postTitle: c.postTitle,
-              lenderId: c.lenderId,
-              borrowerId: c.borrowerId,
-              openedAt: c.now.toISOString(),
-            },
-          },
-        ];
-      }
-      if (state.borrowerId !== c.borrowerId) throw new RoomNotFoundError(c.roomId);
-      return state.status === 'expired' ? [reopened(state, c.borrowerId, c.now)] : [];
-    }
-    case 'ReopenRoom': {
-      const room = participantRoom(state, command.data.roomId, command.data.userId);
-      return room.status === 'expired' ? [reopened(room, command.data.userId, command.data.now)] : [];
-    }
-    case 'SendMessage': {
-      const c = command.data;
-      const room = participantRoom(state, c.roomId, c.senderId);
-      // A retry returns the original whatever happened to the room since, so it is checked first.
-      if (recentMessage(room, c.senderId, c.clientMessageId) !== undefined) return [];
-      requireClientMessageId(c.clientMessageId);
-      requireValidBody(c.body);
-      if (room.status === 'expired') throw new RoomExpiredError(room.roomId);
-      if (blockedBy(room, otherParticipant(room, c.senderId)) === c.senderId) throw new BlockedError();
-      return [
-        {
-          type: 'MessageSent',
-          data: {
-            roomId: room.roomId,
-            messageId: c.messageId,
-            seq: room.lastSeq + 1,
-            senderId: c.senderId,
-            body: c.body,
-            clientMessageId: c.clientMessageId,
-            sentAt: c.now.toISOString(),
-          },
-        },
-      ];
-    }
-    case 'MarkRead': {
-      const c = command.data;
-      const room = participantRoom(state, c.roomId, c.userId);
-      if (!Number.isSafeInteger(c.upToSeq) || c.upToSeq < 0) {
-        throw new InvalidCommandError('upToSeq', 'must be a whole number of 0 or more');
-      }
-      if (c.upToSeq > room.lastSeq) {
-        throw new InvalidCommandError('upToSeq', `is past the room's last message (seq ${room.lastSeq})`);
-      }
-      if (c.upToSeq <= (room.lastReadSeq[c.userId] ?? 0)) return [];
-      return [
-        { type: 'MessagesRead', data: { roomId: room.roomId, userId: c.userId, upToSeq: c.upToSeq, readAt: c.now.toISOString() } },
-      ];
-    }
-    case 'BlockParticipant': {
-      const c = command.data;
-      const room = participantRoom(state, c.roomId, c.userId);
-      if (blockedBy(room, c.userId) !== undefined) return [];
-      const blockedId = otherParticipant(room, c.userId);
-      return [
-        { type: 'RoomBlocked', data: { roomId: room.roomId, blockerId: c.userId, blockedId, blockedAt: c.now.toISOString() } },
-      ];
-    }
-    case 'UnblockParticipant': {
-      const c = command.data;
-      const room = participantRoom(state, c.roomId, c.userId);
-      const unblockedId = blockedBy(room, c.userId);
-      if (unblockedId === undefined) return [];
-      return [
-        {
-          type: 'RoomUnblocked',
-          data: { roomId: room.roomId, blockerId: c.userId, unblockedId, unblockedAt: c.now.toISOString() },
-        },
-      ];
-    }
-    case 'ExpireRoom': {
-      const c = command.data;
-      if (state.status !== 'open') return [];
-      const due = expiryDue(state, c.now, c.emptyTtlMs, c.idleTtlMs);
-      return due ? [{ type: 'RoomExpired', data: { roomId: state.roomId, reason: due, expiredAt: c.now.toISOString() } }] : [];
-    }
+    case 'OpenRoom':
+      return openRoom(command, state);
+    case 'ReopenRoom':
+      return reopenRoom(command, state);
+    case 'SendMessage':
+      return sendMessage(command, state);
+    case 'MarkRead':
+      return markRead(command, state);
+    case 'BlockParticipant':
+      return blockParticipant(command, state);
+    case 'UnblockParticipant':
+      return unblockParticipant(command, state);
+    case 'ExpireRoom':
+      return expireRoom(command, state);
     default: {
       const exhaustive: never = command;
       return exhaustive;
     }
   }
+}
+
+/** The borrower gets or opens their room on a post: a new room, a reopened expired one, or nothing for an open one. */
+export function openRoom(command: OpenRoom, state: RoomState): (RoomOpened | RoomReopened)[] {
+  const c = command.data;
+  if (c.lenderId === c.borrowerId) throw new OwnPostError();
+  if (state.status === 'none') {
+    return [
+      {
+        type: 'RoomOpened',
+        data: {
+          roomId: c.roomId,
+          postId: c.postId,
+          postTitle: c.postTitle,
+          lenderId: c.lenderId,
+          borrowerId: c.borrowerId,
+          openedAt: c.now.toISOString(),
+        },
+      },
+    ];
+  }
+  if (state.borrowerId !== c.borrowerId) throw new RoomNotFoundError(c.roomId);
+  return state.status === 'expired' ? [reopened(state, c.borrowerId, c.now)] : [];
+}
+
+/** Either participant reopens an expired room; an open room is left as it is. */
+export function reopenRoom(command: ReopenRoom, state: RoomState): RoomReopened[] {
+  const room = participantRoom(state, command.data.roomId, command.data.userId);
+  return room.status === 'expired' ? [reopened(room, command.data.userId, command.data.now)] : [];
+}
+
+export function sendMessage(command: SendMessage, state: RoomState): MessageSent[] {
+  const c = command.data;
+  const room = participantRoom(state, c.roomId, c.senderId);
+  // A retry returns the original whatever happened to the room since, so it is checked first.
+  if (recentMessage(room, c.senderId, c.clientMessageId) !== undefined) return [];
+  requireClientMessageId(c.clientMessageId);
+  requireValidBody(c.body);
+  if (room.status === 'expired') throw new RoomExpiredError(room.roomId);
+  if (blockedBy(room, otherParticipant(room, c.senderId)) === c.senderId) throw new BlockedError();
+  return [
+    {
+      type: 'MessageSent',
+      data: {
+        roomId: room.roomId,
+        messageId: c.messageId,
+        seq: room.lastSeq + 1,
+        senderId: c.senderId,
+        body: c.body,
+        clientMessageId: c.clientMessageId,
+        sentAt: c.now.toISOString(),
+      },
+    },
+  ];
+}
+
+export function markRead(command: MarkRead, state: RoomState): MessagesRead[] {
+  const c = command.data;
+  const room = participantRoom(state, c.roomId, c.userId);
+  if (!Number.isSafeInteger(c.upToSeq) || c.upToSeq < 0) {
+    throw new InvalidCommandError('upToSeq', 'must be a whole number of 0 or more');
+  }
+  if (c.upToSeq > room.lastSeq) {
+    throw new InvalidCommandError('upToSeq', `is past the room's last message (seq ${room.lastSeq})`);
+  }
+  if (c.upToSeq <= (room.lastReadSeq[c.userId] ?? 0)) return [];
+  return [{ type: 'MessagesRead', data: { roomId: room.roomId, userId: c.userId, upToSeq: c.upToSeq, readAt: c.now.toISOString() } }];
+}
+
+export function blockParticipant(command: BlockParticipant, state: RoomState): RoomBlocked[] {
+  const c = command.data;
+  const room = participantRoom(state, c.roomId, c.userId);
+  if (blockedBy(room, c.userId) !== undefined) return [];
+  const blockedId = otherParticipant(room, c.userId);
+  return [{ type: 'RoomBlocked', data: { roomId: room.roomId, blockerId: c.userId, blockedId, blockedAt: c.now.toISOString() } }];
+}
+
+export function unblockParticipant(command: UnblockParticipant, state: RoomState): RoomUnblocked[] {
+  const c = command.data;
+  const room = participantRoom(state, c.roomId, c.userId);
+  const unblockedId = blockedBy(room, c.userId);
+  if (unblockedId === undefined) return [];
+  return [
+    {
+      type: 'RoomUnblocked',
+      data: { roomId: room.roomId, blockerId: c.userId, unblockedId, unblockedAt: c.now.toISOString() },
+    },
+  ];
+}
+
+export function expireRoom(command: ExpireRoom, state: RoomState): RoomExpired[] {
+  const c = command.data;
+  if (state.status !== 'open') return [];
+  const due = expiryDue(state, c.now, c.emptyTtlMs, c.idleTtlMs);
+  return due ? [{ type: 'RoomExpired', data: { roomId: state.roomId, reason: due, expiredAt: c.now.toISOString() } }] : [];
 }
 
 /**
@@ -125,7 +154,7 @@ function participantRoom(state: RoomState, roomId: string, userId: string): Exis
   return state;
 }
 
-function reopened(room: ExistingRoom, userId: string, now: Date): RoomEvent {
+function reopened(room: ExistingRoom, userId: string, now: Date): RoomReopened {
   return { type: 'RoomReopened', data: { roomId: room.roomId, reopenedBy: userId, reopenedAt: now.toISOString() } };
 }
 

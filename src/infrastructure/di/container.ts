@@ -1,11 +1,11 @@
 import 'reflect-metadata';
-import { accessSync, constants, mkdirSync } from 'node:fs';
 import { Container } from 'inversify';
-import { ConfigError, type Config } from '../../config';
+import type { Config } from '../../config';
 import type { Clock } from '../../application/ports/clock';
 import type { EventStore } from '../../application/ports/eventStore';
 import type { IdGenerator } from '../../application/ports/ids';
 import type { Logger } from '../../application/ports/logger';
+import { makePostCommands, type PostCommands } from '../../application/post/postCommands';
 import { makeRoomCommands, type RoomCommands } from '../../application/room/roomCommands';
 import { sweepExpiredRooms } from '../../application/room/sweepExpiredRooms';
 import { LiveFeed } from '../../application/live/liveFeed';
@@ -15,7 +15,6 @@ import type { ChatQueries } from '../../application/ports/readModels';
 import { isPostgresCheckpoint, PostgresEventStore } from '../eventStore/postgresEventStore';
 import { applyBatchToReadModels } from '../readModels/chatProjection';
 import { ProjectionRunner } from '../readModels/projectionRunner';
-import { migrateReadModels } from '../readModels/schema';
 import { SqlChatQueries } from '../readModels/sqlChatQueries';
 import { SqlRoomDirectory } from '../readModels/sqlRoomDirectory';
 import { PgTypingSignals } from '../live/pgTypingSignals';
@@ -29,11 +28,9 @@ import { SqlSharedBuckets } from '../limits/sqlSharedBuckets';
 import { AnchorLedger, AuditAnchorer } from '../../application/audit/anchors';
 import { AuditAccessLog } from '../../application/audit/accessLog';
 import { AnchorSchedule } from '../scheduler/anchorSchedule';
-import { PgDatabase } from '../sql/pgDatabase';
-import { DataDirInUseError } from '../sql/dataDirLock';
-import { PgliteDatabase } from '../sql/pgliteDatabase';
 import { createChatMetrics, type ChatMetrics } from '../metrics/chatMetrics';
-import { measureAppends, measuredCommands, measureRefusals } from '../metrics/instrument';
+import { measuredCommands, measureRefusals } from '../metrics/instrument';
+import { sharesSendBudget } from '../migrations';
 import type { SqlDatabase } from '../sql/sqlDatabase';
 import { TYPES } from './identifiers';
 
@@ -44,11 +41,16 @@ export interface ContainerOptions {
   ids: IdGenerator;
   /** The process's metrics; absent: a registry of its own nobody scrapes. */
   metrics?: ChatMetrics;
+  /** Opened and migrated by the caller (src/main.ts): the container only builds on it. */
+  db: SqlDatabase;
+  eventStore: EventStore;
 }
 
 /**
- * The object graph of one server process. Factories are plain functions bound with
- * toResolvedValue, so nothing outside src/infrastructure/di carries a decorator.
+ * The object graph of one server process. It builds objects and does no I/O: the
+ * database and the event store come in opened, their tables migrated (src/main.ts),
+ * and nothing here starts until the caller starts it. Factories are plain functions
+ * bound with toResolvedValue, so nothing outside src/infrastructure/di carries a decorator.
  */
 export function buildContainer(options: ContainerOptions): Container {
   const container = new Container({ defaultScope: 'Singleton' });
@@ -58,64 +60,13 @@ export function buildContainer(options: ContainerOptions): Container {
   container.bind<IdGenerator>(TYPES.Ids).toConstantValue(options.ids);
   container.bind<ChatMetrics>(TYPES.Metrics).toConstantValue(options.metrics ?? createChatMetrics({ defaultMetrics: false }));
 
-  container
-    .bind<SqlDatabase>(TYPES.SqlDatabase)
-    .toResolvedValue(
-      async (config: Config, logger: Logger): Promise<SqlDatabase> => {
-        // A database that cannot be reached stops start-up with one line naming the variable.
-        const reason = (error: unknown): string => (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
-        if (config.databaseUrl !== null) {
-          const db = new PgDatabase({
-            connectionString: config.databaseUrl,
-            maxConnections: 20,
-            onListenerError: (error) => logger.warn({ err: error }, 'database connection error'),
-          });
-          await db.query('SELECT 1').catch(async (error: unknown) => {
-            await db.close().catch(() => undefined);
-            throw new ConfigError('DATABASE_URL', `cannot be reached: ${reason(error)}`);
-          });
-          return db;
-        }
-        try {
-          mkdirSync(config.dataDir, { recursive: true });
-          accessSync(config.dataDir, constants.W_OK);
-        } catch (error) {
-          throw new ConfigError('DATA_DIR', `is not a writable directory: ${reason(error)}`);
-        }
-        try {
-          return await PgliteDatabase.open(config.dataDir);
-        } catch (error) {
-          if (!(error instanceof DataDirInUseError)) throw error;
-          throw new ConfigError(
-            'DATA_DIR',
-            `${config.dataDir} is in use by another process (pid ${error.pid}): stop it, or give this one its own DATA_DIR (or a DATABASE_URL)`,
-          );
-        }
-      },
-      [TYPES.Config, TYPES.Logger],
-    );
-
-  container
-    .bind<EventStore>(TYPES.EventStore)
-    .toResolvedValue(
-      async (config: Config, db: SqlDatabase, metrics: ChatMetrics): Promise<EventStore> => {
-        if (config.eventStore.kind === 'eventstoredb') {
-          // Loaded only when chosen: the gRPC client stays out of a PostgreSQL-only process.
-          const { EventStoreDbEventStore } = await import('../eventStore/eventStoreDbEventStore');
-          return measureAppends(await EventStoreDbEventStore.open(config.eventStore.connectionString), metrics, 'eventstoredb');
-        }
-        await PostgresEventStore.migrate(db);
-        const store = new PostgresEventStore(db);
-        metrics.watchAppendQueue('postgres', () => store.queuedAppends);
-        return measureAppends(store, metrics, 'postgres');
-      },
-      [TYPES.Config, TYPES.SqlDatabase, TYPES.Metrics],
-    );
+  container.bind<SqlDatabase>(TYPES.SqlDatabase).toConstantValue(options.db);
+  container.bind<EventStore>(TYPES.EventStore).toConstantValue(options.eventStore);
 
   container
     .bind<RoomCommands>(TYPES.RoomCommands)
     .toResolvedValue(
-      async (
+      (
         eventStore: EventStore,
         clock: Clock,
         ids: IdGenerator,
@@ -125,7 +76,6 @@ export function buildContainer(options: ContainerOptions): Container {
         liveFeed: LiveFeed,
         metrics: ChatMetrics,
       ) => {
-        await SqlSnapshotStore.migrate(db);
         const snapshots = {
           store: new SqlSnapshotStore(db),
           onError: (error: unknown) => logger.warn({ err: error }, 'room snapshot failed; loads of that room read more events'),
@@ -144,18 +94,23 @@ export function buildContainer(options: ContainerOptions): Container {
     );
 
   container
+    .bind<PostCommands>(TYPES.PostCommands)
+    .toResolvedValue(
+      (eventStore: EventStore, clock: Clock, ids: IdGenerator, metrics: ChatMetrics) =>
+        measuredCommands(makePostCommands({ eventStore, clock, ids }), metrics),
+      [TYPES.EventStore, TYPES.Clock, TYPES.Ids, TYPES.Metrics],
+    );
+
+  container
     .bind<ChatQueries>(TYPES.ChatQueries)
-    .toResolvedValue(async (db: SqlDatabase) => {
-      await migrateReadModels(db);
-      return new SqlChatQueries(db);
-    }, [TYPES.SqlDatabase]);
+    .toResolvedValue((db: SqlDatabase) => new SqlChatQueries(db), [TYPES.SqlDatabase]);
 
   container
     .bind<ProjectionRunner>(TYPES.ProjectionRunner)
     .toResolvedValue(
       async (db: SqlDatabase, eventStore: EventStore, logger: Logger, config: Config) => {
-        await migrateReadModels(db);
         // A checkpoint of the other store (the deployment switched stores) rebuilds the read models too.
+        // The EventStoreDB module is loaded only when chosen, as in openEventStore: the only await here.
         const isCurrentCheckpoint =
           config.eventStore.kind === 'eventstoredb'
             ? (await import('../eventStore/eventStoreDbEventStore')).isEventStoreDbCheckpoint
@@ -187,10 +142,7 @@ export function buildContainer(options: ContainerOptions): Container {
 
   container
     .bind<RoomDirectory>(TYPES.RoomDirectory)
-    .toResolvedValue(async (db: SqlDatabase) => {
-      await migrateReadModels(db);
-      return new SqlRoomDirectory(db);
-    }, [TYPES.SqlDatabase]);
+    .toResolvedValue((db: SqlDatabase) => new SqlRoomDirectory(db), [TYPES.SqlDatabase]);
 
   container.bind<TypingSignals>(TYPES.TypingSignals).toResolvedValue((db: SqlDatabase) => new PgTypingSignals(db), [TYPES.SqlDatabase]);
 
@@ -212,7 +164,7 @@ export function buildContainer(options: ContainerOptions): Container {
   container
     .bind<UserBudgets>(TYPES.UserBudgets)
     .toResolvedValue(
-      async (config: Config, db: SqlDatabase, logger: Logger, metrics: ChatMetrics): Promise<UserBudgets> => {
+      (config: Config, db: SqlDatabase, logger: Logger, metrics: ChatMetrics): UserBudgets => {
         const settings = {
           perSecond: {
             send: config.sendRateLimit,
@@ -223,9 +175,7 @@ export function buildContainer(options: ContainerOptions): Container {
           },
           typingIntervalMs: config.typingIntervalMs,
         };
-        // On a PostgreSQL server several processes may serve one user: the send budget is
-        // kept in the database so it holds across them. PGlite is one process by nature.
-        const shared = db.kind === 'postgres' && config.sendRateLimit > 0 ? await SqlSharedBuckets.create(db, logger) : null;
+        const shared = sharesSendBudget(db, config) ? new SqlSharedBuckets(db, logger) : null;
         return measureRefusals(new UserBudgets(settings, { shared, sharedKinds: ['send'], logger }), metrics);
       },
       [TYPES.Config, TYPES.SqlDatabase, TYPES.Logger, TYPES.Metrics],
@@ -261,11 +211,8 @@ export function buildContainer(options: ContainerOptions): Container {
   container
     .bind<Notifications>(TYPES.Notifications)
     .toResolvedValue(
-      async (config: Config, db: SqlDatabase, eventStore: EventStore, logger: Logger, clock: Clock, ids: IdGenerator) => {
-        // The reminders read the read models: their tables exist before the notifications start.
-        await migrateReadModels(db);
-        return Notifications.create({ config, db, eventStore, logger, clock, ids });
-      },
+      (config: Config, db: SqlDatabase, eventStore: EventStore, logger: Logger, clock: Clock, ids: IdGenerator) =>
+        new Notifications({ config, db, eventStore, logger, clock, ids }),
       [TYPES.Config, TYPES.SqlDatabase, TYPES.EventStore, TYPES.Logger, TYPES.Clock, TYPES.Ids],
     );
 

@@ -7,6 +7,7 @@ export const TYPES = {
   SqlDatabase: Symbol.for('SqlDatabase'),
   EventStore: Symbol.for('EventStore'),
   RoomCommands: Symbol.for('RoomCommands'),
+  PostCommands: Symbol.for('PostCommands'),
   ChatQueries: Symbol.for('ChatQueries'),
   ProjectionRunner: Symbol.for('ProjectionRunner'),
   LiveFeed: Symbol.for('LiveFeed'),

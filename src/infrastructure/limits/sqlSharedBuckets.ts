@@ -13,12 +13,19 @@ import type { SqlDatabase } from '../sql/sqlDatabase';
 export class SqlSharedBuckets implements SharedBuckets {
   private takesSincePrune = 0;
 
-  private constructor(
+  /** The table must exist: see `migrate`. */
+  constructor(
     private readonly db: SqlDatabase,
     private readonly logger: Logger,
   ) {}
 
+  /** Migrates, then builds: for one-off use. A server migrates once at start-up (migrateDatabase). */
   static async create(db: SqlDatabase, logger: Logger): Promise<SqlSharedBuckets> {
+    await SqlSharedBuckets.migrate(db);
+    return new SqlSharedBuckets(db, logger);
+  }
+
+  static async migrate(db: SqlDatabase): Promise<void> {
     await db.transaction(async (tx) => {
       await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended('chat:migrate:rate-buckets', 0))`);
       await tx.query(`
@@ -29,7 +36,6 @@ export class SqlSharedBuckets implements SharedBuckets {
           taken boolean NOT NULL
         )`);
     });
-    return new SqlSharedBuckets(db, logger);
   }
 
   async take(key: string, ratePerSecond: number, burst: number): Promise<boolean> {

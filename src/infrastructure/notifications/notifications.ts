@@ -9,7 +9,6 @@ import { DeliveryWorker } from './deliveryWorker';
 import { OutboxFeeder } from './outboxFeeder';
 import { OutboxStore } from './outboxStore';
 import { developmentVapidKeys, SqlPushSubscriptions } from './pushSubscriptions';
-import { migrateNotifications } from './schema';
 import { pushSender, webhookSender, type Sender } from './senders';
 import { SqlPresence } from './sqlPresence';
 import { UnreadReminders } from './unreadReminders';
@@ -32,6 +31,8 @@ export interface NotificationsDeps {
  * Everything that reaches users who are not connected: presence, the outbox feeder,
  * the delivery worker, unread reminders, and Web Push subscriptions. Runs in every
  * server process; the database makes each decision once (see docs/webhooks.md).
+ * Its tables (notifications/schema.ts) and the read models its reminders read are
+ * created before it is built (migrateDatabase).
  */
 export class Notifications {
   readonly presence: SqlPresence;
@@ -47,11 +48,6 @@ export class Notifications {
     this.presence = new SqlPresence(deps.db, deps.logger.child({ component: 'presence' }));
     this.outbox = new OutboxStore(deps.db);
     this.subscriptions = new SqlPushSubscriptions(deps.db);
-  }
-
-  static async create(deps: NotificationsDeps): Promise<Notifications> {
-    await migrateNotifications(deps.db);
-    return new Notifications(deps);
   }
 
   async start(metrics: Registry): Promise<void> {

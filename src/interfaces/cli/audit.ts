@@ -9,11 +9,13 @@ import type { EventStore } from '../../application/ports/eventStore';
 import { randomIds } from '../../application/ports/ids';
 import { silentLogger } from '../../application/ports/logger';
 import { ConfigError, loadConfig, type Config } from '../../config';
-import { buildContainer } from '../../infrastructure/di/container';
-import { TYPES } from '../../infrastructure/di/identifiers';
+import { openEventStore } from '../../infrastructure/eventStore/openEventStore';
+import { PostgresEventStore } from '../../infrastructure/eventStore/postgresEventStore';
+import { createChatMetrics } from '../../infrastructure/metrics/chatMetrics';
+import { openDatabase } from '../../infrastructure/sql/openDatabase';
 import { rebuildCheck } from '../../infrastructure/readModels/rebuildCheck';
 import type { SqlDatabase } from '../../infrastructure/sql/sqlDatabase';
-import { instantText, roomIdSchema } from '../http/validation';
+import { instantText, roomIdSchema } from '../validation';
 
 /** Exit codes: everything verified / equal; something did not; the command could not run. */
 export const EXIT = { ok: 0, failed: 1, unusable: 2 } as const;
@@ -29,29 +31,32 @@ class CliError extends Error {}
 
 /** The store the configuration names, opened only when a command needs it, closed after. */
 class Store {
-  private container: ReturnType<typeof buildContainer> | null = null;
+  private db: Promise<SqlDatabase> | null = null;
+  private store: Promise<EventStore> | null = null;
   private readonly opened: Array<{ close(): Promise<void> }> = [];
 
   constructor(readonly config: Config) {}
 
   async eventStore(): Promise<EventStore> {
-    return this.get<EventStore>(TYPES.EventStore);
+    // The database first: every store is built on it (the read models live there even with
+    // EventStoreDB), and an embedded one left open keeps the process from exiting.
+    const db = await this.sqlDatabase();
+    this.store ??= (async () => {
+      const eventStore = await openEventStore(this.config, db, createChatMetrics({ defaultMetrics: false }));
+      this.opened.push(eventStore);
+      // As the server does at start-up: on an empty database the record is there, empty.
+      if (this.config.eventStore.kind !== 'eventstoredb') await PostgresEventStore.migrate(db);
+      return eventStore;
+    })();
+    return this.store;
   }
 
   async sqlDatabase(): Promise<SqlDatabase> {
-    return this.get<SqlDatabase>(TYPES.SqlDatabase);
-  }
-
-  private async get<T extends { close(): Promise<void> }>(id: symbol): Promise<T> {
-    this.container ??= buildContainer({ config: this.config, logger: silentLogger, clock: systemClock, ids: randomIds });
-    // The database first: every store is built on it (the read models live there even with
-    // EventStoreDB), and an embedded one left open keeps the process from exiting.
-    for (const needed of [TYPES.SqlDatabase, TYPES.EventStore]) {
-      const resource = await this.container.getAsync<{ close(): Promise<void> }>(needed);
-      if (!this.opened.includes(resource)) this.opened.push(resource);
-      if (needed === id) break;
-    }
-    return this.container.getAsync<T>(id);
+    this.db ??= openDatabase(this.config, silentLogger).then((db) => {
+      this.opened.push(db);
+      return db;
+    });
+    return this.db;
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,7 @@
 import express, { type RequestHandler, type Router } from 'express';
 import type { Logger } from '../../application/ports/logger';
-import { ApiError, errorHandler } from './errors';
+import { ApiError } from '../errors';
+import { errorHandler } from './errors';
 import { requestId } from './requestContext';
 
 export interface HttpAppOptions {

@@ -12,9 +12,9 @@ import type { EventStore } from '../../application/ports/eventStore';
 import type { Logger } from '../../application/ports/logger';
 import type { AuditAction } from '../../domain/audit';
 import { authenticate } from './auth';
-import { ApiError } from './errors';
+import { ApiError } from '../errors';
 import { principalOf, requestIdOf } from './requestContext';
-import { instantText, parseInput, roomIdSchema } from './validation';
+import { instantText, parseInput, roomIdSchema } from '../validation';
 
 export interface AuditRoutesDeps {
   eventStore: EventStore;

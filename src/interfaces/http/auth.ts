@@ -2,7 +2,8 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
 import { InvalidTokenError, type TokenVerifier } from '../../application/ports/auth';
 import type { Logger } from '../../application/ports/logger';
-import { ApiError } from './errors';
+import { ApiError } from '../errors';
+import { refusedTokenMessage } from '../refusedToken';
 import { setPrincipal } from './requestContext';
 
 function bearerToken(req: Request): string | null {
@@ -29,17 +30,6 @@ export function authenticate(verifier: TokenVerifier, logger: Logger): RequestHa
     }
     next();
   };
-}
-
-/**
- * The one message a refused token gets, over HTTP, the WebSocket handshake and the
- * `auth` frame alike: expired or not valid, nothing more. The reason goes to the
- * debug log only: it can name the expected issuer or audience.
- */
-export function refusedTokenMessage(error: unknown, logger: Logger, via: 'http' | 'handshake' | 'auth frame'): string {
-  const reason = error instanceof Error ? error.message : String(error);
-  logger.debug({ reason, via }, 'token refused');
-  return /expired/i.test(reason) ? 'the token has expired' : 'the token is not valid';
 }
 
 /**

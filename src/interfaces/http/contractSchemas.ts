@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { jsonObject } from './validation';
+import { jsonObject } from '../validation';
 
 /**
  * The contract's shapes that are not (yet) request validation in a router: the

@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import type { TokenIssuer } from '../../application/ports/tokenIssuer';
 import { jsonBody } from './requestContext';
-import { jsonObject, parseInput, text } from './validation';
+import { jsonObject, parseInput, text } from '../validation';
 
 export const sessionBody = jsonObject({
   userId: text(1, 64, { notBlank: true }).refine((id) => !id.startsWith('system:'), { error: 'may not start with "system:"' }),

@@ -2,7 +2,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { eventsQuery, roomParams as auditParams, stateQuery, verifyQuery } from './auditRoutes';
 import * as contract from './contractSchemas';
-import { statusOfCode, type ErrorCode } from './errors';
+import { statusOfCode, type ErrorCode } from '../errors';
 import { sessionBody } from './devRoutes';
 import { listPostsQuery, postParams, upsertPostBody } from './postRoutes';
 import { listRoomsQuery, markReadBody, messagesQuery, openRoomBody, roomParams, sendMessageBody } from './roomRoutes';

@@ -3,15 +3,15 @@ import { z } from 'zod';
 import type { TokenVerifier } from '../../application/ports/auth';
 import type { Logger } from '../../application/ports/logger';
 import type { ChatQueries, PostView, ProjectionProgress } from '../../application/ports/readModels';
-import type { RoomCommands } from '../../application/room/roomCommands';
+import type { PostCommands } from '../../application/post/postCommands';
 import { authenticate, internalToken } from './auth';
-import { ApiError } from './errors';
+import { ApiError } from '../errors';
 import { awaitProjection } from './readYourWrites';
 import { jsonBody, requestIdOf } from './requestContext';
-import { integerText, jsonObject, parseInput, postIdSchema, text } from './validation';
+import { integerText, jsonObject, parseInput, postIdSchema, text } from '../validation';
 
 export interface PostRoutesDeps {
-  commands: Pick<RoomCommands, 'upsertPost'>;
+  commands: Pick<PostCommands, 'upsertPost'>;
   queries: Pick<ChatQueries, 'getPost' | 'listPosts'>;
   progress: ProjectionProgress;
   verifier: TokenVerifier;

@@ -3,9 +3,9 @@ import type { TokenVerifier } from '../../application/ports/auth';
 import type { Logger } from '../../application/ports/logger';
 import { authenticate } from './auth';
 import { pushSubscriptionSchemas } from './contractSchemas';
-import { ApiError } from './errors';
+import { ApiError } from '../errors';
 import { jsonBody, principalOf } from './requestContext';
-import { parseInput } from './validation';
+import { parseInput } from '../validation';
 
 export interface PushRoutesDeps {
   /** Null: Web Push is off (production without VAPID keys). */

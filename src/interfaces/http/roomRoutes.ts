@@ -6,10 +6,10 @@ import type { Logger } from '../../application/ports/logger';
 import type { ChatQueries, ProjectionProgress, RoomView } from '../../application/ports/readModels';
 import type { RoomCommands } from '../../application/room/roomCommands';
 import { authenticate } from './auth';
-import { ApiError } from './errors';
+import { ApiError } from '../errors';
 import { awaitProjection } from './readYourWrites';
 import { actorOf, jsonBody } from './requestContext';
-import { clientMessageIdSchema, integer, integerText, jsonObject, MAX_SEQ, parseInput, postIdSchema, roomIdSchema } from './validation';
+import { clientMessageIdSchema, integer, integerText, jsonObject, MAX_SEQ, parseInput, postIdSchema, roomIdSchema } from '../validation';
 
 export interface RoomRoutesDeps {
   commands: Pick<RoomCommands, 'openRoom' | 'reopenRoom' | 'sendMessage' | 'markRead' | 'block' | 'unblock'>;

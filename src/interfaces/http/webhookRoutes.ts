@@ -1,8 +1,8 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { internalToken } from './auth';
-import { ApiError } from './errors';
-import { integerText, parseInput } from './validation';
+import { ApiError } from '../errors';
+import { integerText, parseInput } from '../validation';
 
 type Channel = 'webhook' | 'push';
 

@@ -2,14 +2,15 @@ import type { TokenVerifier } from '../../application/ports/auth';
 import type { IdGenerator } from '../../application/ports/ids';
 import type { Logger } from '../../application/ports/logger';
 import type { ChatQueries } from '../../application/ports/readModels';
-import { blocks, type RoomDirectory } from '../../application/ports/roomDirectory';
+import type { RoomDirectory } from '../../application/ports/roomDirectory';
 import type { TypingSignals } from '../../application/ports/typingSignals';
 import type { RoomCommands } from '../../application/room/roomCommands';
+import { sendTyping } from '../../application/room/sendTyping';
 import type { UserBudgets } from '../../application/limits/userBudgets';
 import type { FairTurns } from '../../application/live/fairTurns';
 import { resumeRoom } from '../../application/live/resumeRoom';
-import { refusedTokenMessage } from '../http/auth';
-import { toApiError } from '../http/errors';
+import { toApiError } from '../errors';
+import { refusedTokenMessage } from '../refusedToken';
 import { CloseCode, RATE_LIMITED_CLOSE_REASON } from './closeCodes';
 import type { Connection } from './connection';
 import { errorFrame, type AuthFrame, type ClientFrame, type ReadFrame, type ResumeFrame, type SendFrame, type TypingFrame } from './frames';
@@ -79,20 +80,7 @@ export function makeDispatcher(deps: DispatchDeps) {
 
   const typing = async (connection: Connection, frame: TypingFrame): Promise<void> => {
     try {
-      const room = await deps.directory.access(frame.roomId);
-      const me = connection.userId;
-      if (room === null || (room.lenderId !== me && room.borrowerId !== me)) {
-        connection.send(errorFrame('not_found', `room ${frame.roomId} not found`, 'typing'));
-        return;
-      }
-      if (room.status === 'expired') {
-        connection.send(errorFrame('room_expired', `room ${frame.roomId} has expired; open it again to continue`, 'typing'));
-        return;
-      }
-      const other = room.lenderId === me ? room.borrowerId : room.lenderId;
-      // Nothing of the blocked side reaches the blocker; the blocked side is not told.
-      if (blocks(room, other, me)) return;
-      await deps.typing.publish({ roomId: frame.roomId, userId: me, toUserId: other });
+      await sendTyping(deps, frame.roomId, connection.userId);
     } catch (error) {
       answerError(connection, error, 'typing');
     }

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import type { Message } from '../../domain/room';
 import type { RoomView } from '../../application/ports/readModels';
-import type { ErrorCode } from '../http/errors';
-import { clientMessageIdSchema, integer, roomIdSchema } from '../http/validation';
+import type { ErrorCode } from '../errors';
+import { clientMessageIdSchema, integer, roomIdSchema } from '../validation';
 
 /**
  * The frames of the contract's WebSocket section. Client frames are validated here,

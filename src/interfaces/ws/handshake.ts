@@ -2,8 +2,8 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Principal, TokenVerifier } from '../../application/ports/auth';
 import type { Logger } from '../../application/ports/logger';
-import { refusedTokenMessage } from '../http/auth';
-import { errorBody, type ErrorCode } from '../http/errors';
+import { errorBody, type ErrorCode } from '../errors';
+import { refusedTokenMessage } from '../refusedToken';
 
 /** The subprotocol a browser offers next to its token: `new WebSocket(url, ["chat.v1", token])`. */
 export const CHAT_PROTOCOL = 'chat.v1';

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { WrongExpectedRevisionError, type EventStore, type RecordedEvent } from '../../../src/application/ports/eventStore';
 import { randomIds } from '../../../src/application/ports/ids';
 import { silentLogger } from '../../../src/application/ports/logger';
+import { makePostCommands } from '../../../src/application/post/postCommands';
 import { makeRoomCommands, type Actor, type RoomCommands } from '../../../src/application/room/roomCommands';
 import { sweepExpiredRooms, type SweepResult } from '../../../src/application/room/sweepExpiredRooms';
 import { roomStreamName } from '../../../src/domain/room';
@@ -83,6 +84,7 @@ export async function openLifecycle(kind: DatabaseKind): Promise<Lifecycle> {
     });
   const commandsOver = (eventStore: EventStore) => makeRoomCommands({ eventStore: tracked(eventStore), clock, ids: randomIds });
   const commands = commandsOver(store);
+  const posts = makePostCommands({ eventStore: tracked(store), clock, ids: randomIds });
   const queries = new SqlChatQueries(db);
 
   const lifecycle: Lifecycle = {
@@ -98,7 +100,7 @@ export async function openLifecycle(kind: DatabaseKind): Promise<Lifecycle> {
       const postId = `post-${randomUUID()}`;
       const lender = actor(`lender-${randomUUID()}`);
       const borrower = actor(`borrower-${randomUUID()}`);
-      await commands.upsertPost({ postId, ownerId: lender.userId, title: 'Cordless drill' }, randomUUID());
+      await posts.upsertPost({ postId, ownerId: lender.userId, title: 'Cordless drill' }, randomUUID());
       return { postId, lender, borrower };
     },
     async anOpenRoom() {

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomIds } from '../../../src/application/ports/ids';
 import { silentLogger } from '../../../src/application/ports/logger';
+import { makePostCommands } from '../../../src/application/post/postCommands';
 import { makeRoomCommands, type Actor } from '../../../src/application/room/roomCommands';
 import { PostgresEventStore } from '../../../src/infrastructure/eventStore/postgresEventStore';
 import { applyBatchToReadModels } from '../../../src/infrastructure/readModels/chatProjection';
@@ -33,7 +34,7 @@ describe.each(databaseKinds)('the audit tools on %s', (kind) => {
       await migrateReadModels(db);
       const eventStore = new PostgresEventStore(db);
       const commands = makeRoomCommands({ eventStore, clock, ids: randomIds });
-      await commands.upsertPost({ postId, ownerId: lena.userId, title: 'Ladder' }, randomUUID());
+      await makePostCommands({ eventStore, clock, ids: randomIds }).upsertPost({ postId, ownerId: lena.userId, title: 'Ladder' }, randomUUID());
       roomId = (await commands.openRoom(postId, bob)).room.roomId; // 08:00
       clock.set(new Date('2026-04-01T09:00:00.000Z'));
       await commands.sendMessage({ roomId, clientMessageId: 'm1', body: 'How tall is it?' }, bob);

@@ -3,6 +3,7 @@ import { AnchorLedger } from '../../../src/application/audit/anchors';
 import { eventHash } from '../../../src/application/audit/hashChain';
 import type { EventMetadata } from '../../../src/application/ports/eventStore';
 import { randomIds } from '../../../src/application/ports/ids';
+import { makePostCommands } from '../../../src/application/post/postCommands';
 import { makeRoomCommands, type Actor } from '../../../src/application/room/roomCommands';
 import { PostgresEventStore } from '../../../src/infrastructure/eventStore/postgresEventStore';
 import type { SqlExecutor } from '../../../src/infrastructure/sql/sqlDatabase';
@@ -31,7 +32,10 @@ describe.each(databaseKinds)('tamper evidence on %s', (kind) => {
     await withConnection(tdb, async (db) => {
       await PostgresEventStore.migrate(db);
       const commands = makeRoomCommands({ eventStore: new PostgresEventStore(db), clock, ids: randomIds });
-      await commands.upsertPost({ postId, ownerId: lena.userId, title: 'Kayak' }, randomUUID());
+      await makePostCommands({ eventStore: new PostgresEventStore(db), clock, ids: randomIds }).upsertPost(
+        { postId, ownerId: lena.userId, title: 'Kayak' },
+        randomUUID(),
+      );
       for (const scenario of scenarios) {
         borrowers[scenario] = { userId: `${scenario}-${randomUUID().slice(0, 6)}`, correlationId: randomUUID() };
         rooms[scenario] = (await commands.openRoom(postId, borrowers[scenario])).room.roomId;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { POST_ID_PATTERN } from '../../domain/post';
+import { POST_ID_PATTERN } from '../domain/post';
 import { ApiError } from './errors';
 
 /**
