@@ -7,10 +7,9 @@
 import WebSocket from 'ws';
 import { ChatClient, type ChatClientOptions, type Message, type OutgoingMessage, type StateChange, type WebSocketConstructor } from '../../client/sdk/src';
 import { createTestDatabase, type TestDatabase } from '../support/databases';
-import { as, eventually } from '../support/http';
+import { as, eventually, unique } from '../support/http';
 import { spawnServer, stopServer, type ServerProcess } from '../support/serverProcess';
 import { TEST_INTERNAL_TOKEN, tokenFor } from '../support/tokens';
-import { unique } from '../interfaces/ws/wsSupport';
 
 /** One SDK client and everything it handed to the app. */
 interface Watched {

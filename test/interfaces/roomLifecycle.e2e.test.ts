@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { databaseKinds } from '../support/databases';
 import { as, eventually } from '../support/http';
 import { ManualClock, startTestServer, type TestServer } from '../support/server';
+import { connect, type Frame, type TestClient } from '../support/ws';
 import { TEST_INTERNAL_TOKEN, tokenFor } from '../support/tokens';
-import { connect, type Frame, type TestClient } from './ws/wsSupport';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;

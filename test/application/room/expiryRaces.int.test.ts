@@ -8,7 +8,7 @@ import { randomIds } from '../../../src/application/ports/ids';
 import { sweepExpiredRooms, type SweepResult } from '../../../src/application/room/sweepExpiredRooms';
 import type { RoomCommands } from '../../../src/application/room/roomCommands';
 import { databaseKinds } from '../../support/databases';
-import { openLifecycle, ttl, type Lifecycle } from './lifecycleHarness';
+import { openRoomHarness, type RoomHarness, ttl } from '../../support/roomHarness';
 
 /**
  * The expiry decision is made on each room's stream with optimistic concurrency. These
@@ -16,11 +16,11 @@ import { openLifecycle, ttl, type Lifecycle } from './lifecycleHarness';
  * sweeps (on PostgreSQL, over separate connection pools, as other processes would).
  */
 describe.each(databaseKinds)('expiry under concurrency on %s', (kind) => {
-  let l: Lifecycle;
+  let l: RoomHarness;
   /** Room commands as a second process would run them: its own connections (PostgreSQL). */
   let other: RoomCommands;
   beforeAll(async () => {
-    l = await openLifecycle(kind);
+    l = await openRoomHarness(kind);
     // PGlite is embedded: one process owns its data directory, so "another process" shares it.
     other = kind === 'pglite' ? l.commandsOver(l.store) : l.commandsOver(new PostgresEventStore(await l.tdb.connect()));
   });

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { MessageSent, RoomExpired } from '../../../src/domain/room';
 import { BlockedError, OwnPostError, RoomExpiredError } from '../../../src/domain/room';
 import { databaseKinds } from '../../support/databases';
-import { actor, DAY, HOUR, MINUTE, openLifecycle, ttl, type Lifecycle } from './lifecycleHarness';
+import { actor, openRoomHarness, type RoomHarness, ttl } from '../../support/roomHarness';
+import { DAY, HOUR, MINUTE } from '../../support/time';
 
 /**
  * A room's life through the use cases, on a real database: expiry by the sweep (time
@@ -10,9 +11,9 @@ import { actor, DAY, HOUR, MINUTE, openLifecycle, ttl, type Lifecycle } from './
  * reopening, and blocking. HTTP and WebSocket suites check the same over the wire.
  */
 describe.each(databaseKinds)('room lifecycle on %s', (kind) => {
-  let l: Lifecycle;
+  let l: RoomHarness;
   beforeAll(async () => {
-    l = await openLifecycle(kind);
+    l = await openRoomHarness(kind);
   });
   afterAll(async () => {
     await l?.close();
