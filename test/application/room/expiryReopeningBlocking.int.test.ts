@@ -10,7 +10,7 @@ import { DAY, HOUR, MINUTE } from '../../support/time';
  * driven by a manual clock), what an expired room looks like to its participants,
  * reopening, and blocking. HTTP and WebSocket suites check the same over the wire.
  */
-describe.each(databaseKinds)('room lifecycle on %s', (kind) => {
+describe.each(databaseKinds)('expiry, reopening and blocking through the room use cases on %s', (kind) => {
   let l: RoomHarness;
   beforeAll(async () => {
     l = await openRoomHarness(kind);
