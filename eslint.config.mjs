@@ -13,6 +13,19 @@ export default tseslint.config(
     },
   },
   {
+    // A focused test (`.only`, fit, fdescribe) silently skips the rest of its file: never committed.
+    files: ['test/**/*.ts'],
+    rules: {
+      'no-restricted-properties': ['error',
+        ...['describe', 'it', 'test'].map((object) => ({ object, property: 'only', message: 'a focused test skips the others; remove .only before committing' })),
+      ],
+      'no-restricted-globals': ['error',
+        { name: 'fit', message: 'a focused test skips the others; use it' },
+        { name: 'fdescribe', message: 'a focused suite skips the others; use describe' },
+      ],
+    },
+  },
+  {
     // Plain CommonJS files Jest and Node load before any TypeScript transform.
     files: ['**/*.js'],
     rules: { '@typescript-eslint/no-require-imports': 'off' },

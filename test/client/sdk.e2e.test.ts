@@ -7,10 +7,9 @@
 import WebSocket from 'ws';
 import { ChatClient, type ChatClientOptions, type Message, type OutgoingMessage, type StateChange, type WebSocketConstructor } from '../../client/sdk/src';
 import { createTestDatabase, type TestDatabase } from '../support/databases';
-import { as, eventually } from '../support/http';
+import { as, eventually, unique } from '../support/http';
 import { spawnServer, stopServer, type ServerProcess } from '../support/serverProcess';
 import { TEST_INTERNAL_TOKEN, tokenFor } from '../support/tokens';
-import { unique } from '../interfaces/ws/wsSupport';
 
 /** One SDK client and everything it handed to the app. */
 interface Watched {
@@ -114,11 +113,13 @@ describe('the client SDK against a real server process', () => {
 
     await Promise.all([online(bobApp), online(lenaApp)]);
     await eventually(async () => seqsOf(bobApp, roomId).length >= 6 && seqsOf(lenaApp, roomId).length >= 6, 20_000, 'everything to arrive');
-    // Give any stray duplicate time to show itself.
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    // One message more: a room's messages arrive in seq order, so a stray duplicate would come before it.
+    const marker = await as(server.url, tokenFor(lena)).post(`/api/rooms/${roomId}/messages`, { clientMessageId: unique('cm'), body: 'marker' });
+    expect(marker.status).toBe(201);
+    await eventually(async () => [bobApp, lenaApp].every((app) => bodiesOf(app, roomId).includes('marker')), 20_000, 'the marker');
 
     for (const app of [bobApp, lenaApp]) {
-      expect(seqsOf(app, roomId)).toEqual(range(1, 6));
+      expect(seqsOf(app, roomId)).toEqual(range(1, 7));
       expect(new Set(bodiesOf(app, roomId))).toEqual(
         new Set([
           'is the drill free on Saturday?',
@@ -127,6 +128,7 @@ describe('the client SDK against a real server process', () => {
           'I can bring it back by 6 🚲',
           'see you then',
           'sent over HTTP after the restart',
+          'marker',
         ]),
       );
     }
@@ -141,10 +143,10 @@ describe('the client SDK against a real server process', () => {
       expect(settled[0]?.message?.body).toBe(item.body);
     }
     expect(bobApp.client.unsent()).toEqual([]);
-    // The server's history agrees: six messages, none twice.
+    // The server's history agrees: seven messages, none twice.
     const history = await as(server.url, tokenFor(bob)).get(`/api/rooms/${roomId}/messages`);
-    expect(history.body.messages.map((m: Message) => m.seq)).toEqual(range(1, 6));
-    expect(new Set(history.body.messages.map((m: Message) => m.body)).size).toBe(6);
+    expect(history.body.messages.map((m: Message) => m.seq)).toEqual(range(1, 7));
+    expect(new Set(history.body.messages.map((m: Message) => m.body)).size).toBe(7);
   }, 120_000);
 
   it('refreshes a short-lived token over the open socket before it expires: no disconnect, still live', async () => {
@@ -157,8 +159,8 @@ describe('the client SDK against a real server process', () => {
     lenaApp.client.follow(roomId, 0);
     await Promise.all([online(bobApp), online(lenaApp)]);
 
-    // Past two whole token lifetimes.
-    await new Promise((resolve) => setTimeout(resolve, 9_000));
+    // Past the expiry of the first two tokens (4 s each, refreshed 2 s early): the fourth has been fetched.
+    await eventually(async () => bobApp.tokensIssued() >= 4, 15_000, 'three token refreshes');
     lenaApp.client.send(roomId, 'still there?');
     await eventually(async () => bodiesOf(bobApp, roomId).includes('still there?'), 5_000, 'the live message');
 
@@ -206,11 +208,13 @@ describe('the client SDK against a real server process', () => {
     }
     const total = 3 * perSender;
     await eventually(async () => [bobPhone, bobLaptop, lenaApp].every((w) => seqsOf(w, roomId).length >= total), 30_000, 'every message');
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // One message more, once every device has all of them: a stray duplicate would come before it.
+    lenaApp.client.send(roomId, 'marker');
+    await eventually(async () => [bobPhone, bobLaptop, lenaApp].every((w) => bodiesOf(w, roomId).includes('marker')), 30_000, 'the marker');
 
     const reference = bodiesOf(lenaApp, roomId);
     for (const w of [bobPhone, bobLaptop, lenaApp]) {
-      expect(seqsOf(w, roomId)).toEqual(range(1, total));
+      expect(seqsOf(w, roomId)).toEqual(range(1, total + 1));
       // The same order everywhere: the room's order, not each device's.
       expect(bodiesOf(w, roomId)).toEqual(reference);
       expect(w.client.unsent()).toEqual([]);

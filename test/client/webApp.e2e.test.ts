@@ -96,6 +96,15 @@ withBrowser('the web app in Chromium: a lender and a borrower chat about a demo 
     await page.getByLabel('Message', { exact: true }).fill(text);
     await page.getByRole('button', { name: 'Send' }).click();
   };
+  /**
+   * A message from `from`, shown as sent there and shown to `to`: a room's messages arrive in
+   * seq order, so a message that reached the server before it, or a stray copy, would be there first.
+   */
+  const marker = async (from: Page, to: Page, text: string) => {
+    await send(from, text);
+    await bubbles(to, text).waitFor();
+    await until('the marker to be sent', async () => (await from.getByText(/Sending…|Waiting for connection…/).count()) === 0);
+  };
 
   beforeAll(async () => {
     // `npm test` builds the app first; a lone run of this file builds it when it is missing.
@@ -214,17 +223,20 @@ withBrowser('the web app in Chromium: a lender and a borrower chat about a demo 
     const queued = 'sent from the subway 🚇 지하철';
     await send(borrower, queued);
     await borrower.getByText('Waiting for connection…').waitFor();
-    // Nothing reaches the lender while the borrower is offline.
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    // Nothing reaches the lender while the borrower is offline: the lender's own message, sent now, comes first.
+    await send(lender, 'are you there?');
+    await bubbles(lender, 'are you there?').waitFor();
+    await until('the lender’s message to be sent', async () => (await lender.getByText('Sending…').count()) === 0);
     expect(await bubbles(lender, queued).count()).toBe(0);
 
     await borrowerContext.setOffline(false);
     await bubbles(lender, queued).waitFor();
     await until('the borrower’s copy to be sent', async () => (await borrower.getByText('Waiting for connection…').count()) === 0 && (await borrower.getByText('Sending…').count()) === 0);
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    await marker(lender, borrower, 'back online then');
     expect(await bubbles(lender, queued).count()).toBe(1);
     expect(await bubbles(borrower, queued).count()).toBe(1);
-    expect(await messages(lender).locator('li').count()).toBe(5);
+    expect(await bubbles(borrower, 'are you there?').count()).toBe(1);
+    expect(await messages(lender).locator('li').count()).toBe(7);
   });
 
   it('while the lender blocks, the borrower’s message fails with Retry; after Unblock, Retry delivers it once', async () => {
@@ -240,7 +252,7 @@ withBrowser('the web app in Chromium: a lender and a borrower chat about a demo 
     await borrower.getByRole('button', { name: 'Retry' }).click();
     await bubbles(lender, refused).waitFor();
     await until('the retried message to be sent', async () => (await borrower.getByText(/^Not sent:|Sending…/).count()) === 0);
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    await marker(lender, borrower, 'sure, any time');
     expect(await bubbles(lender, refused).count()).toBe(1);
     expect(await bubbles(borrower, refused).count()).toBe(1);
   });

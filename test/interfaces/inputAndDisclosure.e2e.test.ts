@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import WebSocket from 'ws';
-import type { TestServer } from '../support/server';
+import { call, openRoom, unique } from '../support/http';
+import { RecordingLogger } from '../support/logger';
+import { startTestServer, type TestServer } from '../support/server';
+import { closedAfterEach, connect, sendAndAck, type TestClient, wsUrl } from '../support/ws';
 import { TEST_JWT_SECRET } from '../support/tokens';
-import { closedAfterEach, connect, http, openRoom, RecordingLogger, sendAndAck, startWsServer, unique, wsUrl, type TestClient } from './ws/wsSupport';
 
 const NUL = '\u0000';
 const LONE_SURROGATE = 'abc\ud800';
@@ -35,8 +37,8 @@ describe('input checks and what refusals disclose', () => {
   const open = async (userId: string): Promise<TestClient> => track(await connect(server.url, userId));
 
   beforeAll(async () => {
-    server = await startWsServer('postgres', { logger });
-    strict = await startWsServer('postgres', { env: { JWT_ISSUER: 'https://issuer.example.com', JWT_AUDIENCE: 'chat-api' }, logger });
+    server = await startTestServer('postgres', { logger });
+    strict = await startTestServer('postgres', { env: { JWT_ISSUER: 'https://issuer.example.com', JWT_AUDIENCE: 'chat-api' }, logger });
   });
   afterAll(async () => {
     for (const s of [server, strict]) {
@@ -82,25 +84,25 @@ describe('input checks and what refusals disclose', () => {
   describe('tokens', () => {
     it('refuses a token whose sub holds NUL with 401 over HTTP and in the handshake, never 500', async () => {
       const token = signed({ sub: `bob${NUL}` });
-      const overHttp = await http<{ error: { code: string } }>(server.url, 'GET', '/api/rooms', { token });
+      const overHttp = await call<{ error: { code: string } }>(server.url, 'GET', '/api/rooms', { token });
       expect(overHttp.status).toBe(401);
       expect(overHttp.body.error.code).toBe('unauthorized');
       expect((await handshakeRefusal(server.url, token)).status).toBe(401);
-      const loneSurrogate = await http(server.url, 'GET', '/api/rooms', { token: signed({ sub: LONE_SURROGATE }) });
+      const loneSurrogate = await call(server.url, 'GET', '/api/rooms', { token: signed({ sub: LONE_SURROGATE }) });
       expect(loneSurrogate.status).toBe(401);
     });
 
     it('refuses a token with a crit header, which names extensions the service does not understand', async () => {
       const token = signed({ sub: unique('user') }, { header: { alg: 'HS256', crit: ['exp-ext'] } as jwt.JwtHeader });
-      expect((await http(server.url, 'GET', '/api/rooms', { token })).status).toBe(401);
+      expect((await call(server.url, 'GET', '/api/rooms', { token })).status).toBe(401);
       expect((await handshakeRefusal(server.url, token)).status).toBe(401);
       // The same token without it is fine.
-      expect((await http(server.url, 'GET', '/api/rooms', { token: signed({ sub: unique('user') }) })).status).toBe(200);
+      expect((await call(server.url, 'GET', '/api/rooms', { token: signed({ sub: unique('user') }) })).status).toBe(200);
     });
 
     it('says the same generic thing over HTTP, the handshake and the auth frame; the reason goes to the debug log only', async () => {
       const wrongIssuer = strictToken({ sub: 'bob' }, { issuer: 'https://elsewhere.example.com' });
-      const overHttp = await http<{ error: { message: string } }>(strict.url, 'GET', '/api/rooms', { token: wrongIssuer });
+      const overHttp = await call<{ error: { message: string } }>(strict.url, 'GET', '/api/rooms', { token: wrongIssuer });
       const handshake = await handshakeRefusal(strict.url, wrongIssuer);
       const client = track(await connect(strict.url, 'bob', { token: strictToken({ sub: 'bob' }) }));
       client.send({ type: 'auth', token: wrongIssuer });
@@ -114,7 +116,7 @@ describe('input checks and what refusals disclose', () => {
       expect(JSON.stringify(reasons)).toMatch(/issuer/);
 
       const expired = strictToken({ sub: 'bob' }, { expiresIn: -60 });
-      expect((await http<{ error: { message: string } }>(strict.url, 'GET', '/api/rooms', { token: expired })).body.error.message).toBe('the token has expired');
+      expect((await call<{ error: { message: string } }>(strict.url, 'GET', '/api/rooms', { token: expired })).body.error.message).toBe('the token has expired');
     });
   });
 

@@ -3,9 +3,10 @@ import WebSocket from 'ws';
 import { loadConfig } from '../../src/config';
 import { start, type RunningServer } from '../../src/main';
 import { createTestDatabase, type TestDatabase } from '../support/databases';
-import { testEnv, type TestServer } from '../support/server';
+import { call, eventually, metric, openRoom, unique } from '../support/http';
+import { startTestServer, testEnv, type TestServer } from '../support/server';
+import { closedAfterEach, connect, roundTrips, sendAndAck, type TestClient, wsUrl } from '../support/ws';
 import { tokenFor } from '../support/tokens';
-import { closedAfterEach, connect, http, openRoom, sendAndAck, startWsServer, unique, wsUrl, type TestClient } from './ws/wsSupport';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -18,9 +19,20 @@ describe('per-user budgets', () => {
   const track = closedAfterEach();
   const open = async (userId: string): Promise<TestClient> => track(await connect(server.url, userId));
 
+  /**
+   * Typing signals travel over PostgreSQL NOTIFY, in the order they were published: a signal
+   * from someone else to `lenderId`, published after the ones under test, arrives after them.
+   */
+  async function typingMarker(lenderId: string, watcher: TestClient): Promise<void> {
+    const room = await openRoom(server.url, lenderId, unique('marker'));
+    const marker = await open(room.borrowerId);
+    marker.send({ type: 'typing', roomId: room.roomId });
+    await watcher.waitFor((f) => f.type === 'typing' && f.roomId === room.roomId);
+  }
+
   beforeAll(async () => {
     // The defaults, but typing at 1 a second (bursts of 2), so a few rooms show the typing budget.
-    server = await startWsServer('postgres', { env: { TYPING_RATE_LIMIT: '1' } });
+    server = await startTestServer('postgres', { env: { TYPING_RATE_LIMIT: '1' } });
   });
   afterAll(async () => {
     await server.close();
@@ -52,7 +64,10 @@ describe('per-user budgets', () => {
       const body = (await response.json()) as { error: { code: string; message: string } };
       expect(body.error).toEqual({ code: 'rate_limited', message: expect.stringMatching(/room commands/) });
     }
-    await other.settle(300);
+    // A message after the flood: the fan-out keeps the room's order, so every room frame the flood set off comes before it.
+    const marker = await call(server.url, 'POST', `/api/rooms/${room.roomId}/messages`, { token: tokenFor(room.lenderId), json: { clientMessageId: randomUUID(), body: 'after the flood' } });
+    expect(marker.status).toBe(201);
+    await other.nextOf('message', (f) => f.message.messageId === marker.body.message.messageId);
     expect(other.all('room').length).toBeLessThanOrEqual(done);
   });
 
@@ -61,10 +76,10 @@ describe('per-user budgets', () => {
     const lender = unique('lender');
     const posts = Array.from({ length: 10 }, () => unique('post'));
     for (const postId of posts) {
-      await http(server.url, 'PUT', `/api/internal/posts/${postId}`, { token: 'test-internal-token-0123456789', body: { ownerId: lender, title: 'Drill' } });
+      await call(server.url, 'PUT', `/api/internal/posts/${postId}`, { token: 'test-internal-token-0123456789', json: { ownerId: lender, title: 'Drill' } });
     }
     const startedAt = Date.now();
-    const statuses = await Promise.all(posts.map(async (postId) => (await http(server.url, 'POST', '/api/rooms', { token: tokenFor(borrower), body: { postId } })).status));
+    const statuses = await Promise.all(posts.map(async (postId) => (await call(server.url, 'POST', '/api/rooms', { token: tokenFor(borrower), json: { postId } })).status));
     const seconds = (Date.now() - startedAt) / 1000;
     const opened = statuses.filter((s) => s === 201).length;
     expect(opened).toBeGreaterThanOrEqual(4);
@@ -85,12 +100,12 @@ describe('per-user budgets', () => {
     for (let i = 0; i < 50; i += 1) client.send({ type: 'resume', roomId: room.roomId, afterSeq: 0 });
     const resumeRefusal = await client.waitFor((f) => f.type === 'error' && f.ref === 'resume');
     expect(resumeRefusal).toMatchObject({ code: 'rate_limited', message: expect.stringMatching(/resumes/) });
-    await client.settle(300);
+    // Frames are handled in order: by the pong, every resume let through has been answered.
+    await client.roundTrip();
     const resumed = client.all('resumed').length;
     expect(resumed).toBeGreaterThanOrEqual(40);
     expect(resumed).toBeLessThan(50);
-    client.send({ type: 'ping' });
-    await client.nextOf('pong');
+    expect(client.all('error').filter((f) => f.ref === 'resume')).toHaveLength(50 - resumed);
   });
 
   it('forwards one typing signal per user and room a second, however many connections the user types from', async () => {
@@ -98,14 +113,13 @@ describe('per-user budgets', () => {
     const lender = await open(room.lenderId);
     const devices = await Promise.all(Array.from({ length: 8 }, () => open(room.borrowerId)));
     for (let round = 0; round < 3; round += 1) for (const device of devices) device.send({ type: 'typing', roomId: room.roomId });
-    await lender.settle(300);
-    expect(lender.all('typing')).toEqual([{ type: 'typing', roomId: room.roomId, userId: room.borrowerId }]);
-    // A second later the user may signal again.
+    await roundTrips(...devices);
+    await typingMarker(room.lenderId, lender);
+    expect(lender.all('typing').filter((f) => f.roomId === room.roomId)).toEqual([{ type: 'typing', roomId: room.roomId, userId: room.borrowerId }]);
+    // A second later the user may signal again: the window itself is what is tested, so this waits it out.
     await sleep(1000);
     devices[0]?.send({ type: 'typing', roomId: room.roomId });
-    await lender.nextOf('typing');
-    await lender.nextOf('typing');
-    expect(lender.all('typing')).toHaveLength(2);
+    await lender.waitFor((f) => f.type === 'typing' && f.roomId === room.roomId && lender.all('typing').filter((t) => t.roomId === room.roomId).length === 2);
   });
 
   it('caps typing over all of a user\'s rooms by TYPING_RATE_LIMIT', async () => {
@@ -117,8 +131,9 @@ describe('per-user budgets', () => {
     const typist = await open(borrower);
     // Each room's first signal passes the per-room interval; the user's typing budget (bursts of 2) takes two of them.
     for (let round = 0; round < 5; round += 1) for (const room of rooms) typist.send({ type: 'typing', roomId: room.roomId });
-    await watcher.settle(300);
-    expect(watcher.all('typing')).toHaveLength(2);
+    await roundTrips(typist);
+    await typingMarker(lender, watcher);
+    expect(watcher.all('typing').filter((f) => f.userId === borrower)).toHaveLength(2);
   });
 });
 
@@ -127,7 +142,7 @@ describe('WebSocket connection caps', () => {
   const track = closedAfterEach();
 
   beforeAll(async () => {
-    server = await startWsServer('postgres', { env: { WS_MAX_CONNECTIONS_PER_USER: '2', WS_MAX_CONNECTIONS: '4' } });
+    server = await startTestServer('postgres', { env: { WS_MAX_CONNECTIONS_PER_USER: '2', WS_MAX_CONNECTIONS: '4' } });
   });
   afterAll(async () => {
     await server.close();
@@ -149,7 +164,8 @@ describe('WebSocket connection caps', () => {
   });
 
   it('refuses handshakes past WS_MAX_CONNECTIONS with 503 unavailable and Retry-After, and takes them again once there is room', async () => {
-    await new Promise((resolve) => setTimeout(resolve, 200)); // the previous test's clients are gone
+    const openConnections = () => metric(server.url, 'chat_ws_connections');
+    await eventually(async () => (await openConnections()) === 0, 5_000, "the previous test's connections to close");
     const held = [];
     for (let i = 0; i < 4; i += 1) held.push(track(await connect(server.url, unique('user'))));
     const refused = await new Promise<{ status: number; retryAfter: unknown; body: string }>((resolve, reject) => {
@@ -168,7 +184,7 @@ describe('WebSocket connection caps', () => {
 
     held[0]?.close();
     await held[0]?.closed;
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await eventually(async () => (await openConnections()) === 3, 5_000, 'the server to let the connection go');
     const again = track(await connect(server.url, unique('user')));
     again.send({ type: 'ping' });
     await again.nextOf('pong');
@@ -200,7 +216,7 @@ describe('SEND_RATE_LIMIT across processes', () => {
     // At once, as a client retrying on two connections would; odd ones to process b.
     const statuses = await Promise.all(
       Array.from({ length: 16 }, async (_, i) =>
-        (await http((i % 2 === 0 ? a : b).url, 'POST', `/api/rooms/${room.roomId}/messages`, { token, body: { clientMessageId: randomUUID(), body: `m${i}` } })).status,
+        (await call((i % 2 === 0 ? a : b).url, 'POST', `/api/rooms/${room.roomId}/messages`, { token, json: { clientMessageId: randomUUID(), body: `m${i}` } })).status,
       ),
     );
     const seconds = (Date.now() - startedAt) / 1000;

@@ -20,6 +20,7 @@ import type {
   SendMessage,
   UnblockParticipant,
 } from '../../src/domain/room';
+import { DAY, HOUR, MINUTE } from './time';
 
 export const ROOM_ID = 'room-1';
 export const POST_ID = 'post-1';
@@ -28,10 +29,8 @@ export const LENDER = 'user-lender';
 export const BORROWER = 'user-borrower';
 export const STRANGER = 'user-stranger';
 
-export const SECOND = 1000;
-export const MINUTE = 60 * SECOND;
-export const HOUR = 60 * MINUTE;
-export const DAY = 24 * HOUR;
+// Re-exported so a decider spec takes its durations from the same place as its builders.
+export { SECOND, MINUTE, HOUR, DAY } from './time';
 export const EMPTY_TTL = HOUR;
 export const IDLE_TTL = 30 * DAY;
 

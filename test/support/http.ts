@@ -1,5 +1,8 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- response bodies are what the tests assert on; typing them would only restate the assertions */
 /** A small HTTP client for tests: real requests over the loopback, JSON in and out. */
+import { randomUUID } from 'node:crypto';
+import { TEST_INTERNAL_TOKEN, tokenFor } from './tokens';
+
 export interface ApiResponse<T = any> {
   status: number;
   /** Parsed JSON, or null when the response had no body. */
@@ -60,4 +63,34 @@ export async function eventually(check: () => Promise<boolean>, timeoutMs = 15_0
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/** A fresh id with a readable prefix, so suites sharing a server never meet each other's users or posts. */
+export const unique = (prefix: string): string => `${prefix}-${randomUUID().slice(0, 8)}`;
+
+export interface Room {
+  roomId: string;
+  lenderId: string;
+  borrowerId: string;
+}
+
+/** A lender's post and a borrower's room on it, made over the HTTP API. */
+export async function openRoom(baseUrl: string, lenderId: string, borrowerId: string): Promise<Room> {
+  const postId = unique('post');
+  const put = await call(baseUrl, 'PUT', `/api/internal/posts/${postId}`, {
+    token: TEST_INTERNAL_TOKEN,
+    json: { ownerId: lenderId, title: 'Cordless drill' },
+  });
+  if (put.status !== 200) throw new Error(`upsert post: ${put.status} ${put.text}`);
+  const opened = await call<{ room: Room }>(baseUrl, 'POST', '/api/rooms', { token: tokenFor(borrowerId), json: { postId } });
+  if (opened.status !== 201) throw new Error(`open room: ${opened.status} ${opened.text}`);
+  return opened.body.room;
+}
+
+/** Reads a Prometheus sample off /metrics, e.g. `chat_x_total{outcome="ok"}` (0 when absent). */
+export async function metric(baseUrl: string, line: string): Promise<number> {
+  const response = await fetch(`${baseUrl}/metrics`);
+  const text = await response.text();
+  const found = text.split('\n').find((l) => l.startsWith(`${line} `));
+  return found === undefined ? 0 : Number(found.slice(line.length + 1));
 }

@@ -1,5 +1,7 @@
 import { loadConfig, type Config } from '../../src/config';
 import type { Clock } from '../../src/application/ports/clock';
+import type { Logger } from '../../src/application/ports/logger';
+import type { GatewayTuning } from '../../src/interfaces/ws/gateway';
 import { start, type RunningServer } from '../../src/main';
 import { createTestDatabase, type DatabaseKind, type TestDatabase } from './databases';
 import { TEST_AUDIT_ANCHOR_KEY, TEST_INTERNAL_TOKEN, TEST_JWT_SECRET } from './tokens';
@@ -27,19 +29,31 @@ export function testEnv(database: TestDatabase, env: Record<string, string> = {}
   };
 }
 
+export interface TestServerOptions {
+  env?: Record<string, string>;
+  /** A clock the test moves (see ManualClock). */
+  clock?: Clock;
+  /** Restart on this database instead of a fresh one. */
+  database?: TestDatabase;
+  webRoot?: string;
+  /** WebSocket timings shortened as the test needs (heartbeat, warm-up, ...). */
+  ws?: Partial<GatewayTuning>;
+  /** To check what reaches the log (see RecordingLogger). */
+  logger?: Logger;
+}
+
 /**
  * Starts a real server in this process on a fresh database (or on `database`, to
  * restart on the same data). Pass a clock to drive time.
  */
-export async function startTestServer(
-  kind: DatabaseKind,
-  options: { env?: Record<string, string>; clock?: Clock; database?: TestDatabase; webRoot?: string } = {},
-): Promise<TestServer> {
+export async function startTestServer(kind: DatabaseKind, options: TestServerOptions = {}): Promise<TestServer> {
   const database = options.database ?? (await createTestDatabase(kind));
   const config = loadConfig(testEnv(database, options.env));
   const server = await start(config, {
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.webRoot ? { webRoot: options.webRoot } : {}),
+    ...(options.ws ? { ws: options.ws } : {}),
+    ...(options.logger ? { logger: options.logger } : {}),
   });
   return { ...server, database, config };
 }

@@ -86,3 +86,65 @@ describe('the versioned event hash', () => {
     expect(check(future)).toMatchObject({ revision: 3, kind: 'hash_version' });
   });
 });
+
+describe('verifyChain', () => {
+  const chain = () => appendCurrent([], 4);
+
+  it('accepts an intact chain, and an empty one', () => {
+    expect(verifyChain(chain())).toBe(true);
+    expect(verifyChain([])).toBe(true);
+  });
+
+  it('refuses an event whose data, type, metadata or id was edited after it was hashed', () => {
+    const edits: Array<(event: Stored) => Stored> = [
+      (e) => ({ ...e, data: { ...e.data, body: 'edited' } }),
+      (e) => ({ ...e, type: 'MessagesRead' }),
+      (e) => ({ ...e, metadata: { ...e.metadata, actorId: 'mallory' } }),
+      (e) => ({ ...e, metadata: { ...e.metadata, recordedAt: '2020-01-01T00:00:00.000Z' } }),
+      (e) => ({ ...e, eventId: randomUUID() }),
+    ];
+    for (const edit of edits) {
+      for (const at of [0, 2, 3]) {
+        const events = chain();
+        events[at] = edit(events[at] as Stored);
+        expect(verifyChain(events)).toBe(false);
+      }
+    }
+  });
+
+  it('refuses an edit whose hash was recomputed, since the next event still links to the old hash', () => {
+    const events = chain();
+    const edited = events[1] as Stored;
+    const data = { ...edited.data, body: 'edited' };
+    events[1] = { ...edited, data, metadata: { ...edited.metadata, hash: eventHash(edited.metadata.prevHash, { ...edited, data }) } };
+    expect(verifyChain(events)).toBe(false);
+    // The last event has no successor: recomputing its hash goes unnoticed by the chain alone (anchors catch it).
+    const tail = chain();
+    const last = tail[3] as Stored;
+    const lastData = { ...last.data, body: 'edited' };
+    tail[3] = { ...last, data: lastData, metadata: { ...last.metadata, hash: eventHash(last.metadata.prevHash, { ...last, data: lastData }) } };
+    expect(verifyChain(tail)).toBe(true);
+  });
+
+  it('refuses a chain with an event removed from the middle or the start, or two swapped', () => {
+    const events = chain();
+    expect(verifyChain([events[0], events[2], events[3]] as Stored[])).toBe(false);
+    expect(verifyChain(events.slice(1))).toBe(false);
+    expect(verifyChain([events[0], events[2], events[1], events[3]] as Stored[])).toBe(false);
+  });
+
+  it('refuses a first event that does not start from the empty previous hash', () => {
+    const events = chain();
+    const first = events[0] as Stored;
+    const prevHash = 'f'.repeat(64);
+    events[0] = { ...first, metadata: { ...first.metadata, prevHash, hash: eventHash(prevHash, first) } };
+    expect(verifyChain([events[0] as Stored])).toBe(false);
+  });
+
+  it('refuses an event of a hash version it does not know, rather than throwing', () => {
+    const events = chain();
+    const last = events[3] as Stored;
+    events[3] = { ...last, metadata: { ...last.metadata, hashVersion: 99 } };
+    expect(verifyChain(events)).toBe(false);
+  });
+});

@@ -7,7 +7,7 @@ import { verifyChain } from '../../../src/application/audit/hashChain';
 import { SqlRoomDirectory } from '../../../src/infrastructure/readModels/sqlRoomDirectory';
 import { SqlSnapshotStore } from '../../../src/infrastructure/snapshots/sqlSnapshotStore';
 import { databaseKinds } from '../../support/databases';
-import { actor, openLifecycle, type Lifecycle } from './lifecycleHarness';
+import { actor, openRoomHarness, type RoomHarness } from '../../support/roomHarness';
 
 /** The real store, counting the events each stream read hands back. */
 function counting(inner: EventStore): EventStore & { eventsRead: number; reads: number } {
@@ -25,9 +25,9 @@ function counting(inner: EventStore): EventStore & { eventsRead: number; reads: 
 }
 
 describe.each(databaseKinds)('room state on %s: cached, snapshotted, and refused to strangers before any read', (kind) => {
-  let l: Lifecycle;
+  let l: RoomHarness;
   beforeAll(async () => {
-    l = await openLifecycle(kind);
+    l = await openRoomHarness(kind);
     await SqlSnapshotStore.migrate(l.db);
   });
   afterAll(async () => {

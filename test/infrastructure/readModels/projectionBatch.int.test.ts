@@ -3,16 +3,17 @@ import { applyBatchToReadModels, applyToReadModels } from '../../../src/infrastr
 import { ProjectionRunner, type ProjectionRunnerOptions } from '../../../src/infrastructure/readModels/projectionRunner';
 import { databaseKinds } from '../../support/databases';
 import { auditProjection, snapshotReadModels } from '../../support/readModels';
-import { HOUR, openLifecycle, ttl, type Lifecycle } from '../../application/room/lifecycleHarness';
+import { openRoomHarness, type RoomHarness, ttl } from '../../support/roomHarness';
+import { HOUR } from '../../support/time';
 
 /**
  * Runs of messages are applied set-based, everything else one by one: the read models
  * must come out exactly as if every event had been applied on its own.
  */
 describe.each(databaseKinds)('the projection on %s, batch by batch or event by event', (kind) => {
-  let l: Lifecycle;
+  let l: RoomHarness;
   beforeAll(async () => {
-    l = await openLifecycle(kind);
+    l = await openRoomHarness(kind);
   });
   afterAll(async () => {
     await l.close();

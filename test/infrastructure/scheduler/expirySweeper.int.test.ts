@@ -5,7 +5,7 @@ import { sweepExpiredRooms, type SweepResult } from '../../../src/application/ro
 import { ExpirySweeper } from '../../../src/infrastructure/scheduler/expirySweeper';
 import { databaseKinds } from '../../support/databases';
 import { eventually } from '../../support/http';
-import { openLifecycle, ttl, type Lifecycle } from '../../application/room/lifecycleHarness';
+import { openRoomHarness, type RoomHarness, ttl } from '../../support/roomHarness';
 
 /**
  * The node-schedule adapter, on real time: an every-second cron, so each case waits a
@@ -141,9 +141,9 @@ describe('ExpirySweeper (node-schedule)', () => {
 });
 
 describe.each(databaseKinds)('ExpirySweeper on its cron over %s', (kind) => {
-  let l: Lifecycle;
+  let l: RoomHarness;
   beforeAll(async () => {
-    l = await openLifecycle(kind);
+    l = await openRoomHarness(kind);
   });
   afterAll(async () => {
     await l?.close();

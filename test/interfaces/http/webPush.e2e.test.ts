@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { withConnection } from '../../support/databases';
-import { as, eventually } from '../../support/http';
+import { as, eventually, metric } from '../../support/http';
 import { startTestServer, type TestServer } from '../../support/server';
+import { closedAfterEach, connect } from '../../support/ws';
 import { TEST_INTERNAL_TOKEN, tokenFor } from '../../support/tokens';
 import { decryptPush, newBrowserSubscription, verifyVapid } from '../../support/webPush';
 import { HttpReceiver, newWebhookSecret } from '../../support/webhookReceiver';
-import { closedAfterEach, connect, metric } from '../ws/wsSupport';
 
 const unique = (prefix: string): string => `${prefix}-${randomUUID().slice(0, 8)}`;
 

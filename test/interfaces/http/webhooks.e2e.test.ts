@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { databaseKinds } from '../../support/databases';
-import { as, eventually } from '../../support/http';
+import { as, eventually, metric } from '../../support/http';
 import { ManualClock, startTestServer, type TestServer } from '../../support/server';
+import { closedAfterEach, connect } from '../../support/ws';
 import { TEST_INTERNAL_TOKEN, tokenFor } from '../../support/tokens';
 import { HttpReceiver, newWebhookSecret, type Received } from '../../support/webhookReceiver';
-import { closedAfterEach, connect, metric } from '../ws/wsSupport';
 
 const unique = (prefix: string): string => `${prefix}-${randomUUID().slice(0, 8)}`;
 
@@ -210,8 +210,8 @@ describe.each(databaseKinds)('webhooks to the marketplace on %s', (kind) => {
     await eventually(async () => reminders().length === 1, 15_000, 'a reminder');
     expect(reminders()[0]!.json.data).toMatchObject({ userId: lender, roomId, count: 2, oldestUnreadSeq: 1, otherUserId: borrower, postTitle: 'Drill' });
     expect(new Webhook(secret).verify(reminders()[0]!.body, reminders()[0]!.headers)).toMatchObject({ type: 'user.unread', eventId: null });
-    // Several more checks run (one a second); none reminds again while the messages stay unread.
-    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    // More checks run (one a second); none reminds again while the messages stay unread.
+    await twoMoreReminderChecks(server.url, receiver);
     expect(reminders()).toHaveLength(1);
     expect((await as(server.url, tokenFor(lender)).post(`/api/rooms/${roomId}/read`, { upToSeq: 2 })).status).toBeLessThan(300);
     await send(roomId, borrower, 'one more');
@@ -264,7 +264,7 @@ describe('webhooks from two server processes on one database', () => {
     await eventually(async () => (await as(first.url, TEST_INTERNAL_TOKEN).get('/api/internal/webhooks/status')).body.pending === 0, 10_000, 'an empty queue');
     // Both processes check for unread messages every second; the lender is reminded once per room.
     await eventually(async () => rooms.every((room) => receiver.of(room.roomId, 'user.unread').length >= 1), 15_000, 'the reminders');
-    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    await twoMoreReminderChecks(first.url, receiver);
     for (const room of rooms) {
       const deliveries = receiver.of(room.roomId);
       expect(new Set(deliveries.map((d) => d.headers['webhook-id'])).size).toBe(deliveries.length);
@@ -309,3 +309,20 @@ describe('room lifecycle webhooks', () => {
     expect(receiver.of(roomId).map((d) => d.json.type)).toEqual(['room.opened', 'room.expired', 'room.reopened']);
   });
 });
+
+/**
+ * A barrier for "no further reminder": two marker rooms, each with an unread message sent
+ * after the previous reminder arrived, so each is decided by a later check than the one
+ * before; then the queue is empty, so whatever those checks decided has been delivered.
+ */
+async function twoMoreReminderChecks(url: string, receiver: HttpReceiver): Promise<void> {
+  for (let i = 0; i < 2; i += 1) {
+    const postId = unique('marker-post');
+    const borrower = unique('marker-bob');
+    expect((await as(url, TEST_INTERNAL_TOKEN).put(`/api/internal/posts/${postId}`, { ownerId: unique('marker-lena'), title: 'Marker' })).status).toBe(200);
+    const roomId = (await as(url, tokenFor(borrower)).post('/api/rooms', { postId })).body.room.roomId as string;
+    expect((await as(url, tokenFor(borrower)).post(`/api/rooms/${roomId}/messages`, { clientMessageId: randomUUID(), body: 'marker' })).status).toBe(201);
+    await eventually(async () => receiver.of(roomId, 'user.unread').length === 1, 15_000, 'the marker room\'s reminder');
+  }
+  await eventually(async () => (await as(url, TEST_INTERNAL_TOKEN).get('/api/internal/webhooks/status')).body.pending === 0, 10_000, 'an empty queue');
+}

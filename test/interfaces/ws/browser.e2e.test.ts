@@ -10,9 +10,9 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { WebSocketServer } from 'ws';
-import type { TestServer } from '../../support/server';
+import { startTestServer, type TestServer } from '../../support/server';
+import { wsUrl } from '../../support/ws';
 import { tokenFor } from '../../support/tokens';
-import { startWsServer, wsUrl } from './wsSupport';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const withBrowser = existsSync(CHROMIUM) ? it : it.skip;
@@ -100,7 +100,7 @@ async function inBrowser(attempts: Array<{ name: string; url: string; protocols:
 describe('WebSocket handshake in a real browser', () => {
   let server: TestServer;
   beforeAll(async () => {
-    server = await startWsServer('postgres');
+    server = await startTestServer('postgres');
   });
   afterAll(async () => {
     await server.close();

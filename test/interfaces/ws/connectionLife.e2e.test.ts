@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
-import type { TestServer } from '../../support/server';
+import { call, eventually, metric, openRoom, unique } from '../../support/http';
+import { startTestServer, type TestServer } from '../../support/server';
+import { closedAfterEach, connect, type Frame, sendAndAck } from '../../support/ws';
 import { tokenFor } from '../../support/tokens';
-import { closedAfterEach, connect, eventually, http, metric, openRoom, sendAndAck, startWsServer, unique, type Frame } from './wsSupport';
 
 const stop = async (server: TestServer): Promise<void> => {
   await server.close();
@@ -21,9 +22,9 @@ describe('WebSocket connection life', () => {
 
   beforeAll(async () => {
     [lively, limited, roomy] = await Promise.all([
-      startWsServer('postgres', { ws: { pingIntervalMs: 150 } }),
-      startWsServer('postgres', { env: { SEND_RATE_LIMIT: '2' }, ws: { maxQueuedFrames: 4 } }),
-      startWsServer('postgres', {
+      startTestServer('postgres', { ws: { pingIntervalMs: 150 } }),
+      startTestServer('postgres', { env: { SEND_RATE_LIMIT: '2' }, ws: { maxQueuedFrames: 4 } }),
+      startTestServer('postgres', {
         env: { SEND_RATE_LIMIT: '0', WS_MAX_FRAME_BYTES: String(64 * 1024) },
         ws: { maxBufferedBytes: 256 * 1024, closeGraceMs: 30_000 },
       }),
@@ -35,6 +36,8 @@ describe('WebSocket connection life', () => {
 
   it('pings every interval and cuts a peer that does not answer; a peer that answers stays', async () => {
     const answering = track(await connect(lively.url, unique('user')));
+    let answered = 0;
+    answering.ws.on('ping', () => (answered += 1));
     const silent = track(await connect(lively.url, unique('user'), { wsOptions: { autoPong: false } }));
     let pings = 0;
     silent.ws.on('ping', () => (pings += 1));
@@ -42,7 +45,9 @@ describe('WebSocket connection life', () => {
     expect(pings).toBeGreaterThanOrEqual(1);
     // Terminated without a closing handshake: the client sees an abnormal closure.
     expect(closed.code).toBe(1006);
-    await sleep(400);
+    // The answering peer is pinged again and again, and stays.
+    const pingsSoFar = answered;
+    await eventually(async () => answered >= pingsSoFar + 2, 5_000, 'two more heartbeats');
     answering.send({ type: 'ping' });
     expect(await answering.nextOf('pong')).toEqual({ type: 'pong' });
   });
@@ -88,9 +93,9 @@ describe('WebSocket connection life', () => {
     laptop.send({ type: 'send', roomId: room.roomId, clientMessageId, body: 'one more' });
     expect(await laptop.nextOf('error')).toMatchObject({ code: 'rate_limited', ref: clientMessageId });
     // Sending over HTTP draws on the same budget.
-    const overHttp = await http(limited.url, 'POST', `/api/rooms/${room.roomId}/messages`, {
+    const overHttp = await call(limited.url, 'POST', `/api/rooms/${room.roomId}/messages`, {
       token: tokenFor(room.borrowerId),
-      body: { clientMessageId: randomUUID(), body: 'via http' },
+      json: { clientMessageId: randomUUID(), body: 'via http' },
     });
     expect(overHttp.status).toBe(429);
     // The limit refills: a second later the user may send again.
@@ -122,7 +127,7 @@ describe('WebSocket connection life', () => {
     await eventually(async () => {
       writer.send({ type: 'send', roomId: other.roomId, clientMessageId: randomUUID(), body });
       return (await closes()) > before;
-    }, 30_000, 50);
+    }, 30_000, 'the server to close the stalled reader');
     slow.ws.resume();
     expect((await slow.closed).code).toBe(4008);
     writer.send({ type: 'ping' });
@@ -134,7 +139,7 @@ describe('WebSocket connection life', () => {
     const writer = track(await connect(roomy.url, room.borrowerId));
     await sendAndAck(writer, room.roomId, 'hello');
     // The fault is to hit the replay itself, so the read models first hold what was pushed live.
-    await eventually(async () => (await http<{ messages: Frame[] }>(roomy.url, 'GET', `/api/rooms/${room.roomId}/messages`, { token: tokenFor(room.lenderId) })).body.messages.length === 1);
+    await eventually(async () => (await call<{ messages: Frame[] }>(roomy.url, 'GET', `/api/rooms/${room.roomId}/messages`, { token: tokenFor(room.lenderId) })).body.messages.length === 1);
     const db = await roomy.database.connect();
     await db.query('ALTER TABLE rm_messages RENAME TO rm_messages_away');
     try {
@@ -149,34 +154,36 @@ describe('WebSocket connection life', () => {
     expect((await again.nextOf('message')).message.body).toBe('hello');
   });
 
-  it('survives whatever a client sends: random frames get error frames, never a crash', async () => {
+  it('answers each of 300 random malformed frames with its own bad_request error frame, in order; the room is unharmed', async () => {
     const room = await openRoom(roomy.url, unique('lender'), unique('borrower'));
     const client = track(await connect(roomy.url, room.borrowerId));
-    const types = ['send', 'read', 'typing', 'resume', 'auth', 'ping', 'dance', '', '__proto__', 'constructor'];
-    const value = fc.oneof(fc.jsonValue(), fc.constant(room.roomId), fc.integer(), fc.string(), fc.constant(null));
-    const frames = fc.sample(
-      fc.oneof(
-        fc.string(),
-        fc.json(),
-        fc.record(
-          { type: fc.constantFrom(...types), roomId: value, clientMessageId: value, body: value, upToSeq: value, afterSeq: value, token: value },
-          { requiredKeys: ['type'] },
-        ).map((frame) => JSON.stringify(frame)),
-      ),
-      { numRuns: 300, seed: 42 },
-    );
+    const lender = track(await connect(roomy.url, room.lenderId));
+    const before = await sendAndAck(client, room.roomId, 'before the noise');
+    const from = client.frames.length;
+
+    const frames = fc.sample(malformedFrame(room.roomId), { numRuns: 300, seed: 42 });
     for (const frame of frames) client.send(frame);
     client.ws.send(Buffer.from([0xff, 0x00, 0x7b]), { binary: true });
-    client.send({ type: 'ping' });
-    await client.nextOf('pong', () => true, 30_000);
-    expect(client.ws.readyState).toBe(client.ws.OPEN);
+    await client.roundTrip(30_000);
+
+    // Malformed frames are answered as they come, so the answers line up with the frames, then the pong.
+    const errorFor = (ref: string | null) => ({ type: 'error', code: 'bad_request', message: expect.any(String), ref });
+    expect(client.frames.slice(from)).toEqual([...frames.map((frame) => errorFor(expectedRef(frame))), errorFor(null), { type: 'pong' }]);
+
+    // Nothing reached the room: the next message is seq 2, the lender sees exactly the two, and so does the history.
+    const after = await sendAndAck(client, room.roomId, 'after the noise');
+    expect(after.seq).toBe(2);
+    await lender.nextOf('message', (f) => f.message.messageId === after.messageId);
+    expect(lender.all('message').map((f) => f.message)).toEqual([before, after]);
+    await eventually(async () => (await call(roomy.url, 'GET', `/api/rooms/${room.roomId}/messages`, { token: tokenFor(room.lenderId) })).body.messages.length === 2);
+    const history = await call<{ messages: Frame[] }>(roomy.url, 'GET', `/api/rooms/${room.roomId}/messages`, { token: tokenFor(room.lenderId) });
+    expect(history.body.messages).toEqual([before, after]);
     const fresh = track(await connect(roomy.url, unique('user')));
-    fresh.send({ type: 'ping' });
-    await fresh.nextOf('pong');
+    await fresh.roundTrip();
   });
 
   it('closes every connection with 1001 when the server shuts down', async () => {
-    const server = await startWsServer('postgres');
+    const server = await startTestServer('postgres');
     try {
       const client = await connect(server.url, unique('user'));
       const closing = server.close();
@@ -187,3 +194,73 @@ describe('WebSocket connection life', () => {
     }
   });
 });
+
+/** True unless the text is a JSON object (which could be a valid frame). */
+const notAnObject = (text: string): boolean => {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value !== 'object' || value === null || Array.isArray(value);
+  } catch {
+    return true;
+  }
+};
+
+/**
+ * Frames the contract refuses before anything runs: not JSON, not an object, no known
+ * type, or a known frame with one field missing or of the wrong kind. Each is answered by
+ * exactly one `bad_request` error frame.
+ */
+function malformedFrame(roomId: string): fc.Arbitrary<string> {
+  const notAString = fc.oneof(fc.integer(), fc.boolean(), fc.constant(null), fc.array(fc.integer(), { maxLength: 2 }), fc.dictionary(fc.string(), fc.integer(), { maxKeys: 2 }));
+  const notASeq = fc.oneof(fc.integer({ max: -1 }), fc.double({ noInteger: true, noNaN: true }), fc.string(), fc.boolean(), fc.constant(null));
+  const notARoomId = fc.oneof(notAString, fc.string().filter((s) => !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s)));
+  const valid: Record<string, Record<string, unknown>> = {
+    send: { roomId, clientMessageId: 'c-1', body: 'hello' },
+    read: { roomId, upToSeq: 1 },
+    typing: { roomId },
+    resume: { roomId, afterSeq: 0 },
+    auth: { token: 'a-token' },
+  };
+  const wrong: Record<string, fc.Arbitrary<unknown>> = {
+    roomId: notARoomId,
+    // Not '': an empty clientMessageId is the right shape, refused later by the send itself (with its own ref).
+    clientMessageId: notAString,
+    body: notAString,
+    upToSeq: notASeq,
+    afterSeq: notASeq,
+    token: fc.oneof(notAString, fc.constant('')),
+  };
+  const corrupted = fc
+    .constantFrom(...Object.keys(valid))
+    .chain((type) => fc.tuple(fc.constant(type), fc.constantFrom(...Object.keys(valid[type] as object))))
+    .chain(([type, field]) =>
+      fc.tuple(fc.constant(type), fc.constant(field), fc.option(wrong[field] as fc.Arbitrary<unknown>, { nil: undefined })),
+    )
+    .map(([type, field, value]) => {
+      const frame: Record<string, unknown> = { type, ...valid[type] };
+      if (value === undefined) delete frame[field];
+      else frame[field] = value;
+      return JSON.stringify(frame);
+    });
+  const unknownType = fc
+    .record(
+      { type: fc.oneof(fc.constantFrom('dance', '', '__proto__', 'constructor', 'toString', 'PING', 'Send'), fc.integer(), fc.constant(null)), roomId: fc.constant(roomId) },
+      { requiredKeys: [] },
+    )
+    .map((frame) => JSON.stringify(frame));
+  return fc.oneof(fc.string().filter(notAnObject), fc.json().filter(notAnObject), unknownType, corrupted);
+}
+
+/** The contract's `ref` of an error frame: the send's clientMessageId when it has a usable one, else the frame's type. */
+function expectedRef(text: string): string | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
+  const { type, clientMessageId } = value as { type?: unknown; clientMessageId?: unknown };
+  if (type === 'send' && typeof clientMessageId === 'string' && clientMessageId.length > 0 && clientMessageId.length <= 128) return clientMessageId;
+  return typeof type === 'string' && type.length <= 64 ? type : null;
+}

@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { makeRoomCommands } from '../../../src/application/room/roomCommands';
 import { randomIds } from '../../../src/application/ports/ids';
 import { PostgresEventStore } from '../../../src/infrastructure/eventStore/postgresEventStore';
-import type { TestServer } from '../../support/server';
+import { call, eventually, openRoom, unique } from '../../support/http';
+import { startTestServer, type TestServer } from '../../support/server';
+import { closedAfterEach, connect, type Frame, roundTrips, sendAndAck, type TestClient } from '../../support/ws';
 import { tokenFor } from '../../support/tokens';
-import { closedAfterEach, connect, eventually, http, openRoom, sendAndAck, startWsServer, unique, type Frame, type TestClient } from './wsSupport';
 
 const messageShape = (fields: Partial<Record<string, unknown>>) => ({
   messageId: expect.any(String),
@@ -28,7 +29,7 @@ describe('WebSocket frames', () => {
   const open = async (userId: string): Promise<TestClient> => track(await connect(server.url, userId));
 
   beforeAll(async () => {
-    server = await startWsServer('postgres', { env: { TYPING_INTERVAL: '1ms' } });
+    server = await startTestServer('postgres', { env: { TYPING_INTERVAL: '1ms' } });
   });
   afterAll(async () => {
     await server.close();
@@ -51,8 +52,10 @@ describe('WebSocket frames', () => {
     for (const other of [laptop, lenderPhone, lenderLaptop]) {
       expect(await other.nextOf('message')).toEqual({ type: 'message', message: ack.message });
     }
-    await phone.settle();
-    expect(phone.all('message')).toEqual([]);
+    // A second message, from the laptop: the fan-out delivers in order, so a stray copy of the first would come before it.
+    const marker = await sendAndAck(laptop, room.roomId, 'marker');
+    await phone.nextOf('message', (f) => f.message.messageId === marker.messageId);
+    expect(phone.all('message').map((f) => f.message.messageId)).toEqual([marker.messageId]);
   });
 
   it('a client told of a message by a `message` frame finds it in the HTTP history moments later, as sent', async () => {
@@ -65,7 +68,7 @@ describe('WebSocket frames', () => {
       // Live delivery does not wait for the read models (docs/websocket.md): the history follows within the read-model lag.
       let last: Frame | undefined;
       await eventually(async () => {
-        const history = await http<{ messages: Frame[] }>(server.url, 'GET', `/api/rooms/${room.roomId}/messages`, { token: tokenFor(lender) });
+        const history = await call<{ messages: Frame[] }>(server.url, 'GET', `/api/rooms/${room.roomId}/messages`, { token: tokenFor(lender) });
         expect(history.status).toBe(200);
         last = history.body.messages.at(-1);
         return last?.seq === message.seq;
@@ -85,8 +88,10 @@ describe('WebSocket frames', () => {
     const second = await b.nextOf('ack');
     expect(second.message).toEqual(first.message);
     await l.nextOf('message');
-    await l.settle();
-    expect(l.all('message').map((f) => f.message.messageId)).toEqual([first.message.messageId]);
+    // A later message, delivered in order after anything the retry could have set off.
+    const marker = await sendAndAck(b, room.roomId, 'marker');
+    await l.nextOf('message', (f) => f.message.messageId === marker.messageId);
+    expect(l.all('message').map((f) => f.message.messageId)).toEqual([first.message.messageId, marker.messageId]);
   });
 
   it('a read goes out as `read` to the connections of both participants; reading nothing new answers only the reader', async () => {
@@ -101,7 +106,9 @@ describe('WebSocket frames', () => {
 
     l1.send({ type: 'read', roomId: room.roomId, upToSeq: 1 });
     expect(await l1.nextOf('read')).toEqual(expected);
-    await b.settle();
+    // A message after it: a read event the second read wrongly recorded would reach both before it.
+    const marker = await sendAndAck(b, room.roomId, 'marker');
+    await l2.nextOf('message', (f) => f.message.messageId === marker.messageId);
     expect(b.all('read')).toHaveLength(1);
     expect(l2.all('read')).toHaveLength(1);
   });
@@ -112,12 +119,18 @@ describe('WebSocket frames', () => {
     const [b1, b2, l1, l2] = [await open(borrower), await open(borrower), await open(lender), await open(lender)];
     b1.send({ type: 'typing', roomId: room.roomId });
     for (const client of [l1, l2]) expect(await client.nextOf('typing')).toEqual({ type: 'typing', roomId: room.roomId, userId: borrower });
-    await b2.settle();
-    expect(b2.all('typing')).toEqual([]);
-    expect(b1.all('typing')).toEqual([]);
-    const events = await http<{ events: Frame[] }>(server.url, 'GET', `/api/audit/rooms/${room.roomId}/events`, { token: tokenFor('auditor-1', { roles: ['auditor'] }) });
-    if (events.status === 200) expect(events.body.events.map((e) => e.type)).toEqual(['RoomOpened']);
-    const history = await http<{ messages: Frame[] }>(server.url, 'GET', `/api/rooms/${room.roomId}/messages`, { token: tokenFor(lender) });
+    // The lender types back, after b1's signal was published (b1's pong): signals arrive in the order
+    // they were published, so a copy of b1's would reach the borrower's connections before it.
+    await b1.roundTrip();
+    l1.send({ type: 'typing', roomId: room.roomId });
+    const back = { type: 'typing', roomId: room.roomId, userId: lender };
+    for (const client of [b1, b2]) await client.waitFor((f) => f.type === 'typing' && f.userId === lender);
+    expect(b2.all('typing')).toEqual([back]);
+    expect(b1.all('typing')).toEqual([back]);
+    const events = await call<{ events: Frame[] }>(server.url, 'GET', `/api/audit/rooms/${room.roomId}/events`, { token: tokenFor('auditor-1', { roles: ['auditor'] }) });
+    expect(events.status).toBe(200);
+    expect(events.body.events.map((e) => e.type)).toEqual(['RoomOpened']);
+    const history = await call<{ messages: Frame[] }>(server.url, 'GET', `/api/rooms/${room.roomId}/messages`, { token: tokenFor(lender) });
     expect(history.body.messages).toEqual([]);
   });
 
@@ -219,11 +232,11 @@ describe('WebSocket frames', () => {
     expect((await b.nextOf('room')).room.roomId).toBe(room.roomId);
 
     await sendAndAck(b, room.roomId, 'hello');
-    expect((await http(server.url, 'POST', `/api/rooms/${room.roomId}/block`, { token: tokenFor(lender) })).status).toBe(204);
+    expect((await call(server.url, 'POST', `/api/rooms/${room.roomId}/block`, { token: tokenFor(lender) })).status).toBe(204);
     const blockedView = await l.nextOf('room');
     expect(blockedView.room).toMatchObject({ roomId: room.roomId, unreadCount: 1, lastMessage: expect.objectContaining({ body: 'hello' }) });
     expect((await b.nextOf('room')).room).toMatchObject({ roomId: room.roomId, unreadCount: 0 });
-    expect((await http(server.url, 'DELETE', `/api/rooms/${room.roomId}/block`, { token: tokenFor(lender) })).status).toBe(204);
+    expect((await call(server.url, 'DELETE', `/api/rooms/${room.roomId}/block`, { token: tokenFor(lender) })).status).toBe(204);
     await l.nextOf('room');
     await b.nextOf('room');
 
@@ -240,8 +253,8 @@ describe('WebSocket frames', () => {
     b.send({ type: 'typing', roomId: room.roomId });
     expect(await b.nextOf('error')).toMatchObject({ code: 'room_expired', ref: 'typing' });
 
-    const post = (await http<{ room: { postId: string } }>(server.url, 'GET', `/api/rooms/${room.roomId}`, { token: tokenFor(borrower) })).body.room.postId;
-    expect((await http(server.url, 'POST', '/api/rooms', { token: tokenFor(borrower), body: { postId: post } })).status).toBe(201);
+    const post = (await call<{ room: { postId: string } }>(server.url, 'GET', `/api/rooms/${room.roomId}`, { token: tokenFor(borrower) })).body.room.postId;
+    expect((await call(server.url, 'POST', '/api/rooms', { token: tokenFor(borrower), json: { postId: post } })).status).toBe(201);
     expect((await l.nextOf('room')).room).toMatchObject({ roomId: room.roomId, status: 'open' });
     expect((await b.nextOf('room')).room).toMatchObject({ roomId: room.roomId, status: 'open' });
   });
@@ -252,7 +265,7 @@ describe('WebSocket frames', () => {
     const [l, b, b2] = [await open(lender), await open(borrower), await open(borrower)];
     await sendAndAck(l, room.roomId, 'ask me anything');
     await b.nextOf('message');
-    expect((await http(server.url, 'POST', `/api/rooms/${room.roomId}/block`, { token: tokenFor(lender) })).status).toBe(204);
+    expect((await call(server.url, 'POST', `/api/rooms/${room.roomId}/block`, { token: tokenFor(lender) })).status).toBe(204);
     await l.nextOf('room');
 
     b.send({ type: 'send', roomId: room.roomId, clientMessageId: 'blocked-1', body: 'hey' });
@@ -261,17 +274,19 @@ describe('WebSocket frames', () => {
     b.send({ type: 'read', roomId: room.roomId, upToSeq: 1 });
     // The borrower's own devices still hear of their read.
     expect(await b2.nextOf('read')).toEqual({ type: 'read', roomId: room.roomId, userId: borrower, upToSeq: 1 });
-    await l.settle(400);
+    await roundTrips(b, l);
     expect(l.frames.filter((f) => ['message', 'typing', 'read'].includes(f.type) && f.message?.senderId !== lender)).toEqual([]);
 
     // The lender can still write to the borrower.
     const sent = await sendAndAck(l, room.roomId, 'I blocked you');
     expect((await b.nextOf('message')).message).toEqual(sent);
 
-    expect((await http(server.url, 'DELETE', `/api/rooms/${room.roomId}/block`, { token: tokenFor(lender) })).status).toBe(204);
+    expect((await call(server.url, 'DELETE', `/api/rooms/${room.roomId}/block`, { token: tokenFor(lender) })).status).toBe(204);
     await l.nextOf('room');
     b.send({ type: 'typing', roomId: room.roomId });
     expect(await l.nextOf('typing')).toEqual({ type: 'typing', roomId: room.roomId, userId: borrower });
+    // Typing signals arrive in the order they were published: had the blocked one gone out, it would be here too.
+    expect(l.all('typing')).toHaveLength(1);
     const back = await sendAndAck(b, room.roomId, 'thanks');
     expect((await l.nextOf('message')).message).toEqual(back);
   });

@@ -4,8 +4,9 @@ import { connect as tcpConnect, type Socket } from 'node:net';
 import WebSocket from 'ws';
 import jwt from 'jsonwebtoken';
 import { TEST_JWT_SECRET, tokenFor } from '../../support/tokens';
-import type { TestServer } from '../../support/server';
-import { connect, startWsServer, TestClient, unique, wsUrl } from './wsSupport';
+import { unique } from '../../support/http';
+import { startTestServer, type TestServer } from '../../support/server';
+import { connect, TestClient, wsUrl } from '../../support/ws';
 
 /** A bare upgrade request, to see exactly what the server answers before any socket opens. */
 function rawUpgrade(
@@ -56,8 +57,8 @@ describe('WebSocket handshake on /chat', () => {
   let guarded: TestServer;
 
   beforeAll(async () => {
-    server = await startWsServer('postgres');
-    guarded = await startWsServer('postgres', { env: { ALLOWED_ORIGINS: 'https://app.example.com,https://admin.example.com' } });
+    server = await startTestServer('postgres');
+    guarded = await startTestServer('postgres', { env: { ALLOWED_ORIGINS: 'https://app.example.com,https://admin.example.com' } });
   });
   afterAll(async () => {
     for (const s of [server, guarded]) {

@@ -3,9 +3,10 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { createTestDatabase, withConnection, type TestDatabase } from '../../support/databases';
 import { auditProjection, seqsAreContiguous } from '../../support/readModels';
+import { call, eventually, openRoom, unique } from '../../support/http';
 import { testEnv } from '../../support/server';
+import { closedAfterEach, connect, type Frame, sendAndAck, type TestClient } from '../../support/ws';
 import { tokenFor } from '../../support/tokens';
-import { closedAfterEach, connect, eventually, http, openRoom, sendAndAck, unique, type Frame, type TestClient } from './wsSupport';
 
 const ROOT = path.resolve(__dirname, '../../..');
 
@@ -98,7 +99,7 @@ describe('two server processes on one database', () => {
     expect(await lenderOnB.nextOf('read')).toEqual({ type: 'read', roomId: room.roomId, userId: borrower, upToSeq: 2 });
 
     // What one process pushed, the other serves over HTTP.
-    const history = await http<{ messages: Frame[] }>(b.url, 'GET', `/api/rooms/${room.roomId}/messages`, { token: tokenFor(borrower) });
+    const history = await call<{ messages: Frame[] }>(b.url, 'GET', `/api/rooms/${room.roomId}/messages`, { token: tokenFor(borrower) });
     expect(history.body.messages).toEqual([asked, answered]);
   });
 
@@ -154,7 +155,7 @@ describe('two server processes on one database', () => {
       await watcher.nextOf('message', (f) => f.message.seq === total, 20_000);
       expect(watcher.all('message').map((f) => f.message.seq)).toEqual(Array.from({ length: total }, (_, i) => i + 1));
     }
-    const audit = await http<{ events: Frame[]; verified: boolean }>(a.url, 'GET', `/api/audit/rooms/${room.roomId}/events`, {
+    const audit = await call<{ events: Frame[]; verified: boolean }>(a.url, 'GET', `/api/audit/rooms/${room.roomId}/events`, {
       token: tokenFor('auditor-1', { roles: ['auditor'] }),
     });
     expect(audit.body.verified).toBe(true);

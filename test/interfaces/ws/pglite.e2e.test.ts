@@ -1,6 +1,7 @@
-import type { TestServer } from '../../support/server';
+import { call, openRoom, unique } from '../../support/http';
+import { startTestServer, type TestServer } from '../../support/server';
+import { connect, type Frame, sendAndAck, type TestClient } from '../../support/ws';
 import { tokenFor } from '../../support/tokens';
-import { connect, http, openRoom, sendAndAck, startWsServer, unique, type Frame, type TestClient } from './wsSupport';
 
 /** The core story once more on embedded PGlite (no DATABASE_URL): typing rides on its NOTIFY too. */
 describe('WebSocket chat on embedded PGlite', () => {
@@ -8,7 +9,7 @@ describe('WebSocket chat on embedded PGlite', () => {
   const clients: TestClient[] = [];
 
   beforeAll(async () => {
-    server = await startWsServer('pglite', { env: { TYPING_INTERVAL: '1ms' } });
+    server = await startTestServer('pglite', { env: { TYPING_INTERVAL: '1ms' } });
   }, 60_000);
   afterAll(async () => {
     for (const client of clients) client.close();
@@ -27,7 +28,7 @@ describe('WebSocket chat on embedded PGlite', () => {
 
     const question = await sendAndAck(borrowerPhone, room.roomId, 'Still available?');
     expect((await lenderPhone.nextOf('message')).message).toEqual(question);
-    const history = await http<{ messages: Frame[] }>(server.url, 'GET', `/api/rooms/${room.roomId}/messages`, { token: tokenFor(lender) });
+    const history = await call<{ messages: Frame[] }>(server.url, 'GET', `/api/rooms/${room.roomId}/messages`, { token: tokenFor(lender) });
     expect(history.body.messages).toEqual([question]);
 
     lenderPhone.send({ type: 'typing', roomId: room.roomId });

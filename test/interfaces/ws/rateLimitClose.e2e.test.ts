@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { TestServer } from '../../support/server';
+import { call, openRoom, unique } from '../../support/http';
+import { startTestServer, type TestServer } from '../../support/server';
 import { tokenFor } from '../../support/tokens';
-import { connect, http, openRoom, startWsServer, unique, type Frame } from './wsSupport';
+import { connect, type Frame } from '../../support/ws';
 
 /**
  * The 4029 close: a client that floods sends is cut off, but only after every send it
@@ -10,7 +11,7 @@ import { connect, http, openRoom, startWsServer, unique, type Frame } from './ws
 describe('closing a flooding connection with 4029', () => {
   let server: TestServer;
   beforeAll(async () => {
-    server = await startWsServer('postgres', { env: { SEND_RATE_LIMIT: '2' } });
+    server = await startTestServer('postgres', { env: { SEND_RATE_LIMIT: '2' } });
   });
   afterAll(async () => {
     await server.close();
@@ -39,12 +40,12 @@ describe('closing a flooding connection with 4029', () => {
     expect(ids.slice(4).map((id) => answerOf.get(id)?.code)).toEqual(ids.slice(4).map(() => 'rate_limited'));
 
     // A write answers once the read models hold it, so after this one they hold every earlier send too.
-    const barrier = await http(server.url, 'POST', `/api/rooms/${room.roomId}/messages`, {
+    const barrier = await call(server.url, 'POST', `/api/rooms/${room.roomId}/messages`, {
       token: tokenFor(room.lenderId),
-      body: { clientMessageId: 'after-the-close', body: 'are you there?' },
+      json: { clientMessageId: 'after-the-close', body: 'are you there?' },
     });
     expect(barrier.status).toBe(201);
-    const history = await http<{ messages: Array<{ clientMessageId: string }> }>(server.url, 'GET', `/api/rooms/${room.roomId}/messages`, {
+    const history = await call<{ messages: Array<{ clientMessageId: string }> }>(server.url, 'GET', `/api/rooms/${room.roomId}/messages`, {
       token: tokenFor(room.borrowerId),
     });
     expect(history.body.messages.map((m) => m.clientMessageId)).toEqual([...acked, 'after-the-close']);

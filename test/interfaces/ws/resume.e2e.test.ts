@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { TestServer } from '../../support/server';
-import { closedAfterEach, connect, openRoom, startWsServer, unique, type Frame, type TestClient } from './wsSupport';
+import { openRoom, unique } from '../../support/http';
+import { startTestServer, type TestServer } from '../../support/server';
+import { closedAfterEach, connect, type Frame, type TestClient } from '../../support/ws';
 
 const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
@@ -13,8 +14,8 @@ async function burst(client: TestClient, roomId: string, count: number, label: s
   return acks;
 }
 
-/** Keeps sending one message every `everyMs` until stopped; resolves to the seqs it was acked. */
-function keepSending(client: TestClient, roomId: string, everyMs: number): { stop: () => Promise<number[]> } {
+/** Keeps sending, each message once the one before is acked, until stopped; resolves to the seqs it was acked. */
+function keepSending(client: TestClient, roomId: string): { stop: () => Promise<number[]> } {
   let running = true;
   const done = (async () => {
     const seqs: number[] = [];
@@ -22,7 +23,6 @@ function keepSending(client: TestClient, roomId: string, everyMs: number): { sto
       const clientMessageId = randomUUID();
       client.send({ type: 'send', roomId, clientMessageId, body: `live ${seqs.length}` });
       seqs.push((await client.waitFor((f) => f.type === 'ack' && f.clientMessageId === clientMessageId, 10_000)).message.seq);
-      await new Promise((resolve) => setTimeout(resolve, everyMs));
     }
     return seqs;
   })();
@@ -43,7 +43,7 @@ describe('resume', () => {
   const open = async (userId: string): Promise<TestClient> => track(await connect(server.url, userId));
 
   beforeAll(async () => {
-    server = await startWsServer('postgres', { env: { SEND_RATE_LIMIT: '0' } });
+    server = await startTestServer('postgres', { env: { SEND_RATE_LIMIT: '0' } });
   });
   afterAll(async () => {
     await server.close();
@@ -57,13 +57,15 @@ describe('resume', () => {
     expect(seeded.map((a) => a.message.seq)).toEqual(range(1, 250));
 
     const reader = await open(room.lenderId);
-    const live = keepSending(writer, room.roomId, 5);
+    const live = keepSending(writer, room.roomId);
     reader.send({ type: 'resume', roomId: room.roomId, afterSeq: 0 });
     const resumed = await reader.nextOf('resumed', () => true, 20_000);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Live messages after the resume too: at least three past it, and at least six live ones in all.
+    await reader.nextOf('message', (f) => f.message.seq >= Math.max(resumed.lastSeq + 3, 256), 20_000);
     const sentLive = await live.stop();
     const last = sentLive.at(-1) as number;
-    await reader.nextOf('message', (f) => f.message.seq === last);
+    // Already taken above, perhaps: the writer may have been stopped right after that message.
+    await reader.waitFor((f) => f.type === 'message' && f.message.seq === last);
 
     expect(resumed.lastSeq).toBeGreaterThanOrEqual(250);
     // Every message, in seq order, each once: replayed, then held back, then live. Live messages that
@@ -81,7 +83,7 @@ describe('resume', () => {
     const writer = await open(room.borrowerId);
     const first = await open(room.lenderId);
     await burst(writer, room.roomId, 20, 'one');
-    const live = keepSending(writer, room.roomId, 3);
+    const live = keepSending(writer, room.roomId);
     await first.nextOf('message', (f) => f.message.seq >= 25);
     first.ws.terminate();
     await first.closed;
@@ -89,14 +91,16 @@ describe('resume', () => {
     const lastSeen = seen.at(-1) as number;
     expect(seen).toEqual(range(1, lastSeen));
 
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    // Messages written while the lender is away.
+    await writer.waitFor((f) => f.type === 'ack' && f.message.seq >= lastSeen + 3);
     const second = await open(room.lenderId);
     second.send({ type: 'resume', roomId: room.roomId, afterSeq: lastSeen });
-    await second.nextOf('resumed');
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    const resumed = await second.nextOf('resumed');
+    // And live ones after the resume.
+    await second.nextOf('message', (f) => f.message.seq >= resumed.lastSeq + 3);
     const sentLive = await live.stop();
     const last = sentLive.at(-1) as number;
-    await second.nextOf('message', (f) => f.message.seq === last);
+    await second.waitFor((f) => f.type === 'message' && f.message.seq === last);
     expect(seqsOf(second, room.roomId)).toEqual(range(lastSeen + 1, last));
   });
 
@@ -118,7 +122,7 @@ describe('resume behind a long replay', () => {
   let server: TestServer;
   beforeAll(async () => {
     // The opening hold ends at once, so only the per-room hold can keep live frames back.
-    server = await startWsServer('postgres', { env: { SEND_RATE_LIMIT: '0' }, ws: { warmupMs: 1 } });
+    server = await startTestServer('postgres', { env: { SEND_RATE_LIMIT: '0' }, ws: { warmupMs: 1 } });
   });
   afterAll(async () => {
     await server.close();
@@ -143,20 +147,26 @@ describe('resume behind a long replay', () => {
     await burst(sender, quiet.roomId, 1, 'first');
 
     const reader = await connect(server.url, lena);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Any frame but a resume ends the opening hold; its pong says it has ended.
+    await reader.roundTrip();
     reader.ws.pause();
     reader.send({ type: 'resume', roomId: busy.roomId, afterSeq: 0 });
     reader.send({ type: 'resume', roomId: quiet.roomId, afterSeq: 1 });
-    // Live messages for the quiet room while the busy room's replay is stuck.
+    // Live messages for the quiet room while the busy room's replay is stuck. The fan-out hands the
+    // reader's connection its copy in the same step as it acks the sender, so once the acks are in,
+    // the reader's connection holds them.
     await burst(sender, quiet.roomId, 3, 'live');
-    await new Promise((resolve) => setTimeout(resolve, 300));
     reader.ws.resume();
 
     const resumed = await reader.next((f) => f.type === 'resumed' && f.roomId === quiet.roomId, 20_000);
     expect(resumed.lastSeq).toBeGreaterThanOrEqual(1);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(seqsOf(reader, quiet.roomId)).toEqual([2, 3, 4]);
-    expect(seqsOf(reader, busy.roomId)).toEqual(range(1, 400));
+    // One more message in each room: each room's frames go out in seq order, so a repeat would come before it.
+    const [quietMarker] = await burst(sender, quiet.roomId, 1, 'marker');
+    const [busyMarker] = await burst(sender, busy.roomId, 1, 'marker');
+    await reader.waitFor((f) => f.type === 'message' && f.message.messageId === quietMarker?.message.messageId, 20_000);
+    await reader.waitFor((f) => f.type === 'message' && f.message.messageId === busyMarker?.message.messageId, 20_000);
+    expect(seqsOf(reader, quiet.roomId)).toEqual([2, 3, 4, 5]);
+    expect(seqsOf(reader, busy.roomId)).toEqual(range(1, 401));
     sender.close();
     reader.close();
   });

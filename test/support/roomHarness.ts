@@ -1,23 +1,21 @@
 import { randomUUID } from 'node:crypto';
-import { WrongExpectedRevisionError, type EventStore, type RecordedEvent } from '../../../src/application/ports/eventStore';
-import { randomIds } from '../../../src/application/ports/ids';
-import { silentLogger } from '../../../src/application/ports/logger';
-import { makePostCommands } from '../../../src/application/post/postCommands';
-import { makeRoomCommands, type Actor, type RoomCommands } from '../../../src/application/room/roomCommands';
-import { sweepExpiredRooms, type SweepResult } from '../../../src/application/room/sweepExpiredRooms';
-import { roomStreamName } from '../../../src/domain/room';
-import { PostgresEventStore } from '../../../src/infrastructure/eventStore/postgresEventStore';
-import { applyBatchToReadModels } from '../../../src/infrastructure/readModels/chatProjection';
-import { ProjectionRunner } from '../../../src/infrastructure/readModels/projectionRunner';
-import { migrateReadModels } from '../../../src/infrastructure/readModels/schema';
-import { SqlChatQueries } from '../../../src/infrastructure/readModels/sqlChatQueries';
-import type { SqlDatabase } from '../../../src/infrastructure/sql/sqlDatabase';
-import { createTestDatabase, type DatabaseKind, type TestDatabase } from '../../support/databases';
-import { ManualClock } from '../../support/server';
+import { WrongExpectedRevisionError, type EventStore, type RecordedEvent } from '../../src/application/ports/eventStore';
+import { randomIds } from '../../src/application/ports/ids';
+import { silentLogger } from '../../src/application/ports/logger';
+import { makePostCommands } from '../../src/application/post/postCommands';
+import { makeRoomCommands, type Actor, type RoomCommands } from '../../src/application/room/roomCommands';
+import { sweepExpiredRooms, type SweepResult } from '../../src/application/room/sweepExpiredRooms';
+import { roomStreamName } from '../../src/domain/room';
+import { PostgresEventStore } from '../../src/infrastructure/eventStore/postgresEventStore';
+import { applyBatchToReadModels } from '../../src/infrastructure/readModels/chatProjection';
+import { ProjectionRunner } from '../../src/infrastructure/readModels/projectionRunner';
+import { migrateReadModels } from '../../src/infrastructure/readModels/schema';
+import { SqlChatQueries } from '../../src/infrastructure/readModels/sqlChatQueries';
+import type { SqlDatabase } from '../../src/infrastructure/sql/sqlDatabase';
+import { createTestDatabase, type DatabaseKind, type TestDatabase } from './databases';
+import { ManualClock } from './server';
+import { DAY, HOUR } from './time';
 
-export const MINUTE = 60_000;
-export const HOUR = 60 * MINUTE;
-export const DAY = 24 * HOUR;
 /** The TTLs these suites run with: the contract's defaults. */
 export const ttl = { emptyTtlMs: HOUR, idleTtlMs: 30 * DAY };
 
@@ -25,7 +23,7 @@ export const ttl = { emptyTtlMs: HOUR, idleTtlMs: 30 * DAY };
  * The write and read side of one process over a real database, with a clock the test
  * moves: the room commands, the projection into the read models, and the queries.
  */
-export interface Lifecycle {
+export interface RoomHarness {
   tdb: TestDatabase;
   db: SqlDatabase;
   store: PostgresEventStore;
@@ -52,7 +50,7 @@ export interface Lifecycle {
 
 export const actor = (userId: string): Actor => ({ userId, correlationId: randomUUID() });
 
-export async function openLifecycle(kind: DatabaseKind): Promise<Lifecycle> {
+export async function openRoomHarness(kind: DatabaseKind): Promise<RoomHarness> {
   const tdb = await createTestDatabase(kind);
   const db = await tdb.connect();
   await PostgresEventStore.migrate(db);
@@ -75,7 +73,7 @@ export async function openLifecycle(kind: DatabaseKind): Promise<Lifecycle> {
     Object.assign(Object.create(inner) as EventStore, {
       appendToStream: async (...args: Parameters<EventStore['appendToStream']>) => {
         const appended = await inner.appendToStream(...args).catch((error: unknown) => {
-          if (error instanceof WrongExpectedRevisionError) lifecycle.conflicts += 1;
+          if (error instanceof WrongExpectedRevisionError) harness.conflicts += 1;
           throw error;
         });
         if (latest === null || appended.checkpoint > latest) latest = appended.checkpoint;
@@ -87,7 +85,7 @@ export async function openLifecycle(kind: DatabaseKind): Promise<Lifecycle> {
   const posts = makePostCommands({ eventStore: tracked(store), clock, ids: randomIds });
   const queries = new SqlChatQueries(db);
 
-  const lifecycle: Lifecycle = {
+  const harness: RoomHarness = {
     tdb,
     db,
     store,
@@ -104,7 +102,7 @@ export async function openLifecycle(kind: DatabaseKind): Promise<Lifecycle> {
       return { postId, lender, borrower };
     },
     async anOpenRoom() {
-      const post = await lifecycle.aPost();
+      const post = await harness.aPost();
       const opened = await commands.openRoom(post.postId, post.borrower);
       return { roomId: opened.room.roomId, ...post };
     },
@@ -126,5 +124,5 @@ export async function openLifecycle(kind: DatabaseKind): Promise<Lifecycle> {
       await tdb.drop();
     },
   };
-  return lifecycle;
+  return harness;
 }

@@ -2,17 +2,18 @@ import { randomUUID } from 'node:crypto';
 import type { MessageSent, RoomExpired } from '../../../src/domain/room';
 import { BlockedError, OwnPostError, RoomExpiredError } from '../../../src/domain/room';
 import { databaseKinds } from '../../support/databases';
-import { actor, DAY, HOUR, MINUTE, openLifecycle, ttl, type Lifecycle } from './lifecycleHarness';
+import { actor, openRoomHarness, type RoomHarness, ttl } from '../../support/roomHarness';
+import { DAY, HOUR, MINUTE } from '../../support/time';
 
 /**
  * A room's life through the use cases, on a real database: expiry by the sweep (time
  * driven by a manual clock), what an expired room looks like to its participants,
  * reopening, and blocking. HTTP and WebSocket suites check the same over the wire.
  */
-describe.each(databaseKinds)('room lifecycle on %s', (kind) => {
-  let l: Lifecycle;
+describe.each(databaseKinds)('expiry, reopening and blocking through the room use cases on %s', (kind) => {
+  let l: RoomHarness;
   beforeAll(async () => {
-    l = await openLifecycle(kind);
+    l = await openRoomHarness(kind);
   });
   afterAll(async () => {
     await l?.close();

@@ -17,7 +17,7 @@ function run(env: Record<string, string>): ReturnType<typeof runMainUntilExit> {
   return runMainUntilExit({ DATA_DIR: path.join(scratch, 'data'), LOG_LEVEL: 'info', ...env });
 }
 
-describe('start-up with a bad expiry setting', () => {
+describe('start-up refuses an expiry schedule or TTL the sweeper cannot run, quoting the value', () => {
   it.each([
     ['EXPIRY_SWEEP_CRON', 'every minute'],
     ['EXPIRY_SWEEP_CRON', '* * * *'],

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { databaseKinds } from '../support/databases';
 import { as, eventually } from '../support/http';
+import { RecordingLogger } from '../support/logger';
 import { ManualClock, startTestServer, type TestServer } from '../support/server';
+import { connect, type Frame, type TestClient } from '../support/ws';
 import { TEST_INTERNAL_TOKEN, tokenFor } from '../support/tokens';
-import { connect, type Frame, type TestClient } from './ws/wsSupport';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -12,12 +13,14 @@ const DAY = 24 * HOUR;
  * Expiry, reopening and blocking as clients see them: a real server whose own sweeper
  * runs every second on a clock the test moves, HTTP calls and WebSocket frames.
  */
-describe.each(databaseKinds)('room lifecycle over HTTP and WebSocket on %s', (kind) => {
+describe.each(databaseKinds)('expiry, reopening and blocking over HTTP and WebSocket on %s', (kind) => {
   let server: TestServer;
   const clock = new ManualClock();
+  const logger = new RecordingLogger();
+  const sweeps = () => logger.lines.filter((l) => l.message.startsWith('expiry sweep finished')).length;
   const clients: TestClient[] = [];
   beforeAll(async () => {
-    server = await startTestServer(kind, { clock, env: { EXPIRY_SWEEP_CRON: '* * * * * *', ROOM_EMPTY_TTL: '1h', ROOM_IDLE_TTL: '30d' } });
+    server = await startTestServer(kind, { clock, logger, env: { EXPIRY_SWEEP_CRON: '* * * * * *', ROOM_EMPTY_TTL: '1h', ROOM_IDLE_TTL: '30d' } });
   });
   afterEach(() => {
     for (const client of clients.splice(0)) client.close();
@@ -134,8 +137,9 @@ describe.each(databaseKinds)('room lifecycle over HTTP and WebSocket on %s', (ki
     const bobWs = await socket(bob);
 
     clock.advance(HOUR - 1);
-    // Two of the sweeper's ticks go by.
-    await new Promise((resolve) => setTimeout(resolve, 2_200));
+    // Two sweeps finish; the second one began after the clock moved.
+    const before = sweeps();
+    await eventually(async () => sweeps() >= before + 2, 5_000, 'two sweeps');
     expect(await statusOf(bob, roomId)).toBe('open');
 
     clock.advance(1);

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { runMainUntilExit } from './support/serverProcess';
 
 /**
- * Start-up as an operator sees it: the real entry point in a child process
+ * A setting start-up cannot use, as an operator meets it: the real entry point in a child process
  * (`node -r @swc-node/register src/main.ts`, the TypeScript as it is, no build step).
  */
 let scratch: string;
@@ -17,7 +17,7 @@ function startProcess(env: Record<string, string>): ReturnType<typeof runMainUnt
   return runMainUntilExit({ DATA_DIR: path.join(scratch, 'data'), ...env });
 }
 
-describe('start-up with bad configuration', () => {
+describe('start-up refuses a setting it cannot use (malformed, unreachable, unreadable, or unsafe in production)', () => {
   const cases: Array<[string, () => Record<string, string>]> = [
     ['PORT', () => ({ PORT: 'http' })],
     ['ROOM_IDLE_TTL', () => ({ ROOM_IDLE_TTL: 'forever' })],
