@@ -6,7 +6,7 @@ import type { ReplayTarget } from '../../application/live/resumeRoom';
 import { CloseCode, type CloseCodeValue } from './closeCodes';
 import type { ServerFrame } from './frames';
 import { PendingAcks, type PendingSend } from './pendingAcks';
-import { Strikes } from './rateLimiter';
+import { Strikes } from './strikes';
 import { RoomDelivery } from './roomDelivery';
 
 export interface ConnectionLimits {

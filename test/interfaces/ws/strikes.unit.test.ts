@@ -1,5 +1,5 @@
 import { TokenBuckets } from '../../../src/application/limits/tokenBuckets';
-import { Strikes } from '../../../src/interfaces/ws/rateLimiter';
+import { Strikes } from '../../../src/interfaces/ws/strikes';
 
 const clock = () => {
   let now = 0;
