@@ -130,6 +130,36 @@ export async function sendAndAck(client: TestClient, roomId: string, body: strin
 }
 
 /**
+ * Sends every body as a message and resolves to their acks, in the order given. A send
+ * answered `unavailable` (the server shedding load: a busy CI machine may refuse a
+ * burst's tail) is sent again with the same clientMessageId, as the contract tells a
+ * client to; any other refusal fails the test.
+ */
+export async function sendAllAcked(client: TestClient, roomId: string, bodies: string[], timeoutMs = 30_000): Promise<Frame[]> {
+  const frameOf = new Map(bodies.map((body) => [randomUUID(), { type: 'send', roomId, clientMessageId: '', body }]));
+  for (const [clientMessageId, frame] of frameOf) frame.clientMessageId = clientMessageId;
+  let refused: Frame | null = null;
+  const onMessage = (data: WebSocket.RawData): void => {
+    const frame = JSON.parse(data.toString()) as Frame;
+    if (frame.type !== 'error' || !frameOf.has(frame.ref)) return;
+    if (frame.code === 'unavailable') setTimeout(() => client.send(frameOf.get(frame.ref)), 50);
+    else refused ??= frame;
+  };
+  client.ws.on('message', onMessage);
+  try {
+    for (const frame of frameOf.values()) client.send(frame);
+    const acks: Frame[] = [];
+    for (const clientMessageId of frameOf.keys()) {
+      acks.push(await client.waitFor((f) => (f.type === 'ack' && f.clientMessageId === clientMessageId) || refused !== null, timeoutMs));
+      if (refused !== null) throw new Error(`a send was refused: ${JSON.stringify(refused)}`);
+    }
+    return acks;
+  } finally {
+    client.ws.off('message', onMessage);
+  }
+}
+
+/**
  * Round trips on each client in turn: a barrier for "nothing else came". A frame the first
  * client sent, and anything the server sent because of it to the later ones, has been
  * written to their sockets before the last pong (frames the store's feed delivers need a
