@@ -10,12 +10,12 @@
  * WebSocket per room sends --sends messages one after the other and reports send→ack:
  * the first (cold) send on its own, then p50/p99 of the rest, per room.
  */
-import { randomUUID } from 'node:crypto';
-import { createHistogram, performance } from 'node:perf_hooks';
+import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { fillRoom, openRoom, type BenchRoom } from './seedRooms';
 import { chooseStore, startServer, tokenFor, type BenchServer } from './support';
+import { summarize, timedSends } from './timedSends';
 
 const { values: args } = parseArgs({
   options: {
@@ -28,27 +28,10 @@ const { values: args } = parseArgs({
 async function measure(base: string, room: BenchRoom, sends: number) {
   const socket = new WebSocket(`${base.replace(/^http/, 'ws')}/chat`, ['chat.v1', tokenFor(room.borrower)]);
   await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
-  const waiting = new Map<string, (value: void) => void>();
-  socket.on('message', (raw) => {
-    const frame = JSON.parse(raw.toString()) as { type: string; clientMessageId?: string; ref?: string };
-    const id = frame.type === 'ack' ? frame.clientMessageId : frame.type === 'error' ? frame.ref : undefined;
-    if (id !== undefined) waiting.get(id)?.();
-  });
-  const histogram = createHistogram();
-  let first = 0;
-  for (let i = 0; i < sends; i += 1) {
-    const clientMessageId = randomUUID();
-    const t0 = performance.now();
-    await new Promise<void>((resolve) => {
-      waiting.set(clientMessageId, resolve);
-      socket.send(JSON.stringify({ type: 'send', roomId: room.roomId, clientMessageId, body: `timed ${i}` }));
-    });
-    const ms = performance.now() - t0;
-    if (i === 0) first = ms;
-    else histogram.record(Math.max(1, Math.round(ms * 1000)));
-  }
+  const [first = 0, ...rest] = await timedSends(socket, room.roomId, sends);
   socket.close();
-  return { firstMs: first, p50Ms: histogram.percentile(50) / 1000, p99Ms: histogram.percentile(99) / 1000 };
+  const { p50Ms, p99Ms } = summarize(rest);
+  return { firstMs: first, p50Ms, p99Ms };
 }
 
 async function main(): Promise<void> {

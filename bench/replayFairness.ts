@@ -11,12 +11,12 @@
  * `--resume-rate-limit 0` (the default here) switches the per-user resume budget off,
  * so what is measured is the scheduling of replays, not the budget refusing them.
  */
-import { randomUUID } from 'node:crypto';
-import { createHistogram, performance } from 'node:perf_hooks';
+import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { fillRoom, openRoom, type BenchRoom } from './seedRooms';
 import { chooseStore, startServer, tokenFor, type BenchServer } from './support';
+import { summarize, timedSends } from './timedSends';
 
 const { values: args } = parseArgs({
   options: {
@@ -75,31 +75,9 @@ function replayForever(socket: WebSocket, room: BenchRoom, expected: number) {
   };
 }
 
-/** Sends `count` messages one after the other; send→ack of each. */
+/** The other pair: one message every 10 ms (a person's pace, not a flood), each waiting for its ack. */
 async function sendOneByOne(socket: WebSocket, room: BenchRoom, count: number) {
-  const waiting = new Map<string, () => void>();
-  socket.on('message', (raw) => {
-    const frame = JSON.parse(raw.toString()) as Frame;
-    if (frame.type === 'ack' && frame.clientMessageId !== undefined) waiting.get(frame.clientMessageId)?.();
-    if (frame.type === 'error') throw new Error(`a timed send was refused: ${raw.toString()}`);
-  });
-  const histogram = createHistogram();
-  let worst = 0;
-  for (let i = 0; i < count; i += 1) {
-    const clientMessageId = randomUUID();
-    const t0 = performance.now();
-    await new Promise<void>((resolve) => {
-      waiting.set(clientMessageId, resolve);
-      socket.send(JSON.stringify({ type: 'send', roomId: room.roomId, clientMessageId, body: `timed ${i}` }));
-    });
-    const ms = performance.now() - t0;
-    waiting.delete(clientMessageId);
-    worst = Math.max(worst, ms);
-    histogram.record(Math.max(1, Math.round(ms * 1000)));
-    // A person's pace, not a flood: the pair is there to feel the others' load.
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  return { p50Ms: histogram.percentile(50) / 1000, p99Ms: histogram.percentile(99) / 1000, worstMs: worst };
+  return summarize(await timedSends(socket, room.roomId, count, 10));
 }
 
 async function main(): Promise<void> {

@@ -7,12 +7,12 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { DEMO_POSTS } from '../../src/application/demo/demoPosts';
 import { createTestDatabase, type TestDatabase } from '../support/databases';
+import { freePort } from '../support/freePort';
 import { spawnServer, stopServer, type ServerProcess } from '../support/serverProcess';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -22,14 +22,6 @@ if (!existsSync(CHROMIUM)) process.stdout.write(`[web app e2e] skipped: no Chrom
 const root = path.resolve(__dirname, '../..');
 const drill = DEMO_POSTS.find((p) => p.postId === 'demo-drill') as (typeof DEMO_POSTS)[number];
 const tent = DEMO_POSTS.find((p) => p.postId === 'demo-tent') as (typeof DEMO_POSTS)[number];
-
-const freePort = async (): Promise<number> => {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-};
 
 /**
  * A marketplace page on another origin that frames the app and hands it tokens by

@@ -12,12 +12,11 @@
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type CDPSession, type Page } from 'playwright-core';
 import { pushPayload } from '../../src/application/notifications/webhookEvents';
 import { createTestDatabase, withConnection, type TestDatabase } from '../support/databases';
+import { freePort } from '../support/freePort';
 import { spawnServer, stopServer, type ServerProcess } from '../support/serverProcess';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -25,14 +24,6 @@ const withBrowser = existsSync(CHROMIUM) ? describe : describe.skip;
 if (!existsSync(CHROMIUM)) process.stdout.write(`[web push browser e2e] skipped: no Chromium at ${CHROMIUM}\n`);
 
 const root = path.resolve(__dirname, '../..');
-
-const freePort = async (): Promise<number> => {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-};
 
 /** Polls until `check` holds; the failure names what was awaited. */
 async function until(what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
