@@ -9,6 +9,7 @@ import {
   type RecordedEvent,
 } from '../../src/application/ports/eventStore';
 import { randomIds } from '../../src/application/ports/ids';
+import { StreamStateCache } from '../../src/application/streamStateCache';
 import type { SnapshotStore, StreamSnapshot } from '../../src/application/ports/snapshots';
 import { type Command, type Decider, DomainError, type Event } from '../../src/domain/shared/decider';
 import { PostgresEventStore } from '../../src/infrastructure/eventStore/postgresEventStore';
@@ -400,6 +401,34 @@ describe.each(kinds)('the command handler on %s', (kind) => {
   });
 
   describe('loading a stream', () => {
+    it('reads a stream it does not hold once, however many commands on it arrive at once', async () => {
+      const stream = aStream();
+      await handler(other).execute(stream, open, context());
+      await handler(other).execute(stream, add('a', 5), context());
+      const w = watched(store);
+      const h = handler(w);
+      const results = await Promise.all(['b', 'c', 'd', 'e'].map((key) => h.execute(stream, add(key), context())));
+      expect(results.map((r) => r.newEvents[0]?.data)).toEqual(['b', 'c', 'd', 'e'].map((key, i) => ({ key, n: 6 + i })));
+      expect(w.eventsRead).toBe(6);
+    });
+
+    it('keeps deciding right when it holds fewer streams than it is asked about, reading a dropped one again', async () => {
+      const streams = [aStream(), aStream(), aStream()];
+      const w = watched(store);
+      // Room for one stream only (the default without a cache).
+      const h = handler(w);
+      for (const stream of streams) await h.execute(stream, open, context());
+      for (const stream of streams) await h.execute(stream, add('a'), context());
+      await Promise.all(streams.map((stream) => h.execute(stream, add('b'), context())));
+      for (const stream of streams) expect(added(await store.readStream(stream))).toEqual([{ key: 'a', n: 1 }, { key: 'b', n: 2 }]);
+      // Each later command found its stream dropped and read it again, but for the one held last:
+      // the second round read one event per stream, the third two for each of the first two.
+      expect(w.eventsRead).toBe(3 * 1 + 2 * 2);
+      const roomy = handler(store, { cache: new StreamStateCache(3) });
+      for (const stream of streams) await roomy.execute(stream, add('c'), context());
+      for (const stream of streams) expect(roomy.peek(stream)).toMatchObject({ count: 3 });
+    });
+
     it('folds a stream longer than one read, every event once', async () => {
       const stream = aStream();
       const h = handler();
