@@ -295,6 +295,22 @@ describe.each(kinds)('the command handler on %s', (kind) => {
     });
   });
 
+  it("shows a command's decision while its append is still on the way", async () => {
+    const stream = aStream();
+    let whileAppending: Tally | undefined;
+    const w = watched(store, {
+      beforeAppend: async (n) => {
+        // The handler carries on to its bookkeeping as soon as the append is handed over.
+        await null;
+        if (n === 2) whileAppending = h.peek(stream);
+      },
+    });
+    const h = handler(w);
+    await h.execute(stream, open, context());
+    await h.execute(stream, add('a'), context());
+    expect(whileAppending).toEqual({ open: true, count: 1, keys: ['a'] });
+  });
+
   describe('another process wrote the stream meanwhile', () => {
     it('decides again on the newer events after losing the race, and appends after them', async () => {
       const stream = aStream();
