@@ -151,3 +151,11 @@ describe('which TTL has run out', () => {
     room([opened]).when(aReopenRoom()).thenNothing();
   });
 });
+
+describe('a clientMessageId is 1 to 128 characters', () => {
+  it('accepts one of a single character', () => {
+    room([aRoomOpened()])
+      .when(aSendMessage({ clientMessageId: 'x', messageId: 'm-1', body: 'hi', now: at(MINUTE) }))
+      .then([aMessageSent({ seq: 1, clientMessageId: 'x', messageId: 'm-1', body: 'hi', sentAt: iso(MINUTE) })]);
+  });
+});
