@@ -391,6 +391,24 @@ describe.each(kinds)('the command handler on %s', (kind) => {
       expect(w.appends).toBe(21);
     });
 
+    it('keeps a later command behind one still being admitted', async () => {
+      const stream = aStream();
+      const h = handler();
+      await h.execute(stream, open, context());
+      let letIn!: () => void;
+      const admitted = new Promise<void>((resolve) => (letIn = resolve));
+      const first = h.execute(stream, add('first'), context(), () => admitted);
+      const second = h.execute(stream, add('second'), context());
+      // Give the second every chance to overtake before the first is let in.
+      for (let i = 0; i < 20; i += 1) await new Promise((resolve) => setImmediate(resolve));
+      letIn();
+      await Promise.all([first, second]);
+      expect(added(await store.readStream(stream))).toEqual([
+        { key: 'first', n: 1 },
+        { key: 'second', n: 2 },
+      ]);
+    });
+
     it('with a store that does not pipeline, appends them one at a time, in the order they came', async () => {
       const stream = aStream();
       const w = watched(store, { pipelines: false });
