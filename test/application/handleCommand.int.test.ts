@@ -473,6 +473,8 @@ describe.each(kinds)('the command handler on %s', (kind) => {
       const result = await handler(w).execute(stream, add('c'), context());
       expect(result.newEvents).toEqual([{ type: 'Added', data: { key: 'c', n: 1201 } }]);
       expect(w.eventsRead).toBe(1201);
+      // Decided on the whole stream at once, not on its first page and then again after a lost race.
+      expect(w.appends).toBe(1);
     });
 
     describe('from a snapshot', () => {
