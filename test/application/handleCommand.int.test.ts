@@ -79,6 +79,16 @@ const aStream = (): string => `tally-${randomUUID()}`;
 const added = (events: readonly RecordedEvent[]) =>
   events.filter((e) => e.type === 'Added').map((e) => e.data as { key: string; n: number });
 
+interface Deferred {
+  promise: Promise<void>;
+  resolve(): void;
+}
+const deferred = (): Deferred => {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+};
+
 /**
  * The real store, seen through: how many appends were made and how many were in flight at
  * once, how many events reads handed back, and (optionally) something another process does
@@ -407,6 +417,29 @@ describe.each(kinds)('the command handler on %s', (kind) => {
         { key: 'first', n: 1 },
         { key: 'second', n: 2 },
       ]);
+    });
+
+    it('makes a refusal final only once every append in flight before it has settled', async () => {
+      const stream = aStream();
+      const held = [deferred(), deferred()];
+      // Appends 2 and 3 (the add and the close) wait on their way to the store until let go.
+      const w = watched(store, { beforeAppend: async (n) => void (n === 2 || n === 3 ? await held[n - 2]?.promise : undefined) });
+      const h = handler(w);
+      await h.execute(stream, open, context());
+      const adding = h.execute(stream, add('x'), context());
+      const closing = h.execute(stream, close, context());
+      // Decided on "closed, once those two land": a refusal that must wait for both.
+      const late = h.execute(stream, add('y'), context());
+      await eventually(async () => w.inFlight === 2, 5_000, 'two appends in flight');
+      (held[0] as Deferred).resolve();
+      await adding;
+      // With the add stored and the close still on its way, the late add must not slip in.
+      for (let i = 0; i < 20; i += 1) await new Promise((resolve) => setImmediate(resolve));
+      (held[1] as Deferred).resolve();
+      await closing;
+      await expect(late).rejects.toThrow(TallyClosedError);
+      expect((await store.readStream(stream)).map((e) => e.type)).toEqual(['Opened', 'Added', 'Closed']);
+      expect(w.appends).toBe(3);
     });
 
     it('with a store that does not pipeline, appends them one at a time, in the order they came', async () => {
