@@ -55,6 +55,8 @@ export async function migrateNotifications(db: SqlDatabase): Promise<void> {
         last_error text,
         dead_at timestamptz
       )`);
+    // Whose share of the delivery slots a delivery takes (null: its target's); see OutboxStore.claim.
+    await tx.query(`ALTER TABLE notify_outbox ADD COLUMN IF NOT EXISTS fair_key text`);
     // The head of each (channel, target, room) queue is found through this index.
     await tx.query(
       `CREATE INDEX IF NOT EXISTS notify_outbox_pending ON notify_outbox (channel, target, ordering_key, id) WHERE status = 'pending'`,
