@@ -74,6 +74,7 @@ export function buildContainer(options: ContainerOptions): Container {
         logger: Logger,
         liveFeed: LiveFeed,
         metrics: ChatMetrics,
+        config: Config,
       ) => {
         const snapshots = {
           store: new SqlSnapshotStore(db),
@@ -86,10 +87,21 @@ export function buildContainer(options: ContainerOptions): Container {
           directory,
           snapshots,
           onCommitted: (event, preceding) => liveFeed.publishLocal(event, preceding),
+          messageView: { safetyHints: config.safetyHints },
         });
         return measuredCommands(commands, metrics);
       },
-      [TYPES.EventStore, TYPES.Clock, TYPES.Ids, TYPES.SqlDatabase, TYPES.RoomDirectory, TYPES.Logger, TYPES.LiveFeed, TYPES.Metrics],
+      [
+        TYPES.EventStore,
+        TYPES.Clock,
+        TYPES.Ids,
+        TYPES.SqlDatabase,
+        TYPES.RoomDirectory,
+        TYPES.Logger,
+        TYPES.LiveFeed,
+        TYPES.Metrics,
+        TYPES.Config,
+      ],
     );
 
   container
@@ -102,7 +114,10 @@ export function buildContainer(options: ContainerOptions): Container {
 
   container
     .bind<ChatQueries>(TYPES.ChatQueries)
-    .toResolvedValue((db: SqlDatabase) => new SqlChatQueries(db), [TYPES.SqlDatabase]);
+    .toResolvedValue(
+      (db: SqlDatabase, config: Config) => new SqlChatQueries(db, { safetyHints: config.safetyHints }),
+      [TYPES.SqlDatabase, TYPES.Config],
+    );
 
   container
     .bind<ProjectionRunner>(TYPES.ProjectionRunner)
