@@ -81,4 +81,6 @@ export async function createReadModelTables(tx: SqlExecutor): Promise<void> {
       sent_at timestamptz NOT NULL,
       PRIMARY KEY (room_id, seq)
     )`);
+  // 'text' (a participant's) or 'notice' (the marketplace's).
+  await tx.query(`ALTER TABLE rm_messages ADD COLUMN IF NOT EXISTS kind text NOT NULL DEFAULT 'text'`);
 }
