@@ -24,13 +24,12 @@ import type { TypingSignals } from '../../application/ports/typingSignals';
 import { Notifications } from '../notifications/notifications';
 import { ExpirySweeper } from '../scheduler/expirySweeper';
 import { UserBudgets } from '../../application/limits/userBudgets';
-import { SqlSharedBuckets } from '../limits/sqlSharedBuckets';
+import { sharesSendBudget, SqlSharedBuckets } from '../limits/sqlSharedBuckets';
 import { AnchorLedger, AuditAnchorer } from '../../application/audit/anchors';
 import { AuditAccessLog } from '../../application/audit/accessLog';
 import { AnchorSchedule } from '../scheduler/anchorSchedule';
 import { createChatMetrics, type ChatMetrics } from '../metrics/chatMetrics';
 import { measuredCommands, measureRefusals } from '../metrics/instrument';
-import { sharesSendBudget } from '../migrations';
 import type { SqlDatabase } from '../sql/sqlDatabase';
 import { TYPES } from './identifiers';
 
