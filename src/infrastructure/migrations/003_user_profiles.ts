@@ -6,7 +6,7 @@ import type { Migration } from './runner';
  * tokens, not events, so a read-model rebuild leaves it alone.
  */
 export const userProfiles: Migration = {
-  version: 2,
+  version: 3,
   name: 'user profiles from the tokens’ name and picture claims',
   async up(tx) {
     await tx.query(`
