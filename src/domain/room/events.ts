@@ -51,19 +51,5 @@ export type RoomEvent =
 
 export type RoomEventType = RoomEvent['type'];
 
-export const roomEventTypes: readonly RoomEventType[] = [
-  'RoomOpened',
-  'MessageSent',
-  'MessagesRead',
-  'RoomBlocked',
-  'RoomUnblocked',
-  'RoomExpired',
-  'RoomReopened',
-];
-
-export function isRoomEventType(type: string): type is RoomEventType {
-  return (roomEventTypes as readonly string[]).includes(type);
-}
-
 /** The public shape of one message, as the contract names it. */
 export type Message = MessageSent['data'];
