@@ -1,5 +1,6 @@
 import type { SqlDatabase } from '../sql/sqlDatabase';
 import { initial } from './001_initial';
+import { outboxFairKey } from './002_outbox_fair_key';
 import { runMigrations, type Migration, type MigrationReport } from './runner';
 
 /**
@@ -7,7 +8,7 @@ import { runMigrations, type Migration, type MigrationReport } from './runner';
  * 1, 2, 3… To change the schema, add the next file and append it here (the recipe is in
  * docs/architecture.md, "Schema migrations").
  */
-export const migrations: readonly Migration[] = [initial];
+export const migrations: readonly Migration[] = [initial, outboxFairKey];
 
 /**
  * Brings the database's schema up to date: applies the migrations it has not recorded
