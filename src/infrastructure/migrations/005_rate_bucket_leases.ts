@@ -7,7 +7,7 @@ import type { Migration } from './runner';
  * during a rolling upgrade.
  */
 export const rateBucketLeases: Migration = {
-  version: 3,
+  version: 5,
   name: 'chat_rate_buckets.granted: send budget leases',
   async up(tx) {
     await tx.query(`ALTER TABLE chat_rate_buckets ADD COLUMN IF NOT EXISTS granted integer NOT NULL DEFAULT 0`);
