@@ -81,7 +81,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
   // Everything start-up does to the database before the service runs, in one place:
   // open it and the event store, then create the tables that do not exist yet.
   const db = await openDatabase(config, logger);
-  const eventStore = await openEventStore(config, db, metrics);
+  const eventStore = await openEventStore(config, db, metrics, logger);
   await migrateDatabase(db, config);
   const container = buildContainer({ config, logger, clock, ids: options.ids ?? randomIds, metrics, db, eventStore });
   const projections = await container.getAsync<ProjectionRunner>(TYPES.ProjectionRunner);

@@ -72,8 +72,13 @@ describe('retrying an append whose answer was lost', () => {
     for (const error of lostAnswers) expect(isRetryableAppendFailure(error, 'any')).toBe(false);
   });
 
+  it('sends it again when the server gave up on the write (TimeoutError: "Operation timed out", the outcome unknown)', () => {
+    expect(isRetryableAppendFailure(new TimeoutError(), 3n)).toBe(true);
+    expect(isRetryableAppendFailure(new TimeoutError(), 'any')).toBe(false);
+  });
+
   it('does not retry refusals or unknown faults', () => {
-    const others = [new WrongExpectedVersionError(undefined, { streamName: 's', expected: 1n, current: 2n }), new TimeoutError(), new UnknownError(), new Error('boom')];
+    const others = [new WrongExpectedVersionError(undefined, { streamName: 's', expected: 1n, current: 2n }), new UnknownError(), new Error('boom')];
     for (const error of others) expect(isRetryableAppendFailure(error, 3n)).toBe(false);
   });
 });
