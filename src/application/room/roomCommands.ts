@@ -1,3 +1,4 @@
+import { decodeRoomEvent } from '../../domain/events';
 import { PostNotFoundError } from '../../domain/post';
 import {
   isParticipant,
@@ -128,7 +129,8 @@ export function makeRoomCommands(deps: RoomCommandDeps) {
     if (recent !== undefined) return recent;
     if (result.repeated && result.appended !== null) {
       const [original] = await deps.eventStore.readStream(roomStreamName(room.roomId), { fromRevision: result.appended.nextExpectedRevision, maxCount: 1 });
-      if (original?.type === 'MessageSent') return original.data as Message;
+      const event = original === undefined ? null : decodeRoomEvent(original);
+      if (event?.type === 'MessageSent') return event.data;
     }
     throw new Error('a sent message is missing from its room');
   };

@@ -2,7 +2,7 @@ import type { EventStore, RecordedEvent, Subscription } from '../../application/
 import type { IdGenerator } from '../../application/ports/ids';
 import type { Logger } from '../../application/ports/logger';
 import { pushPayload, webhookEnvelope, webhookEventFor, otherParticipant, type RoomParticipants } from '../../application/notifications/webhookEvents';
-import { isRoomEventType, type RoomEvent } from '../../domain/room';
+import { decodeRoomEvent } from '../../domain/events';
 import { CoalescedPump } from '../coalescedPump';
 import type { SqlDatabase, SqlExecutor } from '../sql/sqlDatabase';
 import { enqueueDeliveries, type NewDelivery } from './outboxStore';
@@ -136,8 +136,8 @@ export class OutboxFeeder {
   }
 
   private async deliveriesFor(tx: SqlExecutor, recorded: RecordedEvent, firstRun: boolean, anySubscription: boolean): Promise<NewDelivery[]> {
-    if (!isRoomEventType(recorded.type)) return [];
-    const event = { type: recorded.type, data: recorded.data } as RoomEvent;
+    const event = decodeRoomEvent(recorded);
+    if (event === null) return [];
     if (event.type === 'RoomOpened') {
       const d = event.data;
       await tx.query(

@@ -1,6 +1,6 @@
 import type { RecordedEvent } from '../../application/ports/eventStore';
-import type { PostEvent } from '../../domain/post';
-import type { MessageSent, RoomEvent } from '../../domain/room';
+import { decodeEvent, type DomainEvent } from '../../domain/events';
+import type { MessageSent } from '../../domain/room';
 import type { SqlExecutor } from '../sql/sqlDatabase';
 
 /**
@@ -16,13 +16,15 @@ import type { SqlExecutor } from '../sql/sqlDatabase';
 export async function applyBatchToReadModels(tx: SqlExecutor, events: readonly RecordedEvent[]): Promise<void> {
   let run: MessageSent['data'][] = [];
   for (const recorded of events) {
-    if (recorded.type === 'MessageSent') {
-      run.push(recorded.data as MessageSent['data']);
+    const event = decodeEvent(recorded);
+    if (event === null) continue; // A type this version does not know (written by a newer one): skipped.
+    if (event.type === 'MessageSent') {
+      run.push(event.data);
       continue;
     }
     if (run.length > 0) await applyMessages(tx, run);
     run = [];
-    await applyToReadModels(tx, recorded);
+    await applyEvent(tx, event);
   }
   if (run.length > 0) await applyMessages(tx, run);
 }
@@ -77,7 +79,11 @@ async function applyMessages(tx: SqlExecutor, messages: readonly MessageSent['da
  * rows when replayed from zero (rebuild).
  */
 export async function applyToReadModels(tx: SqlExecutor, recorded: RecordedEvent): Promise<void> {
-  const event = { type: recorded.type, data: recorded.data } as RoomEvent | PostEvent;
+  const event = decodeEvent(recorded);
+  if (event !== null) await applyEvent(tx, event);
+}
+
+async function applyEvent(tx: SqlExecutor, event: DomainEvent): Promise<void> {
   switch (event.type) {
     case 'PostUpserted': {
       const d = event.data;
@@ -177,11 +183,13 @@ export async function applyToReadModels(tx: SqlExecutor, recorded: RecordedEvent
       );
       return;
     }
+    case 'AuditAccessed':
+    case 'AuditAnchored':
+      // The audit trail's own events change no read model.
+      return;
     default: {
       const exhaustive: never = event;
-      void exhaustive;
-      // An event type this version does not know (written by a newer one): skip it, keep going.
-      return;
+      return exhaustive;
     }
   }
 }
