@@ -146,8 +146,10 @@ export class OutboxFeeder {
         [d.roomId, d.postId, d.postTitle, d.lenderId, d.borrowerId],
       );
     }
-    // Reads and unblocks are not sent; with webhooks off, only messages matter (Web Push).
+    // Reads and unblocks are not sent, nor the marketplace's own notices (it tells its users
+    // itself); with webhooks off, only messages matter (Web Push).
     if (event.type === 'MessagesRead' || event.type === 'RoomUnblocked') return [];
+    if (event.type === 'MessageSent' && event.data.kind === 'notice') return [];
     if (this.options.webhooks === null && (event.type !== 'MessageSent' || !anySubscription)) return [];
     const recordedAt = Date.parse(recorded.metadata.recordedAt);
     const age = Number.isFinite(recordedAt) ? this.options.now().getTime() - recordedAt : 0;

@@ -32,8 +32,8 @@ export async function applyBatchToReadModels(tx: SqlExecutor, events: readonly R
 /** A run of MessageSent events, in order, in three statements. */
 async function applyMessages(tx: SqlExecutor, messages: readonly MessageSent['data'][]): Promise<void> {
   await tx.query(
-    `INSERT INTO rm_messages (room_id, seq, message_id, sender_id, body, client_message_id, sent_at)
-     SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
+    `INSERT INTO rm_messages (room_id, seq, message_id, sender_id, body, client_message_id, sent_at, kind)
+     SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::text[])
      ON CONFLICT (room_id, seq) DO NOTHING`,
     [
       messages.map((m) => m.roomId),
@@ -43,6 +43,7 @@ async function applyMessages(tx: SqlExecutor, messages: readonly MessageSent['da
       messages.map((m) => m.body),
       messages.map((m) => m.clientMessageId),
       messages.map((m) => m.sentAt),
+      messages.map((m) => m.kind ?? 'text'),
     ],
   );
   // Per room: the last message (the run is in order) and how many each sender sent.
@@ -114,9 +115,9 @@ async function applyEvent(tx: SqlExecutor, event: DomainEvent): Promise<void> {
     case 'MessageSent': {
       const d = event.data;
       await tx.query(
-        `INSERT INTO rm_messages (room_id, seq, message_id, sender_id, body, client_message_id, sent_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (room_id, seq) DO NOTHING`,
-        [d.roomId, d.seq, d.messageId, d.senderId, d.body, d.clientMessageId, d.sentAt],
+        `INSERT INTO rm_messages (room_id, seq, message_id, sender_id, body, client_message_id, sent_at, kind)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (room_id, seq) DO NOTHING`,
+        [d.roomId, d.seq, d.messageId, d.senderId, d.body, d.clientMessageId, d.sentAt, d.kind ?? 'text'],
       );
       await tx.query(
         `UPDATE rm_rooms SET last_seq = $2, last_message_at = $3, last_activity_at = GREATEST(last_activity_at, $3)
