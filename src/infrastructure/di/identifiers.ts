@@ -23,4 +23,7 @@ export const TYPES = {
   AuditAccessLog: Symbol.for('AuditAccessLog'),
   Metrics: Symbol.for('Metrics'),
   Notifications: Symbol.for('Notifications'),
+  ModerationQueries: Symbol.for('ModerationQueries'),
+  Suspensions: Symbol.for('Suspensions'),
+  UserCommands: Symbol.for('UserCommands'),
 } as const;
