@@ -3,6 +3,7 @@ import { PostgresEventStore } from './eventStore/postgresEventStore';
 import { SqlSharedBuckets } from './limits/sqlSharedBuckets';
 import { migrateNotifications } from './notifications/schema';
 import { migrateReadModels } from './readModels/schema';
+import { migrateAttachments } from './attachments/schema';
 import { SqlSnapshotStore } from './snapshots/sqlSnapshotStore';
 import type { SqlDatabase } from './sql/sqlDatabase';
 
@@ -18,6 +19,7 @@ export async function migrateDatabase(db: SqlDatabase, config: Config): Promise<
   await migrateReadModels(db);
   await migrateNotifications(db);
   await SqlSnapshotStore.migrate(db);
+  await migrateAttachments(db);
   if (sharesSendBudget(db, config)) await SqlSharedBuckets.migrate(db);
 }
 

@@ -1,0 +1,30 @@
+import type { SqlDatabase } from '../sql/sqlDatabase';
+
+/**
+ * The attachment tables: the catalog (what is known of each upload, whichever store
+ * holds its bytes) and the bytes themselves when ATTACHMENT_STORE=postgres. Neither is
+ * a read model: a read-model rebuild leaves them alone.
+ */
+export async function migrateAttachments(db: SqlDatabase): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended('chat:migrate:attachments', 0))`);
+    await tx.query(`
+      CREATE TABLE IF NOT EXISTS attachments (
+        attachment_id uuid PRIMARY KEY,
+        room_id text NOT NULL,
+        uploader_id text NOT NULL,
+        image jsonb NOT NULL,
+        thumbnail jsonb NOT NULL,
+        uploaded_at timestamptz NOT NULL,
+        sent_client_message_id text
+      )`);
+    // The orphan sweep reads the unsent ones by age.
+    await tx.query(`CREATE INDEX IF NOT EXISTS attachments_unsent ON attachments (uploaded_at) WHERE sent_client_message_id IS NULL`);
+    await tx.query(`
+      CREATE TABLE IF NOT EXISTS attachment_blobs (
+        key text PRIMARY KEY,
+        content_type text NOT NULL,
+        data bytea NOT NULL
+      )`);
+  });
+}
