@@ -83,10 +83,14 @@ export async function start(config: Config, options: StartOptions = {}): Promise
   const clock = options.clock ?? systemClock;
   const metrics = createChatMetrics();
   // Everything start-up does to the database before the service runs, in one place:
-  // open it and the event store, then create the tables that do not exist yet.
+  // open it and the event store, then apply the schema migrations it has not had yet.
   const db = await openDatabase(config, logger);
   const eventStore = await openEventStore(config, db, metrics);
-  await migrateDatabase(db, config);
+  const schema = await migrateDatabase(db);
+  if (schema.applied.length > 0) logger.info({ applied: schema.applied, version: schema.version }, 'database schema migrated');
+  if (schema.unknown.length > 0) {
+    logger.warn({ version: schema.version, unknown: schema.unknown }, 'the database schema is newer than this release: it was migrated by a newer one');
+  }
   const container = buildContainer({ config, logger, clock, ids: options.ids ?? randomIds, metrics, db, eventStore });
   const projections = await container.getAsync<ProjectionRunner>(TYPES.ProjectionRunner);
   const liveFeed = await container.getAsync<LiveFeed>(TYPES.LiveFeed);
@@ -143,9 +147,13 @@ export async function start(config: Config, options: StartOptions = {}): Promise
       // Development mode only: elsewhere POST /api/dev/session falls through to the 404.
       ...(config.development ? [devRoutes({ issuer: devTokenIssuer(config.jwt, options.clock ?? systemClock) })] : []),
       pushRoutes({
-        push: notifications.vapidPublicKey === null ? null : { publicKey: notifications.vapidPublicKey, subscriptions: notifications.subscriptions },
+        push:
+          notifications.vapidPublicKey === null
+            ? null
+            : { publicKey: notifications.vapidPublicKey, subscriptions: notifications.subscriptions, endpointRefusal: notifications.endpointRefusal },
         verifier,
         logger,
+        budgets,
         allowLoopbackHttp: !config.production,
       }),
       webhookRoutes({ internalApiToken: config.internalApiToken, outbox: notifications.outbox, retryForMs: config.webhooks?.retryForMs ?? 86_400_000 }),

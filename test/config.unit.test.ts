@@ -67,6 +67,7 @@ describe('configuration', () => {
       ROOM_IDLE_TTL: '15m',
       WS_MAX_FRAME_BYTES: '4096',
       SEND_RATE_LIMIT: '0',
+      SAFETY_HINTS: 'off',
       COMMAND_RATE_LIMIT: '7',
       READ_RATE_LIMIT: '8',
       RESUME_RATE_LIMIT: '0',
@@ -90,6 +91,7 @@ describe('configuration', () => {
       roomIdleTtlMs: 900_000,
       wsMaxFrameBytes: 4096,
       sendRateLimit: 0,
+      safetyHints: false,
       commandRateLimit: 7,
       readRateLimit: 8,
       resumeRateLimit: 0,
@@ -140,6 +142,7 @@ describe('configuration', () => {
     ['TLS_CERT_FILE missing on disk', { TLS_CERT_FILE: '/no/such/cert.pem', TLS_KEY_FILE: '/no/such/key.pem' }, 'TLS_CERT_FILE'],
     ['WS_MAX_FRAME_BYTES', { WS_MAX_FRAME_BYTES: '16KiB' }, 'WS_MAX_FRAME_BYTES'],
     ['SEND_RATE_LIMIT', { SEND_RATE_LIMIT: 'fast' }, 'SEND_RATE_LIMIT'],
+    ['SAFETY_HINTS', { SAFETY_HINTS: 'maybe' }, 'SAFETY_HINTS'],
     ['COMMAND_RATE_LIMIT', { COMMAND_RATE_LIMIT: '-2' }, 'COMMAND_RATE_LIMIT'],
     ['READ_RATE_LIMIT', { READ_RATE_LIMIT: '1.5' }, 'READ_RATE_LIMIT'],
     ['RESUME_RATE_LIMIT', { RESUME_RATE_LIMIT: 'lots' }, 'RESUME_RATE_LIMIT'],
@@ -161,6 +164,9 @@ describe('configuration', () => {
     ['VAPID_PUBLIC_KEY', { VAPID_PUBLIC_KEY: 'abc', VAPID_PRIVATE_KEY: VAPID.privateKey }, 'VAPID_PUBLIC_KEY'],
     ['VAPID_PRIVATE_KEY', { VAPID_PUBLIC_KEY: VAPID.publicKey, VAPID_PRIVATE_KEY: VAPID.publicKey }, 'VAPID_PRIVATE_KEY'],
     ['VAPID_SUBJECT', { VAPID_SUBJECT: 'ops@example.com' }, 'VAPID_SUBJECT'],
+    ['PUSH_ALLOWED_HOSTS with a URL', { PUSH_ALLOWED_HOSTS: 'https://fcm.googleapis.com/' }, 'PUSH_ALLOWED_HOSTS'],
+    ['PUSH_ALLOWED_HOSTS with a wildcard mid-name', { PUSH_ALLOWED_HOSTS: 'push.*.example.com' }, 'PUSH_ALLOWED_HOSTS'],
+    ['PUSH_ALLOWED_HOSTS empty', { PUSH_ALLOWED_HOSTS: ' , ' }, 'PUSH_ALLOWED_HOSTS'],
     ['production without JWT_SECRET', { NODE_ENV: 'production', INTERNAL_API_TOKEN: 'a-long-enough-internal-token' }, 'JWT_SECRET'],
     ['production without INTERNAL_API_TOKEN', { NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40) }, 'INTERNAL_API_TOKEN'],
     ['AUDIT_ANCHOR_CRON', { AUDIT_ANCHOR_CRON: 'every ten minutes' }, 'AUDIT_ANCHOR_CRON'],
@@ -198,6 +204,12 @@ describe('configuration', () => {
     });
     expect(config.notifyUnreadAfterMs).toBe(600_000);
     expect(config.push).toMatchObject({ vapid: VAPID, includeBody: true });
+    // Push endpoints: the browsers' push services by default, the loopback outside production only.
+    expect(loadConfig({}).push.endpoints).toEqual({ allowedHosts: ['fcm.googleapis.com', 'updates.push.services.mozilla.com', '*.push.apple.com', '*.notify.windows.com'], allowLoopback: true });
+    expect(loadConfig({ PUSH_ALLOWED_HOSTS: 'FCM.googleapis.com, *.push.example' }).push.endpoints.allowedHosts).toEqual(['fcm.googleapis.com', '*.push.example']);
+    expect(
+      loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40), INTERNAL_API_TOKEN: 'a-long-enough-internal-token', AUDIT_ANCHOR_KEY: 'k'.repeat(40) }).push.endpoints.allowLoopback,
+    ).toBe(false);
   });
 
   it('does not echo a secret it refuses', () => {

@@ -1,4 +1,4 @@
-import type { Message } from '../../domain/room';
+import type { MessageView } from '../../domain/room';
 
 /** A room as one participant sees it: the contract's `room` object. */
 export interface RoomView {
@@ -10,9 +10,21 @@ export interface RoomView {
   status: 'open' | 'expired';
   openedAt: string;
   lastActivityAt: string;
-  lastMessage: Message | null;
+  lastMessage: MessageView | null;
   unreadCount: number;
   lastReadSeq: Record<string, number>;
+  /** The viewer blocked the other participant in this room. */
+  blockedByMe: boolean;
+  /** The other participant blocked the viewer in this room. */
+  blockedMe: boolean;
+  /** The participants' names and pictures as their tokens last said; a user nothing is known of is absent. */
+  participants: Record<string, ParticipantProfile>;
+}
+
+/** What is known of a participant: each field absent when unknown. */
+export interface ParticipantProfile {
+  name?: string;
+  picture?: string;
 }
 
 export interface PostView {
@@ -28,7 +40,7 @@ export interface MessagePageQuery {
 }
 
 export interface MessagePage {
-  messages: Message[];
+  messages: MessageView[];
   hasMore: boolean;
 }
 

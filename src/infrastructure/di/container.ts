@@ -10,6 +10,8 @@ import { makeRoomCommands, type RoomCommands } from '../../application/room/room
 import { sweepExpiredRooms } from '../../application/room/sweepExpiredRooms';
 import { LiveFeed } from '../../application/live/liveFeed';
 import type { TokenVerifier } from '../../application/ports/auth';
+import { ProfileNotingVerifier } from '../../application/identity/profileNotingVerifier';
+import { SqlUserProfiles } from '../identity/sqlUserProfiles';
 import { JwtVerifier } from '../auth/jwtVerifier';
 import type { ChatQueries } from '../../application/ports/readModels';
 import { isPostgresCheckpoint, PostgresEventStore } from '../eventStore/postgresEventStore';
@@ -24,13 +26,12 @@ import type { TypingSignals } from '../../application/ports/typingSignals';
 import { Notifications } from '../notifications/notifications';
 import { ExpirySweeper } from '../scheduler/expirySweeper';
 import { UserBudgets } from '../../application/limits/userBudgets';
-import { SqlSharedBuckets } from '../limits/sqlSharedBuckets';
+import { sharesSendBudget, SqlSharedBuckets } from '../limits/sqlSharedBuckets';
 import { AnchorLedger, AuditAnchorer } from '../../application/audit/anchors';
 import { AuditAccessLog } from '../../application/audit/accessLog';
 import { AnchorSchedule } from '../scheduler/anchorSchedule';
 import { createChatMetrics, type ChatMetrics } from '../metrics/chatMetrics';
 import { measuredCommands, measureRefusals } from '../metrics/instrument';
-import { sharesSendBudget } from '../migrations';
 import type { SqlDatabase } from '../sql/sqlDatabase';
 import { TYPES } from './identifiers';
 import { AttachmentLinks } from '../../application/attachments/attachmentLinks';
@@ -83,6 +84,7 @@ export function buildContainer(options: ContainerOptions): Container {
         logger: Logger,
         liveFeed: LiveFeed,
         metrics: ChatMetrics,
+        config: Config,
       ) => {
         const snapshots = {
           store: new SqlSnapshotStore(db),
@@ -95,10 +97,21 @@ export function buildContainer(options: ContainerOptions): Container {
           directory,
           snapshots,
           onCommitted: (event, preceding) => liveFeed.publishLocal(event, preceding),
+          messageView: { safetyHints: config.safetyHints },
         });
         return measuredCommands(commands, metrics);
       },
-      [TYPES.EventStore, TYPES.Clock, TYPES.Ids, TYPES.SqlDatabase, TYPES.RoomDirectory, TYPES.Logger, TYPES.LiveFeed, TYPES.Metrics],
+      [
+        TYPES.EventStore,
+        TYPES.Clock,
+        TYPES.Ids,
+        TYPES.SqlDatabase,
+        TYPES.RoomDirectory,
+        TYPES.Logger,
+        TYPES.LiveFeed,
+        TYPES.Metrics,
+        TYPES.Config,
+      ],
     );
 
   container
@@ -111,7 +124,10 @@ export function buildContainer(options: ContainerOptions): Container {
 
   container
     .bind<ChatQueries>(TYPES.ChatQueries)
-    .toResolvedValue((db: SqlDatabase) => new SqlChatQueries(db), [TYPES.SqlDatabase]);
+    .toResolvedValue(
+      (db: SqlDatabase, config: Config) => new SqlChatQueries(db, { safetyHints: config.safetyHints }),
+      [TYPES.SqlDatabase, TYPES.Config],
+    );
 
   container
     .bind<ProjectionRunner>(TYPES.ProjectionRunner)
@@ -145,8 +161,15 @@ export function buildContainer(options: ContainerOptions): Container {
     );
 
   container
+    .bind<SqlUserProfiles>(TYPES.UserProfiles)
+    .toResolvedValue((db: SqlDatabase, logger: Logger) => new SqlUserProfiles(db, logger), [TYPES.SqlDatabase, TYPES.Logger]);
+
+  container
     .bind<TokenVerifier>(TYPES.TokenVerifier)
-    .toResolvedValue((config: Config) => new JwtVerifier(config.jwt), [TYPES.Config]);
+    .toResolvedValue(
+      (config: Config, profiles: SqlUserProfiles) => new ProfileNotingVerifier(new JwtVerifier(config.jwt), profiles),
+      [TYPES.Config, TYPES.UserProfiles],
+    );
 
   container
     .bind<RoomDirectory>(TYPES.RoomDirectory)

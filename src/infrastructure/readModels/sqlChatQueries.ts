@@ -1,11 +1,12 @@
 import { POST_ID_PATTERN } from '../../domain/post';
-import type { Message } from '../../domain/room';
+import { defaultMessageViewOptions, toMessageView, type MessageView, type MessageViewOptions } from '../../domain/room';
 import { DomainError } from '../../domain/shared/decider';
 import type {
   ChatQueries,
   ExpiryCandidate,
   MessagePage,
   MessagePageQuery,
+  ParticipantProfile,
   PostPage,
   PostView,
   RoomPage,
@@ -26,6 +27,12 @@ interface RoomRow {
   last_read: Record<string, number> | string;
   unread_count: number;
   m_last_activity_at: Date | string;
+  user_id: string;
+  blocks: Record<string, string> | string;
+  lender_name: string | null;
+  lender_picture: string | null;
+  borrower_name: string | null;
+  borrower_picture: string | null;
 }
 
 interface MessageRow {
@@ -42,26 +49,35 @@ const iso = (value: Date | string): string => new Date(value).toISOString();
 
 const messageColumns = `room_id, seq, message_id, sender_id, body, client_message_id, sent_at`;
 
-function toMessage(row: MessageRow): Message {
-  return {
-    messageId: row.message_id,
-    roomId: row.room_id,
-    seq: Number(row.seq),
-    senderId: row.sender_id,
-    body: row.body,
-    sentAt: iso(row.sent_at),
-    clientMessageId: row.client_message_id,
-  };
+function toMessage(row: MessageRow, options: MessageViewOptions): MessageView {
+  return toMessageView(
+    {
+      messageId: row.message_id,
+      roomId: row.room_id,
+      seq: Number(row.seq),
+      senderId: row.sender_id,
+      body: row.body,
+      sentAt: iso(row.sent_at),
+      clientMessageId: row.client_message_id,
+    },
+    options,
+  );
 }
 
 const roomSelect = `
   SELECT r.room_id, r.post_id, r.post_title, r.lender_id, r.borrower_id, r.status, r.opened_at,
-         r.last_activity_at, r.last_seq, r.last_read, m.unread_count, m.last_activity_at AS m_last_activity_at
-    FROM rm_room_members m JOIN rm_rooms r ON r.room_id = m.room_id`;
+         r.last_activity_at, r.last_seq, r.last_read, m.unread_count, m.last_activity_at AS m_last_activity_at,
+         m.user_id, r.blocks, pl.name AS lender_name, pl.picture AS lender_picture, pb.name AS borrower_name, pb.picture AS borrower_picture
+    FROM rm_room_members m JOIN rm_rooms r ON r.room_id = m.room_id
+    LEFT JOIN user_profiles pl ON pl.user_id = r.lender_id
+    LEFT JOIN user_profiles pb ON pb.user_id = r.borrower_id`;
 
 /** The contract's queries over the projected tables. */
 export class SqlChatQueries implements ChatQueries {
-  constructor(private readonly db: SqlExecutor) {}
+  constructor(
+    private readonly db: SqlExecutor,
+    private readonly messageOptions: MessageViewOptions = defaultMessageViewOptions,
+  ) {}
 
   async getPost(postId: string): Promise<PostView | null> {
     const result = await this.db.query<{ post_id: string; owner_id: string; title: string }>(
@@ -149,7 +165,7 @@ export class SqlChatQueries implements ChatQueries {
     const hasMore = result.rows.length > query.limit;
     const rows = result.rows.slice(0, query.limit);
     if (!forward) rows.reverse();
-    return { messages: rows.map(toMessage), hasMore };
+    return { messages: rows.map((row) => toMessage(row, this.messageOptions)), hasMore };
   }
 
   async findExpiryCandidates(
@@ -184,29 +200,49 @@ export class SqlChatQueries implements ChatQueries {
 
   private async withLastMessages(rows: RoomRow[]): Promise<RoomView[]> {
     const wanted = rows.filter((r) => Number(r.last_seq) > 0);
-    const last = new Map<string, Message>();
+    const last = new Map<string, MessageView>();
     if (wanted.length > 0) {
       const result = await this.db.query<MessageRow>(
         `SELECT ${messageColumns.split(', ').map((c) => `m.${c}`).join(', ')} FROM rm_messages m
           JOIN unnest($1::text[], $2::int[]) AS w(room_id, seq) ON w.room_id = m.room_id AND w.seq = m.seq`,
         [wanted.map((r) => r.room_id), wanted.map((r) => Number(r.last_seq))],
       );
-      for (const row of result.rows) last.set(row.room_id, toMessage(row));
+      for (const row of result.rows) last.set(row.room_id, toMessage(row, this.messageOptions));
     }
-    return rows.map((row) => ({
-      roomId: row.room_id,
-      postId: row.post_id,
-      postTitle: row.post_title,
-      lenderId: row.lender_id,
-      borrowerId: row.borrower_id,
-      status: row.status,
-      openedAt: iso(row.opened_at),
-      lastActivityAt: iso(row.last_activity_at),
-      lastMessage: last.get(row.room_id) ?? null,
-      unreadCount: Number(row.unread_count),
-      lastReadSeq: typeof row.last_read === 'string' ? JSON.parse(row.last_read) : row.last_read,
-    }));
+    return rows.map((row) => {
+      // `blocks` maps each blocker to the user they blocked (chatProjection.ts).
+      const blocks: Record<string, string> = typeof row.blocks === 'string' ? JSON.parse(row.blocks) : row.blocks;
+      const other = row.user_id === row.lender_id ? row.borrower_id : row.lender_id;
+      return {
+        roomId: row.room_id,
+        postId: row.post_id,
+        postTitle: row.post_title,
+        lenderId: row.lender_id,
+        borrowerId: row.borrower_id,
+        status: row.status,
+        openedAt: iso(row.opened_at),
+        lastActivityAt: iso(row.last_activity_at),
+        lastMessage: last.get(row.room_id) ?? null,
+        unreadCount: Number(row.unread_count),
+        lastReadSeq: typeof row.last_read === 'string' ? JSON.parse(row.last_read) : row.last_read,
+        blockedByMe: Object.hasOwn(blocks, row.user_id),
+        blockedMe: blocks[other] === row.user_id,
+        participants: participants([
+          [row.lender_id, row.lender_name, row.lender_picture],
+          [row.borrower_id, row.borrower_name, row.borrower_picture],
+        ]),
+      };
+    });
   }
+}
+
+function participants(people: Array<[userId: string, name: string | null, picture: string | null]>): Record<string, ParticipantProfile> {
+  const known: Record<string, ParticipantProfile> = {};
+  for (const [userId, name, picture] of people) {
+    if (name === null && picture === null) continue;
+    known[userId] = { ...(name !== null ? { name } : {}), ...(picture !== null ? { picture } : {}) };
+  }
+  return known;
 }
 
 /** Opaque to clients: where the previous page of a room list ended. */

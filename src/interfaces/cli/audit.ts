@@ -10,8 +10,8 @@ import { randomIds } from '../../application/ports/ids';
 import { silentLogger } from '../../application/ports/logger';
 import { ConfigError, loadConfig, type Config } from '../../config';
 import { openEventStore } from '../../infrastructure/eventStore/openEventStore';
-import { PostgresEventStore } from '../../infrastructure/eventStore/postgresEventStore';
 import { createChatMetrics } from '../../infrastructure/metrics/chatMetrics';
+import { migrateDatabase } from '../../infrastructure/migrations';
 import { openDatabase } from '../../infrastructure/sql/openDatabase';
 import { rebuildCheck } from '../../infrastructure/readModels/rebuildCheck';
 import type { SqlDatabase } from '../../infrastructure/sql/sqlDatabase';
@@ -44,16 +44,17 @@ class Store {
     this.store ??= (async () => {
       const eventStore = await openEventStore(this.config, db, createChatMetrics({ defaultMetrics: false }));
       this.opened.push(eventStore);
-      // As the server does at start-up: on an empty database the record is there, empty.
-      if (this.config.eventStore.kind !== 'eventstoredb') await PostgresEventStore.migrate(db);
       return eventStore;
     })();
     return this.store;
   }
 
   async sqlDatabase(): Promise<SqlDatabase> {
-    this.db ??= openDatabase(this.config, silentLogger).then((db) => {
+    this.db ??= openDatabase(this.config, silentLogger).then(async (db) => {
       this.opened.push(db);
+      // As the server does at start-up: the schema is up to date, and on an empty database
+      // the record is there, empty.
+      await migrateDatabase(db);
       return db;
     });
     return this.db;

@@ -40,6 +40,11 @@ export const messageResponse = z.object({
   body: z.string(),
   sentAt: isoTime('ISO-8601 UTC'),
   clientMessageId: z.string(),
+  kind: z.enum(['text', 'notice']).meta({ description: '`notice`: posted by the marketplace; its senderId is "system"' }),
+  hidden: z.boolean().meta({ description: 'hidden by a moderator: body is "" (seq, messageId, senderId and sentAt stay)' }),
+  safety: z
+    .array(z.enum(['contact_info']))
+    .meta({ description: 'hints for the recipient: `contact_info` when the text carries a phone number, bank account or outside-messenger contact; empty when none' }),
 });
 
 export const roomResponse = z.object({
@@ -54,6 +59,17 @@ export const roomResponse = z.object({
   lastMessage: messageResponse.nullable(),
   unreadCount: z.number().int().min(0).meta({ description: "the caller's own" }),
   lastReadSeq: z.record(z.string(), z.number().int().min(0)).meta({ description: 'per participant user id' }),
+  blockedByMe: z.boolean().meta({ description: 'the caller blocked the other participant in this room' }),
+  blockedMe: z.boolean().meta({ description: 'the other participant blocked the caller in this room: the caller\'s sends fail with `blocked`' }),
+  participants: z
+    .record(
+      z.string(),
+      z.object({
+        name: z.string().min(1).max(64).optional().meta({ description: "the `name` claim of the user's latest token; absent when unknown" }),
+        picture: z.url({ protocol: /^https$/ }).optional().meta({ description: "the `picture` claim (an https URL) of the user's latest token; absent when unknown" }),
+      }),
+    )
+    .meta({ description: 'per participant user id, as their tokens last said; a participant nothing is known of is absent' }),
 });
 
 export const postResponse = z.object({ postId: z.string(), ownerId: z.string(), title: z.string() });

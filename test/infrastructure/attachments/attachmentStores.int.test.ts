@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import S3rver from 's3rver';
-import { migrateAttachments } from '../../../src/infrastructure/attachments/schema';
+import { migrateDatabase } from '../../../src/infrastructure/migrations';
 import { PostgresAttachmentStore } from '../../../src/infrastructure/attachments/postgresAttachmentStore';
 import { S3AttachmentStore } from '../../../src/infrastructure/attachments/s3AttachmentStore';
 import { createTestDatabase, databaseKinds } from '../../support/databases';
@@ -12,7 +12,7 @@ for (const kind of databaseKinds) {
   attachmentStoreContract(`PostgreSQL adapter on ${kind}`, async () => {
     const database = await createTestDatabase(kind);
     const db = await database.connect();
-    await migrateAttachments(db);
+    await migrateDatabase(db);
     return { store: new PostgresAttachmentStore(db), close: () => database.drop() };
   });
 }

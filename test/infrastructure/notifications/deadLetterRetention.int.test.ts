@@ -1,7 +1,6 @@
+import { migrateDatabase } from '../../../src/infrastructure/migrations';
 import { randomUUID } from 'node:crypto';
 import { enqueueDeliveries, OutboxStore } from '../../../src/infrastructure/notifications/outboxStore';
-import { migrateNotifications } from '../../../src/infrastructure/notifications/schema';
-import { migrateReadModels } from '../../../src/infrastructure/readModels/schema';
 import type { SqlDatabase } from '../../../src/infrastructure/sql/sqlDatabase';
 import { createTestDatabase, databaseKinds, type TestDatabase } from '../../support/databases';
 
@@ -12,8 +11,7 @@ describe.each(databaseKinds)('dead letter retention (%s)', (kind) => {
   beforeAll(async () => {
     database = await createTestDatabase(kind);
     db = await database.connect();
-    await migrateReadModels(db);
-    await migrateNotifications(db);
+    await migrateDatabase(db);
     outbox = new OutboxStore(db);
   });
   afterAll(async () => {
@@ -26,7 +24,7 @@ describe.each(databaseKinds)('dead letter retention (%s)', (kind) => {
     await enqueueDeliveries(db, [
       { deliveryId, channel: 'webhook', target: 'https://marketplace.example/hooks', orderingKey: randomUUID(), eventId: null, type: 'room.opened', body: '{}', retryForMs: 1000 },
     ]);
-    const [claimed] = (await outbox.claim('worker', 1, 10_000)).filter((d) => d.deliveryId === deliveryId);
+    const [claimed] = (await outbox.claim('worker', { channel: 'webhook', max: 1, perKey: 1, leaseMs: 10_000 })).filter((d) => d.deliveryId === deliveryId);
     if (claimed === undefined) throw new Error('the delivery was not claimable');
     await outbox.dead(claimed.id, 'worker', 410, 'gone');
     await db.query(`UPDATE notify_outbox SET dead_at = now() - make_interval(days => $1) WHERE delivery_id = $2`, [daysAgo, deliveryId]);

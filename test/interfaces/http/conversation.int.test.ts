@@ -89,6 +89,9 @@ describe.each(databaseKinds)('the HTTP API on %s', (kind) => {
         lastMessage: null,
         unreadCount: 0,
         lastReadSeq: { [lena]: 0, [bob]: 0 },
+        blockedByMe: false,
+        blockedMe: false,
+        participants: {},
       },
       messages: [],
       hasMore: false,
@@ -126,6 +129,9 @@ describe.each(databaseKinds)('the HTTP API on %s', (kind) => {
       body: 'Is the drill free on Saturday?',
       sentAt: expect.stringMatching(/Z$/),
       clientMessageId: 'c-1',
+      kind: 'text',
+      hidden: false,
+      safety: [],
     });
     // Read-your-writes: the lender's very next GET has it, with no waiting.
     const seen = await user(lena).get(`/api/rooms/${roomId}/messages`);
