@@ -44,6 +44,7 @@ import { healthRoutes, metricsRoutes } from './interfaces/http/healthRoutes';
 import { httpMetrics } from './interfaces/http/httpMetrics';
 import { contractRouteOf, openApiRoutes } from './interfaces/http/openapi';
 import { postRoutes } from './interfaces/http/postRoutes';
+import { noticeRoutes } from './interfaces/http/noticeRoutes';
 import { pushRoutes } from './interfaces/http/pushRoutes';
 import { roomRoutes } from './interfaces/http/roomRoutes';
 import { defaultWebRoot, webAppRoutes } from './interfaces/http/webAppRoutes';
@@ -137,6 +138,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
         maxBytes: config.attachments.maxBytes,
       }),
       roomRoutes({ ...api, budgets }),
+      noticeRoutes({ commands, progress: projections, internalApiToken: config.internalApiToken, logger }),
       auditRoutes({
         eventStore,
         verifier,

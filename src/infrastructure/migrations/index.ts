@@ -2,7 +2,8 @@ import type { SqlDatabase } from '../sql/sqlDatabase';
 import { initial } from './001_initial';
 import { outboxFairKey } from './002_outbox_fair_key';
 import { userProfiles } from './003_user_profiles';
-import { attachments } from './004_attachments';
+import { messageKind } from './004_message_kind';
+import { attachments } from './005_attachments';
 import { runMigrations, type Migration, type MigrationReport } from './runner';
 
 /**
@@ -10,7 +11,7 @@ import { runMigrations, type Migration, type MigrationReport } from './runner';
  * 1, 2, 3… To change the schema, add the next file and append it here (the recipe is in
  * docs/architecture.md, "Schema migrations").
  */
-export const migrations: readonly Migration[] = [initial, outboxFairKey, userProfiles, attachments];
+export const migrations: readonly Migration[] = [initial, outboxFairKey, userProfiles, messageKind, attachments];
 
 /**
  * Brings the database's schema up to date: applies the migrations it has not recorded
