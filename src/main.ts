@@ -31,7 +31,7 @@ import type { ExpirySweeper } from './infrastructure/scheduler/expirySweeper';
 import type { AnchorSchedule } from './infrastructure/scheduler/anchorSchedule';
 import type { AnchorLedger } from './application/audit/anchors';
 import type { AuditAccessLog } from './application/audit/accessLog';
-import { openDatabase } from './infrastructure/sql/openDatabase';
+import { describeStorage, openDatabase } from './infrastructure/sql/openDatabase';
 import { createHttpApp } from './interfaces/http/app';
 import { defaultHttpTuning, timeoutOptions, tlsOptions, type HttpTuning } from './interfaces/http/serverOptions';
 import { auditRoutes } from './interfaces/http/auditRoutes';
@@ -86,7 +86,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
   // Everything start-up does to the database before the service runs, in one place:
   // open it and the event store, then apply the schema migrations it has not had yet.
   const db = await openDatabase(config, logger);
-  const eventStore = await openEventStore(config, db, metrics);
+  const eventStore = await openEventStore(config, db, metrics, logger);
   const schema = await migrateDatabase(db);
   if (schema.applied.length > 0) logger.info({ applied: schema.applied, version: schema.version }, 'database schema migrated');
   if (schema.unknown.length > 0) {
@@ -217,7 +217,11 @@ export async function start(config: Config, options: StartOptions = {}): Promise
   const anchorSchedule = await container.getAsync<AnchorSchedule>(TYPES.AnchorSchedule);
   anchorSchedule.start();
   const metricsPort = metricsServer === null ? null : (metricsServer.address() as AddressInfo).port;
-  logger.info({ port, metricsPort, store: config.eventStore.kind, database: db.kind }, 'chat service listening');
+  // What a person starting it needs: the address to open, and where the data is kept.
+  logger.info(
+    { url: `${url}/`, port, metricsPort, storage: describeStorage(config) },
+    `chat service listening: open ${url}/ (${describeStorage(config)})`,
+  );
 
   let closing: Promise<void> | null = null;
   return {
