@@ -3,7 +3,8 @@ import { initial } from './001_initial';
 import { outboxFairKey } from './002_outbox_fair_key';
 import { userProfiles } from './003_user_profiles';
 import { messageKind } from './004_message_kind';
-import { attachments } from './005_attachments';
+import { rateBucketLeases } from './005_rate_bucket_leases';
+import { attachments } from './006_attachments';
 import { runMigrations, type Migration, type MigrationReport } from './runner';
 
 /**
@@ -11,7 +12,7 @@ import { runMigrations, type Migration, type MigrationReport } from './runner';
  * 1, 2, 3… To change the schema, add the next file and append it here (the recipe is in
  * docs/architecture.md, "Schema migrations").
  */
-export const migrations: readonly Migration[] = [initial, outboxFairKey, userProfiles, messageKind, attachments];
+export const migrations: readonly Migration[] = [initial, outboxFairKey, userProfiles, messageKind, rateBucketLeases, attachments];
 
 /**
  * Brings the database's schema up to date: applies the migrations it has not recorded
