@@ -12,6 +12,7 @@ import type {
   SubscriptionStart,
 } from '../../application/ports/eventStore';
 import { WrongExpectedRevisionError } from '../../application/ports/eventStore';
+import { makeAppendOnly } from './appendOnly';
 import { GroupCommitter } from './groupCommit';
 import type { SqlDatabase } from '../sql/sqlDatabase';
 import { pollingSubscription } from './pollingSubscription';
@@ -83,6 +84,7 @@ export class PostgresEventStore implements EventStore {
         )`);
       // Readers order by position alone now (see the class comment): the old (xid, position) index only slows appends.
       await tx.query(`DROP INDEX IF EXISTS events_global_order`);
+      await makeAppendOnly(tx);
     });
   }
 
