@@ -79,10 +79,14 @@ export async function start(config: Config, options: StartOptions = {}): Promise
   const clock = options.clock ?? systemClock;
   const metrics = createChatMetrics();
   // Everything start-up does to the database before the service runs, in one place:
-  // open it and the event store, then create the tables that do not exist yet.
+  // open it and the event store, then apply the schema migrations it has not had yet.
   const db = await openDatabase(config, logger);
   const eventStore = await openEventStore(config, db, metrics);
-  await migrateDatabase(db, config);
+  const schema = await migrateDatabase(db);
+  if (schema.applied.length > 0) logger.info({ applied: schema.applied, version: schema.version }, 'database schema migrated');
+  if (schema.unknown.length > 0) {
+    logger.warn({ version: schema.version, unknown: schema.unknown }, 'the database schema is newer than this release: it was migrated by a newer one');
+  }
   const container = buildContainer({ config, logger, clock, ids: options.ids ?? randomIds, metrics, db, eventStore });
   const projections = await container.getAsync<ProjectionRunner>(TYPES.ProjectionRunner);
   const liveFeed = await container.getAsync<LiveFeed>(TYPES.LiveFeed);

@@ -9,6 +9,9 @@ const message = (seq: number): Message => ({
   body: `message ${seq}`,
   sentAt: '2026-01-01T00:00:00.000Z',
   clientMessageId: `c${seq}`,
+  kind: 'text',
+  hidden: false,
+  safety: [],
 });
 
 describe('a room timeline in the SDK', () => {

@@ -6,7 +6,11 @@ import {
   roomDecider,
   roomStreamName,
   type ExistingRoom,
+  defaultMessageViewOptions,
+  toMessageView,
   type Message,
+  type MessageView,
+  type MessageViewOptions,
   type RoomCommand,
   type RoomEvent,
   type RoomState,
@@ -35,7 +39,7 @@ export interface OpenRoomResult {
 }
 
 export interface SendMessageResult {
-  message: Message;
+  message: MessageView;
   /** False when this was a retry of a message already sent: the original comes back. */
   created: boolean;
   checkpoint: string | null;
@@ -64,6 +68,8 @@ export interface RoomCommandDeps extends CommandHandlerDeps {
   roomStateCacheSize?: number;
   /** Each room event this process commits, at once: the local path of live delivery. */
   onCommitted?(event: RecordedEvent, preceding: PrecedingEvent): void;
+  /** How messages are shown (SAFETY_HINTS); default: hints on. */
+  messageView?: MessageViewOptions;
 }
 
 /** A snapshot every this many events of a room. */
@@ -73,6 +79,7 @@ const ROOM_STATE_VERSION = 'room-state/2';
 
 /** The room use cases: each is one command through the generic handler. */
 export function makeRoomCommands(deps: RoomCommandDeps) {
+  const messageView = deps.messageView ?? defaultMessageViewOptions;
   const snapshots =
     deps.snapshots === undefined ? undefined : { ...deps.snapshots, every: SNAPSHOT_EVERY, version: ROOM_STATE_VERSION };
   const rooms = new StreamCommandHandler<RoomState, RoomCommand, RoomEvent>(deps, roomDecider, {
@@ -156,7 +163,7 @@ export function makeRoomCommands(deps: RoomCommandDeps) {
         asUser(actor),
         actor.userId,
       );
-      const message = await sentMessage(result, actor.userId, input.clientMessageId);
+      const message = toMessageView(await sentMessage(result, actor.userId, input.clientMessageId), messageView);
       return { message, created: result.newEvents.length > 0, checkpoint: result.checkpoint };
     },
 

@@ -22,6 +22,8 @@ export type MessageSent = Event<
     body: string;
     clientMessageId: string;
     sentAt: string;
+    /** Absent on a participant's message (`text`); `notice` on the marketplace's. */
+    kind?: 'notice';
   }
 >;
 
@@ -65,5 +67,5 @@ export function isRoomEventType(type: string): type is RoomEventType {
   return (roomEventTypes as readonly string[]).includes(type);
 }
 
-/** The public shape of one message, as the contract names it. */
+/** One message as recorded; its public shape is MessageView (messageView.ts). */
 export type Message = MessageSent['data'];

@@ -24,13 +24,12 @@ import type { TypingSignals } from '../../application/ports/typingSignals';
 import { Notifications } from '../notifications/notifications';
 import { ExpirySweeper } from '../scheduler/expirySweeper';
 import { UserBudgets } from '../../application/limits/userBudgets';
-import { SqlSharedBuckets } from '../limits/sqlSharedBuckets';
+import { sharesSendBudget, SqlSharedBuckets } from '../limits/sqlSharedBuckets';
 import { AnchorLedger, AuditAnchorer } from '../../application/audit/anchors';
 import { AuditAccessLog } from '../../application/audit/accessLog';
 import { AnchorSchedule } from '../scheduler/anchorSchedule';
 import { createChatMetrics, type ChatMetrics } from '../metrics/chatMetrics';
 import { measuredCommands, measureRefusals } from '../metrics/instrument';
-import { sharesSendBudget } from '../migrations';
 import type { SqlDatabase } from '../sql/sqlDatabase';
 import { TYPES } from './identifiers';
 
@@ -75,6 +74,7 @@ export function buildContainer(options: ContainerOptions): Container {
         logger: Logger,
         liveFeed: LiveFeed,
         metrics: ChatMetrics,
+        config: Config,
       ) => {
         const snapshots = {
           store: new SqlSnapshotStore(db),
@@ -87,10 +87,21 @@ export function buildContainer(options: ContainerOptions): Container {
           directory,
           snapshots,
           onCommitted: (event, preceding) => liveFeed.publishLocal(event, preceding),
+          messageView: { safetyHints: config.safetyHints },
         });
         return measuredCommands(commands, metrics);
       },
-      [TYPES.EventStore, TYPES.Clock, TYPES.Ids, TYPES.SqlDatabase, TYPES.RoomDirectory, TYPES.Logger, TYPES.LiveFeed, TYPES.Metrics],
+      [
+        TYPES.EventStore,
+        TYPES.Clock,
+        TYPES.Ids,
+        TYPES.SqlDatabase,
+        TYPES.RoomDirectory,
+        TYPES.Logger,
+        TYPES.LiveFeed,
+        TYPES.Metrics,
+        TYPES.Config,
+      ],
     );
 
   container
@@ -103,7 +114,10 @@ export function buildContainer(options: ContainerOptions): Container {
 
   container
     .bind<ChatQueries>(TYPES.ChatQueries)
-    .toResolvedValue((db: SqlDatabase) => new SqlChatQueries(db), [TYPES.SqlDatabase]);
+    .toResolvedValue(
+      (db: SqlDatabase, config: Config) => new SqlChatQueries(db, { safetyHints: config.safetyHints }),
+      [TYPES.SqlDatabase, TYPES.Config],
+    );
 
   container
     .bind<ProjectionRunner>(TYPES.ProjectionRunner)

@@ -1,42 +1,10 @@
-import type { SqlDatabase, SqlExecutor } from '../sql/sqlDatabase';
-
-/** The trigger that keeps the events table append-only; docs/audit.md shows auditors how to check it. */
-export const APPEND_ONLY_TRIGGER = 'events_append_only';
+import type { SqlDatabase } from '../sql/sqlDatabase';
 
 /**
- * Makes the events table refuse UPDATE, DELETE and TRUNCATE, whoever asks: privileges
- * do not bind a table's owner (the role the service runs as), a trigger does. It is a
- * statement trigger, so even an UPDATE that matches no row is refused, and it is
- * enabled ALWAYS, so it also fires with `session_replication_role = replica`, the
- * setting a superuser would otherwise use to skip it without a trace in the catalog.
- * Dropping or disabling it stays possible for the owner or a superuser: that is a
- * deliberate schema change, visible in `pg_trigger`, and what it lets through (an edit,
- * a deletion) is what the hash chain and the anchors detect.
- *
- * Run inside the events migration (under its advisory lock). Replacing the function is
- * cheap; the trigger is (re)created and enabled only when the catalog says it is missing
- * or not enabled ALWAYS, so a normal start takes no lock on the table.
+ * The trigger that keeps the events table append-only (made by migration 2,
+ * `migrations/002_append_only_events.ts`); docs/audit.md shows auditors how to check it.
  */
-export async function makeAppendOnly(tx: SqlExecutor): Promise<void> {
-  await tx.query(`
-    CREATE OR REPLACE FUNCTION events_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-      RAISE EXCEPTION 'events is append-only: % refused', TG_OP
-        USING ERRCODE = 'insufficient_privilege',
-              HINT = 'Events are never changed or deleted; see docs/audit.md, "Append-only".';
-    END
-    $$`);
-  const present = await tx.query<{ tgenabled: string }>(
-    `SELECT tgenabled FROM pg_trigger WHERE tgrelid = to_regclass('events') AND tgname = $1`,
-    [APPEND_ONLY_TRIGGER],
-  );
-  if (present.rows[0]?.tgenabled === 'A') return;
-  await tx.query(`
-    CREATE OR REPLACE TRIGGER ${APPEND_ONLY_TRIGGER}
-      BEFORE UPDATE OR DELETE OR TRUNCATE ON events
-      FOR EACH STATEMENT EXECUTE FUNCTION events_refuse_change()`);
-  await tx.query(`ALTER TABLE events ENABLE ALWAYS TRIGGER ${APPEND_ONLY_TRIGGER}`);
-}
+export const APPEND_ONLY_TRIGGER = 'events_append_only';
 
 /**
  * What an auditor asks the catalog (docs/audit.md, "Append-only", prints this query):

@@ -11,8 +11,8 @@ import { silentLogger } from '../../application/ports/logger';
 import { ConfigError, loadConfig, type Config } from '../../config';
 import { APPEND_ONLY_TRIGGER, checkAppendOnly } from '../../infrastructure/eventStore/appendOnly';
 import { openEventStore } from '../../infrastructure/eventStore/openEventStore';
-import { PostgresEventStore } from '../../infrastructure/eventStore/postgresEventStore';
 import { createChatMetrics } from '../../infrastructure/metrics/chatMetrics';
+import { migrateDatabase } from '../../infrastructure/migrations';
 import { openDatabase } from '../../infrastructure/sql/openDatabase';
 import { rebuildCheck } from '../../infrastructure/readModels/rebuildCheck';
 import type { SqlDatabase } from '../../infrastructure/sql/sqlDatabase';
@@ -45,16 +45,17 @@ class Store {
     this.store ??= (async () => {
       const eventStore = await openEventStore(this.config, db, createChatMetrics({ defaultMetrics: false }));
       this.opened.push(eventStore);
-      // As the server does at start-up: on an empty database the record is there, empty.
-      if (this.config.eventStore.kind !== 'eventstoredb') await PostgresEventStore.migrate(db);
       return eventStore;
     })();
     return this.store;
   }
 
   async sqlDatabase(): Promise<SqlDatabase> {
-    this.db ??= openDatabase(this.config, silentLogger).then((db) => {
+    this.db ??= openDatabase(this.config, silentLogger).then(async (db) => {
       this.opened.push(db);
+      // As the server does at start-up: the schema is up to date, and on an empty database
+      // the record is there, empty.
+      await migrateDatabase(db);
       return db;
     });
     return this.db;
@@ -200,7 +201,7 @@ export async function runAuditCli(argv: readonly string[], io: CliIo): Promise<n
     .description('check that the events table refuses UPDATE, DELETE and TRUNCATE (PostgreSQL and PGlite); exit 1 when it does not')
     .action(async () => {
       if (config.eventStore.kind === 'eventstoredb') throw new CliError('append-only checks the PostgreSQL events table; this store is EventStoreDB');
-      // Not store.eventStore(): that migrates, which would switch a disabled trigger back on before the check.
+      // A migration runs once: opening the database never switches a disabled trigger back on.
       const check = await checkAppendOnly(await store.sqlDatabase());
       const enabled = { A: 'enabled always', O: 'enabled in normal sessions only', R: 'enabled on replicas only', D: 'disabled' } as Record<string, string>;
       say(

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Client } from 'pg';
 import { APPEND_ONLY_CATALOG_QUERY } from '../../../src/infrastructure/eventStore/appendOnly';
 import { PostgresEventStore } from '../../../src/infrastructure/eventStore/postgresEventStore';
+import { migrateDatabase } from '../../../src/infrastructure/migrations';
 import { PgDatabase } from '../../../src/infrastructure/sql/pgDatabase';
 import type { SqlDatabase } from '../../../src/infrastructure/sql/sqlDatabase';
 import { runCli } from '../../support/auditCli';
@@ -38,7 +39,7 @@ describe.each(databaseKinds)('the events table is append-only, on %s', (kind) =>
   beforeAll(async () => {
     tdb = await createTestDatabase(kind);
     db = await tdb.connect();
-    await PostgresEventStore.migrate(db);
+    await migrateDatabase(db);
     await new PostgresEventStore(db).appendToStream(stream, [anEvent(), anEvent()], 'no_stream');
   });
   afterAll(async () => {
@@ -90,7 +91,7 @@ describe.each(databaseKinds)('the events table is append-only, on %s', (kind) =>
     }
   });
 
-  it('can be switched off by its owner, which the check shows, and the next start switches it back on', async () => {
+  it('can be switched off by its owner, which the check shows until someone switches it on again (a restart does not)', async () => {
     await db.query(`ALTER TABLE events DISABLE TRIGGER events_append_only`);
     expect((await db.query<{ enabled: string }>(APPEND_ONLY_CATALOG_QUERY)).rows.map((r) => r.enabled)).toEqual(['D']);
     await db.close();
@@ -103,9 +104,10 @@ describe.each(databaseKinds)('the events table is append-only, on %s', (kind) =>
     } finally {
       db = await tdb.connect();
     }
-    // What a server does at start-up.
-    await PostgresEventStore.migrate(db);
-    expect((await db.query<{ enabled: string }>(APPEND_ONLY_CATALOG_QUERY)).rows.map((r) => r.enabled)).toEqual(['A']);
+    // What a server does at start-up: the migration ran once, so the trigger stays off.
+    await migrateDatabase(db);
+    expect((await db.query<{ enabled: string }>(APPEND_ONLY_CATALOG_QUERY)).rows.map((r) => r.enabled)).toEqual(['D']);
+    await db.query(`ALTER TABLE events ENABLE ALWAYS TRIGGER events_append_only`);
     await expect(db.query(`DELETE FROM events`)).rejects.toThrow('events is append-only: DELETE refused');
   });
 
