@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { isValidCron } from './infrastructure/scheduler/cron';
+import { DEFAULT_PUSH_HOSTS } from './infrastructure/notifications/pushEndpointPolicy';
 
 export type JwtAlgorithm = 'HS256' | 'RS256' | 'ES256';
 
@@ -87,6 +88,11 @@ export interface PushConfig {
   /** The VAPID `sub`: a mailto: or https: URL push services may contact. */
   subject: string;
   includeBody: boolean;
+  /**
+   * Where push may go (docs/webhooks.md): the hosts of PUSH_ALLOWED_HOSTS (the browsers'
+   * push services by default), public addresses only; outside production the loopback too.
+   */
+  endpoints: { allowedHosts: string[]; allowLoopback: boolean };
 }
 
 /** A bad value in the environment: the message is the one line start-up prints. */
@@ -418,15 +424,29 @@ function loadPush(get: Get, boolean: Flag, production: boolean, warnings: string
   const subject = get('VAPID_SUBJECT')?.trim() ?? 'mailto:chat-push@example.invalid';
   if (!/^(mailto:.+|https:\/\/.+)$/.test(subject)) throw new ConfigError('VAPID_SUBJECT', `must be a mailto: or https: URL, got ${JSON.stringify(subject)}`);
   const includeBody = boolean('PUSH_INCLUDE_BODY', false);
+  const endpoints = { allowedHosts: pushAllowedHosts(get('PUSH_ALLOWED_HOSTS')), allowLoopback: !production };
   if (publicKey === undefined && privateKey === undefined) {
     if (production) warnings.push('VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY are not set: Web Push is off');
     else warnings.push('VAPID_PUBLIC_KEY is not set: using development VAPID keys generated and kept in the database');
-    return { vapid: null, subject, includeBody };
+    return { vapid: null, subject, includeBody, endpoints };
   }
   if (publicKey === undefined) throw new ConfigError('VAPID_PUBLIC_KEY', 'is required when VAPID_PRIVATE_KEY is set');
   if (privateKey === undefined) throw new ConfigError('VAPID_PRIVATE_KEY', 'is required when VAPID_PUBLIC_KEY is set');
   const bytes = (text: string): number => (/^[A-Za-z0-9_-]+$/.test(text) ? Buffer.from(text, 'base64url').length : -1);
   if (bytes(publicKey) !== 65) throw new ConfigError('VAPID_PUBLIC_KEY', 'must be an uncompressed P-256 public key in URL-safe base64 (65 bytes), as web-push generate-vapid-keys prints');
   if (bytes(privateKey) !== 32) throw new ConfigError('VAPID_PRIVATE_KEY', 'must be a P-256 private key in URL-safe base64 (32 bytes), as web-push generate-vapid-keys prints');
-  return { vapid: { publicKey, privateKey }, subject, includeBody };
+  return { vapid: { publicKey, privateKey }, subject, includeBody, endpoints };
+}
+
+/** PUSH_ALLOWED_HOSTS: host names (`fcm.googleapis.com`) or domains (`*.notify.windows.com`), comma-separated. */
+function pushAllowedHosts(raw: string | undefined): string[] {
+  if (raw === undefined) return [...DEFAULT_PUSH_HOSTS];
+  const hosts = raw.split(',').map((h) => h.trim().toLowerCase()).filter((h) => h !== '');
+  if (hosts.length === 0) throw new ConfigError('PUSH_ALLOWED_HOSTS', 'names no host; unset it for the browsers\' push services');
+  for (const host of hosts) {
+    if (!/^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(host)) {
+      throw new ConfigError('PUSH_ALLOWED_HOSTS', `has ${JSON.stringify(host)}, which is not a host name like fcm.googleapis.com or *.notify.windows.com`);
+    }
+  }
+  return hosts;
 }

@@ -135,9 +135,13 @@ export async function start(config: Config, options: StartOptions = {}): Promise
       // Development mode only: elsewhere POST /api/dev/session falls through to the 404.
       ...(config.development ? [devRoutes({ issuer: devTokenIssuer(config.jwt, options.clock ?? systemClock) })] : []),
       pushRoutes({
-        push: notifications.vapidPublicKey === null ? null : { publicKey: notifications.vapidPublicKey, subscriptions: notifications.subscriptions },
+        push:
+          notifications.vapidPublicKey === null
+            ? null
+            : { publicKey: notifications.vapidPublicKey, subscriptions: notifications.subscriptions, endpointRefusal: notifications.endpointRefusal },
         verifier,
         logger,
+        budgets,
         allowLoopbackHttp: !config.production,
       }),
       webhookRoutes({ internalApiToken: config.internalApiToken, outbox: notifications.outbox, retryForMs: config.webhooks?.retryForMs ?? 86_400_000 }),

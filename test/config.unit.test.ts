@@ -164,6 +164,9 @@ describe('configuration', () => {
     ['VAPID_PUBLIC_KEY', { VAPID_PUBLIC_KEY: 'abc', VAPID_PRIVATE_KEY: VAPID.privateKey }, 'VAPID_PUBLIC_KEY'],
     ['VAPID_PRIVATE_KEY', { VAPID_PUBLIC_KEY: VAPID.publicKey, VAPID_PRIVATE_KEY: VAPID.publicKey }, 'VAPID_PRIVATE_KEY'],
     ['VAPID_SUBJECT', { VAPID_SUBJECT: 'ops@example.com' }, 'VAPID_SUBJECT'],
+    ['PUSH_ALLOWED_HOSTS with a URL', { PUSH_ALLOWED_HOSTS: 'https://fcm.googleapis.com/' }, 'PUSH_ALLOWED_HOSTS'],
+    ['PUSH_ALLOWED_HOSTS with a wildcard mid-name', { PUSH_ALLOWED_HOSTS: 'push.*.example.com' }, 'PUSH_ALLOWED_HOSTS'],
+    ['PUSH_ALLOWED_HOSTS empty', { PUSH_ALLOWED_HOSTS: ' , ' }, 'PUSH_ALLOWED_HOSTS'],
     ['production without JWT_SECRET', { NODE_ENV: 'production', INTERNAL_API_TOKEN: 'a-long-enough-internal-token' }, 'JWT_SECRET'],
     ['production without INTERNAL_API_TOKEN', { NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40) }, 'INTERNAL_API_TOKEN'],
     ['AUDIT_ANCHOR_CRON', { AUDIT_ANCHOR_CRON: 'every ten minutes' }, 'AUDIT_ANCHOR_CRON'],
@@ -201,6 +204,12 @@ describe('configuration', () => {
     });
     expect(config.notifyUnreadAfterMs).toBe(600_000);
     expect(config.push).toMatchObject({ vapid: VAPID, includeBody: true });
+    // Push endpoints: the browsers' push services by default, the loopback outside production only.
+    expect(loadConfig({}).push.endpoints).toEqual({ allowedHosts: ['fcm.googleapis.com', 'updates.push.services.mozilla.com', '*.push.apple.com', '*.notify.windows.com'], allowLoopback: true });
+    expect(loadConfig({ PUSH_ALLOWED_HOSTS: 'FCM.googleapis.com, *.push.example' }).push.endpoints.allowedHosts).toEqual(['fcm.googleapis.com', '*.push.example']);
+    expect(
+      loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40), INTERNAL_API_TOKEN: 'a-long-enough-internal-token', AUDIT_ANCHOR_KEY: 'k'.repeat(40) }).push.endpoints.allowLoopback,
+    ).toBe(false);
   });
 
   it('does not echo a secret it refuses', () => {

@@ -6,7 +6,7 @@ import { TokenBuckets } from './tokenBuckets';
  * What a user may do how often: every command and every costly frame draws from one
  * of these budgets, over HTTP and WebSocket alike. docs/limits.md is the table.
  * - `send`: HTTP sends and `send` frames (SEND_RATE_LIMIT);
- * - `command`: opening a room, blocking and unblocking (COMMAND_RATE_LIMIT);
+ * - `command`: opening a room, blocking and unblocking, push subscribing (COMMAND_RATE_LIMIT);
  * - `read`: marking read, HTTP or `read` frames (READ_RATE_LIMIT);
  * - `resume`: `resume` frames, each a replay from the read model (RESUME_RATE_LIMIT);
  * - `typing`: `typing` frames over all of a user's rooms (TYPING_RATE_LIMIT); on top,
@@ -23,7 +23,7 @@ export interface BudgetSettings {
 
 const nouns: Record<BudgetKind, string> = {
   send: 'messages',
-  command: 'room commands (open, block, unblock)',
+  command: 'commands (open, block, unblock, push subscribe)',
   read: 'read marks',
   resume: 'resumes',
   typing: 'typing signals',

@@ -189,6 +189,8 @@ export class OutboxFeeder {
           channel: 'push',
           target: endpoint,
           orderingKey: event.data.roomId,
+          // A user's endpoints share one user's slots: many dead ones cannot crowd out other users.
+          fairKey: `user:${recipient}`,
           eventId: recorded.eventId,
           type: 'message.created',
           body: pushPayload(event, room, push.includeBody),

@@ -128,7 +128,8 @@ export const contractRoutes: readonly RouteSpec[] = [
   },
   {
     method: 'post', path: '/api/push/subscriptions', tag: 'push', auth: 'user', since: '1.1',
-    summary: "Register the caller's Web Push subscription", body: contract.pushSubscriptionBody,
+    summary: "Register the caller's Web Push subscription (at most 10 a user: a new one past that replaces the oldest). 400 names an endpoint push may not reach (docs/webhooks.md); 404 when Web Push is off",
+    body: contract.pushSubscriptionBody, errors: ['not_found', 'rate_limited'],
     answers: { 201: { description: 'registered' } },
   },
   {

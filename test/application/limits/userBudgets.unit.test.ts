@@ -53,7 +53,7 @@ describe('UserBudgets', () => {
     const commands = Array.from({ length: 10 }, () => budgets.tryTakeHere('command', 'u'));
     expect(commands.filter(Boolean)).toHaveLength(4);
     expect(budgets.tryTakeHere('send', 'u')).toBe(true);
-    expect(budgets.refusal('command')).toBe('too many room commands (open, block, unblock): at most 2 a second (bursts up to 4); slow down');
+    expect(budgets.refusal('command')).toBe('too many commands (open, block, unblock, push subscribe): at most 2 a second (bursts up to 4); slow down');
   });
 
   it('forwards one typing signal per user and room an interval, whichever connection it came from', () => {

@@ -40,7 +40,7 @@ describe('GET /openapi.json', () => {
       devRoutes({ issuer: unused }),
       healthRoutes({ ready: unused, metrics: createChatMetrics({ defaultMetrics: false }).registry }),
       openApiRoutes(),
-      pushRoutes({ push: null, verifier: unused, logger: silentLogger, allowLoopbackHttp: false }),
+      pushRoutes({ push: null, verifier: unused, logger: silentLogger, budgets: unused, allowLoopbackHttp: false }),
       webhookRoutes({ internalApiToken: 'x'.repeat(16), outbox: unused, retryForMs: 1000 }),
     ];
     const served = routers.flatMap(routesOf);
