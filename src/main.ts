@@ -40,6 +40,7 @@ import { healthRoutes, metricsRoutes } from './interfaces/http/healthRoutes';
 import { httpMetrics } from './interfaces/http/httpMetrics';
 import { contractRouteOf, openApiRoutes } from './interfaces/http/openapi';
 import { postRoutes } from './interfaces/http/postRoutes';
+import { noticeRoutes } from './interfaces/http/noticeRoutes';
 import { pushRoutes } from './interfaces/http/pushRoutes';
 import { roomRoutes } from './interfaces/http/roomRoutes';
 import { defaultWebRoot, webAppRoutes } from './interfaces/http/webAppRoutes';
@@ -125,6 +126,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
       openApiRoutes(),
       postRoutes({ ...api, commands: posts, internalApiToken: config.internalApiToken }),
       roomRoutes({ ...api, budgets }),
+      noticeRoutes({ commands, progress: projections, internalApiToken: config.internalApiToken, logger }),
       auditRoutes({
         eventStore,
         verifier,

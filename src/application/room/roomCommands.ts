@@ -1,3 +1,4 @@
+import { decodeRoomEvent } from '../../domain/events';
 import { PostNotFoundError } from '../../domain/post';
 import {
   isParticipant,
@@ -14,6 +15,7 @@ import {
   type RoomCommand,
   type RoomEvent,
   type RoomState,
+  SYSTEM_SENDER,
 } from '../../domain/room';
 import { StreamCommandHandler, type CommandHandlerDeps, type CommandResult } from '../handleCommand';
 import type { PrecedingEvent } from '../live/liveFeed';
@@ -128,7 +130,8 @@ export function makeRoomCommands(deps: RoomCommandDeps) {
     if (recent !== undefined) return recent;
     if (result.repeated && result.appended !== null) {
       const [original] = await deps.eventStore.readStream(roomStreamName(room.roomId), { fromRevision: result.appended.nextExpectedRevision, maxCount: 1 });
-      if (original?.type === 'MessageSent') return original.data as Message;
+      const event = original === undefined ? null : decodeRoomEvent(original);
+      if (event?.type === 'MessageSent') return event.data;
     }
     throw new Error('a sent message is missing from its room');
   };
@@ -164,6 +167,17 @@ export function makeRoomCommands(deps: RoomCommandDeps) {
         actor.userId,
       );
       const message = toMessageView(await sentMessage(result, actor.userId, input.clientMessageId), messageView);
+      return { message, created: result.newEvents.length > 0, checkpoint: result.checkpoint };
+    },
+
+    /** The marketplace posts a notice into a room; the same clientNoticeId again returns the original. */
+    async postNotice(input: { roomId: string; clientNoticeId: string; text: string }, correlationId: string): Promise<SendMessageResult> {
+      const result = await run(
+        input.roomId,
+        { type: 'PostNotice', data: { ...input, messageId: deps.ids.newId(), now: deps.clock.now() } },
+        { actorId: 'system:marketplace', correlationId },
+      );
+      const message = toMessageView(await sentMessage(result, SYSTEM_SENDER, input.clientNoticeId), messageView);
       return { message, created: result.newEvents.length > 0, checkpoint: result.checkpoint };
     },
 

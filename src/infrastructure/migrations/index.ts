@@ -2,7 +2,8 @@ import type { SqlDatabase } from '../sql/sqlDatabase';
 import { initial } from './001_initial';
 import { outboxFairKey } from './002_outbox_fair_key';
 import { userProfiles } from './003_user_profiles';
-import { appendOnlyEvents } from './004_append_only_events';
+import { messageKind } from './004_message_kind';
+import { appendOnlyEvents } from './005_append_only_events';
 import { runMigrations, type Migration, type MigrationReport } from './runner';
 
 /**
@@ -10,7 +11,7 @@ import { runMigrations, type Migration, type MigrationReport } from './runner';
  * 1, 2, 3… To change the schema, add the next file and append it here (the recipe is in
  * docs/architecture.md, "Schema migrations").
  */
-export const migrations: readonly Migration[] = [initial, outboxFairKey, userProfiles, appendOnlyEvents];
+export const migrations: readonly Migration[] = [initial, outboxFairKey, userProfiles, messageKind, appendOnlyEvents];
 
 /**
  * Brings the database's schema up to date: applies the migrations it has not recorded

@@ -43,11 +43,12 @@ interface MessageRow {
   body: string;
   client_message_id: string;
   sent_at: Date | string;
+  kind: string;
 }
 
 const iso = (value: Date | string): string => new Date(value).toISOString();
 
-const messageColumns = `room_id, seq, message_id, sender_id, body, client_message_id, sent_at`;
+const messageColumns = `room_id, seq, message_id, sender_id, body, client_message_id, sent_at, kind`;
 
 function toMessage(row: MessageRow, options: MessageViewOptions): MessageView {
   return toMessageView(
@@ -59,6 +60,7 @@ function toMessage(row: MessageRow, options: MessageViewOptions): MessageView {
       body: row.body,
       sentAt: iso(row.sent_at),
       clientMessageId: row.client_message_id,
+      ...(row.kind === 'notice' ? { kind: 'notice' as const } : {}),
     },
     options,
   );

@@ -16,6 +16,7 @@ import { migrateDatabase } from '../../infrastructure/migrations';
 import { openDatabase } from '../../infrastructure/sql/openDatabase';
 import { rebuildCheck } from '../../infrastructure/readModels/rebuildCheck';
 import type { SqlDatabase } from '../../infrastructure/sql/sqlDatabase';
+import { roomStreamName } from '../../domain/streams';
 import { instantText, roomIdSchema } from '../validation';
 
 /** Exit codes: everything verified / equal; something did not; the command could not run. */
@@ -137,7 +138,7 @@ export async function runAuditCli(argv: readonly string[], io: CliIo): Promise<n
       if ((options.room === undefined) === (options.all !== true)) throw new CliError('export needs either --room <roomId> or --all');
       if (options.from !== undefined && options.to !== undefined && options.from >= options.to) throw new CliError('--from must be before --to');
       const eventStore = await store.eventStore();
-      if (options.room !== undefined && (await eventStore.readStream(`room-${options.room}`, { maxCount: 1 })).length === 0) {
+      if (options.room !== undefined && (await eventStore.readStream(roomStreamName(options.room), { maxCount: 1 })).length === 0) {
         throw new CliError(`room ${options.room} not found`);
       }
       let count = 0;
