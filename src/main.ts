@@ -31,7 +31,7 @@ import type { ExpirySweeper } from './infrastructure/scheduler/expirySweeper';
 import type { AnchorSchedule } from './infrastructure/scheduler/anchorSchedule';
 import type { AnchorLedger } from './application/audit/anchors';
 import type { AuditAccessLog } from './application/audit/accessLog';
-import { openDatabase } from './infrastructure/sql/openDatabase';
+import { describeStorage, openDatabase } from './infrastructure/sql/openDatabase';
 import { createHttpApp } from './interfaces/http/app';
 import { defaultHttpTuning, timeoutOptions, tlsOptions, type HttpTuning } from './interfaces/http/serverOptions';
 import { auditRoutes } from './interfaces/http/auditRoutes';
@@ -204,7 +204,11 @@ export async function start(config: Config, options: StartOptions = {}): Promise
   const anchorSchedule = await container.getAsync<AnchorSchedule>(TYPES.AnchorSchedule);
   anchorSchedule.start();
   const metricsPort = metricsServer === null ? null : (metricsServer.address() as AddressInfo).port;
-  logger.info({ port, metricsPort, store: config.eventStore.kind, database: db.kind }, 'chat service listening');
+  // What a person starting it needs: the address to open, and where the data is kept.
+  logger.info(
+    { url: `${url}/`, port, metricsPort, storage: describeStorage(config) },
+    `chat service listening: open ${url}/ (${describeStorage(config)})`,
+  );
 
   let closing: Promise<void> | null = null;
   return {

@@ -18,6 +18,9 @@ const secrets = {
   JWT_SECRET: 'compose-test-jwt-secret-0123456789abcdef',
   INTERNAL_API_TOKEN: 'compose-test-internal-token',
   AUDIT_ANCHOR_KEY: 'compose-test-anchor-key-0123456789abcdef',
+  DATA_KEY_ENCRYPTION_KEY: 'Y29tcG9zZS10ZXN0LWRhdGEta2V5LWVuY3J5cHRpb24=',
+  VAPID_PUBLIC_KEY: 'compose-test-vapid-public-key',
+  VAPID_PRIVATE_KEY: 'compose-test-vapid-private-key',
 };
 
 /** An empty env file, so a developer's .env in the checkout does not fill in what a test leaves out. */
@@ -61,6 +64,21 @@ function compose(args: string[], env: Record<string, string>): { status: number 
     expect(text.match(/healthcheck:/g)).toHaveLength(5);
     // Only nginx is published, on 443 and 80.
     expect([...text.matchAll(/published: (\d+)/g)].map((m) => m[1])).toEqual(['443', '80']);
+  });
+});
+
+describe('deploy/setup.sh and docker-compose.yml', () => {
+  it('hands every variable setup.sh writes (webhooks, Web Push and erasure keys included) to the chat replicas', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'setup-test-'));
+    execFileSync('mkdir', ['-p', path.join(dir, 'deploy')]);
+    execFileSync('cp', [path.join(root, 'deploy/setup.sh'), path.join(dir, 'deploy/setup.sh')]);
+    execFileSync('bash', [path.join(dir, 'deploy/setup.sh')], { cwd: dir, stdio: 'pipe' });
+    const written = [...readFileSync(path.join(dir, '.env'), 'utf8').matchAll(/^#? *([A-Z][A-Z0-9_]*)=/gm)].map((m) => m[1] as string);
+    expect(written).toEqual(expect.arrayContaining(['DATA_KEY_ENCRYPTION_KEY', 'VAPID_PUBLIC_KEY', 'VAPID_PRIVATE_KEY', 'WEBHOOK_URL', 'WEBHOOK_SECRET']));
+    const chatEnvironment = /x-chat: &chat\n[\s\S]*?\n {2}environment:\n((?: {4}.*\n|\s*\n)*)/.exec(readFileSync(composeFile, 'utf8'))?.[1] ?? '';
+    const passed = new Set([...chatEnvironment.matchAll(/^ {4}([A-Z][A-Z0-9_]*):/gm)].map((m) => m[1]));
+    // POSTGRES_PASSWORD reaches them inside DATABASE_URL.
+    expect(written.filter((name) => name !== 'POSTGRES_PASSWORD' && !passed.has(name))).toEqual([]);
   });
 });
 
