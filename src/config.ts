@@ -1,5 +1,6 @@
 import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 import { isValidCron } from './infrastructure/scheduler/cron';
@@ -9,6 +10,8 @@ export type JwtAlgorithm = 'HS256' | 'RS256' | 'ES256';
 
 export interface Config {
   port: number;
+  /** The address to listen on: 127.0.0.1 in development mode, 0.0.0.0 otherwise (HOST). */
+  host: string;
   /** Absent: embedded PGlite under dataDir. */
   databaseUrl: string | null;
   dataDir: string;
@@ -51,7 +54,7 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Pretty, coloured log lines (a person at a terminal, not production); else JSON lines. */
   logPretty: boolean;
-  /** Serve /metrics on this port only (null: on the application port, for development). */
+  /** Serve /metrics on this port only (null: on the application port outside production; not at all in production). */
   metricsPort: number | null;
   /** /readyz answers 503 when the oldest event the read models have not applied is older than this. */
   readyMaxProjectionLagMs: number;
@@ -145,7 +148,12 @@ type Env = Record<string, string | undefined>;
 export function loadConfig(env: Env = process.env, options: { stdoutIsTty?: boolean } = {}): Config {
   const stdoutIsTty = options.stdoutIsTty ?? false;
   const warnings: string[] = [];
-  const production = env.NODE_ENV === 'production';
+  // A misspelt NODE_ENV (`Production`, `prod`) would silently start in development mode.
+  const nodeEnv = env.NODE_ENV?.trim() ?? '';
+  if (!['', 'production', 'development', 'test'].includes(nodeEnv)) {
+    throw new ConfigError('NODE_ENV', `must be production, development or test (or unset), got ${JSON.stringify(env.NODE_ENV)}`);
+  }
+  const production = nodeEnv === 'production';
   const get = (name: string): string | undefined => {
     const value = env[name];
     return value === undefined || value.trim() === '' ? undefined : value;
@@ -298,11 +306,19 @@ export function loadConfig(env: Env = process.env, options: { stdoutIsTty?: bool
     if (raw.trim() === 'off') return false;
     throw new ConfigError(name, `must be on or off, got ${JSON.stringify(raw)}`);
   };
+  if (production && metricsPort === null) warnings.push('METRICS_PORT is not set: /metrics is not served (in production it is served only on METRICS_PORT)');
   const webhooks = loadWebhooks(get, boolean, duration);
   const push = loadPush(get, boolean, production, warnings);
+  const development = !production && get('JWT_SECRET') === undefined && get('JWT_PUBLIC_KEY') === undefined;
+  // Development mode mints tokens for anyone and uses published secrets: the loopback only, unless HOST says otherwise.
+  const host = get('HOST')?.trim() ?? (development ? '127.0.0.1' : '0.0.0.0');
+  if (isIP(host) === 0 && !/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/.test(host)) {
+    throw new ConfigError('HOST', `must be an IP address or a host name to listen on, like 127.0.0.1 or 0.0.0.0, got ${JSON.stringify(host)}`);
+  }
 
   return {
     port,
+    host,
     databaseUrl,
     dataDir: path.resolve(get('DATA_DIR') ?? './data'),
     eventStore,
@@ -334,7 +350,7 @@ export function loadConfig(env: Env = process.env, options: { stdoutIsTty?: bool
     deadLetterRetentionMs: duration('DEAD_LETTER_RETENTION', '30d', { ms: 3650 * 86_400_000, text: '3650d' }),
     push,
     production,
-    development: !production && get('JWT_SECRET') === undefined && get('JWT_PUBLIC_KEY') === undefined,
+    development,
     warnings,
   };
 }
