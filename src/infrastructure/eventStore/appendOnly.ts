@@ -1,8 +1,8 @@
 import type { SqlDatabase } from '../sql/sqlDatabase';
 
 /**
- * The trigger that keeps the events table append-only (made by migration 5,
- * `migrations/005_append_only_events.ts`); docs/audit.md shows auditors how to check it.
+ * The trigger that keeps the events table append-only (made by migration 6,
+ * `migrations/006_append_only_events.ts`); docs/audit.md shows auditors how to check it.
  */
 export const APPEND_ONLY_TRIGGER = 'events_append_only';
 

@@ -3,7 +3,8 @@ import { initial } from './001_initial';
 import { outboxFairKey } from './002_outbox_fair_key';
 import { userProfiles } from './003_user_profiles';
 import { messageKind } from './004_message_kind';
-import { appendOnlyEvents } from './005_append_only_events';
+import { rateBucketLeases } from './005_rate_bucket_leases';
+import { appendOnlyEvents } from './006_append_only_events';
 import { runMigrations, type Migration, type MigrationReport } from './runner';
 
 /**
@@ -11,7 +12,7 @@ import { runMigrations, type Migration, type MigrationReport } from './runner';
  * 1, 2, 3… To change the schema, add the next file and append it here (the recipe is in
  * docs/architecture.md, "Schema migrations").
  */
-export const migrations: readonly Migration[] = [initial, outboxFairKey, userProfiles, messageKind, appendOnlyEvents];
+export const migrations: readonly Migration[] = [initial, outboxFairKey, userProfiles, messageKind, rateBucketLeases, appendOnlyEvents];
 
 /**
  * Brings the database's schema up to date: applies the migrations it has not recorded

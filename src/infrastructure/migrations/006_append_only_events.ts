@@ -12,7 +12,7 @@ import type { Migration } from './runner';
  * what the hash chain and the anchors detect (docs/audit.md, "Append-only").
  */
 export const appendOnlyEvents: Migration = {
-  version: 5,
+  version: 6,
   name: 'the events table refuses UPDATE, DELETE and TRUNCATE',
   async up(tx) {
     await tx.query(`
