@@ -121,6 +121,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
 
   const app = createHttpApp({
     logger,
+    allowedOrigins: config.allowedOrigins,
     before: [httpMetrics(metrics, contractRouteOf)],
     routers: [
       openApiRoutes(),
