@@ -6,7 +6,7 @@ import type { Migration } from './runner';
  * Neither is a read model: a read-model rebuild leaves them alone.
  */
 export const attachments: Migration = {
-  version: 6,
+  version: 7,
   name: 'photo attachments: the catalog and the bytes',
   async up(tx) {
     await tx.query(`
