@@ -1,4 +1,4 @@
-import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
+import { createPrivateKey, createPublicKey, hkdfSync, X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
@@ -70,6 +70,8 @@ export interface Config {
   /** Dead letters (webhooks and pushes that were given up on) are deleted this long after they died. */
   deadLetterRetentionMs: number;
   push: PushConfig;
+  /** Photo attachments: limits, where the bytes are kept, how their URLs are signed (docs/attachments.md). */
+  attachments: AttachmentConfig;
   production: boolean;
   /**
    * Development mode: no JWT_SECRET / JWT_PUBLIC_KEY / JWT_JWKS_URL and not NODE_ENV=production. Only then
@@ -101,6 +103,35 @@ export interface PushConfig {
    * push services by default), public addresses only; outside production the loopback too.
    */
   endpoints: { allowedHosts: string[]; allowLoopback: boolean };
+}
+
+export type AttachmentStoreConfig =
+  | { kind: 'postgres' }
+  | {
+      kind: 's3';
+      bucket: string;
+      /** Null: AWS's own endpoint for the region. */
+      endpoint: string | null;
+      region: string;
+      /** Path-style addressing (`endpoint/bucket/key`), which most S3-compatible servers need. */
+      forcePathStyle: boolean;
+    };
+
+export interface AttachmentConfig {
+  /** Largest upload accepted (ATTACHMENT_MAX_BYTES); past it the upload is refused with 413 as it streams. */
+  maxBytes: number;
+  /** Largest image in pixels (width × height) that is decoded: a guard against decompression bombs. */
+  maxPixels: number;
+  store: AttachmentStoreConfig;
+  /** Per user, a minute; 0 turns a budget off. */
+  uploadsPerMinute: number;
+  uploadBytesPerMinute: number;
+  /** HMAC-SHA-256 key of the attachment URLs (ATTACHMENT_URL_KEY, else derived from AUDIT_ANCHOR_KEY). */
+  urlKey: Buffer;
+  /** How long a signed attachment URL works. */
+  urlTtlMs: number;
+  /** An attachment never sent is deleted this long after its upload. */
+  unsentTtlMs: number;
 }
 
 /** A bad value in the environment: the message is the one line start-up prints. */
@@ -314,6 +345,7 @@ export function loadConfig(env: Env = process.env, options: { stdoutIsTty?: bool
   if (production && metricsPort === null) warnings.push('METRICS_PORT is not set: /metrics is not served (in production it is served only on METRICS_PORT)');
   const webhooks = loadWebhooks(get, boolean, duration);
   const push = loadPush(get, boolean, production, warnings);
+  const attachments = loadAttachments(get, int, duration, auditAnchorKey);
   const development = !production && get('JWT_SECRET') === undefined && get('JWT_PUBLIC_KEY') === undefined && get('JWT_JWKS_URL') === undefined;
   // Development mode mints tokens for anyone and uses published secrets: the loopback only, unless HOST says otherwise.
   const host = get('HOST')?.trim() ?? (development ? '127.0.0.1' : '0.0.0.0');
@@ -354,6 +386,7 @@ export function loadConfig(env: Env = process.env, options: { stdoutIsTty?: bool
     notifyUnreadAfterMs: duration('NOTIFY_UNREAD_AFTER', '5m', { ms: 30 * 86_400_000, text: '30d' }),
     deadLetterRetentionMs: duration('DEAD_LETTER_RETENTION', '30d', { ms: 3650 * 86_400_000, text: '3650d' }),
     push,
+    attachments,
     production,
     development,
     warnings,
@@ -426,6 +459,7 @@ function loadJwt(get: (name: string) => string | undefined, production: boolean,
 }
 
 type Get = (name: string) => string | undefined;
+type Int = (name: string, fallback: number, min: number, max: number) => number;
 type Flag = (name: string, fallback: boolean) => boolean;
 type Duration = (name: string, fallback: string, max?: { ms: number; text: string }) => number;
 
@@ -496,4 +530,44 @@ function pushAllowedHosts(raw: string | undefined): string[] {
     }
   }
   return hosts;
+}
+
+function loadAttachments(get: Get, int: Int, duration: Duration, auditAnchorKey: string): AttachmentConfig {
+  const mib = 1024 * 1024;
+  const storeKind = get('ATTACHMENT_STORE') ?? 'postgres';
+  let store: AttachmentStoreConfig;
+  if (storeKind === 'postgres') {
+    store = { kind: 'postgres' };
+  } else if (storeKind === 's3') {
+    const bucket = get('S3_BUCKET');
+    if (bucket === undefined) throw new ConfigError('S3_BUCKET', 'is required when ATTACHMENT_STORE=s3');
+    const endpoint = get('S3_ENDPOINT')?.trim() ?? null;
+    if (endpoint !== null && !/^https?:\/\/[^/]+/.test(endpoint)) {
+      throw new ConfigError('S3_ENDPOINT', `must be an http:// or https:// URL, got ${JSON.stringify(endpoint)}`);
+    }
+    const region = get('S3_REGION')?.trim() ?? get('AWS_REGION')?.trim();
+    if (region === undefined) throw new ConfigError('S3_REGION', 'is required when ATTACHMENT_STORE=s3 (or set AWS_REGION)');
+    // An S3-compatible server (MinIO, Ceph, ...) is reached by path; AWS itself by virtual host.
+    store = { kind: 's3', bucket: bucket.trim(), endpoint, region, forcePathStyle: endpoint !== null };
+  } else {
+    throw new ConfigError('ATTACHMENT_STORE', `must be "postgres" or "s3", got "${storeKind}"`);
+  }
+  const ownKey = get('ATTACHMENT_URL_KEY');
+  if (ownKey !== undefined && ownKey.length < 32) throw new ConfigError('ATTACHMENT_URL_KEY', 'must be at least 32 characters');
+  // Without a key of its own, one is derived from the audit anchor key (itself required in
+  // production): a different key for a different purpose, and nothing more to configure.
+  const urlKey =
+    ownKey !== undefined
+      ? Buffer.from(ownKey, 'utf8')
+      : Buffer.from(hkdfSync('sha256', auditAnchorKey, 'rental-chat', 'attachment-urls', 32));
+  return {
+    maxBytes: int('ATTACHMENT_MAX_BYTES', 10 * mib, 1024, 100 * mib),
+    maxPixels: int('ATTACHMENT_MAX_PIXELS', 40_000_000, 1, 200_000_000),
+    store,
+    uploadsPerMinute: int('ATTACHMENT_UPLOADS_PER_MINUTE', 30, 0, 1_000_000),
+    uploadBytesPerMinute: int('ATTACHMENT_UPLOAD_BYTES_PER_MINUTE', 100 * mib, 0, Number.MAX_SAFE_INTEGER),
+    urlKey,
+    urlTtlMs: duration('ATTACHMENT_URL_TTL', '1h', { ms: 7 * 86_400_000, text: '7d' }),
+    unsentTtlMs: duration('ATTACHMENT_UNSENT_TTL', '1d', { ms: 30 * 86_400_000, text: '30d' }),
+  };
 }
