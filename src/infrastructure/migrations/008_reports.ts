@@ -6,7 +6,7 @@ import type { Migration } from './runner';
  * rm_ table.
  */
 export const reports: Migration = {
-  version: 5,
+  version: 8,
   name: 'rm_reports, rm_suspensions and rm_messages.hidden',
   async up(tx) {
     await tx.query(`ALTER TABLE rm_messages ADD COLUMN IF NOT EXISTS hidden boolean NOT NULL DEFAULT false`);
