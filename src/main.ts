@@ -35,12 +35,19 @@ import { describeStorage, openDatabase } from './infrastructure/sql/openDatabase
 import { createHttpApp } from './interfaces/http/app';
 import { defaultHttpTuning, timeoutOptions, tlsOptions, type HttpTuning } from './interfaces/http/serverOptions';
 import { auditRoutes } from './interfaces/http/auditRoutes';
+import { attachmentRoutes } from './interfaces/http/attachmentRoutes';
+import type { Attachments } from './application/attachments/attachments';
+import type { AttachmentLinks } from './application/attachments/attachmentLinks';
+import type { ImageWorkerPool } from './infrastructure/attachments/imageWorkerPool';
 import { devRoutes } from './interfaces/http/devRoutes';
 import { healthRoutes, metricsRoutes } from './interfaces/http/healthRoutes';
 import { httpMetrics } from './interfaces/http/httpMetrics';
 import { contractRouteOf, openApiRoutes } from './interfaces/http/openapi';
 import { postRoutes } from './interfaces/http/postRoutes';
 import { noticeRoutes } from './interfaces/http/noticeRoutes';
+import { moderationRoutes } from './interfaces/http/moderationRoutes';
+import type { UserCommands } from './application/user/userCommands';
+import type { ModerationQueries } from './application/ports/moderation';
 import { pushRoutes } from './interfaces/http/pushRoutes';
 import { roomRoutes } from './interfaces/http/roomRoutes';
 import { defaultWebRoot, webAppRoutes } from './interfaces/http/webAppRoutes';
@@ -121,12 +128,33 @@ export async function start(config: Config, options: StartOptions = {}): Promise
 
   const app = createHttpApp({
     logger,
+    allowedOrigins: config.allowedOrigins,
     before: [httpMetrics(metrics, contractRouteOf)],
     routers: [
       openApiRoutes(),
       postRoutes({ ...api, commands: posts, internalApiToken: config.internalApiToken }),
+      // Before roomRoutes: an upload's body is an image, never parsed as JSON.
+      attachmentRoutes({
+        attachments: await container.getAsync<Attachments>(TYPES.Attachments),
+        links: await container.getAsync<AttachmentLinks>(TYPES.AttachmentLinks),
+        verifier,
+        logger,
+        maxBytes: config.attachments.maxBytes,
+      }),
       roomRoutes({ ...api, budgets }),
       noticeRoutes({ commands, progress: projections, internalApiToken: config.internalApiToken, logger }),
+      moderationRoutes({
+        commands,
+        users: await container.getAsync<UserCommands>(TYPES.UserCommands),
+        queries: await container.getAsync<ModerationQueries>(TYPES.ModerationQueries),
+        progress: projections,
+        verifier,
+        accessLog: await container.getAsync<AuditAccessLog>(TYPES.AuditAccessLog),
+        budgets,
+        clock,
+        internalApiToken: config.internalApiToken,
+        logger,
+      }),
       auditRoutes({
         eventStore,
         verifier,
@@ -202,6 +230,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
   });
   await gateway.start();
   gateway.attach(server);
+  const imageWorkers = await container.getAsync<ImageWorkerPool>(TYPES.ImageWorkerPool);
   const sweeper = await container.getAsync<ExpirySweeper>(TYPES.ExpirySweeper);
   sweeper.start();
   const anchorSchedule = await container.getAsync<AnchorSchedule>(TYPES.AnchorSchedule);
@@ -232,6 +261,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
         await sweeper.stop();
         await anchorSchedule.stop();
         await notifications.stop();
+        await imageWorkers.close();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeAllConnections();
