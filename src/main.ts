@@ -35,6 +35,10 @@ import { describeStorage, openDatabase } from './infrastructure/sql/openDatabase
 import { createHttpApp } from './interfaces/http/app';
 import { defaultHttpTuning, timeoutOptions, tlsOptions, type HttpTuning } from './interfaces/http/serverOptions';
 import { auditRoutes } from './interfaces/http/auditRoutes';
+import { attachmentRoutes } from './interfaces/http/attachmentRoutes';
+import type { Attachments } from './application/attachments/attachments';
+import type { AttachmentLinks } from './application/attachments/attachmentLinks';
+import type { ImageWorkerPool } from './infrastructure/attachments/imageWorkerPool';
 import { devRoutes } from './interfaces/http/devRoutes';
 import { healthRoutes, metricsRoutes } from './interfaces/http/healthRoutes';
 import { httpMetrics } from './interfaces/http/httpMetrics';
@@ -126,6 +130,14 @@ export async function start(config: Config, options: StartOptions = {}): Promise
     routers: [
       openApiRoutes(),
       postRoutes({ ...api, commands: posts, internalApiToken: config.internalApiToken }),
+      // Before roomRoutes: an upload's body is an image, never parsed as JSON.
+      attachmentRoutes({
+        attachments: await container.getAsync<Attachments>(TYPES.Attachments),
+        links: await container.getAsync<AttachmentLinks>(TYPES.AttachmentLinks),
+        verifier,
+        logger,
+        maxBytes: config.attachments.maxBytes,
+      }),
       roomRoutes({ ...api, budgets }),
       noticeRoutes({ commands, progress: projections, internalApiToken: config.internalApiToken, logger }),
       auditRoutes({
@@ -203,6 +215,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
   });
   await gateway.start();
   gateway.attach(server);
+  const imageWorkers = await container.getAsync<ImageWorkerPool>(TYPES.ImageWorkerPool);
   const sweeper = await container.getAsync<ExpirySweeper>(TYPES.ExpirySweeper);
   sweeper.start();
   const anchorSchedule = await container.getAsync<AnchorSchedule>(TYPES.AnchorSchedule);
@@ -233,6 +246,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
         await sweeper.stop();
         await anchorSchedule.stop();
         await notifications.stop();
+        await imageWorkers.close();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeAllConnections();
