@@ -10,6 +10,8 @@ export interface AuditAccess {
   action: AuditAction;
   roomId?: string;
   at?: string;
+  attachmentId?: string;
+  variant?: string;
   /** The request's x-request-id. */
   correlationId: string;
 }
@@ -34,6 +36,8 @@ export class AuditAccessLog {
         action: access.action,
         ...(access.roomId !== undefined ? { roomId: access.roomId } : {}),
         ...(access.at !== undefined ? { at: access.at } : {}),
+        ...(access.attachmentId !== undefined ? { attachmentId: access.attachmentId } : {}),
+        ...(access.variant !== undefined ? { variant: access.variant } : {}),
         accessedAt: now.toISOString(),
       },
     };

@@ -11,17 +11,20 @@ export type AuditAccessed = Event<
   {
     /** The auditor's user id (the token's `sub`). */
     actorId: string;
-    /** `room-events`, `room-state` or `verify`. */
+    /** `room-events`, `room-state`, `verify` or `attachment`. */
     action: AuditAction;
     /** The room read; absent for a store-wide verification. */
     roomId?: string;
     /** For `room-state`: the instant asked for. */
     at?: string;
+    /** For `attachment`: which photo, and which rendition (`image` or `thumbnail`). */
+    attachmentId?: string;
+    variant?: string;
     accessedAt: string;
   }
 >;
 
-export type AuditAction = 'room-events' | 'room-state' | 'verify';
+export type AuditAction = 'room-events' | 'room-state' | 'verify' | 'attachment';
 
 /** One stream's head as it was when anchored. */
 export interface AnchoredHead {

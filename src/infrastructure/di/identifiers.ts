@@ -27,4 +27,5 @@ export const TYPES = {
   AttachmentLinks: Symbol.for('AttachmentLinks'),
   Attachments: Symbol.for('Attachments'),
   ImageWorkerPool: Symbol.for('ImageWorkerPool'),
+  MessageView: Symbol.for('MessageView'),
 } as const;

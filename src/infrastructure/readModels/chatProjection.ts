@@ -29,11 +29,17 @@ export async function applyBatchToReadModels(tx: SqlExecutor, events: readonly R
   if (run.length > 0) await applyMessages(tx, run);
 }
 
+/** The `attachments` column: the recorded photos as JSON, or null for a message without any. */
+const attachmentsColumn = (m: MessageSent['data']): string | null =>
+  m.attachments === undefined || m.attachments.length === 0 ? null : JSON.stringify(m.attachments);
+
 /** A run of MessageSent events, in order, in three statements. */
 async function applyMessages(tx: SqlExecutor, messages: readonly MessageSent['data'][]): Promise<void> {
   await tx.query(
-    `INSERT INTO rm_messages (room_id, seq, message_id, sender_id, body, client_message_id, sent_at, kind)
-     SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::text[])
+    `INSERT INTO rm_messages (room_id, seq, message_id, sender_id, body, client_message_id, sent_at, kind, attachments)
+     SELECT r, s, m, u, b, c, t, k, a::jsonb
+       FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::text[], $9::text[])
+         AS x(r, s, m, u, b, c, t, k, a)
      ON CONFLICT (room_id, seq) DO NOTHING`,
     [
       messages.map((m) => m.roomId),
@@ -44,6 +50,7 @@ async function applyMessages(tx: SqlExecutor, messages: readonly MessageSent['da
       messages.map((m) => m.clientMessageId),
       messages.map((m) => m.sentAt),
       messages.map((m) => m.kind ?? 'text'),
+      messages.map(attachmentsColumn),
     ],
   );
   // Per room: the last message (the run is in order) and how many each sender sent.
@@ -115,9 +122,9 @@ async function applyEvent(tx: SqlExecutor, event: DomainEvent): Promise<void> {
     case 'MessageSent': {
       const d = event.data;
       await tx.query(
-        `INSERT INTO rm_messages (room_id, seq, message_id, sender_id, body, client_message_id, sent_at, kind)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (room_id, seq) DO NOTHING`,
-        [d.roomId, d.seq, d.messageId, d.senderId, d.body, d.clientMessageId, d.sentAt, d.kind ?? 'text'],
+        `INSERT INTO rm_messages (room_id, seq, message_id, sender_id, body, client_message_id, sent_at, kind, attachments)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb) ON CONFLICT (room_id, seq) DO NOTHING`,
+        [d.roomId, d.seq, d.messageId, d.senderId, d.body, d.clientMessageId, d.sentAt, d.kind ?? 'text', attachmentsColumn(d)],
       );
       await tx.query(
         `UPDATE rm_rooms SET last_seq = $2, last_message_at = $3, last_activity_at = GREATEST(last_activity_at, $3)

@@ -1,5 +1,5 @@
 import { POST_ID_PATTERN } from '../../domain/post';
-import { defaultMessageViewOptions, toMessageView, type MessageView, type MessageViewOptions } from '../../domain/room';
+import { defaultMessageViewOptions, toMessageView, type MessageAttachment, type MessageView, type MessageViewOptions } from '../../domain/room';
 import { DomainError } from '../../domain/shared/decider';
 import type {
   ChatQueries,
@@ -44,11 +44,12 @@ interface MessageRow {
   client_message_id: string;
   sent_at: Date | string;
   kind: string;
+  attachments: MessageAttachment[] | string | null;
 }
 
 const iso = (value: Date | string): string => new Date(value).toISOString();
 
-const messageColumns = `room_id, seq, message_id, sender_id, body, client_message_id, sent_at, kind`;
+const messageColumns = `room_id, seq, message_id, sender_id, body, client_message_id, sent_at, kind, attachments`;
 
 function toMessage(row: MessageRow, options: MessageViewOptions): MessageView {
   return toMessageView(
@@ -61,6 +62,9 @@ function toMessage(row: MessageRow, options: MessageViewOptions): MessageView {
       sentAt: iso(row.sent_at),
       clientMessageId: row.client_message_id,
       ...(row.kind === 'notice' ? { kind: 'notice' as const } : {}),
+      ...(row.attachments !== null
+        ? { attachments: typeof row.attachments === 'string' ? (JSON.parse(row.attachments) as MessageAttachment[]) : row.attachments }
+        : {}),
     },
     options,
   );
