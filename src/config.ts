@@ -17,9 +17,14 @@ export interface Config {
   dataDir: string;
   eventStore: { kind: 'postgres' } | { kind: 'eventstoredb'; connectionString: string };
   jwt: {
+    /** The newest key's algorithm (what the development tools sign with). */
     algorithm: JwtAlgorithm;
-    /** The HS256 secret or the RS256/ES256 public key (PEM). */
+    /** The newest HS256 secret or RS256/ES256 public key (PEM). */
     key: string;
+    /** Every key a token may be signed with, newest first (JWT_SECRET or JWT_PUBLIC_KEY as a comma list); empty with a JWKS. */
+    keys: Array<{ algorithm: JwtAlgorithm; key: string }>;
+    /** The identity provider's JWKS (JWT_JWKS_URL); null: the keys above. */
+    jwksUrl: string | null;
     issuer: string | null;
     audience: string | null;
     clockToleranceSeconds: number;
@@ -69,7 +74,7 @@ export interface Config {
   attachments: AttachmentConfig;
   production: boolean;
   /**
-   * Development mode: no JWT_SECRET / JWT_PUBLIC_KEY and not NODE_ENV=production. Only then
+   * Development mode: no JWT_SECRET / JWT_PUBLIC_KEY / JWT_JWKS_URL and not NODE_ENV=production. Only then
    * does `POST /api/dev/session` exist and are the demo posts seeded (docs/client.md).
    */
   development: boolean;
@@ -341,7 +346,7 @@ export function loadConfig(env: Env = process.env, options: { stdoutIsTty?: bool
   const webhooks = loadWebhooks(get, boolean, duration);
   const push = loadPush(get, boolean, production, warnings);
   const attachments = loadAttachments(get, int, duration, auditAnchorKey);
-  const development = !production && get('JWT_SECRET') === undefined && get('JWT_PUBLIC_KEY') === undefined;
+  const development = !production && get('JWT_SECRET') === undefined && get('JWT_PUBLIC_KEY') === undefined && get('JWT_JWKS_URL') === undefined;
   // Development mode mints tokens for anyone and uses published secrets: the loopback only, unless HOST says otherwise.
   const host = get('HOST')?.trim() ?? (development ? '127.0.0.1' : '0.0.0.0');
   if (isIP(host) === 0 && !/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/.test(host)) {
@@ -389,42 +394,68 @@ export function loadConfig(env: Env = process.env, options: { stdoutIsTty?: bool
 }
 
 function loadJwt(get: (name: string) => string | undefined, production: boolean, warnings: string[]): Config['jwt'] {
-  const secret = get('JWT_SECRET');
-  const publicKey = get('JWT_PUBLIC_KEY');
+  const secrets = get('JWT_SECRET');
+  const publicKeys = get('JWT_PUBLIC_KEY');
+  const jwksUrl = get('JWT_JWKS_URL')?.trim();
   const issuer = get('JWT_ISSUER') ?? null;
   const audience = get('JWT_AUDIENCE') ?? null;
   const clockToleranceSeconds = 5;
-  if (secret !== undefined && publicKey !== undefined) {
-    throw new ConfigError('JWT_PUBLIC_KEY', 'and JWT_SECRET are both set: set one, so the algorithm is not ambiguous');
-  }
-  if (publicKey !== undefined) {
-    let keyType: string | undefined;
-    let curve: string | undefined;
+  const common = { issuer, audience, clockToleranceSeconds };
+  const set = [secrets !== undefined && 'JWT_SECRET', publicKeys !== undefined && 'JWT_PUBLIC_KEY', jwksUrl !== undefined && 'JWT_JWKS_URL'].filter((v) => v !== false);
+  if (set.length > 1) throw new ConfigError(set[1] as string, `and ${set[0] as string} are both set: set one, so the algorithm is not ambiguous`);
+  // A list, newest first, while keys rotate: "new,old". PEM has no commas (its newlines may be written as \n).
+  const list = (raw: string) => raw.split(',').map((item) => item.trim()).filter((item) => item !== '');
+  const nth = (i: number, total: number) => (total === 1 ? '' : ` (key ${i + 1} of ${total}, newest first)`);
+
+  if (jwksUrl !== undefined) {
+    let url: URL | null = null;
     try {
-      const key = createPublicKey(publicKey.replaceAll('\\n', '\n'));
-      keyType = key.asymmetricKeyType;
-      curve = key.asymmetricKeyDetails?.namedCurve;
+      url = new URL(jwksUrl);
     } catch {
-      throw new ConfigError('JWT_PUBLIC_KEY', 'is not a PEM public key');
+      url = null;
     }
-    const algorithm: JwtAlgorithm | null = keyType === 'rsa' ? 'RS256' : keyType === 'ec' ? 'ES256' : null;
-    if (algorithm === null) throw new ConfigError('JWT_PUBLIC_KEY', `is a ${keyType ?? 'unknown'} key; RSA (RS256) or EC P-256 (ES256) is required`);
-    // ES256 is P-256 only: a key on another curve would refuse every token.
-    if (algorithm === 'ES256' && curve !== 'prime256v1') {
-      throw new ConfigError('JWT_PUBLIC_KEY', `is an EC key on ${curve ?? 'an unknown curve'}; ES256 needs P-256 (prime256v1)`);
-    }
-    return { algorithm, key: publicKey.replaceAll('\\n', '\n'), issuer, audience, clockToleranceSeconds };
+    if (url === null || (url.protocol !== 'https:' && url.protocol !== 'http:')) throw new ConfigError('JWT_JWKS_URL', `must be an https:// URL, got ${JSON.stringify(jwksUrl)}`);
+    if (production && url.protocol !== 'https:') throw new ConfigError('JWT_JWKS_URL', 'must be an https:// URL in production');
+    return { algorithm: 'RS256', key: '', keys: [], jwksUrl: url.href, ...common };
   }
-  if (secret !== undefined) {
-    if (secret.length < 32) throw new ConfigError('JWT_SECRET', 'must be at least 32 characters for HS256');
-    if (production && isPublishedSecret(secret)) {
-      throw new ConfigError('JWT_SECRET', 'is an example value published with this service: set a secret of your own in production');
-    }
-    return { algorithm: 'HS256', key: secret, issuer, audience, clockToleranceSeconds };
+  if (publicKeys !== undefined) {
+    const pems = list(publicKeys.replaceAll('\\n', '\n'));
+    if (pems.length === 0) throw new ConfigError('JWT_PUBLIC_KEY', 'names no key');
+    const keys = pems.map((pem, i) => {
+      let keyType: string | undefined;
+      let curve: string | undefined;
+      try {
+        const key = createPublicKey(pem);
+        keyType = key.asymmetricKeyType;
+        curve = key.asymmetricKeyDetails?.namedCurve;
+      } catch {
+        throw new ConfigError('JWT_PUBLIC_KEY', `is not a PEM public key${nth(i, pems.length)}; separate several with commas`);
+      }
+      const algorithm: JwtAlgorithm | null = keyType === 'rsa' ? 'RS256' : keyType === 'ec' ? 'ES256' : null;
+      if (algorithm === null) throw new ConfigError('JWT_PUBLIC_KEY', `is a ${keyType ?? 'unknown'} key${nth(i, pems.length)}; RSA (RS256) or EC P-256 (ES256) is required`);
+      // ES256 is P-256 only: a key on another curve would refuse every token.
+      if (algorithm === 'ES256' && curve !== 'prime256v1') {
+        throw new ConfigError('JWT_PUBLIC_KEY', `is an EC key on ${curve ?? 'an unknown curve'}${nth(i, pems.length)}; ES256 needs P-256 (prime256v1)`);
+      }
+      return { algorithm, key: pem };
+    });
+    const newest = keys[0] as { algorithm: JwtAlgorithm; key: string };
+    return { algorithm: newest.algorithm, key: newest.key, keys, jwksUrl: null, ...common };
   }
-  if (production) throw new ConfigError('JWT_SECRET', 'or JWT_PUBLIC_KEY is required when NODE_ENV=production');
+  if (secrets !== undefined) {
+    const all = list(secrets);
+    if (all.length === 0) throw new ConfigError('JWT_SECRET', 'names no secret');
+    all.forEach((secret, i) => {
+      if (secret.length < 32) throw new ConfigError('JWT_SECRET', `must be at least 32 characters for HS256${nth(i, all.length)}; several are separated by commas`);
+      if (production && isPublishedSecret(secret)) {
+        throw new ConfigError('JWT_SECRET', `is an example value published with this service${nth(i, all.length)}: set a secret of your own in production`);
+      }
+    });
+    return { algorithm: 'HS256', key: all[0] as string, keys: all.map((key) => ({ algorithm: 'HS256' as const, key })), jwksUrl: null, ...common };
+  }
+  if (production) throw new ConfigError('JWT_SECRET', 'or JWT_PUBLIC_KEY or JWT_JWKS_URL is required when NODE_ENV=production');
   warnings.push(`JWT_SECRET is not set: using the development secret "${DEV_JWT_SECRET}"`);
-  return { algorithm: 'HS256', key: DEV_JWT_SECRET, issuer, audience, clockToleranceSeconds };
+  return { algorithm: 'HS256', key: DEV_JWT_SECRET, keys: [{ algorithm: 'HS256', key: DEV_JWT_SECRET }], jwksUrl: null, ...common };
 }
 
 type Get = (name: string) => string | undefined;

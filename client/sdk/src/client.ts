@@ -1,10 +1,10 @@
-import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff';
-import { Emitter } from './emitter';
-import { PERMANENT_SEND_ERRORS } from './errors';
-import { HttpApi } from './http';
-import { tokenExpiresAt, tokenSubject } from './jwt';
-import { Outbox, type OutboxStorage, type OutgoingMessage } from './outbox';
-import { Timelines } from './timeline';
+import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
+import { Emitter } from './emitter.js';
+import { PERMANENT_SEND_ERRORS } from './errors.js';
+import { HttpApi } from './http.js';
+import { tokenExpiresAt, tokenSubject } from './jwt.js';
+import { Outbox, type OutboxStorage, type OutgoingMessage } from './outbox.js';
+import { Timelines } from './timeline.js';
 import {
   CloseCodes,
   type ClientFrame,
@@ -13,11 +13,16 @@ import {
   type MessagePage,
   type OpenRoomResponse,
   type Post,
+  type Report,
+  type ReportPage,
+  type ReportReason,
+  type ReportWithContext,
+  type ResolutionAction,
   type PostPage,
   type Room,
   type RoomPage,
   type ServerFrame,
-} from './types';
+} from './types.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- the handler parameters differ between the DOM's WebSocket and `ws`; both must fit */
 /** What the client needs of a WebSocket: the browser's, or `ws` in Node. */
@@ -68,6 +73,10 @@ export interface ChatEvents extends Record<string, unknown> {
   typing: { roomId: string; userId: string };
   /** Every change of an outgoing message: pending → sent or failed (and failed → pending on retry). */
   outbox: OutgoingMessage;
+  /** A moderator hid a message: show it as hidden (its `body` is "" when read again). */
+  messageHidden: { roomId: string; seq: number };
+  /** This user was suspended: writes are refused with `suspended` until `until` (null: until reinstated). */
+  suspended: { until: string | null };
   /** A server error frame that answers no outgoing message (e.g. a refused `auth`). */
   error: { code: ErrorCode; message: string; ref: string | null };
 }
@@ -319,6 +328,26 @@ export class ChatClient {
     return this.http.reopen(roomId);
   }
 
+  /** Reports a message the user received (once per message: again gives the same report). */
+  report(roomId: string, seq: number, reason: ReportReason, note?: string): Promise<Report> {
+    return this.http.report(roomId, seq, reason, note);
+  }
+
+  /** Moderators only: the queue of reports. */
+  reports(options: { status?: 'open' | 'resolved'; limit?: number; cursor?: string | null } = {}): Promise<ReportPage> {
+    return this.http.reports(options);
+  }
+
+  /** Moderators only: one report and the messages around it (the read is recorded). */
+  reportWithContext(reportId: string): Promise<ReportWithContext> {
+    return this.http.reportWithContext(reportId);
+  }
+
+  /** Moderators only: dismiss, hide the message, or suspend its sender (`suspendFor` like `7d`). */
+  resolveReport(reportId: string, resolution: { action: ResolutionAction; note: string; suspendFor?: string }): Promise<Report> {
+    return this.http.resolveReport(reportId, resolution);
+  }
+
   block(roomId: string): Promise<void> {
     return this.http.block(roomId, true);
   }
@@ -418,7 +447,10 @@ export class ChatClient {
     if (this.socket !== socket) return;
     this.clearTimers();
     this.socket = null;
-    socket.onopen = socket.onmessage = socket.onclose = socket.onerror = null;
+    socket.onopen = socket.onmessage = socket.onclose = null;
+    // Not null: Node's `ws` throws an 'error' nobody listens to when a socket still
+    // connecting is closed ("closed before the connection was established").
+    socket.onerror = () => undefined;
     if (socket.readyState <= OPEN) {
       try {
         socket.close(CloseCodes.normal, 'reconnecting');
@@ -487,7 +519,8 @@ export class ChatClient {
     const socket = this.socket;
     this.socket = null;
     if (socket === null) return;
-    socket.onopen = socket.onmessage = socket.onclose = socket.onerror = null;
+    socket.onopen = socket.onmessage = socket.onclose = null;
+    socket.onerror = () => undefined; // as in lost(): closing a socket still connecting must not throw in Node
     try {
       socket.close(code, reason);
     } catch {
@@ -556,6 +589,12 @@ export class ChatClient {
         return;
       case 'error':
         this.onError(frame);
+        return;
+      case 'message_hidden':
+        this.events.emit('messageHidden', { roomId: frame.roomId, seq: frame.seq });
+        return;
+      case 'suspended':
+        this.events.emit('suspended', { until: frame.until });
         return;
       case 'pong':
         return;

@@ -1,4 +1,4 @@
-import type { ErrorCode } from './types';
+import type { ErrorCode } from './types.js';
 
 /** An HTTP call the service refused (its `{"error":{code,message}}`), or a network failure (`status` 0). */
 export class ChatApiError extends Error {
@@ -20,6 +20,7 @@ export const PERMANENT_SEND_ERRORS: ReadonlySet<string> = new Set([
   'forbidden',
   'not_found',
   'blocked',
+  'suspended',
   'room_expired',
   'payload_too_large',
   'own_post',

@@ -10,6 +10,7 @@ export interface AuditAccess {
   action: AuditAction;
   roomId?: string;
   at?: string;
+  reportId?: string;
   attachmentId?: string;
   variant?: string;
   /** The request's x-request-id. */
@@ -36,6 +37,7 @@ export class AuditAccessLog {
         action: access.action,
         ...(access.roomId !== undefined ? { roomId: access.roomId } : {}),
         ...(access.at !== undefined ? { at: access.at } : {}),
+        ...(access.reportId !== undefined ? { reportId: access.reportId } : {}),
         ...(access.attachmentId !== undefined ? { attachmentId: access.attachmentId } : {}),
         ...(access.variant !== undefined ? { variant: access.variant } : {}),
         accessedAt: now.toISOString(),

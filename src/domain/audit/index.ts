@@ -17,6 +17,8 @@ export type AuditAccessed = Event<
     roomId?: string;
     /** For `room-state`: the instant asked for. */
     at?: string;
+    /** For `moderation-report`: the report whose messages a moderator read. */
+    reportId?: string;
     /** For `attachment`: which photo, and which rendition (`image` or `thumbnail`). */
     attachmentId?: string;
     variant?: string;
@@ -24,7 +26,8 @@ export type AuditAccessed = Event<
   }
 >;
 
-export type AuditAction = 'room-events' | 'room-state' | 'verify' | 'attachment';
+/** `moderation-report`: a moderator read a report and the messages around it (docs/moderation.md). */
+export type AuditAction = 'room-events' | 'room-state' | 'verify' | 'moderation-report' | 'attachment';
 
 /** One stream's head as it was when anchored. */
 export interface AnchoredHead {

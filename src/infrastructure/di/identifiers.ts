@@ -27,5 +27,8 @@ export const TYPES = {
   AttachmentLinks: Symbol.for('AttachmentLinks'),
   Attachments: Symbol.for('Attachments'),
   ImageWorkerPool: Symbol.for('ImageWorkerPool'),
+  ModerationQueries: Symbol.for('ModerationQueries'),
+  Suspensions: Symbol.for('Suspensions'),
+  UserCommands: Symbol.for('UserCommands'),
   MessageView: Symbol.for('MessageView'),
 } as const;

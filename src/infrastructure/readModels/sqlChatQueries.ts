@@ -44,12 +44,13 @@ interface MessageRow {
   client_message_id: string;
   sent_at: Date | string;
   kind: string;
+  hidden: boolean;
   attachments: MessageAttachment[] | string | null;
 }
 
 const iso = (value: Date | string): string => new Date(value).toISOString();
 
-const messageColumns = `room_id, seq, message_id, sender_id, body, client_message_id, sent_at, kind, attachments`;
+const messageColumns = `room_id, seq, message_id, sender_id, body, client_message_id, sent_at, kind, hidden, attachments`;
 
 function toMessage(row: MessageRow, options: MessageViewOptions): MessageView {
   return toMessageView(
@@ -67,6 +68,7 @@ function toMessage(row: MessageRow, options: MessageViewOptions): MessageView {
         : {}),
     },
     options,
+    row.hidden === true,
   );
 }
 
