@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { AnchorKeyRing } from '../../application/audit/anchorKeys';
 import { AnchorLedger, AuditAnchorer } from '../../application/audit/anchors';
 import { exportEvents } from '../../application/audit/exportEvents';
 import { roomAt } from '../../application/audit/roomAt';
@@ -104,7 +105,7 @@ export async function runAuditCli(argv: readonly string[], io: CliIo): Promise<n
     .action(async (options: { room?: string; anchorHead?: { revision: number; mac: string } }) => {
       warnAboutDevelopmentKey(config, io);
       const eventStore = await store.eventStore();
-      const ledger = new AnchorLedger(eventStore, config.auditAnchorKey);
+      const ledger = new AnchorLedger(eventStore, new AnchorKeyRing(config.auditAnchorKeys));
       const summary = summarize();
       // Each sent photo's stored bytes are checked against the digests its message recorded.
       const photos = openAttachmentStore(config.attachments.store, await store.sqlDatabase());
@@ -230,7 +231,7 @@ export async function runAuditCli(argv: readonly string[], io: CliIo): Promise<n
         eventStore: await store.eventStore(),
         clock: systemClock,
         ids: randomIds,
-        key: config.auditAnchorKey,
+        keys: new AnchorKeyRing(config.auditAnchorKeys),
         logger: silentLogger,
       });
       const result = await anchorer.anchorNow();
