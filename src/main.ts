@@ -32,15 +32,23 @@ import type { ExpirySweeper } from './infrastructure/scheduler/expirySweeper';
 import type { AnchorSchedule } from './infrastructure/scheduler/anchorSchedule';
 import type { AnchorLedger } from './application/audit/anchors';
 import type { AuditAccessLog } from './application/audit/accessLog';
-import { openDatabase } from './infrastructure/sql/openDatabase';
+import { describeStorage, openDatabase } from './infrastructure/sql/openDatabase';
 import { createHttpApp } from './interfaces/http/app';
 import { defaultHttpTuning, timeoutOptions, tlsOptions, type HttpTuning } from './interfaces/http/serverOptions';
 import { auditRoutes } from './interfaces/http/auditRoutes';
+import { attachmentRoutes } from './interfaces/http/attachmentRoutes';
+import type { Attachments } from './application/attachments/attachments';
+import type { AttachmentLinks } from './application/attachments/attachmentLinks';
+import type { ImageWorkerPool } from './infrastructure/attachments/imageWorkerPool';
 import { devRoutes } from './interfaces/http/devRoutes';
 import { healthRoutes, metricsRoutes } from './interfaces/http/healthRoutes';
 import { httpMetrics } from './interfaces/http/httpMetrics';
 import { contractRouteOf, openApiRoutes } from './interfaces/http/openapi';
 import { postRoutes } from './interfaces/http/postRoutes';
+import { noticeRoutes } from './interfaces/http/noticeRoutes';
+import { moderationRoutes } from './interfaces/http/moderationRoutes';
+import type { UserCommands } from './application/user/userCommands';
+import type { ModerationQueries } from './application/ports/moderation';
 import { pushRoutes } from './interfaces/http/pushRoutes';
 import { roomRoutes } from './interfaces/http/roomRoutes';
 import { defaultWebRoot, webAppRoutes } from './interfaces/http/webAppRoutes';
@@ -82,7 +90,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
   // Everything start-up does to the database before the service runs, in one place:
   // open it and the event store, then apply the schema migrations it has not had yet.
   const db = await openDatabase(config, logger);
-  const eventStore = await openEventStore(config, db, metrics);
+  const eventStore = await openEventStore(config, db, metrics, logger);
   const schema = await migrateDatabase(db);
   if (schema.applied.length > 0) logger.info({ applied: schema.applied, version: schema.version }, 'database schema migrated');
   if (schema.unknown.length > 0) {
@@ -121,11 +129,33 @@ export async function start(config: Config, options: StartOptions = {}): Promise
 
   const app = createHttpApp({
     logger,
+    allowedOrigins: config.allowedOrigins,
     before: [httpMetrics(metrics, contractRouteOf)],
     routers: [
       openApiRoutes(),
       postRoutes({ ...api, commands: posts, internalApiToken: config.internalApiToken }),
+      // Before roomRoutes: an upload's body is an image, never parsed as JSON.
+      attachmentRoutes({
+        attachments: await container.getAsync<Attachments>(TYPES.Attachments),
+        links: await container.getAsync<AttachmentLinks>(TYPES.AttachmentLinks),
+        verifier,
+        logger,
+        maxBytes: config.attachments.maxBytes,
+      }),
       roomRoutes({ ...api, budgets }),
+      noticeRoutes({ commands, progress: projections, internalApiToken: config.internalApiToken, logger }),
+      moderationRoutes({
+        commands,
+        users: await container.getAsync<UserCommands>(TYPES.UserCommands),
+        queries: await container.getAsync<ModerationQueries>(TYPES.ModerationQueries),
+        progress: projections,
+        verifier,
+        accessLog: await container.getAsync<AuditAccessLog>(TYPES.AuditAccessLog),
+        budgets,
+        clock,
+        internalApiToken: config.internalApiToken,
+        logger,
+      }),
       auditRoutes({
         eventStore,
         verifier,
@@ -148,8 +178,9 @@ export async function start(config: Config, options: StartOptions = {}): Promise
       webhookRoutes({ internalApiToken: config.internalApiToken, outbox: notifications.outbox, retryForMs: config.webhooks?.retryForMs ?? 86_400_000 }),
       webAppRoutes(options.webRoot ?? defaultWebRoot(), { frameAncestors: config.allowedOrigins }),
       healthRoutes({
-        // METRICS_PORT set: /metrics is served there only, never on the public port.
-        ...(config.metricsPort === null ? { metrics: metrics.registry } : {}),
+        // METRICS_PORT set: /metrics is served there only, never on the public port; in
+        // production it is never on the public port at all (unset: not served).
+        ...(config.metricsPort === null && !config.production ? { metrics: metrics.registry } : {}),
         ready: async () => {
           const database = await db.query('SELECT 1').then(() => true, () => false);
           // The lag probe reads the event store after the read models' checkpoint: it
@@ -175,11 +206,13 @@ export async function start(config: Config, options: StartOptions = {}): Promise
     : createHttpServer(timeouts, app);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(config.port, () => resolve());
+    server.listen(config.port, config.host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
-  const url = `${config.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
-  const metricsServer = config.metricsPort === null ? null : await listenForMetrics(config.metricsPort, metrics.registry, logger);
+  // Listening on every interface: reach it on the loopback; on one address: there.
+  const reachable = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host.includes(':') ? `[${config.host}]` : config.host;
+  const url = `${config.tls ? 'https' : 'http'}://${reachable}:${port}`;
+  const metricsServer = config.metricsPort === null ? null : await listenForMetrics(config.metricsPort, config.host, metrics.registry, logger);
   const gateway = new ChatGateway({
     config,
     verifier,
@@ -198,12 +231,17 @@ export async function start(config: Config, options: StartOptions = {}): Promise
   });
   await gateway.start();
   gateway.attach(server);
+  const imageWorkers = await container.getAsync<ImageWorkerPool>(TYPES.ImageWorkerPool);
   const sweeper = await container.getAsync<ExpirySweeper>(TYPES.ExpirySweeper);
   sweeper.start();
   const anchorSchedule = await container.getAsync<AnchorSchedule>(TYPES.AnchorSchedule);
   anchorSchedule.start();
   const metricsPort = metricsServer === null ? null : (metricsServer.address() as AddressInfo).port;
-  logger.info({ port, metricsPort, store: config.eventStore.kind, database: db.kind }, 'chat service listening');
+  // What a person starting it needs: the address to open, and where the data is kept.
+  logger.info(
+    { url: `${url}/`, port, metricsPort, storage: describeStorage(config) },
+    `chat service listening: open ${url}/ (${describeStorage(config)})`,
+  );
 
   let closing: Promise<void> | null = null;
   return {
@@ -215,7 +253,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
       logger.info({ certFile: config.tls.certFile }, 'TLS certificate reloaded');
       return true;
     },
-    metricsUrl: metricsPort === null ? null : `http://127.0.0.1:${metricsPort}/metrics`,
+    metricsUrl: metricsPort === null ? null : `http://${reachable}:${metricsPort}/metrics`,
     close: () =>
       (closing ??= (async () => {
         // WebSocket clients first (1001): upgraded sockets would keep server.close() waiting.
@@ -224,6 +262,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
         await sweeper.stop();
         await anchorSchedule.stop();
         await notifications.stop();
+        await imageWorkers.close();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeAllConnections();
@@ -247,12 +286,12 @@ export async function start(config: Config, options: StartOptions = {}): Promise
  * `/metrics` on a port of its own (METRICS_PORT), for the scraper on the private
  * network: plain HTTP, nothing else served there.
  */
-async function listenForMetrics(port: number, registry: Registry, logger: Logger): Promise<Server> {
+async function listenForMetrics(port: number, host: string, registry: Registry, logger: Logger): Promise<Server> {
   const app = createHttpApp({ logger, routers: [metricsRoutes(registry)] });
   const server = createHttpServer(app);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, () => resolve());
+    server.listen(port, host, () => resolve());
   });
   return server;
 }

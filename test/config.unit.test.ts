@@ -104,6 +104,16 @@ describe('configuration', () => {
     });
     expect(config.warnings).toEqual([]);
     expect(loadConfig({ JWT_PUBLIC_KEY: rsaPublicKey }).jwt.algorithm).toBe('RS256');
+    // Lists, newest first: the newest is what the development tools sign with.
+    expect(loadConfig({ JWT_SECRET: ` ${'n'.repeat(32)} , ${'o'.repeat(32)} ` }).jwt).toMatchObject({
+      key: 'n'.repeat(32),
+      keys: [{ algorithm: 'HS256', key: 'n'.repeat(32) }, { algorithm: 'HS256', key: 'o'.repeat(32) }],
+    });
+    expect(loadConfig({ JWT_PUBLIC_KEY: `${p256PublicKey},\n${rsaPublicKey}` }).jwt.keys.map((k) => k.algorithm)).toEqual(['ES256', 'RS256']);
+    expect(loadConfig({ JWT_JWKS_URL: 'https://id.example.com/.well-known/jwks.json' })).toMatchObject({
+      development: false,
+      jwt: { jwksUrl: 'https://id.example.com/.well-known/jwks.json', keys: [] },
+    });
   });
 
   it('reads durations like 90s, 15m, 1h and 30d', () => {
@@ -129,6 +139,15 @@ describe('configuration', () => {
     ['JWT_PUBLIC_KEY an Ed25519 key', { JWT_PUBLIC_KEY: ed25519PublicKey }, 'JWT_PUBLIC_KEY'],
     ['JWT_PUBLIC_KEY on P-384', { JWT_PUBLIC_KEY: p384PublicKey }, 'JWT_PUBLIC_KEY'],
     ['JWT_PUBLIC_KEY with JWT_SECRET', { JWT_PUBLIC_KEY: rsaPublicKey, JWT_SECRET: 'x'.repeat(40) }, 'JWT_PUBLIC_KEY'],
+    ['JWT_SECRET with a short older secret', { JWT_SECRET: `${'x'.repeat(40)},short` }, 'JWT_SECRET'],
+    ['JWT_PUBLIC_KEY with a bad second key', { JWT_PUBLIC_KEY: `${rsaPublicKey},not a key` }, 'JWT_PUBLIC_KEY'],
+    ['JWT_JWKS_URL not a URL', { JWT_JWKS_URL: 'jwks.example.com' }, 'JWT_JWKS_URL'],
+    ['JWT_JWKS_URL with JWT_SECRET', { JWT_SECRET: 'x'.repeat(40), JWT_JWKS_URL: 'https://id.example.com/jwks.json' }, 'JWT_JWKS_URL'],
+    [
+      'JWT_JWKS_URL over http in production',
+      { NODE_ENV: 'production', JWT_JWKS_URL: 'http://id.example.com/jwks.json', INTERNAL_API_TOKEN: 'a-long-enough-internal-token' },
+      'JWT_JWKS_URL',
+    ],
     ['INTERNAL_API_TOKEN too short', { INTERNAL_API_TOKEN: 'short' }, 'INTERNAL_API_TOKEN'],
     ['ALLOWED_ORIGINS', { ALLOWED_ORIGINS: 'https://ok.example.com,not an origin' }, 'ALLOWED_ORIGINS'],
     ['ALLOWED_ORIGINS naming none', { ALLOWED_ORIGINS: ' , ' }, 'ALLOWED_ORIGINS'],
@@ -164,6 +183,9 @@ describe('configuration', () => {
     ['VAPID_PUBLIC_KEY', { VAPID_PUBLIC_KEY: 'abc', VAPID_PRIVATE_KEY: VAPID.privateKey }, 'VAPID_PUBLIC_KEY'],
     ['VAPID_PRIVATE_KEY', { VAPID_PUBLIC_KEY: VAPID.publicKey, VAPID_PRIVATE_KEY: VAPID.publicKey }, 'VAPID_PRIVATE_KEY'],
     ['VAPID_SUBJECT', { VAPID_SUBJECT: 'ops@example.com' }, 'VAPID_SUBJECT'],
+    ['NODE_ENV misspelt', { NODE_ENV: 'Production' }, 'NODE_ENV'],
+    ['NODE_ENV unknown', { NODE_ENV: 'prod' }, 'NODE_ENV'],
+    ['HOST', { HOST: 'http://0.0.0.0' }, 'HOST'],
     ['PUSH_ALLOWED_HOSTS with a URL', { PUSH_ALLOWED_HOSTS: 'https://fcm.googleapis.com/' }, 'PUSH_ALLOWED_HOSTS'],
     ['PUSH_ALLOWED_HOSTS with a wildcard mid-name', { PUSH_ALLOWED_HOSTS: 'push.*.example.com' }, 'PUSH_ALLOWED_HOSTS'],
     ['PUSH_ALLOWED_HOSTS empty', { PUSH_ALLOWED_HOSTS: ' , ' }, 'PUSH_ALLOWED_HOSTS'],
@@ -182,6 +204,21 @@ describe('configuration', () => {
     expect(refused.variable).toBe(variable);
     expect(refused.message).toMatch(new RegExp(`^configuration error: ${variable} `));
     expect(refused.message).not.toMatch(/\n/);
+  });
+
+  it('listens on the loopback in development mode, on every interface otherwise, or where HOST says', () => {
+    expect(loadConfig({}).host).toBe('127.0.0.1');
+    expect(loadConfig({ NODE_ENV: 'development' }).host).toBe('127.0.0.1');
+    expect(loadConfig({ HOST: '0.0.0.0' }).host).toBe('0.0.0.0');
+    expect(loadConfig({ JWT_SECRET: 'x'.repeat(40) }).host).toBe('0.0.0.0');
+    expect(loadConfig({ JWT_SECRET: 'x'.repeat(40), HOST: '10.1.2.3' }).host).toBe('10.1.2.3');
+    expect(loadConfig({ NODE_ENV: 'test' }).production).toBe(false);
+  });
+
+  it('says at start-up that production serves /metrics only on METRICS_PORT', () => {
+    const production = { NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40), INTERNAL_API_TOKEN: 'a-long-enough-internal-token', AUDIT_ANCHOR_KEY: 'k'.repeat(40) };
+    expect(loadConfig(production).warnings).toContain('METRICS_PORT is not set: /metrics is not served (in production it is served only on METRICS_PORT)');
+    expect(loadConfig({ ...production, METRICS_PORT: '9464' }).warnings.some((w) => w.startsWith('METRICS_PORT'))).toBe(false);
   });
 
   it('reads the webhook and push settings, with their defaults', () => {

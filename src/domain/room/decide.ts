@@ -3,14 +3,44 @@ import type {
   ExpireRoom,
   MarkRead,
   OpenRoom,
+  PostNotice,
   ReopenRoom,
+  ReportMessage,
+  ResolveReport,
   RoomCommand,
   SendMessage,
   UnblockParticipant,
 } from './commands';
-import { BlockedError, InvalidCommandError, OwnPostError, RoomExpiredError, RoomNotFoundError } from './errors';
-import type { MessageSent, MessagesRead, RoomBlocked, RoomEvent, RoomExpired, RoomOpened, RoomReopened, RoomUnblocked } from './events';
-import { blockedBy, type ExistingRoom, isParticipant, otherParticipant, recentMessage, type RoomState } from './state';
+import {
+  BlockedError,
+  InvalidCommandError,
+  MessageNotFoundError,
+  NotReportableError,
+  OwnPostError,
+  ReportNotFoundError,
+  RoomExpiredError,
+  RoomNotFoundError,
+} from './errors';
+import {
+  reportReasons,
+  resolutionActions,
+  type MessageHidden,
+  type MessageReported,
+  type MessageSent,
+  type MessagesRead,
+  type ReportResolved,
+  type RoomBlocked,
+  type RoomEvent,
+  type RoomExpired,
+  type RoomOpened,
+  type RoomReopened,
+  type RoomUnblocked,
+} from './events';
+import { SYSTEM_SENDER } from './messageView';
+import { blockedBy, type ExistingRoom, isParticipant, otherParticipant, recentMessage, reportOf, type RoomState } from './state';
+
+/** The longest note a reporter or a moderator may write. */
+export const MAX_NOTE_CHARACTERS = 1000;
 
 export const MAX_BODY_CHARACTERS = 4000;
 
@@ -23,6 +53,8 @@ export function decideRoom(command: RoomCommand, state: RoomState): RoomEvent[] 
       return reopenRoom(command, state);
     case 'SendMessage':
       return sendMessage(command, state);
+    case 'PostNotice':
+      return postNotice(command, state);
     case 'MarkRead':
       return markRead(command, state);
     case 'BlockParticipant':
@@ -31,6 +63,10 @@ export function decideRoom(command: RoomCommand, state: RoomState): RoomEvent[] 
       return unblockParticipant(command, state);
     case 'ExpireRoom':
       return expireRoom(command, state);
+    case 'ReportMessage':
+      return reportMessage(command, state);
+    case 'ResolveReport':
+      return resolveReport(command, state);
     default: {
       const exhaustive: never = command;
       return exhaustive;
@@ -90,6 +126,94 @@ export function sendMessage(command: SendMessage, state: RoomState): MessageSent
       },
     },
   ];
+}
+
+/**
+ * The marketplace's notice: a message of kind `notice` from "system" in the room's
+ * sequence. Like a send, a retry (same clientNoticeId) returns the original and an expired
+ * room refuses it; blocks between the participants do not concern the marketplace.
+ */
+export function postNotice(command: PostNotice, state: RoomState): MessageSent[] {
+  const c = command.data;
+  if (state.status === 'none') throw new RoomNotFoundError(c.roomId);
+  if (recentMessage(state, SYSTEM_SENDER, c.clientNoticeId) !== undefined) return [];
+  requireId('clientNoticeId', c.clientNoticeId);
+  requireValidText('text', c.text);
+  if (state.status === 'expired') throw new RoomExpiredError(state.roomId);
+  return [
+    {
+      type: 'MessageSent',
+      data: {
+        roomId: state.roomId,
+        messageId: c.messageId,
+        seq: state.lastSeq + 1,
+        senderId: SYSTEM_SENDER,
+        body: c.text,
+        clientMessageId: c.clientNoticeId,
+        sentAt: c.now.toISOString(),
+        kind: 'notice',
+      },
+    },
+  ];
+}
+
+/**
+ * A participant reports a message they received: one report per message and reporter
+ * (the same report again records nothing). Reporting works in an expired room too: abuse
+ * does not stop mattering when the room goes quiet.
+ */
+export function reportMessage(command: ReportMessage, state: RoomState): MessageReported[] {
+  const c = command.data;
+  const room = participantRoom(state, c.roomId, c.reporterId);
+  if (!Number.isSafeInteger(c.seq) || c.seq < 1 || c.seq > room.lastSeq || c.message === null) throw new MessageNotFoundError(room.roomId, c.seq);
+  if (reportOf(room, c.seq, c.reporterId) !== undefined) return [];
+  if (c.message.kind === 'notice') throw new NotReportableError("the marketplace's notices cannot be reported");
+  if (c.message.senderId === c.reporterId) throw new NotReportableError('only a message you received can be reported');
+  if (!reportReasons.includes(c.reason)) throw new InvalidCommandError('reason', `must be one of ${reportReasons.join(', ')}`);
+  requireNote('note', c.note);
+  return [
+    {
+      type: 'MessageReported',
+      data: {
+        roomId: room.roomId,
+        reportId: c.reportId,
+        seq: c.seq,
+        reporterId: c.reporterId,
+        reportedUserId: c.message.senderId,
+        reason: c.reason,
+        note: c.note,
+        reportedAt: c.now.toISOString(),
+      },
+    },
+  ];
+}
+
+/**
+ * A moderator resolves an open report, once: the resolution records who, what, the note
+ * and when; `hide_message` hides the reported message too (unless it already is). A
+ * report already resolved records nothing. Suspending the sender is the user's stream's
+ * business (domain/user); here it is only recorded as the resolution.
+ */
+export function resolveReport(command: ResolveReport, state: RoomState): (ReportResolved | MessageHidden)[] {
+  const c = command.data;
+  const report = state.status === 'none' || !Object.hasOwn(state.reports, c.reportId) ? undefined : state.reports[c.reportId];
+  if (state.status === 'none' || report === undefined) throw new ReportNotFoundError(c.reportId);
+  if (report.resolved) return [];
+  if (!resolutionActions.includes(c.action)) throw new InvalidCommandError('action', `must be one of ${resolutionActions.join(', ')}`);
+  requireNote('note', c.note);
+  const now = c.now.toISOString();
+  const resolved: ReportResolved = {
+    type: 'ReportResolved',
+    data: { roomId: state.roomId, reportId: c.reportId, action: c.action, note: c.note, moderatorId: c.moderatorId, resolvedAt: now },
+  };
+  if (c.action !== 'hide_message' || state.hiddenSeqs.includes(report.seq)) return [resolved];
+  return [resolved, { type: 'MessageHidden', data: { roomId: state.roomId, seq: report.seq, reportId: c.reportId, hiddenBy: c.moderatorId, hiddenAt: now } }];
+}
+
+function requireNote(field: string, note: string): void {
+  if (typeof note !== 'string' || !note.isWellFormed() || note.includes('\u0000') || codePoints(note) > MAX_NOTE_CHARACTERS) {
+    throw new InvalidCommandError(field, `must be text of at most ${MAX_NOTE_CHARACTERS} characters`);
+  }
 }
 
 export function markRead(command: MarkRead, state: RoomState): MessagesRead[] {
@@ -159,10 +283,12 @@ function reopened(room: ExistingRoom, userId: string, now: Date): RoomReopened {
 }
 
 function requireClientMessageId(clientMessageId: string): void {
-  const characters = codePoints(clientMessageId);
-  if (characters < 1 || characters > 128) {
-    throw new InvalidCommandError('clientMessageId', 'must be 1 to 128 characters');
-  }
+  requireId('clientMessageId', clientMessageId);
+}
+
+function requireId(field: string, id: string): void {
+  const characters = codePoints(id);
+  if (characters < 1 || characters > 128) throw new InvalidCommandError(field, 'must be 1 to 128 characters');
 }
 
 /**
@@ -171,12 +297,16 @@ function requireClientMessageId(clientMessageId: string): void {
  * cannot be stored as UTF-8, and NUL, which PostgreSQL text cannot hold.
  */
 export function requireValidBody(body: string): void {
-  if (typeof body !== 'string') throw new InvalidCommandError('body', 'must be a string');
-  if (!body.isWellFormed()) throw new InvalidCommandError('body', 'must be valid Unicode text');
-  if (body.includes('\u0000')) throw new InvalidCommandError('body', 'must not contain NUL characters');
+  requireValidText('body', body);
+}
+
+function requireValidText(field: string, body: string): void {
+  if (typeof body !== 'string') throw new InvalidCommandError(field, 'must be a string');
+  if (!body.isWellFormed()) throw new InvalidCommandError(field, 'must be valid Unicode text');
+  if (body.includes('\u0000')) throw new InvalidCommandError(field, 'must not contain NUL characters');
   const characters = codePoints(body);
   if (characters < 1 || characters > MAX_BODY_CHARACTERS) {
-    throw new InvalidCommandError('body', `must be 1 to ${MAX_BODY_CHARACTERS} characters`);
+    throw new InvalidCommandError(field, `must be 1 to ${MAX_BODY_CHARACTERS} characters`);
   }
 }
 

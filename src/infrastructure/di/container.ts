@@ -7,6 +7,11 @@ import type { IdGenerator } from '../../application/ports/ids';
 import type { Logger } from '../../application/ports/logger';
 import { makePostCommands, type PostCommands } from '../../application/post/postCommands';
 import { makeRoomCommands, type RoomCommands } from '../../application/room/roomCommands';
+import { makeUserCommands, type UserCommands } from '../../application/user/userCommands';
+import type { ModerationQueries } from '../../application/ports/moderation';
+import type { Suspensions } from '../../application/ports/suspensions';
+import { SqlModerationQueries } from '../readModels/sqlModerationQueries';
+import { SqlSuspensions } from '../readModels/sqlSuspensions';
 import { sweepExpiredRooms } from '../../application/room/sweepExpiredRooms';
 import { LiveFeed } from '../../application/live/liveFeed';
 import type { TokenVerifier } from '../../application/ports/auth';
@@ -34,6 +39,14 @@ import { createChatMetrics, type ChatMetrics } from '../metrics/chatMetrics';
 import { measuredCommands, measureRefusals } from '../metrics/instrument';
 import type { SqlDatabase } from '../sql/sqlDatabase';
 import { TYPES } from './identifiers';
+import { AttachmentLinks } from '../../application/attachments/attachmentLinks';
+import { makeAttachments, type Attachments } from '../../application/attachments/attachments';
+import { UploadBudget } from '../../application/attachments/uploadBudget';
+import { openAttachmentStore } from '../attachments/openAttachmentStore';
+import { SqlAttachmentCatalog } from '../attachments/sqlAttachmentCatalog';
+import { ImageWorkerPool } from '../attachments/imageWorkerPool';
+import type { AttachmentStore, ImagePipeline } from '../../application/ports/attachments';
+import { availableParallelism } from 'node:os';
 
 export interface ContainerOptions {
   config: Config;
@@ -90,6 +103,8 @@ export function buildContainer(options: ContainerOptions): Container {
           snapshots,
           onCommitted: (event, preceding) => liveFeed.publishLocal(event, preceding),
           messageView: { safetyHints: config.safetyHints },
+          moderation: new SqlModerationQueries(db),
+          suspensions: new SqlSuspensions(db),
         });
         return measuredCommands(commands, metrics);
       },
@@ -104,6 +119,21 @@ export function buildContainer(options: ContainerOptions): Container {
         TYPES.Metrics,
         TYPES.Config,
       ],
+    );
+
+  container
+    .bind<ModerationQueries>(TYPES.ModerationQueries)
+    .toResolvedValue(
+      (db: SqlDatabase, config: Config) => new SqlModerationQueries(db, { safetyHints: config.safetyHints }),
+      [TYPES.SqlDatabase, TYPES.Config],
+    );
+  container.bind<Suspensions>(TYPES.Suspensions).toResolvedValue((db: SqlDatabase) => new SqlSuspensions(db), [TYPES.SqlDatabase]);
+  container
+    .bind<UserCommands>(TYPES.UserCommands)
+    .toResolvedValue(
+      (eventStore: EventStore, clock: Clock, ids: IdGenerator, metrics: ChatMetrics) =>
+        measuredCommands(makeUserCommands({ eventStore, clock, ids }), metrics),
+      [TYPES.EventStore, TYPES.Clock, TYPES.Ids, TYPES.Metrics],
     );
 
   container
@@ -236,6 +266,44 @@ export function buildContainer(options: ContainerOptions): Container {
       (config: Config, db: SqlDatabase, eventStore: EventStore, logger: Logger, clock: Clock, ids: IdGenerator) =>
         new Notifications({ config, db, eventStore, logger, clock, ids }),
       [TYPES.Config, TYPES.SqlDatabase, TYPES.EventStore, TYPES.Logger, TYPES.Clock, TYPES.Ids],
+    );
+
+  container
+    .bind<AttachmentStore>(TYPES.AttachmentStore)
+    .toResolvedValue((config: Config, db: SqlDatabase) => openAttachmentStore(config.attachments.store, db), [TYPES.Config, TYPES.SqlDatabase]);
+
+  container
+    .bind<AttachmentLinks>(TYPES.AttachmentLinks)
+    .toResolvedValue(
+      (config: Config, clock: Clock) => new AttachmentLinks(config.attachments.urlKey, config.attachments.urlTtlMs, clock),
+      [TYPES.Config, TYPES.Clock],
+    );
+
+  container
+    .bind<Attachments>(TYPES.Attachments)
+    .toResolvedValue(
+      (config: Config, db: SqlDatabase, store: AttachmentStore, queries: ChatQueries, logger: Logger, clock: Clock, ids: IdGenerator, pipeline: ImagePipeline) =>
+        makeAttachments({
+          store,
+          catalog: new SqlAttachmentCatalog(db),
+          pipeline,
+          rooms: queries,
+          budget: new UploadBudget({ uploads: config.attachments.uploadsPerMinute, bytes: config.attachments.uploadBytesPerMinute }),
+          clock,
+          ids,
+          logger,
+          unsentTtlMs: config.attachments.unsentTtlMs,
+        }),
+      [TYPES.Config, TYPES.SqlDatabase, TYPES.AttachmentStore, TYPES.ChatQueries, TYPES.Logger, TYPES.Clock, TYPES.Ids, TYPES.ImageWorkerPool],
+    );
+
+  container
+    .bind<ImageWorkerPool>(TYPES.ImageWorkerPool)
+    .toResolvedValue(
+      (config: Config, logger: Logger) =>
+        // One worker a spare core (at least one): the chat keeps a core to itself.
+        new ImageWorkerPool({ maxPixels: config.attachments.maxPixels, workers: Math.min(4, availableParallelism() - 1), logger }),
+      [TYPES.Config, TYPES.Logger],
     );
 
   return container;

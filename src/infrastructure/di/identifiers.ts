@@ -23,4 +23,11 @@ export const TYPES = {
   AuditAccessLog: Symbol.for('AuditAccessLog'),
   Metrics: Symbol.for('Metrics'),
   Notifications: Symbol.for('Notifications'),
+  AttachmentStore: Symbol.for('AttachmentStore'),
+  AttachmentLinks: Symbol.for('AttachmentLinks'),
+  Attachments: Symbol.for('Attachments'),
+  ImageWorkerPool: Symbol.for('ImageWorkerPool'),
+  ModerationQueries: Symbol.for('ModerationQueries'),
+  Suspensions: Symbol.for('Suspensions'),
+  UserCommands: Symbol.for('UserCommands'),
 } as const;

@@ -2,6 +2,11 @@ import type { SqlDatabase } from '../sql/sqlDatabase';
 import { initial } from './001_initial';
 import { outboxFairKey } from './002_outbox_fair_key';
 import { userProfiles } from './003_user_profiles';
+import { messageKind } from './004_message_kind';
+import { rateBucketLeases } from './005_rate_bucket_leases';
+import { appendOnlyEvents } from './006_append_only_events';
+import { attachments } from './007_attachments';
+import { reports } from './008_reports';
 import { runMigrations, type Migration, type MigrationReport } from './runner';
 
 /**
@@ -9,7 +14,16 @@ import { runMigrations, type Migration, type MigrationReport } from './runner';
  * 1, 2, 3… To change the schema, add the next file and append it here (the recipe is in
  * docs/architecture.md, "Schema migrations").
  */
-export const migrations: readonly Migration[] = [initial, outboxFairKey, userProfiles];
+export const migrations: readonly Migration[] = [
+  initial,
+  outboxFairKey,
+  userProfiles,
+  messageKind,
+  rateBucketLeases,
+  appendOnlyEvents,
+  attachments,
+  reports,
+];
 
 /**
  * Brings the database's schema up to date: applies the migrations it has not recorded

@@ -41,8 +41,8 @@ export async function applyBatchToReadModels(tx: SqlExecutor, events: readonly R
 /** A run of MessageSent events, in order, in three statements. */
 async function applyMessages(tx: SqlExecutor, messages: readonly MessageSent['data'][]): Promise<void> {
   await tx.query(
-    `INSERT INTO rm_messages (room_id, seq, message_id, sender_id, body, client_message_id, sent_at)
-     SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
+    `INSERT INTO rm_messages (room_id, seq, message_id, sender_id, body, client_message_id, sent_at, kind)
+     SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::text[])
      ON CONFLICT (room_id, seq) DO NOTHING`,
     [
       messages.map((m) => m.roomId),
@@ -52,6 +52,7 @@ async function applyMessages(tx: SqlExecutor, messages: readonly MessageSent['da
       messages.map((m) => m.body),
       messages.map((m) => m.clientMessageId),
       messages.map((m) => m.sentAt),
+      messages.map((m) => m.kind ?? 'text'),
     ],
   );
   // Per room: the last message (the run is in order) and how many each sender sent.
@@ -170,6 +171,43 @@ async function applyEvent(tx: SqlExecutor, event: Exclude<DomainEvent, MessageSe
     case 'AuditAccessed':
     case 'AuditAnchored':
       // The audit trail's own events change no read model.
+      return;
+    case 'MessageReported': {
+      const d = event.data;
+      await tx.query(
+        `INSERT INTO rm_reports (report_id, room_id, seq, reporter_id, reported_user_id, reason, note, status, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8) ON CONFLICT (report_id) DO NOTHING`,
+        [d.reportId, d.roomId, d.seq, d.reporterId, d.reportedUserId, d.reason, d.note, d.reportedAt],
+      );
+      return;
+    }
+    case 'ReportResolved': {
+      const d = event.data;
+      await tx.query(
+        `UPDATE rm_reports SET status = 'resolved', action = $2, resolution_note = $3, moderator_id = $4, resolved_at = $5
+          WHERE report_id = $1`,
+        [d.reportId, d.action, d.note, d.moderatorId, d.resolvedAt],
+      );
+      return;
+    }
+    case 'MessageHidden': {
+      const d = event.data;
+      await tx.query(`UPDATE rm_messages SET hidden = true WHERE room_id = $1 AND seq = $2`, [d.roomId, d.seq]);
+      return;
+    }
+    // Every process checks a writer against this table in the write's own path (suspensions.ts).
+    case 'UserSuspended': {
+      const d = event.data;
+      await tx.query(
+        `INSERT INTO rm_suspensions (user_id, until, reason, suspended_by, suspended_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (user_id) DO UPDATE SET until = excluded.until, reason = excluded.reason,
+           suspended_by = excluded.suspended_by, suspended_at = excluded.suspended_at`,
+        [d.userId, d.until, d.reason, d.suspendedBy, d.suspendedAt],
+      );
+      return;
+    }
+    case 'UserReinstated':
+      await tx.query(`DELETE FROM rm_suspensions WHERE user_id = $1`, [event.data.userId]);
       return;
     default: {
       const exhaustive: never = event;

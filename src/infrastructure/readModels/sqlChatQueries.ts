@@ -43,11 +43,13 @@ interface MessageRow {
   body: string;
   client_message_id: string;
   sent_at: Date | string;
+  kind: string;
+  hidden: boolean;
 }
 
 const iso = (value: Date | string): string => new Date(value).toISOString();
 
-const messageColumns = `room_id, seq, message_id, sender_id, body, client_message_id, sent_at`;
+const messageColumns = `room_id, seq, message_id, sender_id, body, client_message_id, sent_at, kind, hidden`;
 
 function toMessage(row: MessageRow, options: MessageViewOptions): MessageView {
   return toMessageView(
@@ -59,8 +61,10 @@ function toMessage(row: MessageRow, options: MessageViewOptions): MessageView {
       body: row.body,
       sentAt: iso(row.sent_at),
       clientMessageId: row.client_message_id,
+      ...(row.kind === 'notice' ? { kind: 'notice' as const } : {}),
     },
     options,
+    row.hidden === true,
   );
 }
 

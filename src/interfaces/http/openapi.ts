@@ -7,9 +7,20 @@ import { sessionBody } from './devRoutes';
 import { listPostsQuery, postParams, upsertPostBody } from './postRoutes';
 import { listRoomsQuery, markReadBody, messagesQuery, openRoomBody, roomParams, sendMessageBody } from './roomRoutes';
 import { deadLettersQuery, deliveryParams } from './webhookRoutes';
+import { postNoticeBody } from './noticeRoutes';
+import {
+  listReportsQuery,
+  reportBody,
+  reportIdParams,
+  reportParams,
+  resolutionBody,
+  suspensionBody,
+  userParams,
+} from './moderationRoutes';
+import { downloadParams, downloadQuery, uploadParams } from './attachmentRoutes';
 
 type Method = 'get' | 'post' | 'put' | 'delete';
-type Auth = 'none' | 'user' | 'auditor' | 'internal';
+type Auth = 'none' | 'user' | 'auditor' | 'moderator' | 'internal';
 
 interface Answer {
   description: string;
@@ -32,11 +43,13 @@ export interface RouteSpec {
   params?: z.ZodObject;
   query?: z.ZodObject;
   body?: z.ZodType;
+  /** A body that is not JSON (an uploaded image): its media types. */
+  rawBody?: { contentTypes: string[]; description: string };
   answers: Record<number, Answer>;
   /** Contract error codes this route may answer with, besides those its auth and inputs imply. */
   errors?: ErrorCode[];
-  /** Contract v1.1 addition. */
-  since?: '1.1';
+  /** Contract v1.1 or v1.2 addition. */
+  since?: '1.1' | '1.2';
 }
 
 const roomAnswer = z.object({ room: contract.roomResponse });
@@ -53,6 +66,52 @@ export const contractRoutes: readonly RouteSpec[] = [
     summary: 'Upsert a post the service may open rooms for (marketplace backend)',
     params: postParams, body: upsertPostBody,
     answers: { 200: { description: 'the post as stored', body: z.object({ post: contract.postResponse }) } },
+  },
+  {
+    method: 'post', path: '/api/internal/rooms/:roomId/notices', tag: 'messages', auth: 'internal', since: '1.2',
+    summary: 'Post a notice of the marketplace into a room (a message of kind notice from "system")',
+    params: roomParams, body: postNoticeBody, errors: ['not_found', 'room_expired'],
+    answers: {
+      200: { description: 'a retry: the notice already posted with this clientNoticeId', body: messageAnswer },
+      201: { description: 'posted', body: messageAnswer },
+    },
+  },
+  {
+    method: 'post', path: '/api/rooms/:roomId/messages/:seq/report', tag: 'moderation', auth: 'user', since: '1.2',
+    summary: 'Report a message you received (once per message: the same report again is 200)',
+    params: reportParams, body: reportBody, errors: ['not_found', 'forbidden', 'suspended', 'rate_limited'],
+    answers: {
+      200: { description: 'already reported: the same report', body: z.object({ report: contract.reportResponse }) },
+      201: { description: 'reported', body: z.object({ report: contract.reportResponse }) },
+    },
+  },
+  {
+    method: 'get', path: '/api/moderation/reports', tag: 'moderation', auth: 'moderator', since: '1.2',
+    summary: 'The reports of one status (default open), newest first', query: listReportsQuery,
+    answers: { 200: { description: 'one page', body: contract.reportPageResponse } },
+  },
+  {
+    method: 'get', path: '/api/moderation/reports/:reportId', tag: 'moderation', auth: 'moderator', since: '1.2',
+    summary: 'One report with the reported message and those around it (the read is recorded)',
+    params: reportIdParams, errors: ['not_found'],
+    answers: { 200: { description: 'the report and its context', body: contract.reportWithContextResponse } },
+  },
+  {
+    method: 'post', path: '/api/moderation/reports/:reportId/resolution', tag: 'moderation', auth: 'moderator', since: '1.2',
+    summary: 'Resolve a report: dismiss, hide the message, or suspend its sender (a resolved report stays as it was)',
+    params: reportIdParams, body: resolutionBody, errors: ['not_found'],
+    answers: { 200: { description: 'the report, resolved', body: z.object({ report: contract.reportResponse }) } },
+  },
+  {
+    method: 'put', path: '/api/internal/users/:userId/suspension', tag: 'moderation', auth: 'internal', since: '1.2',
+    summary: 'Suspend a user (until a time, or until reinstated): they may read but not write',
+    params: userParams, body: suspensionBody,
+    answers: { 200: { description: 'suspended', body: contract.suspensionResponse } },
+  },
+  {
+    method: 'delete', path: '/api/internal/users/:userId/suspension', tag: 'moderation', auth: 'internal', since: '1.2',
+    summary: 'Reinstate a suspended user', params: userParams,
+    answers: { 204: noContent },
   },
   {
     method: 'get', path: '/api/posts', tag: 'posts', auth: 'user', since: '1.1',
@@ -105,6 +164,20 @@ export const contractRoutes: readonly RouteSpec[] = [
       200: { description: 'a retry: the message already sent', body: messageAnswer },
       201: { description: 'sent', body: messageAnswer },
     },
+  },
+  {
+    method: 'post', path: '/api/rooms/:roomId/attachments', tag: 'messages', auth: 'user', since: '1.2',
+    summary: 'Upload a photo to send in this room: JPEG, PNG or WebP (judged from the bytes), stored without its metadata',
+    params: uploadParams,
+    rawBody: { contentTypes: ['image/jpeg', 'image/png', 'image/webp'], description: 'the image file itself, at most ATTACHMENT_MAX_BYTES' },
+    errors: ['not_found', 'room_expired', 'payload_too_large', 'unsupported_media_type', 'rate_limited'],
+    answers: { 201: { description: 'stored; send it with `attachments: [attachmentId]`', body: z.object({ attachment: contract.attachmentResponse }) } },
+  },
+  {
+    method: 'get', path: '/attachments/:attachmentId/:variant', tag: 'messages', auth: 'none', since: '1.2',
+    summary: "An attachment's image or thumbnail at the signed, expiring URL a message gives (an <img src> sends no token)",
+    params: downloadParams, query: downloadQuery, errors: ['forbidden', 'not_found'],
+    answers: { 200: { description: 'the image (Cache-Control: private, until the link expires)', body: z.string(), contentType: 'image/*' } },
   },
   {
     method: 'post', path: '/api/rooms/:roomId/read', tag: 'messages', auth: 'user',
@@ -216,6 +289,7 @@ export const contractRoutes: readonly RouteSpec[] = [
 const securityOf: Record<Exclude<Auth, 'none'>, Array<Record<string, string[]>>> = {
   user: [{ userToken: [] }],
   auditor: [{ userToken: [] }],
+  moderator: [{ userToken: [] }],
   internal: [{ internalToken: [] }],
 };
 
@@ -253,9 +327,10 @@ function parameters(route: RouteSpec): unknown[] {
 function errorCodesOf(route: RouteSpec): ErrorCode[] {
   const codes = new Set<ErrorCode>(route.errors ?? []);
   if (route.params !== undefined || route.query !== undefined || route.body !== undefined) codes.add('bad_request');
-  if (route.body !== undefined) codes.add('payload_too_large');
+  if (route.body !== undefined || route.rawBody !== undefined) codes.add('payload_too_large');
+  if (route.rawBody !== undefined) codes.add('bad_request');
   if (route.auth !== 'none') codes.add('unauthorized');
-  if (route.auth === 'auditor') codes.add('forbidden');
+  if (route.auth === 'auditor' || route.auth === 'moderator') codes.add('forbidden');
   codes.add('internal');
   return [...codes];
 }
@@ -294,6 +369,15 @@ function operation(route: RouteSpec): Record<string, unknown> {
     ...(route.auth === 'none' ? { security: [] } : { security: securityOf[route.auth] }),
     ...(params.length > 0 ? { parameters: params } : {}),
     ...(route.body !== undefined ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(route.body) } } } } : {}),
+    ...(route.rawBody !== undefined
+      ? {
+          requestBody: {
+            required: true,
+            description: route.rawBody.description,
+            content: Object.fromEntries(route.rawBody.contentTypes.map((type) => [type, { schema: { type: 'string', contentMediaType: type } }])),
+          },
+        }
+      : {}),
     responses,
   };
 }
@@ -314,7 +398,7 @@ export function openApiDocument(options: { version?: string } = {}): Record<stri
         'Real-time 1:1 chat for a peer-to-peer rental marketplace: the HTTP API of contract v1.1. ' +
         'The WebSocket `/chat` is described in docs/websocket.md.',
     },
-    tags: ['posts', 'rooms', 'messages', 'push', 'audit', 'development', 'operations'].map((name) => ({ name })),
+    tags: ['posts', 'rooms', 'messages', 'moderation', 'push', 'audit', 'development', 'operations'].map((name) => ({ name })),
     security: [{ userToken: [] }],
     paths,
     components: {

@@ -77,11 +77,12 @@ describe('UserBudgets', () => {
     const asked: string[] = [];
     let failing = false;
     const shared: SharedBuckets = {
-      take: async (key) => {
+      takeUpTo: async (key) => {
         asked.push(key);
         if (failing) throw new Error('database down');
-        return false;
+        return 0;
       },
+      giveBack: async () => undefined,
     };
     const budgets = new UserBudgets(settings, { shared, sharedKinds: ['send'], now: clock().now });
     expect(await budgets.take('send', 'u')).toBe(false);

@@ -100,9 +100,9 @@ async function applyOneMessage(tx: SqlExecutor, recorded: RecordedEvent): Promis
   if (event?.type !== 'MessageSent') throw new Error(`not a message: ${recorded.type}`);
   const d = event.data;
   await tx.query(
-    `INSERT INTO rm_messages (room_id, seq, message_id, sender_id, body, client_message_id, sent_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (room_id, seq) DO NOTHING`,
-    [d.roomId, d.seq, d.messageId, d.senderId, d.body, d.clientMessageId, d.sentAt],
+    `INSERT INTO rm_messages (room_id, seq, message_id, sender_id, body, client_message_id, sent_at, kind)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (room_id, seq) DO NOTHING`,
+    [d.roomId, d.seq, d.messageId, d.senderId, d.body, d.clientMessageId, d.sentAt, d.kind ?? 'text'],
   );
   await tx.query(
     `UPDATE rm_rooms SET last_seq = $2, last_message_at = $3, last_activity_at = GREATEST(last_activity_at, $3)

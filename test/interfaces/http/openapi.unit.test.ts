@@ -10,8 +10,11 @@ import { devRoutes } from '../../../src/interfaces/http/devRoutes';
 import { healthRoutes } from '../../../src/interfaces/http/healthRoutes';
 import { contractRouteOf, contractRoutes, openApiDocument, openApiRoutes } from '../../../src/interfaces/http/openapi';
 import { postRoutes } from '../../../src/interfaces/http/postRoutes';
+import { noticeRoutes } from '../../../src/interfaces/http/noticeRoutes';
+import { moderationRoutes } from '../../../src/interfaces/http/moderationRoutes';
 import { roomRoutes } from '../../../src/interfaces/http/roomRoutes';
 import { pushRoutes } from '../../../src/interfaces/http/pushRoutes';
+import { attachmentRoutes } from '../../../src/interfaces/http/attachmentRoutes';
 import { webhookRoutes } from '../../../src/interfaces/http/webhookRoutes';
 import { createChatMetrics } from '../../../src/infrastructure/metrics/chatMetrics';
 import { silentLogger } from '../../../src/application/ports/logger';
@@ -36,12 +39,26 @@ describe('GET /openapi.json', () => {
     const routers = [
       postRoutes({ commands: unused, queries: unused, progress: unused, verifier: unused, internalApiToken: 'x'.repeat(16), logger: silentLogger }),
       roomRoutes({ commands: unused, queries: unused, progress: unused, verifier: unused, logger: silentLogger, budgets: unused }),
+      noticeRoutes({ commands: unused, progress: unused, internalApiToken: 'x'.repeat(16), logger: silentLogger }),
+      moderationRoutes({
+        commands: unused,
+        users: unused,
+        queries: unused,
+        progress: unused,
+        verifier: unused,
+        accessLog: unused,
+        budgets: unused,
+        clock: unused,
+        internalApiToken: 'x'.repeat(16),
+        logger: silentLogger,
+      }),
       auditRoutes({ eventStore: unused, verifier: unused, logger: silentLogger, ledger: unused, accessLog: unused }),
       devRoutes({ issuer: unused }),
       healthRoutes({ ready: unused, metrics: createChatMetrics({ defaultMetrics: false }).registry }),
       openApiRoutes(),
       pushRoutes({ push: null, verifier: unused, logger: silentLogger, budgets: unused, allowLoopbackHttp: false }),
       webhookRoutes({ internalApiToken: 'x'.repeat(16), outbox: unused, retryForMs: 1000 }),
+      attachmentRoutes({ attachments: unused, links: unused, verifier: unused, logger: silentLogger, maxBytes: 1024 }),
     ];
     const served = routers.flatMap(routesOf);
     expect(served.length).toBeGreaterThan(10);
@@ -57,6 +74,8 @@ describe('GET /openapi.json', () => {
       'POST /api/push/subscriptions', 'DELETE /api/push/subscriptions', 'POST /api/rooms/{roomId}/block',
       'DELETE /api/rooms/{roomId}/block', 'GET /api/audit/rooms/{roomId}/events', 'GET /api/audit/rooms/{roomId}/state',
       'GET /api/audit/verify', 'GET /openapi.json', 'GET /healthz', 'GET /readyz', 'GET /metrics',
+      // v1.2
+      'POST /api/rooms/{roomId}/attachments',
     ];
     const paths = document.paths as Record<string, Record<string, unknown>>;
     const documented = Object.entries(paths).flatMap(([path, operations]) => Object.keys(operations).map((m) => `${m.toUpperCase()} ${path}`));
@@ -64,8 +83,20 @@ describe('GET /openapi.json', () => {
     const additions = [
       'GET /api/push/vapid-public-key', 'GET /api/internal/webhooks/status', 'GET /api/internal/webhooks/dead-letters',
       'POST /api/internal/webhooks/dead-letters/replay', 'POST /api/internal/webhooks/dead-letters/{deliveryId}/replay',
+      // Where an attachment's signed URL points (docs/attachments.md).
+      'GET /attachments/{attachmentId}/{variant}',
     ];
-    expect(new Set(documented)).toEqual(new Set([...contract, ...additions]));
+    // Contract v1.2, as far as built.
+    const v12 = [
+      'POST /api/internal/rooms/{roomId}/notices',
+      'POST /api/rooms/{roomId}/messages/{seq}/report',
+      'GET /api/moderation/reports',
+      'GET /api/moderation/reports/{reportId}',
+      'POST /api/moderation/reports/{reportId}/resolution',
+      'PUT /api/internal/users/{userId}/suspension',
+      'DELETE /api/internal/users/{userId}/suspension',
+    ];
+    expect(new Set(documented)).toEqual(new Set([...contract, ...v12, ...additions]));
   });
 
   it('describes requests with the schemas the routers validate with: fields, limits and auth', () => {
