@@ -1,3 +1,4 @@
+import { AnchorKeyRing } from '../../../src/application/audit/anchorKeys';
 import { AnchorLedger, AuditAnchorer } from '../../../src/application/audit/anchors';
 import { eventHash } from '../../../src/application/audit/hashChain';
 import type { EventMetadata } from '../../../src/application/ports/eventStore';
@@ -6,6 +7,7 @@ import { silentLogger } from '../../../src/application/ports/logger';
 import { ANCHOR_STREAM } from '../../../src/domain/streams';
 import type { SqlExecutor } from '../../../src/infrastructure/sql/sqlDatabase';
 import { openRoomHarness, type RoomHarness } from '../../support/roomHarness';
+import { tamperWithEvents } from '../../support/tamper';
 import { TEST_AUDIT_ANCHOR_KEY } from '../../support/tokens';
 
 /**
@@ -22,23 +24,25 @@ describe('the anchor stream, edited without the key', () => {
   });
 
   it('reports a middle anchor deleted, even with the later anchors renumbered and every keyless hash recomputed', async () => {
-    const anchorer = new AuditAnchorer({ eventStore: l.store, clock: l.clock, ids: randomIds, key: TEST_AUDIT_ANCHOR_KEY, logger: silentLogger });
+    const anchorer = new AuditAnchorer({ eventStore: l.store, clock: l.clock, ids: randomIds, keys: new AnchorKeyRing([TEST_AUDIT_ANCHOR_KEY]), logger: silentLogger });
     const { roomId, lender } = await l.anOpenRoom();
     for (let i = 0; i < 3; i += 1) {
       await l.send(roomId, lender);
       expect(await anchorer.anchorNow()).not.toBeNull();
     }
-    const untouched = new AnchorLedger(l.store, TEST_AUDIT_ANCHOR_KEY);
+    const untouched = new AnchorLedger(l.store, new AnchorKeyRing([TEST_AUDIT_ANCHOR_KEY]));
     await untouched.refresh();
     expect(untouched.problem).toBeNull();
     expect(untouched.anchors).toBe(3);
 
     // Anchor 1 removed, anchor 2 moved into its place, the hash chain made whole again.
-    await l.db.query(`DELETE FROM events WHERE stream_id = $1 AND stream_revision = 1`, [ANCHOR_STREAM]);
-    await l.db.query(`UPDATE events SET stream_revision = 1 WHERE stream_id = $1 AND stream_revision = 2`, [ANCHOR_STREAM]);
-    await recomputeHashes(l.db, ANCHOR_STREAM, 1);
+    await tamperWithEvents(l.db, async (tx) => {
+      await tx.query(`DELETE FROM events WHERE stream_id = $1 AND stream_revision = 1`, [ANCHOR_STREAM]);
+      await tx.query(`UPDATE events SET stream_revision = 1 WHERE stream_id = $1 AND stream_revision = 2`, [ANCHOR_STREAM]);
+      await recomputeHashes(tx, ANCHOR_STREAM, 1);
+    });
 
-    const ledger = new AnchorLedger(l.store, TEST_AUDIT_ANCHOR_KEY);
+    const ledger = new AnchorLedger(l.store, new AnchorKeyRing([TEST_AUDIT_ANCHOR_KEY]));
     await ledger.refresh();
     expect(ledger.problem).toMatchObject({ revision: 1, kind: 'anchor_mac' });
     expect(ledger.problem?.detail).toContain('prevMac');
