@@ -173,7 +173,7 @@ export const CloseCodes = {
  * `roomId` erased (`body` ""), seq, ids, sender and time kept; other messages unchanged.
  */
 export function markErased<M extends Message>(messages: readonly M[], erasure: { roomId: string; userId: string }): M[] {
-  return messages.map((m) => (m.roomId === erasure.roomId && m.senderId === erasure.userId ? { ...m, body: '', erased: true } : m));
+  return messages.map((m) => (m.roomId === erasure.roomId && m.senderId === erasure.userId ? { ...m, body: '', attachments: [], erased: true } : m));
 }
 
 // Bodies of the routes an app does not call through ChatClient, typed for completeness.
