@@ -61,6 +61,10 @@ withBrowser('reporting and moderating in the web app', () => {
     const borrower = await page('bora');
     await borrower.getByRole('article', { name: drill.title }).getByRole('button', { name: 'Chat' }).click();
     await send(borrower, 'Is the drill free on Saturday?');
+    await history(borrower).getByText('Is the drill free on Saturday?').waitFor();
+    await borrower.getByText(/Sending…|Waiting for connection…/).waitFor({ state: 'detached' });
+    // The lender's list, read after the message is stored.
+    await lender.reload();
     await lender.getByRole('navigation', { name: 'Conversations' }).getByRole('link').filter({ hasText: 'bora' }).click();
     await history(lender).getByText('Is the drill free on Saturday?').waitFor();
     const scam = '카톡으로 연락주세요 010-1234-5678';
