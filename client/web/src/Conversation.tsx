@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useLayoutEffect, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
-import type { ChatClient, Message, OutgoingMessage, ReportReason, Room } from '../../sdk/src';
+import { markErased, type ChatClient, type Message, type OutgoingMessage, type ReportReason, type Room } from '../../sdk/src';
 import { counterpartOf } from './ConversationList';
 import { Avatar, displayName } from './people';
 import { dayKey, dayLabel, withLinks } from './richText';
@@ -58,6 +58,9 @@ export function Conversation(props: {
       client.on('messageHidden', (h) => {
         if (h.roomId !== roomId) return;
         setMessages((old) => old.map((m) => (m.seq === h.seq ? { ...m, hidden: true, body: '', safety: [] } : m)));
+      }),
+      client.on('erased', (erasure) => {
+        if (erasure.roomId === roomId) setMessages((old) => markErased(old, erasure));
       }),
       client.on('typing', (t) => {
         if (t.roomId === roomId && t.userId !== me) setTypingUntil(Date.now() + TYPING_SHOWN_MS);
@@ -265,8 +268,13 @@ export function Conversation(props: {
                 </p>
               </li>
             ) : (
-              <li key={m.seq} className={`${m.senderId === me ? 'mine' : 'theirs'}${m.hidden ? ' hidden-message' : ''}`}>
-                {m.hidden ? (
+              <li
+                key={m.seq}
+                className={`${m.senderId === me ? 'mine' : 'theirs'}${m.hidden ? ' hidden-message' : ''}${m.erased === true ? ' erased' : ''}`}
+              >
+                {m.erased === true ? (
+                  <p className="body deleted">Message deleted</p>
+                ) : m.hidden ? (
                   <p className="body">
                     <em>This message was hidden by a moderator.</em>
                   </p>
@@ -281,7 +289,7 @@ export function Conversation(props: {
                 <p className="meta">
                   <time dateTime={m.sentAt}>{time(m.sentAt)}</time>
                   {m === lastMine && otherRead >= m.seq && <span className="read"> · Read</span>}
-                  {m.senderId !== me && !m.hidden && !reported.has(m.seq) && reporting !== m.seq && (
+                  {m.senderId !== me && !m.hidden && m.erased !== true && !reported.has(m.seq) && reporting !== m.seq && (
                     <>
                       {' · '}
                       <button type="button" className="link" onClick={() => setReporting(m.seq)}>
