@@ -26,6 +26,7 @@ import { pinoLogger } from './infrastructure/logging/pinoLogger';
 import { createChatMetrics } from './infrastructure/metrics/chatMetrics';
 import { ProjectionLagProbe } from './infrastructure/metrics/projectionLag';
 import type { ProjectionRunner } from './infrastructure/readModels/projectionRunner';
+import { chatProjection } from './infrastructure/readModels/chatProjection';
 import type { Notifications } from './infrastructure/notifications/notifications';
 import type { ExpirySweeper } from './infrastructure/scheduler/expirySweeper';
 import type { AnchorSchedule } from './infrastructure/scheduler/anchorSchedule';
@@ -39,6 +40,7 @@ import { attachmentRoutes } from './interfaces/http/attachmentRoutes';
 import type { Attachments } from './application/attachments/attachments';
 import type { AttachmentLinks } from './application/attachments/attachmentLinks';
 import type { ImageWorkerPool } from './infrastructure/attachments/imageWorkerPool';
+import type { MessageViewOptions } from './domain/room';
 import { devRoutes } from './interfaces/http/devRoutes';
 import { healthRoutes, metricsRoutes } from './interfaces/http/healthRoutes';
 import { httpMetrics } from './interfaces/http/httpMetrics';
@@ -102,7 +104,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
   liveFeed.start();
 
   const lag = new ProjectionLagProbe({
-    projection: 'chat_read_models',
+    projection: chatProjection.name,
     eventStore,
     checkpoint: () => projections.checkpoint(),
     clock,
@@ -161,6 +163,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
         logger,
         ledger: await container.getAsync<AnchorLedger>(TYPES.AnchorLedger),
         accessLog: await container.getAsync<AuditAccessLog>(TYPES.AuditAccessLog),
+        attachments: await container.getAsync<Attachments>(TYPES.Attachments),
       }),
       // Development mode only: elsewhere POST /api/dev/session falls through to the 404.
       ...(config.development ? [devRoutes({ issuer: devTokenIssuer(config.jwt, options.clock ?? systemClock) })] : []),
@@ -214,6 +217,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
   const metricsServer = config.metricsPort === null ? null : await listenForMetrics(config.metricsPort, config.host, metrics.registry, logger);
   const gateway = new ChatGateway({
     config,
+    messageView: await container.getAsync<MessageViewOptions>(TYPES.MessageView),
     verifier,
     commands,
     queries,

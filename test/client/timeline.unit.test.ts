@@ -12,6 +12,7 @@ const message = (seq: number): Message => ({
   kind: 'text',
   hidden: false,
   safety: [],
+  attachments: [],
 });
 
 describe('a room timeline in the SDK', () => {

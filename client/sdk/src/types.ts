@@ -42,8 +42,33 @@ export interface Message {
   kind: MessageKind;
   /** Hidden by a moderator: `body` is "". */
   hidden: boolean;
+  /**
+   * The sender's account was erased, or the room's retention elapsed: `body` is "" (seq,
+   * messageId, senderId and sentAt stay). Show it as "Message deleted". Absent from a
+   * server older than erasure: treat as false.
+   */
+  erased?: boolean;
   /** Hints for the recipient: `contact_info` when the text carries contact details that move a deal off the marketplace. */
   safety: SafetyHint[];
+  /** The photos sent with it; empty when none (or hidden). */
+  attachments: Attachment[];
+}
+
+/**
+ * A photo: its metadata, and signed URLs an `<img src>` loads without a token. The URLs
+ * are relative to the server and expire (an hour by default): read the message again for
+ * fresh ones.
+ */
+export interface Attachment {
+  attachmentId: string;
+  contentType: 'image/jpeg' | 'image/png' | 'image/webp';
+  bytes: number;
+  width: number;
+  height: number;
+  /** SHA-256 of the stored image, hex. */
+  sha256: string;
+  url: string;
+  thumbnailUrl: string;
 }
 
 export type MessageKind = 'text' | 'notice';
@@ -125,6 +150,7 @@ export type ServerFrame =
   | { type: 'resumed'; roomId: string; lastSeq: number }
   | { type: 'message_hidden'; roomId: string; seq: number }
   | { type: 'suspended'; until: string | null }
+  | { type: 'erased'; roomId: string; userId: string }
   | { type: 'error'; code: ErrorCode; message: string; ref: string | null }
   | { type: 'pong' };
 
@@ -138,7 +164,17 @@ export const CloseCodes = {
   tokenExpired: 4001,
   tooSlow: 4008,
   rateLimited: 4029,
+  /** The account was erased: never reconnect. */
+  accountErased: 4003,
 } as const;
+
+/**
+ * The room's messages as they read after an `erased` event: every message of `userId` in
+ * `roomId` erased (`body` ""), seq, ids, sender and time kept; other messages unchanged.
+ */
+export function markErased<M extends Message>(messages: readonly M[], erasure: { roomId: string; userId: string }): M[] {
+  return messages.map((m) => (m.roomId === erasure.roomId && m.senderId === erasure.userId ? { ...m, body: '', attachments: [], erased: true } : m));
+}
 
 // Bodies of the routes an app does not call through ChatClient, typed for completeness.
 /** `POST /api/push/subscriptions` (v1.1): a browser's PushSubscription as JSON. `DELETE` takes `{endpoint}`. */

@@ -20,7 +20,7 @@ import { SqlUserProfiles } from '../identity/sqlUserProfiles';
 import { JwtVerifier } from '../auth/jwtVerifier';
 import type { ChatQueries } from '../../application/ports/readModels';
 import { isPostgresCheckpoint, PostgresEventStore } from '../eventStore/postgresEventStore';
-import { applyBatchToReadModels } from '../readModels/chatProjection';
+import { chatProjection } from '../readModels/chatProjection';
 import { ProjectionRunner } from '../readModels/projectionRunner';
 import { SqlChatQueries } from '../readModels/sqlChatQueries';
 import { SqlRoomDirectory } from '../readModels/sqlRoomDirectory';
@@ -37,9 +37,11 @@ import { AnchorLedger, AuditAnchorer } from '../../application/audit/anchors';
 import { AuditAccessLog } from '../../application/audit/accessLog';
 import { AnchorSchedule } from '../scheduler/anchorSchedule';
 import { createChatMetrics, type ChatMetrics } from '../metrics/chatMetrics';
+import { postCommandNames, roomCommandNames, userCommandNames } from '../metrics/commandNames';
 import { measuredCommands, measureRefusals } from '../metrics/instrument';
 import type { SqlDatabase } from '../sql/sqlDatabase';
 import { TYPES } from './identifiers';
+import type { MessageViewOptions } from '../../domain/room';
 import { AttachmentLinks } from '../../application/attachments/attachmentLinks';
 import { makeAttachments, type Attachments } from '../../application/attachments/attachments';
 import { UploadBudget } from '../../application/attachments/uploadBudget';
@@ -91,6 +93,8 @@ export function buildContainer(options: ContainerOptions): Container {
         liveFeed: LiveFeed,
         metrics: ChatMetrics,
         config: Config,
+        messageView: MessageViewOptions,
+        attachments: Attachments,
       ) => {
         const snapshots = {
           store: new SqlSnapshotStore(db),
@@ -103,11 +107,12 @@ export function buildContainer(options: ContainerOptions): Container {
           directory,
           snapshots,
           onCommitted: (event, preceding) => liveFeed.publishLocal(event, preceding),
-          messageView: { safetyHints: config.safetyHints },
+          messageView,
+          attachments: attachments.claims,
           moderation: new SqlModerationQueries(db),
           suspensions: new SqlSuspensions(db),
         });
-        return measuredCommands(commands, metrics);
+        return measuredCommands(commands, metrics, roomCommandNames);
       },
       [
         TYPES.EventStore,
@@ -119,7 +124,20 @@ export function buildContainer(options: ContainerOptions): Container {
         TYPES.LiveFeed,
         TYPES.Metrics,
         TYPES.Config,
+        TYPES.MessageView,
+        TYPES.Attachments,
       ],
+    );
+
+  // How a recorded message is shown, everywhere: safety hints, and its photos' signed URLs.
+  container
+    .bind<MessageViewOptions>(TYPES.MessageView)
+    .toResolvedValue(
+      (config: Config, links: AttachmentLinks): MessageViewOptions => ({
+        safetyHints: config.safetyHints,
+        attachmentLinks: (attachmentId) => ({ url: links.url(attachmentId, 'image'), thumbnailUrl: links.url(attachmentId, 'thumbnail') }),
+      }),
+      [TYPES.Config, TYPES.AttachmentLinks],
     );
 
   container
@@ -133,7 +151,7 @@ export function buildContainer(options: ContainerOptions): Container {
     .bind<UserCommands>(TYPES.UserCommands)
     .toResolvedValue(
       (eventStore: EventStore, clock: Clock, ids: IdGenerator, metrics: ChatMetrics) =>
-        measuredCommands(makeUserCommands({ eventStore, clock, ids }), metrics),
+        measuredCommands(makeUserCommands({ eventStore, clock, ids }), metrics, userCommandNames),
       [TYPES.EventStore, TYPES.Clock, TYPES.Ids, TYPES.Metrics],
     );
 
@@ -141,15 +159,15 @@ export function buildContainer(options: ContainerOptions): Container {
     .bind<PostCommands>(TYPES.PostCommands)
     .toResolvedValue(
       (eventStore: EventStore, clock: Clock, ids: IdGenerator, metrics: ChatMetrics) =>
-        measuredCommands(makePostCommands({ eventStore, clock, ids }), metrics),
+        measuredCommands(makePostCommands({ eventStore, clock, ids }), metrics, postCommandNames),
       [TYPES.EventStore, TYPES.Clock, TYPES.Ids, TYPES.Metrics],
     );
 
   container
     .bind<ChatQueries>(TYPES.ChatQueries)
     .toResolvedValue(
-      (db: SqlDatabase, config: Config) => new SqlChatQueries(db, { safetyHints: config.safetyHints }),
-      [TYPES.SqlDatabase, TYPES.Config],
+      (db: SqlDatabase, messageView: MessageViewOptions) => new SqlChatQueries(db, messageView),
+      [TYPES.SqlDatabase, TYPES.MessageView],
     );
 
   container
@@ -165,10 +183,9 @@ export function buildContainer(options: ContainerOptions): Container {
               ? isPostgresCheckpoint
               : undefined;
         return new ProjectionRunner({
-          name: 'chat_read_models',
+          projection: chatProjection,
           db,
           eventStore,
-          applyBatch: applyBatchToReadModels,
           logger,
           ...(isCurrentCheckpoint !== undefined ? { isCurrentCheckpoint } : {}),
         });
@@ -203,16 +220,24 @@ export function buildContainer(options: ContainerOptions): Container {
   container
     .bind<ExpirySweeper>(TYPES.ExpirySweeper)
     .toResolvedValue(
-      (config: Config, logger: Logger, clock: Clock, ids: IdGenerator, commands: RoomCommands, queries: ChatQueries) => {
+      (config: Config, logger: Logger, clock: Clock, ids: IdGenerator, commands: RoomCommands, queries: ChatQueries, attachments: Attachments) => {
         const sweepLogger = logger.child({ component: 'expiry-sweeper' });
         const ttl = { emptyTtlMs: config.roomEmptyTtlMs, idleTtlMs: config.roomIdleTtlMs };
         return new ExpirySweeper({
           cron: config.expirySweepCron,
           logger: sweepLogger,
-          sweep: (signal) => sweepExpiredRooms({ queries, commands, clock, ids, logger: sweepLogger }, { ttl, signal }),
+          sweep: async (signal) => {
+            const result = await sweepExpiredRooms({ queries, commands, clock, ids, logger: sweepLogger }, { ttl, signal });
+            // The same schedule deletes the photos uploaded and never sent (ATTACHMENT_UNSENT_TTL).
+            if (!signal.aborted) {
+              const deleted = await attachments.deleteUnsent();
+              if (deleted > 0) sweepLogger.info({ deleted }, 'unsent attachments deleted');
+            }
+            return result;
+          },
         });
       },
-      [TYPES.Config, TYPES.Logger, TYPES.Clock, TYPES.Ids, TYPES.RoomCommands, TYPES.ChatQueries],
+      [TYPES.Config, TYPES.Logger, TYPES.Clock, TYPES.Ids, TYPES.RoomCommands, TYPES.ChatQueries, TYPES.Attachments],
     );
 
   container

@@ -7,6 +7,7 @@ import { rateBucketLeases } from './005_rate_bucket_leases';
 import { appendOnlyEvents } from './006_append_only_events';
 import { attachments } from './007_attachments';
 import { reports } from './008_reports';
+import { messageAttachments } from './009_message_attachments';
 import { runMigrations, type Migration, type MigrationReport } from './runner';
 
 /**
@@ -23,6 +24,7 @@ export const migrations: readonly Migration[] = [
   appendOnlyEvents,
   attachments,
   reports,
+  messageAttachments,
 ];
 
 /**

@@ -132,6 +132,7 @@ describe.each(databaseKinds)('the HTTP API on %s', (kind) => {
       kind: 'text',
       hidden: false,
       safety: [],
+      attachments: [],
     });
     // Read-your-writes: the lender's very next GET has it, with no waiting.
     const seen = await user(lena).get(`/api/rooms/${roomId}/messages`);

@@ -4,7 +4,7 @@ import { randomIds } from '../../../src/application/ports/ids';
 import { silentLogger } from '../../../src/application/ports/logger';
 import { makeRoomCommands } from '../../../src/application/room/roomCommands';
 import { PostgresEventStore } from '../../../src/infrastructure/eventStore/postgresEventStore';
-import { applyBatchToReadModels } from '../../../src/infrastructure/readModels/chatProjection';
+import { chatProjection } from '../../../src/infrastructure/readModels/chatProjection';
 import { ProjectionRunner } from '../../../src/infrastructure/readModels/projectionRunner';
 import type { SqlDatabase } from '../../../src/infrastructure/sql/sqlDatabase';
 import { createTestDatabase, databaseKinds, withConnection, type TestDatabase } from '../../support/databases';
@@ -166,7 +166,7 @@ describe.each(databaseKinds)('a server restarted on the same %s database', (kind
 
   it('rebuilds the read models from the events, row for row', async () => {
     await offline(async (db) => {
-      const runner = new ProjectionRunner({ name: PROJECTION, db, eventStore: new PostgresEventStore(db), applyBatch: applyBatchToReadModels, logger: silentLogger });
+      const runner = new ProjectionRunner({ projection: { ...chatProjection, name: PROJECTION }, db, eventStore: new PostgresEventStore(db), logger: silentLogger });
       const before = await snapshotReadModels(db);
       const checkpoint = await runner.checkpoint();
       expect(before.rm_messages?.length).toBeGreaterThan(5);

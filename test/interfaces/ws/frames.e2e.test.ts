@@ -18,6 +18,7 @@ const messageShape = (fields: Partial<Record<string, unknown>>) => ({
   kind: 'text',
   hidden: false,
   safety: [],
+  attachments: [],
   ...fields,
 });
 

@@ -15,6 +15,7 @@ const message = (seq: number): MessageView => ({
   kind: 'text',
   hidden: false,
   safety: [],
+  attachments: [],
 });
 const live = (delivery: RoomDelivery, seq: number) => delivery.deliver(ROOM, { seq, frame: { type: 'message', message: message(seq) }, kind: 'message' });
 const seqsOf = (frames: ServerFrame[]) => frames.flatMap((f) => (f.type === 'message' || f.type === 'ack' ? [f.message.seq] : []));
@@ -83,6 +84,22 @@ describe('RoomDelivery: the replay/live boundary', () => {
       }),
       { numRuns: 1000 },
     );
+  });
+
+  it('sends a message that arrived live during the replay before `resumed`, and counts it in lastSeq', () => {
+    const frames: ServerFrame[] = [];
+    const delivery = new RoomDelivery((f) => frames.push(f), { warming: false });
+    delivery.hold(ROOM, 'resume');
+    delivery.startReplay(ROOM, 2);
+    if (delivery.takeReplayed(ROOM, 3)) frames.push({ type: 'message', message: message(3) });
+    live(delivery, 4); // pushed live while the replay reads: held
+    expect(seqsOf(frames)).toEqual([3]);
+    // As the dispatcher does: the replay ends, `resumed` goes out, then the resume's hold is released.
+    const lastSeq = delivery.finishReplay(ROOM);
+    frames.push({ type: 'resumed', roomId: ROOM, lastSeq });
+    delivery.release(ROOM, 'resume');
+    expect(frames.map((f) => (f.type === 'message' ? f.message.seq : f.type))).toEqual([3, 4, 'resumed']);
+    expect(lastSeq).toBe(4);
   });
 
   it('holds live messages while warming up, and sends them in order when the warm-up ends', () => {
