@@ -16,6 +16,7 @@ POSTGRES_PASSWORD=$(secret 24)
 JWT_SECRET=$(secret 32)
 INTERNAL_API_TOKEN=$(secret 24)
 AUDIT_ANCHOR_KEY=$(secret 32)
+DATA_KEY_ENCRYPTION_KEY=$(openssl rand -base64 32)
 ALLOWED_ORIGINS=https://localhost
 ENV
   echo "[setup] wrote .env with fresh secrets"

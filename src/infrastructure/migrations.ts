@@ -4,12 +4,13 @@ import { SqlSharedBuckets } from './limits/sqlSharedBuckets';
 import { migrateNotifications } from './notifications/schema';
 import { migrateReadModels } from './readModels/schema';
 import { SqlSnapshotStore } from './snapshots/sqlSnapshotStore';
+import { SqlDataKeyStore } from './privacy/sqlDataKeyStore';
 import type { SqlDatabase } from './sql/sqlDatabase';
 
 /**
  * Creates the tables of this service that do not exist yet, each kind once: the events
  * (unless EventStoreDB keeps them), the read models, the notification tables, the room
- * snapshots and, where several processes may share a user, the send budget's buckets.
+ * snapshots, the data keys and, where several processes may share a user, the send budget's buckets.
  * Run at start-up before anything is built on the database; several processes may run
  * it at once (each kind migrates under an advisory lock or with IF NOT EXISTS).
  */
@@ -18,6 +19,7 @@ export async function migrateDatabase(db: SqlDatabase, config: Config): Promise<
   await migrateReadModels(db);
   await migrateNotifications(db);
   await SqlSnapshotStore.migrate(db);
+  await SqlDataKeyStore.migrate(db);
   if (sharesSendBudget(db, config)) await SqlSharedBuckets.migrate(db);
 }
 

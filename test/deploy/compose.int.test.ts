@@ -18,6 +18,7 @@ const secrets = {
   JWT_SECRET: 'compose-test-jwt-secret-0123456789abcdef',
   INTERNAL_API_TOKEN: 'compose-test-internal-token',
   AUDIT_ANCHOR_KEY: 'compose-test-anchor-key-0123456789abcdef',
+  DATA_KEY_ENCRYPTION_KEY: 'Y29tcG9zZS10ZXN0LWRhdGEta2V5LWtlay0zMmJ5dGU=',
 };
 
 /** An empty env file, so a developer's .env in the checkout does not fill in what a test leaves out. */

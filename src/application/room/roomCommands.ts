@@ -18,6 +18,10 @@ import type { RecordedEvent } from '../ports/eventStore';
 import type { RoomDirectory } from '../ports/roomDirectory';
 import type { SnapshotStore } from '../ports/snapshots';
 import { StreamStateCache } from '../streamStateCache';
+import type { DataKeys } from '../privacy/dataKeys';
+import type { ErasedUsers } from '../privacy/erasedUsers';
+import { sealMessage } from '../privacy/roomEventSealing';
+import { sealedRoomSnapshots } from '../privacy/sealedRoomSnapshots';
 import { roomIdFor } from './roomId';
 import { sentMessageEventId } from './sentMessageEventId';
 
@@ -64,18 +68,40 @@ export interface RoomCommandDeps extends CommandHandlerDeps {
   roomStateCacheSize?: number;
   /** Each room event this process commits, at once: the local path of live delivery. */
   onCommitted?(event: RecordedEvent, preceding: PrecedingEvent): void;
+  /**
+   * Crypto-shredding (docs/privacy.md): message bodies are stored sealed under the data
+   * key of (room, sender), and so are the snapshots' recent messages. The event store
+   * given must then open what is sealed (OpenedEventStore). Absent: stored as decided
+   * (some tests of other concerns); the server always passes it.
+   */
+  privacy?: { keys: DataKeys; erased: ErasedUsers };
 }
 
 /** A snapshot every this many events of a room. */
 const SNAPSHOT_EVERY = 100;
 /** The shape of RoomState in snapshots; change it whenever RoomState changes. */
-const ROOM_STATE_VERSION = 'room-state/2';
+const ROOM_STATE_VERSION = 'room-state/3';
 
 /** The room use cases: each is one command through the generic handler. */
 export function makeRoomCommands(deps: RoomCommandDeps) {
+  const privacy = deps.privacy;
+  const snapshotStore =
+    deps.snapshots === undefined || privacy === undefined ? deps.snapshots?.store : sealedRoomSnapshots(deps.snapshots.store, privacy.keys, privacy.erased);
   const snapshots =
-    deps.snapshots === undefined ? undefined : { ...deps.snapshots, every: SNAPSHOT_EVERY, version: ROOM_STATE_VERSION };
+    deps.snapshots === undefined || snapshotStore === undefined
+      ? undefined
+      : { ...deps.snapshots, store: snapshotStore, every: SNAPSHOT_EVERY, version: ROOM_STATE_VERSION };
   const rooms = new StreamCommandHandler<RoomState, RoomCommand, RoomEvent>(deps, roomDecider, {
+    ...(privacy !== undefined
+      ? {
+          // A send's body is sealed under its sender's key in the room before it is hashed and stored.
+          encoderFor: async (command: RoomCommand) => {
+            if (command.type !== 'SendMessage') return undefined;
+            const key = await privacy.keys.keyFor(command.data.roomId, command.data.senderId);
+            return (event: RoomEvent) => (event.type === 'MessageSent' ? sealMessage(event.data, key) : event.data);
+          },
+        }
+      : {}),
     cache: new StreamStateCache<RoomState>(deps.roomStateCacheSize ?? 10_000),
     ...(snapshots !== undefined ? { snapshots } : {}),
     ...(deps.onCommitted !== undefined ? { onCommitted: deps.onCommitted } : {}),

@@ -33,6 +33,11 @@ import { measuredCommands, measureRefusals } from '../metrics/instrument';
 import { sharesSendBudget } from '../migrations';
 import type { SqlDatabase } from '../sql/sqlDatabase';
 import { TYPES } from './identifiers';
+import { DataKeys } from '../../application/privacy/dataKeys';
+import { ErasedUsers } from '../../application/privacy/erasedUsers';
+import { KeyRing } from '../../application/privacy/keyRing';
+import { EventOpener, OpenedEventStore } from '../../application/privacy/openedEventStore';
+import { SqlDataKeyStore } from '../privacy/sqlDataKeyStore';
 
 export interface ContainerOptions {
   config: Config;
@@ -43,7 +48,10 @@ export interface ContainerOptions {
   metrics?: ChatMetrics;
   /** Opened and migrated by the caller (src/main.ts): the container only builds on it. */
   db: SqlDatabase;
+  /** The store as it is: what audit reads and verifies. The rest of the service reads it opened (OpenedEventStore). */
   eventStore: EventStore;
+  /** The users known to be erased at start (src/main.ts loads them); kept current from the events. */
+  erasedUsers?: ErasedUsers;
 }
 
 /**
@@ -61,7 +69,21 @@ export function buildContainer(options: ContainerOptions): Container {
   container.bind<ChatMetrics>(TYPES.Metrics).toConstantValue(options.metrics ?? createChatMetrics({ defaultMetrics: false }));
 
   container.bind<SqlDatabase>(TYPES.SqlDatabase).toConstantValue(options.db);
-  container.bind<EventStore>(TYPES.EventStore).toConstantValue(options.eventStore);
+  container.bind<EventStore>(TYPES.StoredEventStore).toConstantValue(options.eventStore);
+  container.bind<ErasedUsers>(TYPES.ErasedUsers).toConstantValue(options.erasedUsers ?? new ErasedUsers());
+  container
+    .bind<DataKeys>(TYPES.DataKeys)
+    .toResolvedValue((config: Config, db: SqlDatabase) => new DataKeys(new SqlDataKeyStore(db), new KeyRing(config.dataKeyEncryptionKeys)), [
+      TYPES.Config,
+      TYPES.SqlDatabase,
+    ]);
+  // Everything but audit reads the store opened: message bodies in the clear, or erased.
+  container
+    .bind<EventStore>(TYPES.EventStore)
+    .toResolvedValue(
+      (stored: EventStore, keys: DataKeys, erased: ErasedUsers) => new OpenedEventStore(stored, new EventOpener(keys, erased)),
+      [TYPES.StoredEventStore, TYPES.DataKeys, TYPES.ErasedUsers],
+    );
 
   container
     .bind<RoomCommands>(TYPES.RoomCommands)
@@ -75,6 +97,8 @@ export function buildContainer(options: ContainerOptions): Container {
         logger: Logger,
         liveFeed: LiveFeed,
         metrics: ChatMetrics,
+        keys: DataKeys,
+        erased: ErasedUsers,
       ) => {
         const snapshots = {
           store: new SqlSnapshotStore(db),
@@ -86,11 +110,23 @@ export function buildContainer(options: ContainerOptions): Container {
           ids,
           directory,
           snapshots,
+          privacy: { keys, erased },
           onCommitted: (event, preceding) => liveFeed.publishLocal(event, preceding),
         });
         return measuredCommands(commands, metrics);
       },
-      [TYPES.EventStore, TYPES.Clock, TYPES.Ids, TYPES.SqlDatabase, TYPES.RoomDirectory, TYPES.Logger, TYPES.LiveFeed, TYPES.Metrics],
+      [
+        TYPES.EventStore,
+        TYPES.Clock,
+        TYPES.Ids,
+        TYPES.SqlDatabase,
+        TYPES.RoomDirectory,
+        TYPES.Logger,
+        TYPES.LiveFeed,
+        TYPES.Metrics,
+        TYPES.DataKeys,
+        TYPES.ErasedUsers,
+      ],
     );
 
   container
@@ -108,13 +144,13 @@ export function buildContainer(options: ContainerOptions): Container {
   container
     .bind<ProjectionRunner>(TYPES.ProjectionRunner)
     .toResolvedValue(
-      async (db: SqlDatabase, eventStore: EventStore, logger: Logger, config: Config) => {
+      async (db: SqlDatabase, eventStore: EventStore, logger: Logger, config: Config, stored: EventStore) => {
         // A checkpoint of the other store (the deployment switched stores) rebuilds the read models too.
         // The EventStoreDB module is loaded only when chosen, as in openEventStore: the only await here.
         const isCurrentCheckpoint =
           config.eventStore.kind === 'eventstoredb'
             ? (await import('../eventStore/eventStoreDbEventStore')).isEventStoreDbCheckpoint
-            : eventStore instanceof PostgresEventStore
+            : stored instanceof PostgresEventStore
               ? isPostgresCheckpoint
               : undefined;
         return new ProjectionRunner({
@@ -126,7 +162,7 @@ export function buildContainer(options: ContainerOptions): Container {
           ...(isCurrentCheckpoint !== undefined ? { isCurrentCheckpoint } : {}),
         });
       },
-      [TYPES.SqlDatabase, TYPES.EventStore, TYPES.Logger, TYPES.Config],
+      [TYPES.SqlDatabase, TYPES.EventStore, TYPES.Logger, TYPES.Config, TYPES.StoredEventStore],
     );
 
   container
@@ -186,7 +222,7 @@ export function buildContainer(options: ContainerOptions): Container {
     .toResolvedValue(
       (config: Config, eventStore: EventStore, clock: Clock, ids: IdGenerator, logger: Logger) =>
         new AuditAnchorer({ eventStore, clock, ids, key: config.auditAnchorKey, logger: logger.child({ component: 'audit-anchor' }) }),
-      [TYPES.Config, TYPES.EventStore, TYPES.Clock, TYPES.Ids, TYPES.Logger],
+      [TYPES.Config, TYPES.StoredEventStore, TYPES.Clock, TYPES.Ids, TYPES.Logger],
     );
 
   container
@@ -199,13 +235,13 @@ export function buildContainer(options: ContainerOptions): Container {
 
   container
     .bind<AnchorLedger>(TYPES.AnchorLedger)
-    .toResolvedValue((config: Config, eventStore: EventStore) => new AnchorLedger(eventStore, config.auditAnchorKey), [TYPES.Config, TYPES.EventStore]);
+    .toResolvedValue((config: Config, eventStore: EventStore) => new AnchorLedger(eventStore, config.auditAnchorKey), [TYPES.Config, TYPES.StoredEventStore]);
 
   container
     .bind<AuditAccessLog>(TYPES.AuditAccessLog)
     .toResolvedValue(
       (eventStore: EventStore, clock: Clock, ids: IdGenerator) => new AuditAccessLog({ eventStore, clock, ids }),
-      [TYPES.EventStore, TYPES.Clock, TYPES.Ids],
+      [TYPES.StoredEventStore, TYPES.Clock, TYPES.Ids],
     );
 
   container
