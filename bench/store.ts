@@ -8,6 +8,7 @@
  * appends a second and append latency percentiles per concurrency, then one JSON line.
  * Runs on a fresh database of the local PostgreSQL (dropped after), or on PGlite.
  */
+import { migrateDatabase } from '../src/infrastructure/migrations';
 import { randomUUID } from 'node:crypto';
 import { createHistogram, performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -31,7 +32,7 @@ async function main(): Promise<void> {
   const db: SqlDatabase =
     store.kind === 'postgres' ? new PgDatabase({ connectionString: store.url as string, maxConnections: 20 }) : await PgliteDatabase.open(store.env.DATA_DIR);
   try {
-    await PostgresEventStore.migrate(db);
+    await migrateDatabase(db);
     const eventStore = new PostgresEventStore(db);
     const results = [];
     process.stdout.write(`rental-chat event store: ${store.description}; ${args.seconds} s per concurrency; node ${process.version}\n`);

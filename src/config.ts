@@ -40,6 +40,8 @@ export interface Config {
   wsMaxFrameBytes: number;
   /** Messages a second per user; 0 turns the limit off. */
   sendRateLimit: number;
+  /** SAFETY_HINTS: messages carry safety hints for the recipient (docs/moderation.md). */
+  safetyHints: boolean;
   /** The other per-user budgets (src/application/limits, docs/limits.md): a second each, 0 turns one off. */
   commandRateLimit: number;
   readRateLimit: number;
@@ -301,6 +303,13 @@ export function loadConfig(env: Env = process.env, options: { stdoutIsTty?: bool
     if (raw.trim() === 'false') return false;
     throw new ConfigError(name, `must be true or false, got ${JSON.stringify(raw)}`);
   };
+  const onOff = (name: string, fallback: boolean): boolean => {
+    const raw = get(name);
+    if (raw === undefined) return fallback;
+    if (raw.trim() === 'on') return true;
+    if (raw.trim() === 'off') return false;
+    throw new ConfigError(name, `must be on or off, got ${JSON.stringify(raw)}`);
+  };
   const webhooks = loadWebhooks(get, boolean, duration);
   const push = loadPush(get, boolean, production, warnings);
 
@@ -321,6 +330,7 @@ export function loadConfig(env: Env = process.env, options: { stdoutIsTty?: bool
     tls,
     wsMaxFrameBytes: int('WS_MAX_FRAME_BYTES', 16 * 1024, 256, 16 * 1024 * 1024),
     sendRateLimit: int('SEND_RATE_LIMIT', 10, 0, 1_000_000),
+    safetyHints: onOff('SAFETY_HINTS', true),
     commandRateLimit: int('COMMAND_RATE_LIMIT', 2, 0, 1_000_000),
     readRateLimit: int('READ_RATE_LIMIT', 10, 0, 1_000_000),
     resumeRateLimit: int('RESUME_RATE_LIMIT', 20, 0, 1_000_000),

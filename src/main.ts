@@ -32,6 +32,8 @@ import type { AnchorSchedule } from './infrastructure/scheduler/anchorSchedule';
 import type { AnchorLedger } from './application/audit/anchors';
 import type { AuditAccessLog } from './application/audit/accessLog';
 import { openDatabase } from './infrastructure/sql/openDatabase';
+import { auditMessageReader } from './application/privacy/auditContent';
+import type { DataKeys } from './application/privacy/dataKeys';
 import { createHttpApp } from './interfaces/http/app';
 import { defaultHttpTuning, timeoutOptions, tlsOptions, type HttpTuning } from './interfaces/http/serverOptions';
 import { auditRoutes } from './interfaces/http/auditRoutes';
@@ -79,10 +81,14 @@ export async function start(config: Config, options: StartOptions = {}): Promise
   const clock = options.clock ?? systemClock;
   const metrics = createChatMetrics();
   // Everything start-up does to the database before the service runs, in one place:
-  // open it and the event store, then create the tables that do not exist yet.
+  // open it and the event store, then apply the schema migrations it has not had yet.
   const db = await openDatabase(config, logger);
   const eventStore = await openEventStore(config, db, metrics);
-  await migrateDatabase(db, config);
+  const schema = await migrateDatabase(db);
+  if (schema.applied.length > 0) logger.info({ applied: schema.applied, version: schema.version }, 'database schema migrated');
+  if (schema.unknown.length > 0) {
+    logger.warn({ version: schema.version, unknown: schema.unknown }, 'the database schema is newer than this release: it was migrated by a newer one');
+  }
   const container = buildContainer({ config, logger, clock, ids: options.ids ?? randomIds, metrics, db, eventStore });
   const projections = await container.getAsync<ProjectionRunner>(TYPES.ProjectionRunner);
   const liveFeed = await container.getAsync<LiveFeed>(TYPES.LiveFeed);
@@ -127,6 +133,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
         logger,
         ledger: await container.getAsync<AnchorLedger>(TYPES.AnchorLedger),
         accessLog: await container.getAsync<AuditAccessLog>(TYPES.AuditAccessLog),
+        readMessages: auditMessageReader(await container.getAsync<DataKeys>(TYPES.DataKeys)),
       }),
       // Development mode only: elsewhere POST /api/dev/session falls through to the 404.
       ...(config.development ? [devRoutes({ issuer: devTokenIssuer(config.jwt, options.clock ?? systemClock) })] : []),

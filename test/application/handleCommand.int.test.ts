@@ -1,3 +1,4 @@
+import { migrateDatabase } from '../../src/infrastructure/migrations';
 import { randomUUID } from 'node:crypto';
 import { HASH_VERSION, verifyChain } from '../../src/application/audit/hashChain';
 import { handleCommand, StreamCommandHandler, type CommandContext, type HandleCommandOptions } from '../../src/application/handleCommand';
@@ -144,8 +145,7 @@ describe.each(kinds)('the command handler on %s', (kind) => {
   beforeAll(async () => {
     tdb = await createTestDatabase(kind);
     db = await tdb.connect();
-    await PostgresEventStore.migrate(db);
-    await SqlSnapshotStore.migrate(db);
+    await migrateDatabase(db);
     store = new PostgresEventStore(db);
     other = new PostgresEventStore(db);
   });

@@ -4,11 +4,15 @@ import { backoffDelay, RoomTimeline, type Message } from '../../client/sdk/src';
 const message = (seq: number): Message => ({
   messageId: `m${seq}`,
   roomId: 'room',
+  erased: false,
   seq,
   senderId: 'lena',
   body: `message ${seq}`,
   sentAt: '2026-01-01T00:00:00.000Z',
   clientMessageId: `c${seq}`,
+  kind: 'text',
+  hidden: false,
+  safety: [],
 });
 
 describe('a room timeline in the SDK', () => {

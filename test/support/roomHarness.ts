@@ -1,3 +1,4 @@
+import { migrateDatabase } from '../../src/infrastructure/migrations';
 import { randomUUID } from 'node:crypto';
 import { WrongExpectedRevisionError, type EventStore, type RecordedEvent } from '../../src/application/ports/eventStore';
 import { randomIds } from '../../src/application/ports/ids';
@@ -9,7 +10,6 @@ import { roomStreamName } from '../../src/domain/room';
 import { PostgresEventStore } from '../../src/infrastructure/eventStore/postgresEventStore';
 import { applyBatchToReadModels } from '../../src/infrastructure/readModels/chatProjection';
 import { ProjectionRunner } from '../../src/infrastructure/readModels/projectionRunner';
-import { migrateReadModels } from '../../src/infrastructure/readModels/schema';
 import { SqlChatQueries } from '../../src/infrastructure/readModels/sqlChatQueries';
 import type { SqlDatabase } from '../../src/infrastructure/sql/sqlDatabase';
 import { createTestDatabase, type DatabaseKind, type TestDatabase } from './databases';
@@ -53,8 +53,7 @@ export const actor = (userId: string): Actor => ({ userId, correlationId: random
 export async function openRoomHarness(kind: DatabaseKind): Promise<RoomHarness> {
   const tdb = await createTestDatabase(kind);
   const db = await tdb.connect();
-  await PostgresEventStore.migrate(db);
-  await migrateReadModels(db);
+  await migrateDatabase(db);
   const store = new PostgresEventStore(db, { pollIntervalMs: 50 });
   const projections = new ProjectionRunner({
     name: 'chat_read_models',

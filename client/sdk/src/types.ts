@@ -37,7 +37,18 @@ export interface Message {
   /** ISO-8601 UTC. */
   sentAt: string;
   clientMessageId: string;
+  /** `notice`: posted by the marketplace (`senderId` is "system"). */
+  kind: MessageKind;
+  /** Hidden by a moderator: `body` is "". */
+  hidden: boolean;
+  /** Erased (the sender's data was erased, or the room's retention ran out): `body` is "", for good. */
+  erased: boolean;
+  /** Hints for the recipient: `contact_info` when the text carries contact details that move a deal off the marketplace. */
+  safety: SafetyHint[];
 }
+
+export type MessageKind = 'text' | 'notice';
+export type SafetyHint = 'contact_info';
 
 /** A room as the signed-in user sees it (`unreadCount` is theirs). */
 export interface Room {

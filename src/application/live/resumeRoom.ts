@@ -1,4 +1,4 @@
-import { InvalidCommandError, RoomNotFoundError, type Message } from '../../domain/room';
+import { InvalidCommandError, RoomNotFoundError, type MessageView } from '../../domain/room';
 import type { ChatQueries } from '../ports/readModels';
 import type { FairTurns } from './fairTurns';
 
@@ -15,7 +15,7 @@ export interface ReplayTarget {
   /** Live messages for the room wait from now until `finishReplay`. */
   startReplay(roomId: string, afterSeq: number): void;
   /** Hands one replayed message to the network (skipped if already given). */
-  replay(message: Message): void;
+  replay(message: MessageView): void;
   /** Resolves once the client has taken enough of what was handed over to be given more. */
   readyForMore(): Promise<void>;
   /** What arrived live meanwhile follows, in order; returns the last seq given. */

@@ -1,4 +1,4 @@
-import type { Message } from '../../domain/room';
+import type { MessageView } from '../../domain/room';
 
 /** A room as one participant sees it: the contract's `room` object. */
 export interface RoomView {
@@ -10,7 +10,7 @@ export interface RoomView {
   status: 'open' | 'expired';
   openedAt: string;
   lastActivityAt: string;
-  lastMessage: Message | null;
+  lastMessage: MessageView | null;
   unreadCount: number;
   lastReadSeq: Record<string, number>;
 }
@@ -28,7 +28,7 @@ export interface MessagePageQuery {
 }
 
 export interface MessagePage {
-  messages: Message[];
+  messages: MessageView[];
   hasMore: boolean;
 }
 

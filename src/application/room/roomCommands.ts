@@ -6,7 +6,11 @@ import {
   roomDecider,
   roomStreamName,
   type ExistingRoom,
+  defaultMessageViewOptions,
+  toMessageView,
   type Message,
+  type MessageView,
+  type MessageViewOptions,
   type RoomCommand,
   type RoomEvent,
   type RoomState,
@@ -39,7 +43,7 @@ export interface OpenRoomResult {
 }
 
 export interface SendMessageResult {
-  message: Message;
+  message: MessageView;
   /** False when this was a retry of a message already sent: the original comes back. */
   created: boolean;
   checkpoint: string | null;
@@ -75,6 +79,8 @@ export interface RoomCommandDeps extends CommandHandlerDeps {
    * (some tests of other concerns); the server always passes it.
    */
   privacy?: { keys: DataKeys; erased: ErasedUsers };
+  /** How messages are shown (SAFETY_HINTS); default: hints on. */
+  messageView?: MessageViewOptions;
 }
 
 /** A snapshot every this many events of a room. */
@@ -87,6 +93,7 @@ export function makeRoomCommands(deps: RoomCommandDeps) {
   const privacy = deps.privacy;
   const snapshotStore =
     deps.snapshots === undefined || privacy === undefined ? deps.snapshots?.store : sealedRoomSnapshots(deps.snapshots.store, privacy.keys, privacy.erased);
+  const messageView = deps.messageView ?? defaultMessageViewOptions;
   const snapshots =
     deps.snapshots === undefined || snapshotStore === undefined
       ? undefined
@@ -182,7 +189,7 @@ export function makeRoomCommands(deps: RoomCommandDeps) {
         asUser(actor),
         actor.userId,
       );
-      const message = await sentMessage(result, actor.userId, input.clientMessageId);
+      const message = toMessageView(await sentMessage(result, actor.userId, input.clientMessageId), messageView);
       return { message, created: result.newEvents.length > 0, checkpoint: result.checkpoint };
     },
 

@@ -28,6 +28,8 @@ export type MessageSent = Event<
      * the event is stored with its body sealed, and reading it back tells which it is.
      */
     erased?: true;
+    /** Absent on a participant's message (`text`); `notice` on the marketplace's. */
+    kind?: 'notice';
   }
 >;
 
@@ -71,5 +73,5 @@ export function isRoomEventType(type: string): type is RoomEventType {
   return (roomEventTypes as readonly string[]).includes(type);
 }
 
-/** The public shape of one message, as the contract names it. */
+/** One message as recorded; its public shape is MessageView (messageView.ts). */
 export type Message = MessageSent['data'];

@@ -8,6 +8,7 @@ export * from './commands';
 export * from './decide';
 export * from './errors';
 export * from './events';
+export * from './messageView';
 export * from './state';
 
 export const roomDecider: Decider<RoomState, RoomCommand, RoomEvent> = {

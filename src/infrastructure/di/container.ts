@@ -24,13 +24,12 @@ import type { TypingSignals } from '../../application/ports/typingSignals';
 import { Notifications } from '../notifications/notifications';
 import { ExpirySweeper } from '../scheduler/expirySweeper';
 import { UserBudgets } from '../../application/limits/userBudgets';
-import { SqlSharedBuckets } from '../limits/sqlSharedBuckets';
+import { sharesSendBudget, SqlSharedBuckets } from '../limits/sqlSharedBuckets';
 import { AnchorLedger, AuditAnchorer } from '../../application/audit/anchors';
 import { AuditAccessLog } from '../../application/audit/accessLog';
 import { AnchorSchedule } from '../scheduler/anchorSchedule';
 import { createChatMetrics, type ChatMetrics } from '../metrics/chatMetrics';
 import { measuredCommands, measureRefusals } from '../metrics/instrument';
-import { sharesSendBudget } from '../migrations';
 import type { SqlDatabase } from '../sql/sqlDatabase';
 import { TYPES } from './identifiers';
 import { DataKeys } from '../../application/privacy/dataKeys';
@@ -97,6 +96,7 @@ export function buildContainer(options: ContainerOptions): Container {
         logger: Logger,
         liveFeed: LiveFeed,
         metrics: ChatMetrics,
+        config: Config,
         keys: DataKeys,
         erased: ErasedUsers,
       ) => {
@@ -112,6 +112,7 @@ export function buildContainer(options: ContainerOptions): Container {
           snapshots,
           privacy: { keys, erased },
           onCommitted: (event, preceding) => liveFeed.publishLocal(event, preceding),
+          messageView: { safetyHints: config.safetyHints },
         });
         return measuredCommands(commands, metrics);
       },
@@ -124,6 +125,7 @@ export function buildContainer(options: ContainerOptions): Container {
         TYPES.Logger,
         TYPES.LiveFeed,
         TYPES.Metrics,
+        TYPES.Config,
         TYPES.DataKeys,
         TYPES.ErasedUsers,
       ],
@@ -139,7 +141,10 @@ export function buildContainer(options: ContainerOptions): Container {
 
   container
     .bind<ChatQueries>(TYPES.ChatQueries)
-    .toResolvedValue((db: SqlDatabase) => new SqlChatQueries(db), [TYPES.SqlDatabase]);
+    .toResolvedValue(
+      (db: SqlDatabase, config: Config) => new SqlChatQueries(db, { safetyHints: config.safetyHints }),
+      [TYPES.SqlDatabase, TYPES.Config],
+    );
 
   container
     .bind<ProjectionRunner>(TYPES.ProjectionRunner)

@@ -63,29 +63,6 @@ export class PostgresEventStore implements EventStore {
     });
   }
 
-  static async migrate(db: SqlDatabase): Promise<void> {
-    await db.transaction(async (tx) => {
-      // Several processes may start at once: one migrates, the others wait for it.
-      await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended('chat:migrate:events', 0))`);
-      await tx.query(`
-        CREATE TABLE IF NOT EXISTS events (
-          global_position bigserial PRIMARY KEY,
-          transaction_id xid8 NOT NULL DEFAULT pg_current_xact_id(),
-          stream_id text NOT NULL,
-          stream_revision bigint NOT NULL,
-          event_id uuid NOT NULL,
-          event_type text NOT NULL,
-          data jsonb NOT NULL,
-          metadata jsonb NOT NULL,
-          recorded_at timestamptz NOT NULL DEFAULT now(),
-          UNIQUE (stream_id, stream_revision),
-          UNIQUE (stream_id, event_id)
-        )`);
-      // Readers order by position alone now (see the class comment): the old (xid, position) index only slows appends.
-      await tx.query(`DROP INDEX IF EXISTS events_global_order`);
-    });
-  }
-
   appendToStream(
     streamId: string,
     events: readonly EventToAppend[],

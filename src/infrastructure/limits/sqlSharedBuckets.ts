@@ -1,3 +1,4 @@
+import type { Config } from '../../config';
 import type { Logger } from '../../application/ports/logger';
 import type { SharedBuckets } from '../../application/ports/sharedBuckets';
 import type { SqlDatabase } from '../sql/sqlDatabase';
@@ -13,30 +14,11 @@ import type { SqlDatabase } from '../sql/sqlDatabase';
 export class SqlSharedBuckets implements SharedBuckets {
   private takesSincePrune = 0;
 
-  /** The table must exist: see `migrate`. */
+  /** Its table is created by the schema migrations (migrateDatabase). */
   constructor(
     private readonly db: SqlDatabase,
     private readonly logger: Logger,
   ) {}
-
-  /** Migrates, then builds: for one-off use. A server migrates once at start-up (migrateDatabase). */
-  static async create(db: SqlDatabase, logger: Logger): Promise<SqlSharedBuckets> {
-    await SqlSharedBuckets.migrate(db);
-    return new SqlSharedBuckets(db, logger);
-  }
-
-  static async migrate(db: SqlDatabase): Promise<void> {
-    await db.transaction(async (tx) => {
-      await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended('chat:migrate:rate-buckets', 0))`);
-      await tx.query(`
-        CREATE TABLE IF NOT EXISTS chat_rate_buckets (
-          bucket text PRIMARY KEY,
-          tokens double precision NOT NULL,
-          refilled_at timestamptz NOT NULL,
-          taken boolean NOT NULL
-        )`);
-    });
-  }
 
   async take(key: string, ratePerSecond: number, burst: number): Promise<boolean> {
     if ((this.takesSincePrune += 1) >= 1000) {
@@ -63,4 +45,12 @@ export class SqlSharedBuckets implements SharedBuckets {
   async prune(): Promise<void> {
     await this.db.query(`DELETE FROM chat_rate_buckets WHERE refilled_at < statement_timestamp() - interval '1 minute'`);
   }
+}
+
+/**
+ * On a PostgreSQL server several processes may serve one user: the send budget is kept
+ * in the database so it holds across them. PGlite is one process by nature.
+ */
+export function sharesSendBudget(db: SqlDatabase, config: Config): boolean {
+  return db.kind === 'postgres' && config.sendRateLimit > 0;
 }

@@ -12,33 +12,12 @@ interface Row {
 const COLUMNS = 'key_id::text, room_id, sender_id, kek_id, wrapped_key';
 
 /**
- * The data keys in a table of their own (PostgreSQL or PGlite), whatever store holds the
- * events. A destroyed key keeps its row as a tombstone (who, which room, when) with the
+ * The data keys in a table of their own (PostgreSQL or PGlite; migration 2), whatever
+ * store holds the events. A destroyed key keeps its row as a tombstone (who, which room, when) with the
  * wrapped bytes and the key-encryption key id cleared: the key itself is gone.
  */
 export class SqlDataKeyStore implements DataKeyStore {
   constructor(private readonly db: SqlDatabase) {}
-
-  static async migrate(db: SqlDatabase): Promise<void> {
-    await db.transaction(async (tx) => {
-      await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended('chat:migrate:data-keys', 0))`);
-      await tx.query(`
-        CREATE TABLE IF NOT EXISTS data_keys (
-          key_id uuid PRIMARY KEY,
-          room_id text NOT NULL,
-          sender_id text NOT NULL,
-          kek_id text,
-          wrapped_key bytea,
-          created_at timestamptz NOT NULL DEFAULT now(),
-          destroyed_at timestamptz,
-          CHECK ((destroyed_at IS NULL) = (wrapped_key IS NOT NULL AND kek_id IS NOT NULL))
-        )`);
-      // One live key per (room, sender); destroyed ones stay beside it as tombstones.
-      await tx.query(`CREATE UNIQUE INDEX IF NOT EXISTS data_keys_live ON data_keys (room_id, sender_id) WHERE destroyed_at IS NULL`);
-      await tx.query(`CREATE INDEX IF NOT EXISTS data_keys_sender ON data_keys (sender_id)`);
-      await tx.query(`CREATE INDEX IF NOT EXISTS data_keys_kek ON data_keys (kek_id) WHERE destroyed_at IS NULL`);
-    });
-  }
 
   async findLive(roomId: string, senderId: string): Promise<WrappedDataKey | null> {
     const result = await this.db.query<Row>(

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { EventStore, RecordedEvent } from '../../application/ports/eventStore';
 import type { SqlDatabase, SqlExecutor } from '../sql/sqlDatabase';
 import { applyBatchToReadModels } from './chatProjection';
-import { createReadModelTables, readModelKeys, readModelTables } from './schema';
+import { readModelKeys, readModelTables } from './schema';
 
 export interface RowDifference {
   table: string;
@@ -53,10 +53,10 @@ export async function rebuildCheck(options: RebuildCheckOptions): Promise<Rebuil
   const scratch = `rebuild_check_${randomBytes(6).toString('hex')}`;
   await db.query(`CREATE SCHEMA ${scratch}`);
   try {
-    await db.transaction(async (tx) => {
-      await tx.query(`SET LOCAL search_path TO ${scratch}`);
-      await createReadModelTables(tx);
-    });
+    // Copies of the live tables' shape, whatever migrations made it (columns, defaults, keys, indexes).
+    for (const table of ['rm_projection_checkpoints', ...readModelTables]) {
+      await db.query(`CREATE TABLE ${scratch}.${table} (LIKE ${liveSchema}.${table} INCLUDING ALL)`);
+    }
     let replayedTo: string | null = null;
     let events = 0;
     for (let attempt = 1; attempt <= 10; attempt += 1) {

@@ -1,5 +1,5 @@
 import { POST_ID_PATTERN } from '../../domain/post';
-import type { Message } from '../../domain/room';
+import { defaultMessageViewOptions, toMessageView, type MessageView, type MessageViewOptions } from '../../domain/room';
 import { DomainError } from '../../domain/shared/decider';
 import type {
   ChatQueries,
@@ -42,16 +42,19 @@ const iso = (value: Date | string): string => new Date(value).toISOString();
 
 const messageColumns = `room_id, seq, message_id, sender_id, body, client_message_id, sent_at`;
 
-function toMessage(row: MessageRow): Message {
-  return {
-    messageId: row.message_id,
-    roomId: row.room_id,
-    seq: Number(row.seq),
-    senderId: row.sender_id,
-    body: row.body,
-    sentAt: iso(row.sent_at),
-    clientMessageId: row.client_message_id,
-  };
+function toMessage(row: MessageRow, options: MessageViewOptions): MessageView {
+  return toMessageView(
+    {
+      messageId: row.message_id,
+      roomId: row.room_id,
+      seq: Number(row.seq),
+      senderId: row.sender_id,
+      body: row.body,
+      sentAt: iso(row.sent_at),
+      clientMessageId: row.client_message_id,
+    },
+    options,
+  );
 }
 
 const roomSelect = `
@@ -61,7 +64,10 @@ const roomSelect = `
 
 /** The contract's queries over the projected tables. */
 export class SqlChatQueries implements ChatQueries {
-  constructor(private readonly db: SqlExecutor) {}
+  constructor(
+    private readonly db: SqlExecutor,
+    private readonly messageOptions: MessageViewOptions = defaultMessageViewOptions,
+  ) {}
 
   async getPost(postId: string): Promise<PostView | null> {
     const result = await this.db.query<{ post_id: string; owner_id: string; title: string }>(
@@ -149,7 +155,7 @@ export class SqlChatQueries implements ChatQueries {
     const hasMore = result.rows.length > query.limit;
     const rows = result.rows.slice(0, query.limit);
     if (!forward) rows.reverse();
-    return { messages: rows.map(toMessage), hasMore };
+    return { messages: rows.map((row) => toMessage(row, this.messageOptions)), hasMore };
   }
 
   async findExpiryCandidates(
@@ -184,14 +190,14 @@ export class SqlChatQueries implements ChatQueries {
 
   private async withLastMessages(rows: RoomRow[]): Promise<RoomView[]> {
     const wanted = rows.filter((r) => Number(r.last_seq) > 0);
-    const last = new Map<string, Message>();
+    const last = new Map<string, MessageView>();
     if (wanted.length > 0) {
       const result = await this.db.query<MessageRow>(
         `SELECT ${messageColumns.split(', ').map((c) => `m.${c}`).join(', ')} FROM rm_messages m
           JOIN unnest($1::text[], $2::int[]) AS w(room_id, seq) ON w.room_id = m.room_id AND w.seq = m.seq`,
         [wanted.map((r) => r.room_id), wanted.map((r) => Number(r.last_seq))],
       );
-      for (const row of result.rows) last.set(row.room_id, toMessage(row));
+      for (const row of result.rows) last.set(row.room_id, toMessage(row, this.messageOptions));
     }
     return rows.map((row) => ({
       roomId: row.room_id,

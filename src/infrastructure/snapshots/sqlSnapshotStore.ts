@@ -8,18 +8,6 @@ import type { SqlDatabase } from '../sql/sqlDatabase';
 export class SqlSnapshotStore implements SnapshotStore {
   constructor(private readonly db: SqlDatabase) {}
 
-  static async migrate(db: SqlDatabase): Promise<void> {
-    await db.query(`
-      CREATE TABLE IF NOT EXISTS stream_snapshots (
-        stream_id text PRIMARY KEY,
-        revision bigint NOT NULL,
-        last_hash text NOT NULL,
-        version text NOT NULL,
-        state jsonb NOT NULL,
-        taken_at timestamptz NOT NULL DEFAULT now()
-      )`);
-  }
-
   async load(streamId: string): Promise<StreamSnapshot | null> {
     const result = await this.db.query<{ revision: string; last_hash: string; version: string; state: unknown }>(
       `SELECT revision::text, last_hash, version, state FROM stream_snapshots WHERE stream_id = $1`,

@@ -29,6 +29,14 @@ export const messageResponse = z.object({
   body: z.string(),
   sentAt: isoTime('ISO-8601 UTC'),
   clientMessageId: z.string(),
+  kind: z.enum(['text', 'notice']).meta({ description: '`notice`: posted by the marketplace; its senderId is "system"' }),
+  hidden: z.boolean().meta({ description: 'hidden by a moderator: body is "" (seq, messageId, senderId and sentAt stay)' }),
+  erased: z
+    .boolean()
+    .meta({ description: "erased (the sender's data, or the room's retention): body is \"\" for everyone (seq, messageId, senderId and sentAt stay)" }),
+  safety: z
+    .array(z.enum(['contact_info']))
+    .meta({ description: 'hints for the recipient: `contact_info` when the text carries a phone number, bank account or outside-messenger contact; empty when none' }),
 });
 
 export const roomResponse = z.object({

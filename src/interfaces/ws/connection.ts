@@ -1,5 +1,5 @@
 import type { WebSocket } from 'ws';
-import type { Message } from '../../domain/room';
+import type { MessageView } from '../../domain/room';
 import type { Logger } from '../../application/ports/logger';
 import type { Principal } from '../../application/ports/auth';
 import type { ReplayTarget } from '../../application/live/resumeRoom';
@@ -117,7 +117,7 @@ export class Connection implements ReplayTarget {
    * A message of one of this user's rooms, from the live side: an `ack` if this very
    * connection sent it (and has not been answered yet), else a `message` frame.
    */
-  deliverMessage(message: Message): void {
+  deliverMessage(message: MessageView): void {
     const waiting = message.senderId === this.userId ? this.acks.take(message) : [];
     if (waiting.length === 0) {
       this.delivery.deliver(message.roomId, { seq: message.seq, frame: { type: 'message', message }, kind: 'message' });
@@ -143,7 +143,7 @@ export class Connection implements ReplayTarget {
   }
 
   /** Sends one replayed message, unless it was already given. */
-  replay(message: Message): void {
+  replay(message: MessageView): void {
     if (!this.delivery.takeReplayed(message.roomId, message.seq)) return;
     this.lastReplayed = this.sendAndFlush({ type: 'message', message });
   }
@@ -207,7 +207,7 @@ export class Connection implements ReplayTarget {
    * A new message is acked when the live side hands it over, in order with the room's
    * other messages; if that takes longer than `fallbackMs`, it is acked directly.
    */
-  settleAck(send: PendingSend, message: Message, created: boolean, fallbackMs: number): void {
+  settleAck(send: PendingSend, message: MessageView, created: boolean, fallbackMs: number): void {
     if (send.acked || !this.isOpen) return;
     const ackNow = (): void => {
       if (send.acked) return;

@@ -2,7 +2,7 @@ import type { RecordedEvent } from '../../application/ports/eventStore';
 import type { Logger } from '../../application/ports/logger';
 import type { ChatQueries, ProjectionProgress } from '../../application/ports/readModels';
 import { blocks, type RoomAccess, type RoomDirectory } from '../../application/ports/roomDirectory';
-import { isRoomEventType, type Message, type RoomEvent } from '../../domain/room';
+import { defaultMessageViewOptions, isRoomEventType, toMessageView, type Message, type MessageViewOptions, type RoomEvent } from '../../domain/room';
 import type { Connection } from './connection';
 import type { ConnectionRegistry } from './registry';
 
@@ -41,6 +41,7 @@ export class LiveFanOut {
     private readonly queries: ChatQueries,
     private readonly progress: ProjectionProgress,
     private readonly logger: Logger,
+    private readonly messageView: MessageViewOptions = defaultMessageViewOptions,
   ) {}
 
   /** The live feed's listener: returns at once, the event is handled after the ones before it. */
@@ -81,7 +82,8 @@ export class LiveFanOut {
   }
 
   private deliverMessage(users: readonly string[], message: Message): void {
-    for (const user of users) for (const connection of this.registry.of(user)) connection.deliverMessage(message);
+    const view = toMessageView(message, this.messageView);
+    for (const user of users) for (const connection of this.registry.of(user)) connection.deliverMessage(view);
   }
 
   /** Waits as long as it takes: reading the read models before they hold the event would give a stale view. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Message } from '../../domain/room';
+import type { MessageView } from '../../domain/room';
 import type { RoomView } from '../../application/ports/readModels';
 import type { ErrorCode } from '../errors';
 import { clientMessageIdSchema, integer, roomIdSchema } from '../validation';
@@ -37,8 +37,8 @@ export type ResumeFrame = z.infer<typeof clientFrameSchemas.resume>;
 export type AuthFrame = z.infer<typeof clientFrameSchemas.auth>;
 
 export type ServerFrame =
-  | { type: 'ack'; clientMessageId: string; message: Message }
-  | { type: 'message'; message: Message }
+  | { type: 'ack'; clientMessageId: string; message: MessageView }
+  | { type: 'message'; message: MessageView }
   | { type: 'read'; roomId: string; userId: string; upToSeq: number }
   | { type: 'typing'; roomId: string; userId: string }
   | { type: 'room'; room: RoomView }

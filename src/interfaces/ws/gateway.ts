@@ -71,6 +71,8 @@ export interface GatewayDeps {
     allowedOrigins: readonly string[] | null;
     wsMaxConnectionsPerUser: number;
     wsMaxConnections: number;
+    /** SAFETY_HINTS (default on): whether live messages carry safety hints. */
+    safetyHints?: boolean;
   };
   verifier: TokenVerifier;
   commands: RoomCommands;
@@ -128,7 +130,9 @@ export class ChatGateway {
       // Never the first offered protocol blindly: that could be the token.
       handleProtocols: (_protocols, req) => this.protocolFor.get(req) ?? false,
     });
-    this.fanOut = new LiveFanOut(this.registry, deps.directory, deps.queries, deps.progress, deps.logger);
+    this.fanOut = new LiveFanOut(this.registry, deps.directory, deps.queries, deps.progress, deps.logger, {
+      safetyHints: deps.config.safetyHints ?? true,
+    });
     this.dispatch = makeDispatcher({
       commands: deps.commands,
       queries: deps.queries,

@@ -1,4 +1,4 @@
-import type { Message } from '../../domain/room';
+import type { MessageView } from '../../domain/room';
 
 /** A `send` frame waiting for its ack. */
 export interface PendingSend {
@@ -33,7 +33,7 @@ export class PendingAcks {
   }
 
   /** The sends this message answers (removed from waiting); empty when it is not one of ours. */
-  take(message: Message): PendingSend[] {
+  take(message: MessageView): PendingSend[] {
     const key = keyOf(message.roomId, message.clientMessageId);
     const waiting = this.pending.get(key);
     if (waiting === undefined) return [];

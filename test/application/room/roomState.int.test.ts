@@ -1,3 +1,4 @@
+import { migrateDatabase } from '../../../src/infrastructure/migrations';
 import { randomUUID } from 'node:crypto';
 import type { EventStore, ReadStreamOptions } from '../../../src/application/ports/eventStore';
 import { randomIds } from '../../../src/application/ports/ids';
@@ -28,7 +29,7 @@ describe.each(databaseKinds)('room state on %s: cached, snapshotted, and refused
   let l: RoomHarness;
   beforeAll(async () => {
     l = await openRoomHarness(kind);
-    await SqlSnapshotStore.migrate(l.db);
+    await migrateDatabase(l.db);
   });
   afterAll(async () => {
     await l.close();

@@ -1,3 +1,4 @@
+import { migrateDatabase } from '../../../src/infrastructure/migrations';
 import { Client } from 'pg';
 import { WrongExpectedRevisionError } from '../../../src/application/ports/eventStore';
 import { PostgresEventStore } from '../../../src/infrastructure/eventStore/postgresEventStore';
@@ -25,7 +26,7 @@ for (const kind of databaseKinds) {
       testDb = await createTestDatabase(kind);
       const db = await testDb.connect();
       opened = db;
-      await PostgresEventStore.migrate(db);
+      await migrateDatabase(db);
       return { store: new PostgresEventStore(db, { pollIntervalMs: 50 }), close: () => (testDb as TestDatabase).drop() };
     },
     {

@@ -1,4 +1,5 @@
 import { silentLogger } from '../../../src/application/ports/logger';
+import { migrateDatabase } from '../../../src/infrastructure/migrations';
 import { SqlSharedBuckets } from '../../../src/infrastructure/limits/sqlSharedBuckets';
 import { PgDatabase } from '../../../src/infrastructure/sql/pgDatabase';
 import type { SqlDatabase } from '../../../src/infrastructure/sql/sqlDatabase';
@@ -18,7 +19,10 @@ describe('token buckets shared through PostgreSQL', () => {
     database = await createTestDatabase('postgres');
     first = new PgDatabase({ connectionString: database.url as string, maxConnections: 10 });
     second = new PgDatabase({ connectionString: database.url as string, maxConnections: 10 });
-    [a, b] = await Promise.all([SqlSharedBuckets.create(first, silentLogger), SqlSharedBuckets.create(second, silentLogger)]);
+    // Both processes migrate at once, as two servers starting together do.
+    await Promise.all([migrateDatabase(first), migrateDatabase(second)]);
+    a = new SqlSharedBuckets(first, silentLogger);
+    b = new SqlSharedBuckets(second, silentLogger);
   });
   afterAll(async () => {
     await first.close();

@@ -2,6 +2,7 @@
  * The measuring wrappers on real parts: the PostgreSQL event store (PGlite here) and
  * the per-user budgets. A wrapper must change nothing but the numbers it records.
  */
+import { migrateDatabase } from '../../../src/infrastructure/migrations';
 import { WrongExpectedRevisionError } from '../../../src/application/ports/eventStore';
 import { UserBudgets } from '../../../src/application/limits/userBudgets';
 import { PostgresEventStore } from '../../../src/infrastructure/eventStore/postgresEventStore';
@@ -25,7 +26,7 @@ describe('measureAppends on the PostgreSQL event store', () => {
   beforeAll(async () => {
     database = await createTestDatabase('pglite');
     db = await database.connect();
-    await PostgresEventStore.migrate(db);
+    await migrateDatabase(db);
   });
   afterAll(async () => {
     await database.drop();

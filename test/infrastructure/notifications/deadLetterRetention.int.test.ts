@@ -1,7 +1,6 @@
+import { migrateDatabase } from '../../../src/infrastructure/migrations';
 import { randomUUID } from 'node:crypto';
 import { enqueueDeliveries, OutboxStore } from '../../../src/infrastructure/notifications/outboxStore';
-import { migrateNotifications } from '../../../src/infrastructure/notifications/schema';
-import { migrateReadModels } from '../../../src/infrastructure/readModels/schema';
 import type { SqlDatabase } from '../../../src/infrastructure/sql/sqlDatabase';
 import { createTestDatabase, databaseKinds, type TestDatabase } from '../../support/databases';
 
@@ -12,8 +11,7 @@ describe.each(databaseKinds)('dead letter retention (%s)', (kind) => {
   beforeAll(async () => {
     database = await createTestDatabase(kind);
     db = await database.connect();
-    await migrateReadModels(db);
-    await migrateNotifications(db);
+    await migrateDatabase(db);
     outbox = new OutboxStore(db);
   });
   afterAll(async () => {

@@ -1,3 +1,4 @@
+import { migrateDatabase } from '../../../src/infrastructure/migrations';
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -10,7 +11,6 @@ import { makeRoomCommands, type Actor } from '../../../src/application/room/room
 import { PostgresEventStore } from '../../../src/infrastructure/eventStore/postgresEventStore';
 import { applyBatchToReadModels } from '../../../src/infrastructure/readModels/chatProjection';
 import { ProjectionRunner } from '../../../src/infrastructure/readModels/projectionRunner';
-import { migrateReadModels } from '../../../src/infrastructure/readModels/schema';
 import { runCli } from '../../support/auditCli';
 import { createTestDatabase, databaseKinds, withConnection, type TestDatabase } from '../../support/databases';
 import { eventually } from '../../support/http';
@@ -30,8 +30,7 @@ describe.each(databaseKinds)('the audit tools on %s', (kind) => {
     tdb = await createTestDatabase(kind);
     const postId = `post-${randomUUID().slice(0, 8)}`;
     await withConnection(tdb, async (db) => {
-      await PostgresEventStore.migrate(db);
-      await migrateReadModels(db);
+      await migrateDatabase(db);
       const eventStore = new PostgresEventStore(db);
       const commands = makeRoomCommands({ eventStore, clock, ids: randomIds });
       await makePostCommands({ eventStore, clock, ids: randomIds }).upsertPost({ postId, ownerId: lena.userId, title: 'Ladder' }, randomUUID());

@@ -1,3 +1,4 @@
+import { migrateDatabase } from '../../../src/infrastructure/migrations';
 import { randomUUID } from 'node:crypto';
 import { AnchorLedger } from '../../../src/application/audit/anchors';
 import { eventHash } from '../../../src/application/audit/hashChain';
@@ -30,7 +31,7 @@ describe.each(databaseKinds)('tamper evidence on %s', (kind) => {
     const postId = `post-${randomUUID().slice(0, 8)}`;
     const lena: Actor = { userId: `lena-${randomUUID().slice(0, 6)}`, correlationId: randomUUID() };
     await withConnection(tdb, async (db) => {
-      await PostgresEventStore.migrate(db);
+      await migrateDatabase(db);
       const commands = makeRoomCommands({ eventStore: new PostgresEventStore(db), clock, ids: randomIds });
       await makePostCommands({ eventStore: new PostgresEventStore(db), clock, ids: randomIds }).upsertPost(
         { postId, ownerId: lena.userId, title: 'Kayak' },

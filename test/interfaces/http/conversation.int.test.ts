@@ -126,6 +126,9 @@ describe.each(databaseKinds)('the HTTP API on %s', (kind) => {
       body: 'Is the drill free on Saturday?',
       sentAt: expect.stringMatching(/Z$/),
       clientMessageId: 'c-1',
+      kind: 'text',
+      hidden: false,
+      safety: [],
     });
     // Read-your-writes: the lender's very next GET has it, with no waiting.
     const seen = await user(lena).get(`/api/rooms/${roomId}/messages`);

@@ -15,6 +15,9 @@ const messageShape = (fields: Partial<Record<string, unknown>>) => ({
   body: expect.any(String),
   sentAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
   clientMessageId: expect.any(String),
+  kind: 'text',
+  hidden: false,
+  safety: [],
   ...fields,
 });
 

@@ -1,17 +1,21 @@
 import fc from 'fast-check';
-import type { Message } from '../../../src/domain/room';
+import type { MessageView } from '../../../src/domain/room';
 import type { ServerFrame } from '../../../src/interfaces/ws/frames';
 import { RoomDelivery } from '../../../src/interfaces/ws/roomDelivery';
 
 const ROOM = 'room-1';
-const message = (seq: number): Message => ({
+const message = (seq: number): MessageView => ({
   roomId: ROOM,
   messageId: `m-${seq}`,
+  erased: false,
   seq,
   senderId: 'lena',
   body: `message ${seq}`,
   clientMessageId: `c-${seq}`,
   sentAt: '2026-01-01T00:00:00.000Z',
+  kind: 'text',
+  hidden: false,
+  safety: [],
 });
 const live = (delivery: RoomDelivery, seq: number) => delivery.deliver(ROOM, { seq, frame: { type: 'message', message: message(seq) }, kind: 'message' });
 const seqsOf = (frames: ServerFrame[]) => frames.flatMap((f) => (f.type === 'message' || f.type === 'ack' ? [f.message.seq] : []));

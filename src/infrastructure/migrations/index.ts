@@ -1,0 +1,22 @@
+import type { SqlDatabase } from '../sql/sqlDatabase';
+import { initial } from './001_initial';
+import { dataKeys } from './002_data_keys';
+import { runMigrations, type Migration, type MigrationReport } from './runner';
+
+/**
+ * Every change to the schema, in order: one file a migration (`NNN_what.ts`), numbered
+ * 1, 2, 3… To change the schema, add the next file and append it here (the recipe is in
+ * docs/architecture.md, "Schema migrations").
+ */
+export const migrations: readonly Migration[] = [initial, dataKeys];
+
+/**
+ * Brings the database's schema up to date: applies the migrations it has not recorded
+ * yet. Run at start-up before anything is built on the database (and by the tools that
+ * open one); several processes may run it at once (runner.ts).
+ */
+export function migrateDatabase(db: SqlDatabase): Promise<MigrationReport> {
+  return runMigrations(db, migrations);
+}
+
+export type { Migration, MigrationReport };
