@@ -128,6 +128,7 @@ describe.each(databaseKinds)('the HTTP API on %s', (kind) => {
       clientMessageId: 'c-1',
       kind: 'text',
       hidden: false,
+      erased: false,
       safety: [],
     });
     // Read-your-writes: the lender's very next GET has it, with no waiting.
