@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prepares the compose stack (docker-compose.yml) on this machine, once:
-#   - .env beside docker-compose.yml with fresh random secrets (kept if it exists);
+#   - .env beside docker-compose.yml with fresh random secrets and keys (each kept once
+#     written; missing ones are added to an existing .env);
 #   - deploy/nginx/certs/{cert,key}.pem, a self-signed certificate for localhost
 #     (kept if present: replace them with a real certificate in production).
 # Needs openssl. Prints how to get a user token for the stack.
@@ -9,19 +10,37 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 secret() { openssl rand -hex "$1"; }
 
-if [ ! -f .env ]; then
-  (umask 077 && cat > .env) <<ENV
-# Made by deploy/setup.sh on $(date -u +%Y-%m-%dT%H:%M:%SZ). Keep it out of version control.
-POSTGRES_PASSWORD=$(secret 24)
-JWT_SECRET=$(secret 32)
-INTERNAL_API_TOKEN=$(secret 24)
-AUDIT_ANCHOR_KEY=$(secret 32)
-DATA_KEY_ENCRYPTION_KEY=$(openssl rand -base64 32)
-ALLOWED_ORIGINS=https://localhost
-ENV
-  echo "[setup] wrote .env with fresh secrets"
-else
-  echo "[setup] .env exists: kept"
+# A VAPID key pair for Web Push (P-256): the public key as 65 raw bytes, the private as 32,
+# both URL-safe base64 without padding, as `web-push generate-vapid-keys` prints them.
+b64url() { base64 | tr -d '\n=' | tr '+/' '-_'; }
+vapid_pem=$(openssl ecparam -name prime256v1 -genkey -noout 2>/dev/null)
+VAPID_PUBLIC=$(printf '%s\n' "$vapid_pem" | openssl ec -pubout -outform DER 2>/dev/null | tail -c 65 | b64url)
+VAPID_PRIVATE=$(printf '%s\n' "$vapid_pem" | openssl ec -outform DER 2>/dev/null | head -c 39 | tail -c 32 | b64url)
+
+# Every secret the stack needs, each written once: a .env made by an older setup.sh gets
+# the ones it lacks added, and keeps the values it has.
+[ -f .env ] || { (umask 077 && echo "# Made by deploy/setup.sh on $(date -u +%Y-%m-%dT%H:%M:%SZ). Keep it out of version control." > .env); echo "[setup] wrote .env"; }
+ensure() {
+  if ! grep -q "^$1=" .env; then
+    echo "$1=$2" >> .env
+    echo "[setup] .env: added $1"
+  fi
+}
+ensure POSTGRES_PASSWORD "$(secret 24)"
+ensure JWT_SECRET "$(secret 32)"
+ensure INTERNAL_API_TOKEN "$(secret 24)"
+ensure AUDIT_ANCHOR_KEY "$(secret 32)"
+ensure ALLOWED_ORIGINS "https://localhost"
+ensure DATA_KEY_ENCRYPTION_KEY "$(openssl rand -base64 32)"
+ensure VAPID_PUBLIC_KEY "$VAPID_PUBLIC"
+ensure VAPID_PRIVATE_KEY "$VAPID_PRIVATE"
+ensure VAPID_SUBJECT "mailto:ops@localhost"
+# Webhooks stay off until both lines are uncommented and the URL is the marketplace
+# backend's (the secret is ready; give the backend the same one).
+if ! grep -q "^#* *WEBHOOK_URL=" .env; then
+  echo "# WEBHOOK_URL=https://marketplace.example/chat-webhooks" >> .env
+  echo "# WEBHOOK_SECRET=whsec_$(openssl rand -base64 32)" >> .env
+  echo "[setup] .env: added WEBHOOK_URL and WEBHOOK_SECRET, commented out"
 fi
 
 certs=deploy/nginx/certs

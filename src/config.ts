@@ -1,13 +1,17 @@
 import { createHash, createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 import { isValidCron } from './infrastructure/scheduler/cron';
+import { DEFAULT_PUSH_HOSTS } from './infrastructure/notifications/pushEndpointPolicy';
 
 export type JwtAlgorithm = 'HS256' | 'RS256' | 'ES256';
 
 export interface Config {
   port: number;
+  /** The address to listen on: 127.0.0.1 in development mode, 0.0.0.0 otherwise (HOST). */
+  host: string;
   /** Absent: embedded PGlite under dataDir. */
   databaseUrl: string | null;
   dataDir: string;
@@ -56,7 +60,7 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Pretty, coloured log lines (a person at a terminal, not production); else JSON lines. */
   logPretty: boolean;
-  /** Serve /metrics on this port only (null: on the application port, for development). */
+  /** Serve /metrics on this port only (null: on the application port outside production; not at all in production). */
   metricsPort: number | null;
   /** /readyz answers 503 when the oldest event the read models have not applied is older than this. */
   readyMaxProjectionLagMs: number;
@@ -100,6 +104,11 @@ export interface PushConfig {
   /** The VAPID `sub`: a mailto: or https: URL push services may contact. */
   subject: string;
   includeBody: boolean;
+  /**
+   * Where push may go (docs/webhooks.md): the hosts of PUSH_ALLOWED_HOSTS (the browsers'
+   * push services by default), public addresses only; outside production the loopback too.
+   */
+  endpoints: { allowedHosts: string[]; allowLoopback: boolean };
 }
 
 /** A bad value in the environment: the message is the one line start-up prints. */
@@ -155,7 +164,12 @@ type Env = Record<string, string | undefined>;
 export function loadConfig(env: Env = process.env, options: { stdoutIsTty?: boolean } = {}): Config {
   const stdoutIsTty = options.stdoutIsTty ?? false;
   const warnings: string[] = [];
-  const production = env.NODE_ENV === 'production';
+  // A misspelt NODE_ENV (`Production`, `prod`) would silently start in development mode.
+  const nodeEnv = env.NODE_ENV?.trim() ?? '';
+  if (!['', 'production', 'development', 'test'].includes(nodeEnv)) {
+    throw new ConfigError('NODE_ENV', `must be production, development or test (or unset), got ${JSON.stringify(env.NODE_ENV)}`);
+  }
+  const production = nodeEnv === 'production';
   const get = (name: string): string | undefined => {
     const value = env[name];
     return value === undefined || value.trim() === '' ? undefined : value;
@@ -310,11 +324,19 @@ export function loadConfig(env: Env = process.env, options: { stdoutIsTty?: bool
     if (raw.trim() === 'off') return false;
     throw new ConfigError(name, `must be on or off, got ${JSON.stringify(raw)}`);
   };
+  if (production && metricsPort === null) warnings.push('METRICS_PORT is not set: /metrics is not served (in production it is served only on METRICS_PORT)');
   const webhooks = loadWebhooks(get, boolean, duration);
   const push = loadPush(get, boolean, production, warnings);
+  const development = !production && get('JWT_SECRET') === undefined && get('JWT_PUBLIC_KEY') === undefined;
+  // Development mode mints tokens for anyone and uses published secrets: the loopback only, unless HOST says otherwise.
+  const host = get('HOST')?.trim() ?? (development ? '127.0.0.1' : '0.0.0.0');
+  if (isIP(host) === 0 && !/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/.test(host)) {
+    throw new ConfigError('HOST', `must be an IP address or a host name to listen on, like 127.0.0.1 or 0.0.0.0, got ${JSON.stringify(host)}`);
+  }
 
   return {
     port,
+    host,
     databaseUrl,
     dataDir: path.resolve(get('DATA_DIR') ?? './data'),
     eventStore,
@@ -347,7 +369,7 @@ export function loadConfig(env: Env = process.env, options: { stdoutIsTty?: bool
     deadLetterRetentionMs: duration('DEAD_LETTER_RETENTION', '30d', { ms: 3650 * 86_400_000, text: '3650d' }),
     push,
     production,
-    development: !production && get('JWT_SECRET') === undefined && get('JWT_PUBLIC_KEY') === undefined,
+    development,
     warnings,
   };
 }
@@ -475,15 +497,29 @@ function loadPush(get: Get, boolean: Flag, production: boolean, warnings: string
   const subject = get('VAPID_SUBJECT')?.trim() ?? 'mailto:chat-push@example.invalid';
   if (!/^(mailto:.+|https:\/\/.+)$/.test(subject)) throw new ConfigError('VAPID_SUBJECT', `must be a mailto: or https: URL, got ${JSON.stringify(subject)}`);
   const includeBody = boolean('PUSH_INCLUDE_BODY', false);
+  const endpoints = { allowedHosts: pushAllowedHosts(get('PUSH_ALLOWED_HOSTS')), allowLoopback: !production };
   if (publicKey === undefined && privateKey === undefined) {
     if (production) warnings.push('VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY are not set: Web Push is off');
     else warnings.push('VAPID_PUBLIC_KEY is not set: using development VAPID keys generated and kept in the database');
-    return { vapid: null, subject, includeBody };
+    return { vapid: null, subject, includeBody, endpoints };
   }
   if (publicKey === undefined) throw new ConfigError('VAPID_PUBLIC_KEY', 'is required when VAPID_PRIVATE_KEY is set');
   if (privateKey === undefined) throw new ConfigError('VAPID_PRIVATE_KEY', 'is required when VAPID_PUBLIC_KEY is set');
   const bytes = (text: string): number => (/^[A-Za-z0-9_-]+$/.test(text) ? Buffer.from(text, 'base64url').length : -1);
   if (bytes(publicKey) !== 65) throw new ConfigError('VAPID_PUBLIC_KEY', 'must be an uncompressed P-256 public key in URL-safe base64 (65 bytes), as web-push generate-vapid-keys prints');
   if (bytes(privateKey) !== 32) throw new ConfigError('VAPID_PRIVATE_KEY', 'must be a P-256 private key in URL-safe base64 (32 bytes), as web-push generate-vapid-keys prints');
-  return { vapid: { publicKey, privateKey }, subject, includeBody };
+  return { vapid: { publicKey, privateKey }, subject, includeBody, endpoints };
+}
+
+/** PUSH_ALLOWED_HOSTS: host names (`fcm.googleapis.com`) or domains (`*.notify.windows.com`), comma-separated. */
+function pushAllowedHosts(raw: string | undefined): string[] {
+  if (raw === undefined) return [...DEFAULT_PUSH_HOSTS];
+  const hosts = raw.split(',').map((h) => h.trim().toLowerCase()).filter((h) => h !== '');
+  if (hosts.length === 0) throw new ConfigError('PUSH_ALLOWED_HOSTS', 'names no host; unset it for the browsers\' push services');
+  for (const host of hosts) {
+    if (!/^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(host)) {
+      throw new ConfigError('PUSH_ALLOWED_HOSTS', `has ${JSON.stringify(host)}, which is not a host name like fcm.googleapis.com or *.notify.windows.com`);
+    }
+  }
+  return hosts;
 }

@@ -31,7 +31,7 @@ import type { ExpirySweeper } from './infrastructure/scheduler/expirySweeper';
 import type { AnchorSchedule } from './infrastructure/scheduler/anchorSchedule';
 import type { AnchorLedger } from './application/audit/anchors';
 import type { AuditAccessLog } from './application/audit/accessLog';
-import { openDatabase } from './infrastructure/sql/openDatabase';
+import { describeStorage, openDatabase } from './infrastructure/sql/openDatabase';
 import { auditMessageReader } from './application/privacy/auditContent';
 import type { DataKeys } from './application/privacy/dataKeys';
 import { createHttpApp } from './interfaces/http/app';
@@ -42,6 +42,7 @@ import { healthRoutes, metricsRoutes } from './interfaces/http/healthRoutes';
 import { httpMetrics } from './interfaces/http/httpMetrics';
 import { contractRouteOf, openApiRoutes } from './interfaces/http/openapi';
 import { postRoutes } from './interfaces/http/postRoutes';
+import { noticeRoutes } from './interfaces/http/noticeRoutes';
 import { pushRoutes } from './interfaces/http/pushRoutes';
 import { roomRoutes } from './interfaces/http/roomRoutes';
 import { defaultWebRoot, webAppRoutes } from './interfaces/http/webAppRoutes';
@@ -83,7 +84,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
   // Everything start-up does to the database before the service runs, in one place:
   // open it and the event store, then apply the schema migrations it has not had yet.
   const db = await openDatabase(config, logger);
-  const eventStore = await openEventStore(config, db, metrics);
+  const eventStore = await openEventStore(config, db, metrics, logger);
   const schema = await migrateDatabase(db);
   if (schema.applied.length > 0) logger.info({ applied: schema.applied, version: schema.version }, 'database schema migrated');
   if (schema.unknown.length > 0) {
@@ -127,6 +128,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
       openApiRoutes(),
       postRoutes({ ...api, commands: posts, internalApiToken: config.internalApiToken }),
       roomRoutes({ ...api, budgets }),
+      noticeRoutes({ commands, progress: projections, internalApiToken: config.internalApiToken, logger }),
       auditRoutes({
         eventStore,
         verifier,
@@ -138,16 +140,21 @@ export async function start(config: Config, options: StartOptions = {}): Promise
       // Development mode only: elsewhere POST /api/dev/session falls through to the 404.
       ...(config.development ? [devRoutes({ issuer: devTokenIssuer(config.jwt, options.clock ?? systemClock) })] : []),
       pushRoutes({
-        push: notifications.vapidPublicKey === null ? null : { publicKey: notifications.vapidPublicKey, subscriptions: notifications.subscriptions },
+        push:
+          notifications.vapidPublicKey === null
+            ? null
+            : { publicKey: notifications.vapidPublicKey, subscriptions: notifications.subscriptions, endpointRefusal: notifications.endpointRefusal },
         verifier,
         logger,
+        budgets,
         allowLoopbackHttp: !config.production,
       }),
       webhookRoutes({ internalApiToken: config.internalApiToken, outbox: notifications.outbox, retryForMs: config.webhooks?.retryForMs ?? 86_400_000 }),
       webAppRoutes(options.webRoot ?? defaultWebRoot(), { frameAncestors: config.allowedOrigins }),
       healthRoutes({
-        // METRICS_PORT set: /metrics is served there only, never on the public port.
-        ...(config.metricsPort === null ? { metrics: metrics.registry } : {}),
+        // METRICS_PORT set: /metrics is served there only, never on the public port; in
+        // production it is never on the public port at all (unset: not served).
+        ...(config.metricsPort === null && !config.production ? { metrics: metrics.registry } : {}),
         ready: async () => {
           const database = await db.query('SELECT 1').then(() => true, () => false);
           // The lag probe reads the event store after the read models' checkpoint: it
@@ -173,11 +180,13 @@ export async function start(config: Config, options: StartOptions = {}): Promise
     : createHttpServer(timeouts, app);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(config.port, () => resolve());
+    server.listen(config.port, config.host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
-  const url = `${config.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
-  const metricsServer = config.metricsPort === null ? null : await listenForMetrics(config.metricsPort, metrics.registry, logger);
+  // Listening on every interface: reach it on the loopback; on one address: there.
+  const reachable = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host.includes(':') ? `[${config.host}]` : config.host;
+  const url = `${config.tls ? 'https' : 'http'}://${reachable}:${port}`;
+  const metricsServer = config.metricsPort === null ? null : await listenForMetrics(config.metricsPort, config.host, metrics.registry, logger);
   const gateway = new ChatGateway({
     config,
     verifier,
@@ -201,7 +210,11 @@ export async function start(config: Config, options: StartOptions = {}): Promise
   const anchorSchedule = await container.getAsync<AnchorSchedule>(TYPES.AnchorSchedule);
   anchorSchedule.start();
   const metricsPort = metricsServer === null ? null : (metricsServer.address() as AddressInfo).port;
-  logger.info({ port, metricsPort, store: config.eventStore.kind, database: db.kind }, 'chat service listening');
+  // What a person starting it needs: the address to open, and where the data is kept.
+  logger.info(
+    { url: `${url}/`, port, metricsPort, storage: describeStorage(config) },
+    `chat service listening: open ${url}/ (${describeStorage(config)})`,
+  );
 
   let closing: Promise<void> | null = null;
   return {
@@ -213,7 +226,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
       logger.info({ certFile: config.tls.certFile }, 'TLS certificate reloaded');
       return true;
     },
-    metricsUrl: metricsPort === null ? null : `http://127.0.0.1:${metricsPort}/metrics`,
+    metricsUrl: metricsPort === null ? null : `http://${reachable}:${metricsPort}/metrics`,
     close: () =>
       (closing ??= (async () => {
         // WebSocket clients first (1001): upgraded sockets would keep server.close() waiting.
@@ -245,12 +258,12 @@ export async function start(config: Config, options: StartOptions = {}): Promise
  * `/metrics` on a port of its own (METRICS_PORT), for the scraper on the private
  * network: plain HTTP, nothing else served there.
  */
-async function listenForMetrics(port: number, registry: Registry, logger: Logger): Promise<Server> {
+async function listenForMetrics(port: number, host: string, registry: Registry, logger: Logger): Promise<Server> {
   const app = createHttpApp({ logger, routers: [metricsRoutes(registry)] });
   const server = createHttpServer(app);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, () => resolve());
+    server.listen(port, host, () => resolve());
   });
   return server;
 }

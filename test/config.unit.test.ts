@@ -192,6 +192,12 @@ describe('configuration', () => {
     ['VAPID_PUBLIC_KEY', { VAPID_PUBLIC_KEY: 'abc', VAPID_PRIVATE_KEY: VAPID.privateKey }, 'VAPID_PUBLIC_KEY'],
     ['VAPID_PRIVATE_KEY', { VAPID_PUBLIC_KEY: VAPID.publicKey, VAPID_PRIVATE_KEY: VAPID.publicKey }, 'VAPID_PRIVATE_KEY'],
     ['VAPID_SUBJECT', { VAPID_SUBJECT: 'ops@example.com' }, 'VAPID_SUBJECT'],
+    ['NODE_ENV misspelt', { NODE_ENV: 'Production' }, 'NODE_ENV'],
+    ['NODE_ENV unknown', { NODE_ENV: 'prod' }, 'NODE_ENV'],
+    ['HOST', { HOST: 'http://0.0.0.0' }, 'HOST'],
+    ['PUSH_ALLOWED_HOSTS with a URL', { PUSH_ALLOWED_HOSTS: 'https://fcm.googleapis.com/' }, 'PUSH_ALLOWED_HOSTS'],
+    ['PUSH_ALLOWED_HOSTS with a wildcard mid-name', { PUSH_ALLOWED_HOSTS: 'push.*.example.com' }, 'PUSH_ALLOWED_HOSTS'],
+    ['PUSH_ALLOWED_HOSTS empty', { PUSH_ALLOWED_HOSTS: ' , ' }, 'PUSH_ALLOWED_HOSTS'],
     ['production without JWT_SECRET', { NODE_ENV: 'production', INTERNAL_API_TOKEN: 'a-long-enough-internal-token' }, 'JWT_SECRET'],
     ['production without INTERNAL_API_TOKEN', { NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40) }, 'INTERNAL_API_TOKEN'],
     ['AUDIT_ANCHOR_CRON', { AUDIT_ANCHOR_CRON: 'every ten minutes' }, 'AUDIT_ANCHOR_CRON'],
@@ -218,6 +224,21 @@ describe('configuration', () => {
     expect(refused.message).not.toMatch(/\n/);
   });
 
+  it('listens on the loopback in development mode, on every interface otherwise, or where HOST says', () => {
+    expect(loadConfig({}).host).toBe('127.0.0.1');
+    expect(loadConfig({ NODE_ENV: 'development' }).host).toBe('127.0.0.1');
+    expect(loadConfig({ HOST: '0.0.0.0' }).host).toBe('0.0.0.0');
+    expect(loadConfig({ JWT_SECRET: 'x'.repeat(40) }).host).toBe('0.0.0.0');
+    expect(loadConfig({ JWT_SECRET: 'x'.repeat(40), HOST: '10.1.2.3' }).host).toBe('10.1.2.3');
+    expect(loadConfig({ NODE_ENV: 'test' }).production).toBe(false);
+  });
+
+  it('says at start-up that production serves /metrics only on METRICS_PORT', () => {
+    const production = { NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40), INTERNAL_API_TOKEN: 'a-long-enough-internal-token', AUDIT_ANCHOR_KEY: 'k'.repeat(40) };
+    expect(loadConfig(production).warnings).toContain('METRICS_PORT is not set: /metrics is not served (in production it is served only on METRICS_PORT)');
+    expect(loadConfig({ ...production, METRICS_PORT: '9464' }).warnings.some((w) => w.startsWith('METRICS_PORT'))).toBe(false);
+  });
+
   it('reads the webhook and push settings, with their defaults', () => {
     expect(loadConfig({})).toMatchObject({ webhooks: null, notifyUnreadAfterMs: 300_000, push: { vapid: null, includeBody: false } });
     const config = loadConfig({
@@ -238,6 +259,12 @@ describe('configuration', () => {
     });
     expect(config.notifyUnreadAfterMs).toBe(600_000);
     expect(config.push).toMatchObject({ vapid: VAPID, includeBody: true });
+    // Push endpoints: the browsers' push services by default, the loopback outside production only.
+    expect(loadConfig({}).push.endpoints).toEqual({ allowedHosts: ['fcm.googleapis.com', 'updates.push.services.mozilla.com', '*.push.apple.com', '*.notify.windows.com'], allowLoopback: true });
+    expect(loadConfig({ PUSH_ALLOWED_HOSTS: 'FCM.googleapis.com, *.push.example' }).push.endpoints.allowedHosts).toEqual(['fcm.googleapis.com', '*.push.example']);
+    expect(
+      loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40), INTERNAL_API_TOKEN: 'a-long-enough-internal-token', AUDIT_ANCHOR_KEY: 'k'.repeat(40) }).push.endpoints.allowLoopback,
+    ).toBe(false);
   });
 
   it('does not echo a secret it refuses', () => {

@@ -20,6 +20,8 @@ function startProcess(env: Record<string, string>): ReturnType<typeof runMainUnt
 describe('start-up refuses a setting it cannot use (malformed, unreachable, unreadable, or unsafe in production)', () => {
   const cases: Array<[string, () => Record<string, string>]> = [
     ['PORT', () => ({ PORT: 'http' })],
+    // A capital P once started development mode (token minting, published secrets) silently.
+    ['NODE_ENV', () => ({ NODE_ENV: 'Production', JWT_SECRET: 'k3J9xq2L8vB4nM7pR1tY6wZ0aS5dF3gH', INTERNAL_API_TOKEN: 'a-long-enough-internal-token' })],
     ['ROOM_IDLE_TTL', () => ({ ROOM_IDLE_TTL: 'forever' })],
     ['EVENT_STORE', () => ({ EVENT_STORE: 'mongodb' })],
     ['DATABASE_URL', () => ({ DATABASE_URL: 'postgres://postgres@127.0.0.1:1/unreachable' })],

@@ -1,3 +1,4 @@
+import { evolveStored } from '../domain/events';
 import type { Decider } from '../domain/shared/decider';
 import { eventHash, HASH_VERSION } from './audit/hashChain';
 import type { Clock } from './ports/clock';
@@ -361,10 +362,6 @@ export function handleCommand<State, Cmd, Evt extends DomainEvent>(
   return new StreamCommandHandler(deps, decider, options).execute(streamId, command, context);
 }
 
-export function toDomainEvent<Evt extends DomainEvent>(recorded: RecordedEvent): Evt {
-  return { type: recorded.type, data: recorded.data } as Evt;
-}
-
 /** A stream's state from its snapshot (when one matches the stream) and the events after it. */
 async function loadStream<State, Evt extends DomainEvent>(
   deps: CommandHandlerDeps,
@@ -410,7 +407,7 @@ async function foldNewer<State, Evt extends DomainEvent>(
     const fromRevision = folded.revision === 'no_stream' ? 0n : folded.revision + 1n;
     const page = await deps.eventStore.readStream(streamId, { fromRevision, maxCount: LOAD_PAGE });
     let state = folded.state;
-    for (const event of page) state = decider.evolve(state, toDomainEvent<Evt>(event));
+    for (const event of page) state = evolveStored(decider.evolve, state, event);
     const last = page.at(-1);
     if (last !== undefined) {
       folded = { ...folded, state, revision: last.streamRevision, lastHash: last.metadata.hash, checkpoint: last.checkpoint };

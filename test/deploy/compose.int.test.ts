@@ -3,13 +3,15 @@
  * `docker-compose config` resolves and validates the file offline (.ci/run installs
  * it), and nginx's upstreams must name the replicas the file defines.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 const root = path.join(__dirname, '../..');
 const composeFile = path.join(root, 'docker-compose.yml');
+const esdbFile = path.join(root, 'docker-compose.esdb.yml');
 const hasCompose = spawnSync('docker-compose', ['version'], { encoding: 'utf8' }).status === 0;
 if (!hasCompose) process.stdout.write('[compose.int.test] skipped: docker-compose is not installed (.ci/run installs it)\n');
 
@@ -18,7 +20,9 @@ const secrets = {
   JWT_SECRET: 'compose-test-jwt-secret-0123456789abcdef',
   INTERNAL_API_TOKEN: 'compose-test-internal-token',
   AUDIT_ANCHOR_KEY: 'compose-test-anchor-key-0123456789abcdef',
-  DATA_KEY_ENCRYPTION_KEY: 'Y29tcG9zZS10ZXN0LWRhdGEta2V5LWtlay0zMmJ5dGU=',
+  DATA_KEY_ENCRYPTION_KEY: 'Y29tcG9zZS10ZXN0LWRhdGEta2V5LWVuY3J5cHRpb24=',
+  VAPID_PUBLIC_KEY: 'compose-test-vapid-public-key',
+  VAPID_PRIVATE_KEY: 'compose-test-vapid-private-key',
 };
 
 /** An empty env file, so a developer's .env in the checkout does not fill in what a test leaves out. */
@@ -26,8 +30,8 @@ const noEnvFile = path.join(mkdtempSync(path.join(tmpdir(), 'compose-test-')), '
 writeFileSync(noEnvFile, '');
 
 /** `docker-compose config` with this environment only (no .env from the checkout). */
-function compose(args: string[], env: Record<string, string>): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync('docker-compose', ['-f', composeFile, '--project-directory', root, '--env-file', noEnvFile, ...args], {
+function compose(args: string[], env: Record<string, string>, files = [composeFile]): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync('docker-compose', [...files.flatMap((file) => ['-f', file]), '--project-directory', root, '--env-file', noEnvFile, ...args], {
     encoding: 'utf8',
     env: { PATH: process.env.PATH ?? '', ...env },
     timeout: 30_000,
@@ -42,6 +46,23 @@ function compose(args: string[], env: Record<string, string>): { status: number 
     expect(services.stdout.trim().split('\n').sort()).toEqual(['chat-1', 'chat-2', 'eventstoredb', 'nginx', 'postgres']);
     const resolved = compose(['config'], secrets).stdout;
     expect(/\n {2}eventstoredb:\n(?: {4}.*\n)*? {4}profiles:\n {4}- esdb\n/.test(resolved)).toBe(true);
+  });
+
+  it('with docker-compose.esdb.yml, the replicas keep their events in EventStoreDB and start only once it is healthy; without it, they do not depend on it', () => {
+    const withEsdb = compose(['--profile', 'esdb', 'config'], secrets, [composeFile, esdbFile]);
+    expect(withEsdb.stderr).toBe('');
+    for (const replica of ['chat-1', 'chat-2']) {
+      const block = serviceBlock(withEsdb.stdout, replica);
+      expect(block).toMatch(/\n {4}depends_on:\n(?: {6}.*\n)*? {6}eventstoredb:\n {8}condition: service_healthy\n/);
+      expect(block).toContain('EVENT_STORE: eventstoredb');
+    }
+    // A dependency on a service only a profile starts would stop the default stack from starting.
+    const plain = compose(['config'], secrets);
+    for (const replica of ['chat-1', 'chat-2']) {
+      const block = serviceBlock(plain.stdout, replica);
+      expect(block).not.toMatch(/\n {6}eventstoredb:\n/);
+      expect(block).toContain('EVENT_STORE: postgres');
+    }
   });
 
   it('refuses to run without its secrets, naming the missing one', () => {
@@ -62,6 +83,21 @@ function compose(args: string[], env: Record<string, string>): { status: number 
     expect(text.match(/healthcheck:/g)).toHaveLength(5);
     // Only nginx is published, on 443 and 80.
     expect([...text.matchAll(/published: (\d+)/g)].map((m) => m[1])).toEqual(['443', '80']);
+  });
+});
+
+describe('deploy/setup.sh and docker-compose.yml', () => {
+  it('hands every variable setup.sh writes (webhooks, Web Push and erasure keys included) to the chat replicas', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'setup-test-'));
+    execFileSync('mkdir', ['-p', path.join(dir, 'deploy')]);
+    execFileSync('cp', [path.join(root, 'deploy/setup.sh'), path.join(dir, 'deploy/setup.sh')]);
+    execFileSync('bash', [path.join(dir, 'deploy/setup.sh')], { cwd: dir, stdio: 'pipe' });
+    const written = [...readFileSync(path.join(dir, '.env'), 'utf8').matchAll(/^#? *([A-Z][A-Z0-9_]*)=/gm)].map((m) => m[1] as string);
+    expect(written).toEqual(expect.arrayContaining(['DATA_KEY_ENCRYPTION_KEY', 'VAPID_PUBLIC_KEY', 'VAPID_PRIVATE_KEY', 'WEBHOOK_URL', 'WEBHOOK_SECRET']));
+    const chatEnvironment = /x-chat: &chat\n[\s\S]*?\n {2}environment:\n((?: {4}.*\n|\s*\n)*)/.exec(readFileSync(composeFile, 'utf8'))?.[1] ?? '';
+    const passed = new Set([...chatEnvironment.matchAll(/^ {4}([A-Z][A-Z0-9_]*):/gm)].map((m) => m[1]));
+    // POSTGRES_PASSWORD reaches them inside DATABASE_URL.
+    expect(written.filter((name) => name !== 'POSTGRES_PASSWORD' && !passed.has(name))).toEqual([]);
   });
 });
 
@@ -95,5 +131,61 @@ describe('deploy/nginx/nginx.conf', () => {
     const setup = readFileSync(path.join(root, 'deploy/setup.sh'), 'utf8');
     expect(setup).toContain('-keyout "$certs/key.pem" -out "$certs/cert.pem"');
     expect(execFileSync('bash', ['-n', path.join(root, 'deploy/setup.sh')], { encoding: 'utf8' })).toBe('');
+  });
+});
+
+/** One service's lines in `docker-compose config` output. */
+function serviceBlock(config: string, name: string): string {
+  const start = config.indexOf(`\n  ${name}:\n`);
+  if (start < 0) throw new Error(`no service ${name} in the resolved file`);
+  const rest = config.slice(start + 1);
+  const end = rest.slice(1).search(/\n {2}\S|\n\S/);
+  return end < 0 ? rest : rest.slice(0, end + 2);
+}
+
+describe('the eventstoredb healthcheck of docker-compose.yml', () => {
+  // The command as written in the file (a JSON-compatible flow list), run by sh as Docker runs CMD-SHELL.
+  const file = readFileSync(composeFile, 'utf8');
+  const esdb = file.slice(file.indexOf('\n  eventstoredb:\n'));
+  const line = /\n {6}test: (\[.*\])\n/.exec(esdb)?.[1] ?? '[]';
+  const [kind, command] = JSON.parse(line) as [string, string];
+  const hasCurl = spawnSync('curl', ['--version']).status === 0;
+
+  let server: Server;
+  let info: string | null = null;
+  let port = 0;
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      if (req.url === '/info' && info !== null) res.writeHead(200, { 'content-type': 'application/json' }).end(info);
+      else res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as { port: number }).port;
+  });
+  afterAll(async () => {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  /** The exit status of the healthcheck against our stand-in for the node's HTTP port. */
+  async function healthcheck(): Promise<number | null> {
+    const child = spawn('sh', ['-c', command.replace('127.0.0.1:2113', `127.0.0.1:${port}`)], { stdio: 'ignore' });
+    return new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+  }
+
+  /** /info as EventStoreDB 24.10 writes it (InfoController.cs, Newtonsoft, indented). */
+  const infoOf = (state: string): string =>
+    JSON.stringify({ esVersion: '24.10.4.0', state, features: { projections: false }, authentication: null }, null, 2);
+
+  (hasCurl ? it : it.skip)('passes only when /info says the node is the leader (not when it is live but unelected, or down)', async () => {
+    expect(kind).toBe('CMD-SHELL');
+    expect(command).toContain('/info');
+    info = infoOf('leader');
+    expect(await healthcheck()).toBe(0);
+    for (const state of ['unknown', 'preleader', 'follower', 'shuttingdown']) {
+      info = infoOf(state);
+      expect(await healthcheck()).not.toBe(0);
+    }
+    info = null; // the HTTP server answers 404: not there yet
+    expect(await healthcheck()).not.toBe(0);
   });
 });

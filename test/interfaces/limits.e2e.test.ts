@@ -62,7 +62,7 @@ describe('per-user budgets', () => {
     for (const response of refused) {
       expect(response.headers.get('retry-after')).toBe('1');
       const body = (await response.json()) as { error: { code: string; message: string } };
-      expect(body.error).toEqual({ code: 'rate_limited', message: expect.stringMatching(/room commands/) });
+      expect(body.error).toEqual({ code: 'rate_limited', message: expect.stringMatching(/commands \(open, block/) });
     }
     // A message after the flood: the fan-out keeps the room's order, so every room frame the flood set off comes before it.
     const marker = await call(server.url, 'POST', `/api/rooms/${room.roomId}/messages`, { token: tokenFor(room.lenderId), json: { clientMessageId: randomUUID(), body: 'after the flood' } });

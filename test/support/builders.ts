@@ -11,6 +11,7 @@ import type {
   MessageSent,
   MessagesRead,
   OpenRoom,
+  PostNotice,
   ReopenRoom,
   RoomBlocked,
   RoomExpired,
@@ -110,6 +111,11 @@ export const aSendMessage = (o: Partial<SendMessage['data']> = {}): SendMessage 
     now: at(MINUTE),
     ...o,
   },
+});
+
+export const aPostNotice = (o: Partial<PostNotice['data']> = {}): PostNotice => ({
+  type: 'PostNotice',
+  data: { roomId: ROOM_ID, clientNoticeId: 'notice-1', text: 'Booking confirmed for Saturday', messageId: 'notice-msg-1', now: at(MINUTE), ...o },
 });
 
 export const aMarkRead = (o: Partial<MarkRead['data']> = {}): MarkRead => ({

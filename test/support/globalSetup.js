@@ -4,7 +4,8 @@
  *     container engine exists; else the local server on 127.0.0.1:5432; else none
  *     (the PostgreSQL cases then run on embedded PGlite, and say so).
  *   EventStoreDB: EVENTSTORE_CONNECTION_STRING if set; else a Testcontainers
- *     EventStoreDB where an engine exists; else the suite is skipped with one line why.
+ *     EventStoreDB where an engine exists (ready once it is the leader); else, or when
+ *     that container cannot start, the suite is skipped with one line why.
  * Plain JavaScript: Jest loads it before any transform is set up.
  */
 const { Client } = require('pg');
@@ -34,6 +35,25 @@ async function containerEngine() {
   }
 }
 
+/**
+ * An in-memory EventStoreDB 24.10, ready once it is the leader: /health/live answers as
+ * soon as the HTTP server is up, while appends still get "Server Is Not Ready" until the
+ * node has elected itself; /info names its state (`"state": "leader"`).
+ */
+async function startEventStoreDb() {
+  const { GenericContainer, Wait } = require('testcontainers');
+  return new GenericContainer('eventstore/eventstore:24.10')
+    .withEnvironment({ EVENTSTORE_INSECURE: 'true', EVENTSTORE_RUN_PROJECTIONS: 'None', EVENTSTORE_MEM_DB: 'true' })
+    .withExposedPorts(2113)
+    .withWaitStrategy(
+      Wait.forHttp('/info', 2113)
+        .forStatusCode(200)
+        .forResponsePredicate((body) => /"state"\s*:\s*"leader"/.test(body)),
+    )
+    .withStartupTimeout(120_000)
+    .start();
+}
+
 module.exports = async function globalSetup() {
   const say = (line) => process.stdout.write(`\n[test setup] ${line}`);
   const engine = await containerEngine();
@@ -59,15 +79,17 @@ module.exports = async function globalSetup() {
     process.env.TEST_EVENTSTORE_CONNECTION_STRING = process.env.EVENTSTORE_CONNECTION_STRING;
     say('EventStoreDB: EVENTSTORE_CONNECTION_STRING');
   } else if (engine === true) {
-    const { GenericContainer, Wait } = require('testcontainers');
-    const container = await new GenericContainer('eventstore/eventstore:24.10')
-      .withEnvironment({ EVENTSTORE_INSECURE: 'true', EVENTSTORE_RUN_PROJECTIONS: 'None', EVENTSTORE_MEM_DB: 'true' })
-      .withExposedPorts(2113)
-      .withWaitStrategy(Wait.forHttp('/health/live', 2113).forStatusCode(204))
-      .start();
-    globalThis.__chatContainers.push(container);
-    process.env.TEST_EVENTSTORE_CONNECTION_STRING = `esdb://${container.getHost()}:${container.getMappedPort(2113)}?tls=false`;
-    say('EventStoreDB: a Testcontainers eventstore/eventstore:24.10');
+    const container = await startEventStoreDb().catch((error) => {
+      process.env.TEST_EVENTSTORE_SKIP_REASON = `the eventstore/eventstore:24.10 container did not start: ${String(error && error.message ? error.message : error).split('\n')[0]}`;
+      return null;
+    });
+    if (container !== null) {
+      globalThis.__chatContainers.push(container);
+      process.env.TEST_EVENTSTORE_CONNECTION_STRING = `esdb://${container.getHost()}:${container.getMappedPort(2113)}?tls=false`;
+      say('EventStoreDB: a Testcontainers eventstore/eventstore:24.10, leader elected');
+    } else {
+      say(`EventStoreDB suite skipped: ${process.env.TEST_EVENTSTORE_SKIP_REASON}`);
+    }
   } else {
     process.env.TEST_EVENTSTORE_SKIP_REASON = `EVENTSTORE_CONNECTION_STRING is not set and Testcontainers cannot start EventStoreDB (${engine})`;
     say(`EventStoreDB suite skipped: ${process.env.TEST_EVENTSTORE_SKIP_REASON}`);

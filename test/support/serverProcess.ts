@@ -49,7 +49,7 @@ export function spawnServer(database: TestDatabase, env: Record<string, string> 
           continue;
         }
         if ((entry.level ?? 0) >= 50) log += `${line}\n`;
-        if (entry.msg === 'chat service listening' && typeof entry.port === 'number') {
+        if (typeof entry.msg === 'string' && entry.msg.startsWith('chat service listening') && typeof entry.port === 'number') {
           clearTimeout(timer);
           resolve({ url: `http://127.0.0.1:${entry.port}`, child, exited, output: () => log });
         }

@@ -63,6 +63,20 @@ export interface Room {
   lastMessage: Message | null;
   unreadCount: number;
   lastReadSeq: Record<string, number>;
+  /** You blocked the other participant in this room. */
+  blockedByMe: boolean;
+  /** The other participant blocked you in this room: your sends fail with `blocked`. */
+  blockedMe: boolean;
+  /** Names and pictures by user id, from the users' tokens (`name`, `picture` claims); a participant nothing is known of is absent. */
+  participants: Record<string, Participant>;
+}
+
+/** What is known of a participant: each field absent when unknown. */
+export interface Participant {
+  /** 1–64 characters. */
+  name?: string;
+  /** An https URL. */
+  picture?: string;
 }
 
 // HTTP bodies

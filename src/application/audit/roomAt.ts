@@ -1,4 +1,5 @@
-import { evolveRoom, initialRoomState, isRoomEventType, roomStreamName, type Message, type RoomEvent, type RoomState } from '../../domain/room';
+import { decodeRoomEvent } from '../../domain/events';
+import { evolveRoom, initialRoomState, roomStreamName, type Message, type RoomState } from '../../domain/room';
 import type { EventStore } from '../ports/eventStore';
 import { noMessageReader, type AuditMessageReader } from '../privacy/auditContent';
 import { streamEvents } from './records';
@@ -47,8 +48,8 @@ export async function roomAt(
   for await (const event of streamEvents(eventStore, roomStreamName(roomId))) {
     seen = true;
     if (Date.parse(String(event.metadata.recordedAt)) > at.getTime()) break;
-    if (!isRoomEventType(event.type)) continue;
-    const roomEvent = { type: event.type, data: event.data } as RoomEvent;
+    const roomEvent = decodeRoomEvent(event);
+    if (roomEvent === null) continue;
     const before = state.status;
     state = evolveRoom(state, roomEvent);
     if (roomEvent.type === 'MessageSent' && before !== 'none') {

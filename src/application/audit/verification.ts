@@ -1,5 +1,5 @@
 import { ANCHOR_STREAM } from '../../domain/audit';
-import { roomStreamName } from '../../domain/room';
+import { roomIdOfStream, roomStreamName } from '../../domain/streams';
 import type { EventStore } from '../ports/eventStore';
 import type { AnchorLedger } from './anchors';
 import { ChainChecker, type ChainProblem } from './chainChecker';
@@ -17,8 +17,6 @@ export interface StreamVerdict {
   verified: boolean;
   problem: ChainProblem | null;
 }
-
-export const roomIdOfStream = (streamId: string): string | null => (streamId.startsWith('room-') ? streamId.slice(5) : null);
 
 /**
  * One stream checked: its hash chain, then against its latest anchor. The stream is read

@@ -1,12 +1,12 @@
 import type { Logger } from '../ports/logger';
-import type { SharedBuckets } from '../ports/sharedBuckets';
+import type { SharedBuckets, UnspentTokens } from '../ports/sharedBuckets';
 import { TokenBuckets } from './tokenBuckets';
 
 /**
  * What a user may do how often: every command and every costly frame draws from one
  * of these budgets, over HTTP and WebSocket alike. docs/limits.md is the table.
  * - `send`: HTTP sends and `send` frames (SEND_RATE_LIMIT);
- * - `command`: opening a room, blocking and unblocking (COMMAND_RATE_LIMIT);
+ * - `command`: opening a room, blocking and unblocking, push subscribing (COMMAND_RATE_LIMIT);
  * - `read`: marking read, HTTP or `read` frames (READ_RATE_LIMIT);
  * - `resume`: `resume` frames, each a replay from the read model (RESUME_RATE_LIMIT);
  * - `typing`: `typing` frames over all of a user's rooms (TYPING_RATE_LIMIT); on top,
@@ -23,21 +23,39 @@ export interface BudgetSettings {
 
 const nouns: Record<BudgetKind, string> = {
   send: 'messages',
-  command: 'room commands (open, block, unblock)',
+  command: 'commands (open, block, unblock, push subscribe)',
   read: 'read marks',
   resume: 'resumes',
   typing: 'typing signals',
 };
 
 /**
+ * How long this process may keep tokens it took from a shared bucket before the unspent
+ * ones go back: what bounds both what a lease can over-admit and what it can keep from
+ * the user's other processes.
+ */
+export const LEASE_MS = 1000;
+
+/** Tokens of a shared bucket this process took and has not spent yet. */
+interface Lease {
+  tokens: number;
+  expiresAt: number;
+  burst: number;
+}
+
+/**
  * The per-user budgets of this process, and the shared send budget when several
  * processes may serve one user. Checking here first means a flood is refused without
- * a database round trip; only what passes here asks the shared bucket.
+ * a database round trip; only what passes here asks the shared bucket, and then for a
+ * lease of several tokens that the next operations spend here (docs/limits.md).
  */
 export class UserBudgets {
   private readonly here: Record<BudgetKind, TokenBuckets>;
   private readonly typedAt = new Map<string, number>();
   private checksSincePrune = 0;
+  private readonly leases = new Map<string, Lease>();
+  private readonly asking = new Map<string, Promise<number>>();
+  private settledAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     readonly settings: BudgetSettings,
@@ -46,6 +64,8 @@ export class UserBudgets {
       shared?: SharedBuckets | null;
       /** The budgets that must hold across processes. */
       sharedKinds?: readonly BudgetKind[];
+      /** Tokens asked of the shared bucket at once; default half the rate a second (1 turns leases off). */
+      leaseSize?: (ratePerSecond: number) => number;
       logger?: Logger;
       now?: () => number;
     } = {},
@@ -70,20 +90,93 @@ export class UserBudgets {
   }
 
   /**
-   * The cross-process bucket, for a kind that has one; true otherwise. A shared store
-   * that fails lets the operation through (logged): the command itself then meets the
-   * same database, and a limiter must not be what takes the service down.
+   * The cross-process bucket, for a kind that has one; true otherwise. Spends a token
+   * this process already leased, or asks the shared store for a new lease. A shared
+   * store that fails lets the operation through (logged): the command itself then meets
+   * the same database, and a limiter must not be what takes the service down.
    */
   async takeShared(kind: BudgetKind, userId: string): Promise<boolean> {
     const shared = this.options.shared;
     const rate = this.settings.perSecond[kind];
     if (shared == null || rate === 0 || !(this.options.sharedKinds ?? []).includes(kind)) return true;
-    try {
-      return await shared.take(`${kind}:${userId}`, rate, rate * 2);
-    } catch (error) {
-      this.options.logger?.warn({ err: error, kind }, 'shared rate limit unavailable; letting the operation through');
-      return true;
+    const key = `${kind}:${userId}`;
+    this.settleLeases(shared);
+    for (;;) {
+      if (this.spendLeased(key)) return true;
+      // One lease request per key at a time: concurrent operations wait for it and share
+      // what it brings, rather than each leasing tokens the others then leave unspent.
+      const pending = this.asking.get(key);
+      if (pending !== undefined) {
+        if ((await pending) === 0) return false;
+        continue;
+      }
+      const ask = this.lease(shared, key, rate);
+      this.asking.set(key, ask);
+      let granted: number;
+      try {
+        granted = await ask;
+      } finally {
+        this.asking.delete(key);
+      }
+      // -1: the store failed, let it through (see above); 0: the budget is spent.
+      if (granted <= 0) return granted < 0;
     }
+  }
+
+  /** Asks the shared store for a lease on `key`: the tokens granted (-1 when it failed). */
+  private async lease(shared: SharedBuckets, key: string, rate: number): Promise<number> {
+    const burst = rate * 2;
+    const want = Math.max(1, Math.floor((this.options.leaseSize ?? defaultLeaseSize)(rate)));
+    try {
+      const granted = await shared.takeUpTo(key, rate, burst, want);
+      if (granted < 1) return 0;
+      const lease = this.leases.get(key);
+      const expiresAt = this.now + LEASE_MS;
+      if (lease === undefined || lease.expiresAt <= this.now) {
+        if (lease !== undefined && lease.tokens >= 1) this.giveBack(shared, [{ key, tokens: lease.tokens, burst }]);
+        this.leases.set(key, { tokens: granted, expiresAt, burst });
+      } else {
+        lease.tokens += granted;
+        lease.expiresAt = expiresAt;
+      }
+      return granted;
+    } catch (error) {
+      this.options.logger?.warn({ err: error, key }, 'shared rate limit unavailable; letting the operation through');
+      return -1;
+    }
+  }
+
+  private spendLeased(key: string): boolean {
+    const lease = this.leases.get(key);
+    if (lease === undefined || lease.tokens < 1 || lease.expiresAt <= this.now) return false;
+    lease.tokens -= 1;
+    return true;
+  }
+
+  /**
+   * Gives back, in one statement, what expired leases did not spend, so the user's other
+   * processes can have it. Run from takeShared at most four times a lease period, not on
+   * a timer: an idle process holds nothing worth returning for long (buckets refill
+   * within seconds anyway).
+   */
+  settleLeases(shared: SharedBuckets | null | undefined = this.options.shared, force = false): Promise<void> {
+    const now = this.now;
+    if (shared == null || (!force && now - this.settledAt < LEASE_MS / 4)) return Promise.resolve();
+    this.settledAt = now;
+    const unspent: UnspentTokens[] = [];
+    for (const [key, lease] of this.leases) {
+      if (!force && lease.expiresAt > now) continue;
+      this.leases.delete(key);
+      if (lease.tokens >= 1) unspent.push({ key, tokens: lease.tokens, burst: lease.burst });
+    }
+    return this.giveBack(shared, unspent);
+  }
+
+  private giveBack(shared: SharedBuckets, unspent: UnspentTokens[]): Promise<void> {
+    if (unspent.length === 0) return Promise.resolve();
+    return shared.giveBack(unspent).catch((error: unknown) => {
+      this.options.logger?.warn({ err: error }, 'giving back unspent send tokens failed');
+    });
   }
 
   /** Both: this process's bucket, then the shared one. */
@@ -121,4 +214,9 @@ export class UserBudgets {
     const now = this.now;
     for (const [key, at] of this.typedAt) if (now - at >= this.settings.typingIntervalMs) this.typedAt.delete(key);
   }
+}
+
+/** Half a second's worth: a person's sends come in twos and threes, a benchmark's steadily. */
+function defaultLeaseSize(ratePerSecond: number): number {
+  return Math.ceil(ratePerSecond / 2);
 }

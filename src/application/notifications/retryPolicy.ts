@@ -41,12 +41,18 @@ export function parseRetryAfter(header: string | null, now: Date): number | null
   return Math.max(0, date - now.getTime());
 }
 
+/** The longest wait a receiver's Retry-After can ask for; past it the backoff's own ceiling rules. */
+export const MAX_RETRY_AFTER_MS = MAX_DELAY_MS;
+
 /**
- * When to try again, or null to give up (dead letter): the receiver's Retry-After
- * when it sent one, else the backoff; given up when that would fall past `retryUntil`.
+ * When to try again, or null to give up (dead letter): the backoff, or the receiver's
+ * Retry-After when it asks for longer (up to MAX_RETRY_AFTER_MS). A Retry-After shorter
+ * than the backoff (`0`) cannot make the service hammer a receiver; given up when the
+ * next attempt would fall past `retryUntil`.
  */
 export function nextAttemptAt(options: { attempt: number; now: Date; retryUntil: Date; retryAfterMs: number | null; random?: () => number }): Date | null {
-  const delay = options.retryAfterMs ?? backoffMs(options.attempt, options.random);
+  const backoff = backoffMs(options.attempt, options.random);
+  const delay = options.retryAfterMs === null ? backoff : Math.min(Math.max(options.retryAfterMs, backoff), Math.max(MAX_RETRY_AFTER_MS, backoff));
   const at = new Date(options.now.getTime() + delay);
   return at.getTime() > options.retryUntil.getTime() ? null : at;
 }

@@ -57,7 +57,8 @@ export function webhookEventFor(
     }
     case 'MessageSent': {
       const d = event.data;
-      if (room === null) return null;
+      // A notice is the marketplace's own message: it is not told of it again.
+      if (room === null || d.kind === 'notice') return null;
       return {
         type: 'message.created',
         roomId: d.roomId,

@@ -13,6 +13,18 @@ export interface RoomView {
   lastMessage: MessageView | null;
   unreadCount: number;
   lastReadSeq: Record<string, number>;
+  /** The viewer blocked the other participant in this room. */
+  blockedByMe: boolean;
+  /** The other participant blocked the viewer in this room. */
+  blockedMe: boolean;
+  /** The participants' names and pictures as their tokens last said; a user nothing is known of is absent. */
+  participants: Record<string, ParticipantProfile>;
+}
+
+/** What is known of a participant: each field absent when unknown. */
+export interface ParticipantProfile {
+  name?: string;
+  picture?: string;
 }
 
 export interface PostView {

@@ -1,5 +1,6 @@
-import { postDecider, postStreamName, type PostEvent, type PostState } from '../../domain/post';
-import { handleCommand, toDomainEvent, type CommandHandlerDeps } from '../handleCommand';
+import { evolveStored } from '../../domain/events';
+import { postDecider, postStreamName, type PostState } from '../../domain/post';
+import { handleCommand, type CommandHandlerDeps } from '../handleCommand';
 
 export interface UpsertPostResult {
   /** False when the post was recorded as it is already: nothing new was written. */
@@ -30,7 +31,7 @@ export function makePostCommands(deps: CommandHandlerDeps) {
     /** The post as recorded, read from its stream so a post upserted a moment ago is found. */
     async loadPost(postId: string): Promise<PostState> {
       const events = await deps.eventStore.readStream(postStreamName(postId));
-      return events.map((e) => toDomainEvent<PostEvent>(e)).reduce(postDecider.evolve, postDecider.initialState());
+      return events.reduce((state, e) => evolveStored(postDecider.evolve, state, e), postDecider.initialState());
     },
   };
 }

@@ -1,3 +1,4 @@
+import { decodeRoomEvent } from '../../domain/events';
 import { PostNotFoundError } from '../../domain/post';
 import {
   isParticipant,
@@ -14,6 +15,7 @@ import {
   type RoomCommand,
   type RoomEvent,
   type RoomState,
+  SYSTEM_SENDER,
 } from '../../domain/room';
 import { StreamCommandHandler, type CommandHandlerDeps, type CommandResult } from '../handleCommand';
 import type { PrecedingEvent } from '../live/liveFeed';
@@ -101,10 +103,12 @@ export function makeRoomCommands(deps: RoomCommandDeps) {
   const rooms = new StreamCommandHandler<RoomState, RoomCommand, RoomEvent>(deps, roomDecider, {
     ...(privacy !== undefined
       ? {
-          // A send's body is sealed under its sender's key in the room before it is hashed and stored.
+          // A message's body is sealed under its sender's key in the room (the marketplace's
+          // notices under "system"'s) before it is hashed and stored.
           encoderFor: async (command: RoomCommand) => {
-            if (command.type !== 'SendMessage') return undefined;
-            const key = await privacy.keys.keyFor(command.data.roomId, command.data.senderId);
+            const sender = command.type === 'SendMessage' ? command.data.senderId : command.type === 'PostNotice' ? SYSTEM_SENDER : null;
+            if (sender === null) return undefined;
+            const key = await privacy.keys.keyFor(command.data.roomId, sender);
             return (event: RoomEvent) => (event.type === 'MessageSent' ? sealMessage(event.data, key) : event.data);
           },
         }
@@ -154,7 +158,8 @@ export function makeRoomCommands(deps: RoomCommandDeps) {
     if (recent !== undefined) return recent;
     if (result.repeated && result.appended !== null) {
       const [original] = await deps.eventStore.readStream(roomStreamName(room.roomId), { fromRevision: result.appended.nextExpectedRevision, maxCount: 1 });
-      if (original?.type === 'MessageSent') return original.data as Message;
+      const event = original === undefined ? null : decodeRoomEvent(original);
+      if (event?.type === 'MessageSent') return event.data;
     }
     throw new Error('a sent message is missing from its room');
   };
@@ -190,6 +195,17 @@ export function makeRoomCommands(deps: RoomCommandDeps) {
         actor.userId,
       );
       const message = toMessageView(await sentMessage(result, actor.userId, input.clientMessageId), messageView);
+      return { message, created: result.newEvents.length > 0, checkpoint: result.checkpoint };
+    },
+
+    /** The marketplace posts a notice into a room; the same clientNoticeId again returns the original. */
+    async postNotice(input: { roomId: string; clientNoticeId: string; text: string }, correlationId: string): Promise<SendMessageResult> {
+      const result = await run(
+        input.roomId,
+        { type: 'PostNotice', data: { ...input, messageId: deps.ids.newId(), now: deps.clock.now() } },
+        { actorId: 'system:marketplace', correlationId },
+      );
+      const message = toMessageView(await sentMessage(result, SYSTEM_SENDER, input.clientNoticeId), messageView);
       return { message, created: result.newEvents.length > 0, checkpoint: result.checkpoint };
     },
 

@@ -49,9 +49,4 @@ export type AuditAnchored = Event<
 
 export type AuditEvent = AuditAccessed | AuditAnchored;
 
-export const ANCHOR_STREAM = 'audit-anchors';
-
-/** One access stream a day keeps each stream short enough to read whole. */
-export const auditAccessStreamName = (day: Date): string => `audit-access-${day.toISOString().slice(0, 10)}`;
-
-export const isAuditStream = (streamId: string): boolean => streamId.startsWith('audit-');
+export { ANCHOR_STREAM, auditAccessStreamName } from '../streams';

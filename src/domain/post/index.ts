@@ -29,6 +29,6 @@ export const postDecider: Decider<PostState, UpsertPost, PostEvent> = {
   decide: upsertPost,
 };
 
-export const postStreamName = (postId: string): string => `post-${postId}`;
+export { postStreamName } from '../streams';
 
 export const POST_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;

@@ -11,6 +11,12 @@ export type SendMessage = Command<
   { roomId: string; senderId: string; clientMessageId: string; body: string; messageId: string; now: Date }
 >;
 
+/** The marketplace posts a notice into the room ("Booking confirmed for Saturday"): a message of kind `notice`. */
+export type PostNotice = Command<
+  'PostNotice',
+  { roomId: string; clientNoticeId: string; text: string; messageId: string; now: Date }
+>;
+
 export type MarkRead = Command<'MarkRead', { roomId: string; userId: string; upToSeq: number; now: Date }>;
 
 export type BlockParticipant = Command<'BlockParticipant', { roomId: string; userId: string; now: Date }>;
@@ -25,6 +31,7 @@ export type ReopenRoom = Command<'ReopenRoom', { roomId: string; userId: string;
 export type RoomCommand =
   | OpenRoom
   | SendMessage
+  | PostNotice
   | MarkRead
   | BlockParticipant
   | UnblockParticipant

@@ -3,6 +3,7 @@ import type {
   ExpireRoom,
   MarkRead,
   OpenRoom,
+  PostNotice,
   ReopenRoom,
   RoomCommand,
   SendMessage,
@@ -10,6 +11,7 @@ import type {
 } from './commands';
 import { BlockedError, InvalidCommandError, OwnPostError, RoomExpiredError, RoomNotFoundError } from './errors';
 import type { MessageSent, MessagesRead, RoomBlocked, RoomEvent, RoomExpired, RoomOpened, RoomReopened, RoomUnblocked } from './events';
+import { SYSTEM_SENDER } from './messageView';
 import { blockedBy, type ExistingRoom, isParticipant, otherParticipant, recentMessage, type RoomState } from './state';
 
 export const MAX_BODY_CHARACTERS = 4000;
@@ -23,6 +25,8 @@ export function decideRoom(command: RoomCommand, state: RoomState): RoomEvent[] 
       return reopenRoom(command, state);
     case 'SendMessage':
       return sendMessage(command, state);
+    case 'PostNotice':
+      return postNotice(command, state);
     case 'MarkRead':
       return markRead(command, state);
     case 'BlockParticipant':
@@ -87,6 +91,35 @@ export function sendMessage(command: SendMessage, state: RoomState): MessageSent
         body: c.body,
         clientMessageId: c.clientMessageId,
         sentAt: c.now.toISOString(),
+      },
+    },
+  ];
+}
+
+/**
+ * The marketplace's notice: a message of kind `notice` from "system" in the room's
+ * sequence. Like a send, a retry (same clientNoticeId) returns the original and an expired
+ * room refuses it; blocks between the participants do not concern the marketplace.
+ */
+export function postNotice(command: PostNotice, state: RoomState): MessageSent[] {
+  const c = command.data;
+  if (state.status === 'none') throw new RoomNotFoundError(c.roomId);
+  if (recentMessage(state, SYSTEM_SENDER, c.clientNoticeId) !== undefined) return [];
+  requireId('clientNoticeId', c.clientNoticeId);
+  requireValidText('text', c.text);
+  if (state.status === 'expired') throw new RoomExpiredError(state.roomId);
+  return [
+    {
+      type: 'MessageSent',
+      data: {
+        roomId: state.roomId,
+        messageId: c.messageId,
+        seq: state.lastSeq + 1,
+        senderId: SYSTEM_SENDER,
+        body: c.text,
+        clientMessageId: c.clientNoticeId,
+        sentAt: c.now.toISOString(),
+        kind: 'notice',
       },
     },
   ];
@@ -159,10 +192,12 @@ function reopened(room: ExistingRoom, userId: string, now: Date): RoomReopened {
 }
 
 function requireClientMessageId(clientMessageId: string): void {
-  const characters = codePoints(clientMessageId);
-  if (characters < 1 || characters > 128) {
-    throw new InvalidCommandError('clientMessageId', 'must be 1 to 128 characters');
-  }
+  requireId('clientMessageId', clientMessageId);
+}
+
+function requireId(field: string, id: string): void {
+  const characters = codePoints(id);
+  if (characters < 1 || characters > 128) throw new InvalidCommandError(field, 'must be 1 to 128 characters');
 }
 
 /**
@@ -171,12 +206,16 @@ function requireClientMessageId(clientMessageId: string): void {
  * cannot be stored as UTF-8, and NUL, which PostgreSQL text cannot hold.
  */
 export function requireValidBody(body: string): void {
-  if (typeof body !== 'string') throw new InvalidCommandError('body', 'must be a string');
-  if (!body.isWellFormed()) throw new InvalidCommandError('body', 'must be valid Unicode text');
-  if (body.includes('\u0000')) throw new InvalidCommandError('body', 'must not contain NUL characters');
+  requireValidText('body', body);
+}
+
+function requireValidText(field: string, body: string): void {
+  if (typeof body !== 'string') throw new InvalidCommandError(field, 'must be a string');
+  if (!body.isWellFormed()) throw new InvalidCommandError(field, 'must be valid Unicode text');
+  if (body.includes('\u0000')) throw new InvalidCommandError(field, 'must not contain NUL characters');
   const characters = codePoints(body);
   if (characters < 1 || characters > MAX_BODY_CHARACTERS) {
-    throw new InvalidCommandError('body', `must be 1 to ${MAX_BODY_CHARACTERS} characters`);
+    throw new InvalidCommandError(field, `must be 1 to ${MAX_BODY_CHARACTERS} characters`);
   }
 }
 

@@ -59,19 +59,5 @@ export type RoomEvent =
 
 export type RoomEventType = RoomEvent['type'];
 
-export const roomEventTypes: readonly RoomEventType[] = [
-  'RoomOpened',
-  'MessageSent',
-  'MessagesRead',
-  'RoomBlocked',
-  'RoomUnblocked',
-  'RoomExpired',
-  'RoomReopened',
-];
-
-export function isRoomEventType(type: string): type is RoomEventType {
-  return (roomEventTypes as readonly string[]).includes(type);
-}
-
 /** One message as recorded; its public shape is MessageView (messageView.ts). */
 export type Message = MessageSent['data'];

@@ -17,4 +17,4 @@ export const roomDecider: Decider<RoomState, RoomCommand, RoomEvent> = {
   decide: decideRoom,
 };
 
-export const roomStreamName = (roomId: string): string => `room-${roomId}`;
+export { roomStreamName } from '../streams';

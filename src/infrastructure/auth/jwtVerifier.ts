@@ -1,5 +1,6 @@
 import jwt, { type JwtPayload } from 'jsonwebtoken';
 import { InvalidTokenError, type Principal, type TokenVerifier } from '../../application/ports/auth';
+import type { UserProfile } from '../../application/ports/userProfiles';
 import type { Config } from '../../config';
 
 /**
@@ -44,6 +45,36 @@ export class JwtVerifier implements TokenVerifier {
     if (roles !== undefined && (!Array.isArray(roles) || !roles.every((r) => typeof r === 'string'))) {
       throw new InvalidTokenError('roles claim must be an array of strings');
     }
-    return { userId: sub, roles: (roles as string[] | undefined) ?? [], expiresAt: new Date(payload.exp * 1000) };
+    return { userId: sub, roles: (roles as string[] | undefined) ?? [], expiresAt: new Date(payload.exp * 1000), profile: profileOf(payload) };
+  }
+}
+
+/**
+ * The OIDC `name` and `picture` claims, when usable: a name of 1–64 characters (after
+ * trimming; no control characters), a picture that is an https URL without credentials.
+ * A claim that is not usable counts as absent: it never costs the user their token.
+ */
+export function profileOf(payload: Record<string, unknown>): UserProfile | null {
+  if (payload.name === undefined && payload.picture === undefined) return null;
+  return { name: usableName(payload.name), picture: usablePicture(payload.picture) };
+}
+
+function usableName(claim: unknown): string | null {
+  if (typeof claim !== 'string') return null;
+  const name = claim.trim();
+  const length = [...name].length;
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
+  if (length < 1 || length > 64 || !name.isWellFormed() || /[\u0000-\u001f\u007f-\u009f]/.test(name)) return null;
+  return name;
+}
+
+function usablePicture(claim: unknown): string | null {
+  if (typeof claim !== 'string' || claim.length > 2048) return null;
+  try {
+    const url = new URL(claim);
+    if (url.protocol !== 'https:' || url.username !== '' || url.password !== '') return null;
+    return url.href;
+  } catch {
+    return null;
   }
 }

@@ -10,6 +10,8 @@ import { makeRoomCommands, type RoomCommands } from '../../application/room/room
 import { sweepExpiredRooms } from '../../application/room/sweepExpiredRooms';
 import { LiveFeed } from '../../application/live/liveFeed';
 import type { TokenVerifier } from '../../application/ports/auth';
+import { ProfileNotingVerifier } from '../../application/identity/profileNotingVerifier';
+import { SqlUserProfiles } from '../identity/sqlUserProfiles';
 import { JwtVerifier } from '../auth/jwtVerifier';
 import type { ChatQueries } from '../../application/ports/readModels';
 import { isPostgresCheckpoint, PostgresEventStore } from '../eventStore/postgresEventStore';
@@ -178,8 +180,15 @@ export function buildContainer(options: ContainerOptions): Container {
     );
 
   container
+    .bind<SqlUserProfiles>(TYPES.UserProfiles)
+    .toResolvedValue((db: SqlDatabase, logger: Logger) => new SqlUserProfiles(db, logger), [TYPES.SqlDatabase, TYPES.Logger]);
+
+  container
     .bind<TokenVerifier>(TYPES.TokenVerifier)
-    .toResolvedValue((config: Config) => new JwtVerifier(config.jwt), [TYPES.Config]);
+    .toResolvedValue(
+      (config: Config, profiles: SqlUserProfiles) => new ProfileNotingVerifier(new JwtVerifier(config.jwt), profiles),
+      [TYPES.Config, TYPES.UserProfiles],
+    );
 
   container
     .bind<RoomDirectory>(TYPES.RoomDirectory)

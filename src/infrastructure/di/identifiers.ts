@@ -14,6 +14,7 @@ export const TYPES = {
   RoomCommands: Symbol.for('RoomCommands'),
   PostCommands: Symbol.for('PostCommands'),
   ChatQueries: Symbol.for('ChatQueries'),
+  UserProfiles: Symbol.for('UserProfiles'),
   ProjectionRunner: Symbol.for('ProjectionRunner'),
   LiveFeed: Symbol.for('LiveFeed'),
   TokenVerifier: Symbol.for('TokenVerifier'),

@@ -1,12 +1,10 @@
 import {
   BACKWARDS,
-  DeadlineExceededError,
   END,
   EventStoreDBClient,
   FORWARDS,
   START,
   StreamNotFoundError,
-  UnavailableError,
   WrongExpectedVersionError,
   excludeSystemEvents,
   jsonEvent,
@@ -30,8 +28,29 @@ import type {
   SubscriptionStart,
 } from '../../application/ports/eventStore';
 import { WrongExpectedRevisionError } from '../../application/ports/eventStore';
-import { UnavailableError as ServiceUnavailableError } from '../../application/unavailable';
+// The client's unary append (one gRPC call per append), not its batch append: see below.
+import { append as unaryAppend } from '@eventstore/db-client/dist/streams/appendToStream/append';
+import { clockSkewWarning, readServerClock } from './eventStoreDbClock';
+import { asServiceError, isRetryableAppendFailure } from './eventStoreDbFailures';
+import { watched } from './eventStoreDbWatchdog';
 import { interruptibleSleep } from './interruptibleSleep';
+
+export { isRetryableAppendFailure } from './eventStoreDbFailures';
+
+export interface EventStoreDbOptions {
+  /** Events per `$all` read. Default 500. */
+  readBatchSize?: number;
+  /** The longest pause between two resubscriptions. Default 5 s. */
+  maxBackoffMs?: number;
+  /** The pause before the first resend of an append that got no answer (doubling after). Default 100 ms. */
+  appendRetryDelayMs?: number;
+  /** The gRPC deadline of one append attempt. Default 10 s. */
+  appendDeadlineMs?: number;
+  /** A read that gets nothing from the server for this long is abandoned as `unavailable`. Default 10 s. */
+  readIdleTimeoutMs?: number;
+  /** How long a subscription may hear nothing before it checks that the server still answers. Default 15 s. */
+  subscriptionWatchdogMs?: number;
+}
 
 /**
  * The event store on EventStoreDB (gRPC client `@eventstore/db-client` 6). This file is
@@ -54,13 +73,28 @@ import { interruptibleSleep } from './interruptibleSleep';
  * stream's *current* revision, or with `any` once the server has forgotten the id — both
  * write it again.
  *
+ * Appends go through the client's unary `append`, never its `batchAppend` (which
+ * `client.appendToStream` picks on any server that offers it). The batch path keeps one
+ * process-wide map of waiting appends: a broken connection empties it, and a reply that
+ * comes afterwards throws a TypeError inside a stream handler, while a queued write
+ * rejected under load becomes an unhandled rejection — on Node 20 both end the process
+ * (fixed upstream only in `@kurrent/kurrentdb-client`). The unary call has its own
+ * callback and its own relative deadline (`grpc-timeout`), so neither fault, nor the
+ * batch path's absolute deadline compared with the server's clock, can reach us.
+ *
+ * Every read is watched (`watched`): the client reads with no deadline at all.
+ *
  * System events (`$`-types, links, `$`-streams) never leave this adapter.
  */
 export class EventStoreDbEventStore implements EventStore {
   constructor(
     private readonly client: EventStoreDBClient,
-    private readonly options: { readBatchSize?: number; maxBackoffMs?: number; appendRetryDelayMs?: number } = {},
+    private readonly options: EventStoreDbOptions = {},
   ) {}
+
+  private get readIdleTimeoutMs(): number {
+    return this.options.readIdleTimeoutMs ?? 10_000;
+  }
 
   static connect(connectionString: string): EventStoreDbEventStore {
     return new EventStoreDbEventStore(EventStoreDBClient.connectionString(connectionString));
@@ -69,30 +103,29 @@ export class EventStoreDbEventStore implements EventStore {
   /**
    * Connects and asks the server for the head of its log once, so a wrong address, a
    * TLS mismatch or a server that is down stops start-up with one line, instead of
-   * surfacing later as failed appends and a silent projection.
+   * surfacing later as failed appends and a silent projection. Then compares the
+   * server's clock with ours and hands `warn` a line when they differ by more than a
+   * second (docs/event-store.md, "Clocks").
    */
-  static async open(connectionString: string, probeTimeoutMs = 10_000): Promise<EventStoreDbEventStore> {
-    const store = EventStoreDbEventStore.connect(connectionString);
-    let cancel: () => void = () => undefined;
-    let timer: NodeJS.Timeout | undefined;
+  static async open(
+    connectionString: string,
+    probeTimeoutMs = 10_000,
+    warn: (message: string) => void = () => undefined,
+    options: EventStoreDbOptions = {},
+  ): Promise<EventStoreDbEventStore> {
+    const store = new EventStoreDbEventStore(EventStoreDBClient.connectionString(connectionString), options);
     try {
-      // The read's own deadline does not cover the client's first call (it asks the
-      // server what it supports, with no deadline): a server that accepts the
-      // connection and never answers would hold start-up for ever without this timer.
-      const timedOut = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => {
-          cancel();
-          reject(new Error(`no answer within ${probeTimeoutMs} ms`));
-        }, probeTimeoutMs);
-      });
-      await Promise.race([store.headPosition((c) => (cancel = c), probeTimeoutMs), timedOut]);
+      // The client reads with no deadline: the head read is watched instead, so a
+      // server that accepts the connection and never answers cannot hold start-up.
+      await store.headPosition(() => undefined, probeTimeoutMs);
     } catch (error) {
       await store.close().catch(() => undefined);
       const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
       throw new Error(`EventStoreDB at ${redactConnectionString(connectionString)} did not answer: ${reason}`);
-    } finally {
-      clearTimeout(timer);
     }
+    const reading = await readServerClock(store.client, probeTimeoutMs);
+    const skew = reading === null ? null : clockSkewWarning(reading);
+    if (skew !== null) warn(skew);
     return store;
   }
 
@@ -113,17 +146,21 @@ export class EventStoreDbEventStore implements EventStore {
     let result: EsdbAppendResult;
     for (let attempt = 0; ; attempt += 1) {
       try {
-        result = await this.client.appendToStream(streamId, proposed, { expectedRevision });
+        result = await unaryAppend.call(this.client, streamId, proposed, {
+          expectedRevision,
+          batchAppendSize: BATCH_APPEND_SIZE,
+          deadline: this.options.appendDeadlineMs ?? 10_000,
+        });
         break;
       } catch (error) {
         if (error instanceof WrongExpectedVersionError) {
           return this.conflict(streamId, events, expectedRevision, error.actualVersion);
         }
-        // The answer was lost, not the append refused: the write may or may not have
-        // landed. With an exact or no_stream revision the server takes the same append
-        // again as the idempotent retry of the first, so sending it again is safe.
+        // Not taken (not ready, busy, not the leader) or no answer (the write may or may
+        // not have landed): with an exact or no_stream revision the server takes the
+        // same append again as the idempotent retry of the first, so resending is safe.
         if (attempt >= APPEND_RETRIES || !isRetryableAppendFailure(error, expectedRevision)) throw asServiceError(error);
-        await new Promise((resolve) => setTimeout(resolve, (this.options.appendRetryDelayMs ?? 100) * (attempt + 1)));
+        await new Promise((resolve) => setTimeout(resolve, (this.options.appendRetryDelayMs ?? 100) * 2 ** attempt));
       }
     }
 
@@ -151,7 +188,7 @@ export class EventStoreDbEventStore implements EventStore {
     });
     const events: RecordedEvent[] = [];
     try {
-      for await (const resolved of read) {
+      for await (const resolved of watched(read, this.readIdleTimeoutMs, `a read of ${streamId}`)) {
         const event = toRecordedEvent(resolved);
         if (event !== null) events.push(event);
       }
@@ -163,6 +200,14 @@ export class EventStoreDbEventStore implements EventStore {
   }
 
   async readAll(after: string | null, maxCount: number): Promise<RecordedEvent[]> {
+    try {
+      return await this.readAllPages(after, maxCount);
+    } catch (error) {
+      throw asServiceError(error);
+    }
+  }
+
+  private async readAllPages(after: string | null, maxCount: number): Promise<RecordedEvent[]> {
     const events: RecordedEvent[] = [];
     if (maxCount <= 0) return events;
     // One more than asked for: the record at `cursor` itself may come back first.
@@ -178,7 +223,7 @@ export class EventStoreDbEventStore implements EventStore {
       });
       let seen = 0;
       let moved = false;
-      for await (const resolved of read) {
+      for await (const resolved of watched(read, this.readIdleTimeoutMs, 'a read of $all')) {
         seen += 1;
         const position = resolved.event?.position;
         if (position === undefined) continue;
@@ -187,10 +232,8 @@ export class EventStoreDbEventStore implements EventStore {
         moved = true;
         const event = toRecordedEvent(resolved);
         if (event !== null) events.push(event);
-        if (events.length >= maxCount) {
-          await read.cancel().catch(() => undefined);
-          return events;
-        }
+        // Leaving the loop cancels the rest of the read.
+        if (events.length >= maxCount) return events;
       }
       // System events use up a read without producing anything for us: read on.
       if (seen < batchSize || !moved) return events;
@@ -214,9 +257,46 @@ export class EventStoreDbEventStore implements EventStore {
       }
     };
 
+    // Where to resubscribe from: the last event delivered, or a later filter checkpoint.
+    let from = startPosition;
+
+    // The watchdog. A subscription has no deadline (and a quiet log sends nothing), so
+    // a server that keeps the connection alive but no longer serves it would leave us
+    // waiting for ever. When the subscription has heard nothing for a while and is not
+    // busy with an event, the watchdog reads the head of the log: a read that gets no
+    // answer, or one of our events that the subscription has not delivered at two checks
+    // in a row, ends the subscription, and the loop reports why and resubscribes.
+    const watchdogMs = this.options.subscriptionWatchdogMs ?? 15_000;
+    let lastHeard = Date.now();
+    let handling = false;
+    let probing = false;
+    let behindOnce = false;
+    let tripped: unknown = null;
+    const trip = (reason: unknown): void => {
+      if (stopped || current === null) return;
+      tripped = reason;
+      behindOnce = false;
+      void endSubscription(current);
+    };
+    const check = async (): Promise<void> => {
+      if (stopped || probing || handling || current === null || Date.now() - lastHeard < watchdogMs) return;
+      probing = true;
+      try {
+        const last = await this.lastOwnEventPosition();
+        const behind = last !== null && from !== undefined && (from === START || comparePositions(last, from) > 0);
+        if (!behind) behindOnce = false;
+        else if (!behindOnce) behindOnce = true;
+        else trip(new Error(`the EventStoreDB subscription delivered nothing for ${watchdogMs} ms while the log holds later events`));
+      } catch (error) {
+        trip(error);
+      } finally {
+        probing = false;
+      }
+    };
+    const watchdog = setInterval(() => void check(), watchdogMs);
+    watchdog.unref();
+
     const run = async (): Promise<void> => {
-      // Where to resubscribe from: the last event delivered, or a later filter checkpoint.
-      let from = startPosition;
       let failures = 0;
       while (!stopped) {
         let subscription: AllStreamSubscription | null = null;
@@ -239,8 +319,10 @@ export class EventStoreDbEventStore implements EventStore {
             }),
           });
           current = subscription;
+          lastHeard = Date.now();
           if (stopped) break;
           for await (const item of subscription as AsyncIterable<AllStreamResolvedEvent | CheckpointMarker>) {
+            lastHeard = Date.now();
             if (stopped) break;
             if (isCheckpointMarker(item)) {
               if (from === START || comparePositions(item.position, from) > 0) from = item.position;
@@ -250,14 +332,23 @@ export class EventStoreDbEventStore implements EventStore {
             if (position === undefined) continue;
             if (from !== START && comparePositions(position, from) <= 0) continue;
             const event = toRecordedEvent(item);
-            if (event !== null) await options.onEvent(event);
+            if (event !== null) {
+              handling = true;
+              try {
+                await options.onEvent(event);
+              } finally {
+                handling = false;
+                lastHeard = Date.now();
+              }
+            }
             from = position;
             failures = 0;
           }
           if (!stopped) throw new Error('the EventStoreDB subscription ended by itself');
         } catch (error) {
           if (stopped) break;
-          report(error);
+          report(tripped ?? error);
+          tripped = null;
           failures += 1;
           await nap.sleep(Math.min(maxBackoffMs, 100 * 2 ** failures));
         } finally {
@@ -274,6 +365,7 @@ export class EventStoreDbEventStore implements EventStore {
     return {
       stop: async () => {
         stopped = true;
+        clearInterval(watchdog);
         nap.wake();
         cancelHeadRead?.();
         if (current !== null) await endSubscription(current);
@@ -289,28 +381,33 @@ export class EventStoreDbEventStore implements EventStore {
   /**
    * The position of the last record in the log (of any kind); null for an empty log.
    * `onStart` is handed a cancel function that ends the read at once (stop() uses it).
+   * The read gives up after `idleMs` without an answer (the client sets no deadline).
    */
-  private async headPosition(onStart: (cancel: () => void) => void, deadlineMs?: number): Promise<Position | null> {
-    const read = this.client.readAll({
-      direction: BACKWARDS,
-      fromPosition: END,
-      maxCount: 1,
-      ...(deadlineMs !== undefined ? { deadline: deadlineMs } : {}),
-    });
+  private async headPosition(onStart: (cancel: () => void) => void, idleMs = this.readIdleTimeoutMs): Promise<Position | null> {
+    const read = this.client.readAll({ direction: BACKWARDS, fromPosition: END, maxCount: 1 });
     onStart(() => {
+      read.on('error', () => undefined);
       void read.cancel().catch(() => undefined);
       // As with a subscription, cancelling alone leaves the readable open.
       read.destroy();
     });
-    try {
-      for await (const resolved of read) {
-        const position = resolved.event?.position;
-        if (position !== undefined) return position;
-      }
-      return null;
-    } finally {
-      await read.cancel().catch(() => undefined);
+    for await (const resolved of watched(read, idleMs, 'a read of the head of $all')) {
+      const position = resolved.event?.position;
+      if (position !== undefined) return position;
     }
+    return null;
+  }
+
+  /**
+   * The position of the last event of ours among the last few records of the log (null
+   * when those are all system records): what a healthy subscription must have delivered.
+   */
+  private async lastOwnEventPosition(): Promise<Position | null> {
+    const read = this.client.readAll({ direction: BACKWARDS, fromPosition: END, maxCount: WATCHDOG_LOOKBACK });
+    for await (const resolved of watched(read, this.readIdleTimeoutMs, 'a read of the head of $all')) {
+      if (toRecordedEvent(resolved) !== null && resolved.event?.position !== undefined) return resolved.event.position;
+    }
+    return null;
   }
 
   /**
@@ -338,57 +435,25 @@ export class EventStoreDbEventStore implements EventStore {
   private async lastRevision(streamId: string): Promise<bigint | 'no_stream'> {
     const read = this.client.readStream(streamId, { direction: BACKWARDS, fromRevision: END, maxCount: 1 });
     try {
-      for await (const resolved of read) if (resolved.event !== undefined) return resolved.event.revision;
+      for await (const resolved of watched(read, this.readIdleTimeoutMs, `a read of ${streamId}`)) {
+        if (resolved.event !== undefined) return resolved.event.revision;
+      }
       return 'no_stream';
     } catch (error) {
       if (error instanceof StreamNotFoundError) return 'no_stream';
-      throw error;
+      throw asServiceError(error);
     }
   }
 }
 
-/** How many times an append whose answer was lost is sent again (see isRetryableAppendFailure). */
+/** How many records back from the head the subscription watchdog looks for an event of ours. */
+const WATCHDOG_LOOKBACK = 20;
+
+/** How many times an append that was not taken or got no answer is sent again (see isRetryableAppendFailure). */
 export const APPEND_RETRIES = 2;
 
-/**
- * Whether an append that failed this way may be sent again unchanged: the server did
- * not answer (Unavailable, DeadlineExceeded), and the expected revision pins where the
- * events go, so the server recognises a second copy of a write it already made. With
- * `any` a resend after a landed write can duplicate it: never retried.
- */
-export function isRetryableAppendFailure(error: unknown, expectedRevision: ExpectedRevision): boolean {
-  if (expectedRevision === 'any') return false;
-  return isLostAnswer(error);
-}
-
-/** gRPC status codes (fixed by the protocol): the server was not reached, or did not answer in time. */
-const GRPC_DEADLINE_EXCEEDED = 4;
-const GRPC_UNAVAILABLE = 14;
-
-/**
- * The client's Unavailable and DeadlineExceeded errors, and the raw gRPC error it lets
- * through when the connection never came up (its first call, which asks the server what
- * it supports, is not converted: an append to a closed port rejects with a plain Error
- * whose `code` is 14).
- */
-function isLostAnswer(error: unknown): boolean {
-  if (error instanceof UnavailableError || error instanceof DeadlineExceededError) return true;
-  const code = error instanceof Error ? (error as Error & { code?: unknown }).code : undefined;
-  return code === GRPC_UNAVAILABLE || code === GRPC_DEADLINE_EXCEEDED;
-}
-
-/**
- * The server did not answer in time, or cannot be reached: to the service that is the
- * contract's `unavailable` (503, retry), not an internal error. A retried append is
- * safe: with the same events and expected revision it is the idempotent retry the
- * port promises.
- */
-function asServiceError(error: unknown): unknown {
-  if (!isLostAnswer(error)) return error;
-  const failure = new ServiceUnavailableError('the event store did not answer in time; retry in a moment');
-  (failure as Error & { cause?: unknown }).cause = error;
-  return failure;
-}
+/** Required by the client's append signature; the unary append does not split. */
+const BATCH_APPEND_SIZE = 3 * 1024 * 1024;
 
 /** The revision the first event of an append at this expectation lands on; null for `any`. */
 export function firstRevisionOf(expectedRevision: ExpectedRevision): bigint | null {

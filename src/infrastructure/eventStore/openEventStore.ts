@@ -1,4 +1,5 @@
 import type { EventStore } from '../../application/ports/eventStore';
+import type { Logger } from '../../application/ports/logger';
 import type { Config } from '../../config';
 import type { ChatMetrics } from '../metrics/chatMetrics';
 import { measureAppends } from '../metrics/instrument';
@@ -9,11 +10,12 @@ import { PostgresEventStore } from './postgresEventStore';
  * The event store the configuration names, its appends measured: EventStoreDB (connected
  * and probed here), or the SQL store on `db`, whose tables `migrateDatabase` creates.
  */
-export async function openEventStore(config: Config, db: SqlDatabase, metrics: ChatMetrics): Promise<EventStore> {
+export async function openEventStore(config: Config, db: SqlDatabase, metrics: ChatMetrics, logger?: Logger): Promise<EventStore> {
   if (config.eventStore.kind === 'eventstoredb') {
     // Loaded only when chosen: the gRPC client stays out of a PostgreSQL-only process.
     const { EventStoreDbEventStore } = await import('./eventStoreDbEventStore');
-    return measureAppends(await EventStoreDbEventStore.open(config.eventStore.connectionString), metrics, 'eventstoredb');
+    const store = await EventStoreDbEventStore.open(config.eventStore.connectionString, undefined, (warning) => logger?.warn({}, warning));
+    return measureAppends(store, metrics, 'eventstoredb');
   }
   const store = new PostgresEventStore(db);
   metrics.watchAppendQueue('postgres', () => store.queuedAppends);

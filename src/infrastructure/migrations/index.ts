@@ -1,6 +1,10 @@
 import type { SqlDatabase } from '../sql/sqlDatabase';
 import { initial } from './001_initial';
-import { dataKeys } from './002_data_keys';
+import { outboxFairKey } from './002_outbox_fair_key';
+import { userProfiles } from './003_user_profiles';
+import { messageKind } from './004_message_kind';
+import { rateBucketLeases } from './005_rate_bucket_leases';
+import { dataKeys } from './006_data_keys';
 import { runMigrations, type Migration, type MigrationReport } from './runner';
 
 /**
@@ -8,7 +12,7 @@ import { runMigrations, type Migration, type MigrationReport } from './runner';
  * 1, 2, 3… To change the schema, add the next file and append it here (the recipe is in
  * docs/architecture.md, "Schema migrations").
  */
-export const migrations: readonly Migration[] = [initial, dataKeys];
+export const migrations: readonly Migration[] = [initial, outboxFairKey, userProfiles, messageKind, rateBucketLeases, dataKeys];
 
 /**
  * Brings the database's schema up to date: applies the migrations it has not recorded

@@ -12,28 +12,46 @@ export interface DeliveryWorkerOptions {
   outbox: OutboxStore;
   senders: Partial<Record<Channel, Sender>>;
   logger: Logger;
-  /** Deliveries in flight at once in this process. */
-  concurrency: number;
-  /** One attempt's time limit. */
-  timeoutMs: number;
-  /** Called when a push service says the subscription is gone (404/410). */
+  /** Each channel's own slots and time limit: webhooks and pushes never wait for each other. */
+  lanes: Record<Channel, Lane>;
+  /**
+   * Called when a push service says the subscription is gone (404/410), or when its
+   * endpoint is one push may not reach (stored before the rules, or its host now
+   * resolves elsewhere): either way it will never take a delivery.
+   */
   onGone?(delivery: ClaimedDelivery): Promise<void>;
   metrics?: Registry;
   pollIntervalMs?: number;
   /** DEAD_LETTER_RETENTION: dead letters older than this are deleted, looked for hourly (and at start). */
   deadLetterRetentionMs: number;
   purgeIntervalMs?: number;
+  /** The outbox gauges are counted at most this often, however often /metrics is scraped. */
+  summaryMaxAgeMs?: number;
 }
+
+/** One channel's share of the worker. */
+export interface Lane {
+  /** Deliveries of this channel in flight at once in this process. */
+  concurrency: number;
+  /** Leases one fair key (a webhook URL, a push recipient) may hold at once, across processes. */
+  perKey: number;
+  /** One attempt's time limit. */
+  timeoutMs: number;
+}
+
+const CHANNELS: readonly Channel[] = ['webhook', 'push'];
 
 /**
  * Sends what the outbox holds, off the chat's path: its own loop, a bounded number of
- * deliveries in flight, each with a time limit, and a lease in the database so that
- * of several processes one sends each delivery (another takes it over only once the
- * lease has run out). A slow or dead receiver holds only its own rooms' queues.
+ * deliveries in flight per channel, each with a time limit, and a lease in the
+ * database so that of several processes one sends each delivery (another takes it
+ * over only once the lease has run out). A slow or dead receiver holds only its own
+ * share of its channel's slots (OutboxStore.claim), and webhooks and pushes have
+ * slots of their own.
  */
 export class DeliveryWorker {
   readonly owner = randomUUID();
-  private inFlight = 0;
+  private readonly inFlight: Record<Channel, number> = { webhook: 0, push: 0 };
   private timer: NodeJS.Timeout | null = null;
   private purgeTimer: NodeJS.Timeout | null = null;
   private unlisten: (() => Promise<void>) | null = null;
@@ -54,13 +72,13 @@ export class DeliveryWorker {
       labelNames: ['channel', 'outcome'],
       registers,
     });
-    const outbox = options.outbox;
+    const summary = cachedSummary(options.outbox, options.summaryMaxAgeMs ?? 5_000);
     new Gauge({
       name: 'chat_webhook_oldest_undelivered_seconds',
       help: 'Age of the oldest delivery still waiting to go out (0 when none), across all processes',
       registers,
       async collect() {
-        this.set((await outbox.summary().catch(() => ({ oldestPendingAgeSeconds: 0 }))).oldestPendingAgeSeconds);
+        this.set((await summary()).oldestPendingAgeSeconds);
       },
     });
     new Gauge({
@@ -68,7 +86,7 @@ export class DeliveryWorker {
       help: 'Dead letters waiting for a replay, across all processes',
       registers,
       async collect() {
-        this.set((await outbox.summary().catch(() => ({ dead: 0 }))).dead);
+        this.set((await summary()).dead);
       },
     });
   }
@@ -110,34 +128,37 @@ export class DeliveryWorker {
     this.pump.wake();
   }
 
-  /** One round of claiming; true to go again at once (more may be waiting and there is room). */
+  /** One round of claiming, channel by channel; true to go again at once (more may be waiting and there is room). */
   private async claimRound(): Promise<boolean> {
-    const claimed = await this.options.outbox.claim(this.owner, this.options.concurrency - this.inFlight, this.leaseMs());
-    if (this.pump.isStopped) {
-      // Claimed while stopping: straight back to the queue.
-      for (const delivery of claimed) await this.options.outbox.release(delivery.id, this.owner);
-      return false;
+    let again = false;
+    for (const channel of CHANNELS) {
+      const lane = this.options.lanes[channel];
+      const room = lane.concurrency - this.inFlight[channel];
+      if (room <= 0) continue;
+      // A lease outlives an attempt's time limit with room to record the outcome.
+      const claimed = await this.options.outbox.claim(this.owner, { channel, max: room, perKey: lane.perKey, leaseMs: lane.timeoutMs + 5_000 });
+      if (this.pump.isStopped) {
+        // Claimed while stopping: straight back to the queue.
+        for (const delivery of claimed) await this.options.outbox.release(delivery.id, this.owner);
+        return false;
+      }
+      for (const delivery of claimed) this.track(channel, this.deliver(delivery, lane));
+      again ||= claimed.length === room;
     }
-    for (const delivery of claimed) this.track(this.deliver(delivery));
-    return claimed.length > 0 && this.inFlight < this.options.concurrency;
+    return again;
   }
 
-  /** A lease outlives an attempt's time limit with room to record the outcome. */
-  private leaseMs(): number {
-    return this.options.timeoutMs + 5_000;
-  }
-
-  private track(work: Promise<void>): void {
-    this.inFlight += 1;
+  private track(channel: Channel, work: Promise<void>): void {
+    this.inFlight[channel] += 1;
     this.active.add(work);
     void work.finally(() => {
-      this.inFlight -= 1;
+      this.inFlight[channel] -= 1;
       this.active.delete(work);
       this.wake();
     });
   }
 
-  private async deliver(delivery: ClaimedDelivery): Promise<void> {
+  private async deliver(delivery: ClaimedDelivery, lane: Lane): Promise<void> {
     const send = this.options.senders[delivery.channel];
     const { outbox, logger } = this.options;
     try {
@@ -145,7 +166,7 @@ export class DeliveryWorker {
         await outbox.dead(delivery.id, this.owner, null, `no sender for channel ${delivery.channel} is configured`);
         return;
       }
-      const signal = AbortSignal.any([AbortSignal.timeout(this.options.timeoutMs), this.abort.signal]);
+      const signal = AbortSignal.any([AbortSignal.timeout(lane.timeoutMs), this.abort.signal]);
       const result = await send(delivery, signal);
       if (this.abort.signal.aborted && result.status === null) {
         // Shutting down mid-attempt: another process (or the next start) sends it again.
@@ -153,6 +174,14 @@ export class DeliveryWorker {
         return;
       }
       const fields = { deliveryId: delivery.deliveryId, channel: delivery.channel, type: delivery.type, attempt: delivery.attempts, status: result.status };
+      if (result.refused === true) {
+        // An endpoint push may not reach never becomes one by retrying: dead letter, subscription removed.
+        await this.options.onGone?.(delivery);
+        await outbox.dead(delivery.id, this.owner, null, result.error);
+        this.counter.inc({ channel: delivery.channel, outcome: 'dead' });
+        logger.warn({ ...fields, error: result.error }, 'push endpoint refused by the push endpoint rules; subscription removed');
+        return;
+      }
       switch (classifyResponse(result.status, delivery.channel)) {
         case 'delivered':
           await outbox.delivered(delivery.id, this.owner);
@@ -189,4 +218,19 @@ export class DeliveryWorker {
       logger.warn({ err: error, deliveryId: delivery.deliveryId }, 'recording a delivery outcome failed');
     }
   }
+}
+
+/**
+ * The outbox summary, counted at most once per `maxAgeMs` whatever the scrape rate:
+ * scrapes in between get the last count (a failed count gives zeros, retried next time).
+ */
+function cachedSummary(outbox: OutboxStore, maxAgeMs: number): () => Promise<{ dead: number; oldestPendingAgeSeconds: number }> {
+  let last: { at: number; value: Promise<{ dead: number; oldestPendingAgeSeconds: number }> } | null = null;
+  return () => {
+    const now = performance.now();
+    if (last === null || now - last.at >= maxAgeMs) {
+      last = { at: now, value: outbox.summary().catch(() => ({ dead: 0, oldestPendingAgeSeconds: 0 })) };
+    }
+    return last.value;
+  };
 }

@@ -10,11 +10,20 @@ import { OutboxFeeder } from './outboxFeeder';
 import { OutboxStore } from './outboxStore';
 import { developmentVapidKeys, SqlPushSubscriptions } from './pushSubscriptions';
 import { pushSender, webhookSender, type Sender } from './senders';
+import { endpointRefusal } from './pushEndpointPolicy';
 import { SqlPresence } from './sqlPresence';
 import { UnreadReminders } from './unreadReminders';
 
-/** Deliveries in flight at once per process: enough for several slow receivers, few enough to stay out of the chat's way. */
-const DELIVERY_CONCURRENCY = 8;
+/**
+ * Each channel's slots in this process: enough for several slow receivers, few enough
+ * to stay out of the chat's way. One webhook URL may hold half of the webhook slots
+ * (the others stay free for the other URLs); one push recipient two push slots,
+ * whatever number of endpoints they have.
+ */
+const WEBHOOK_LANE = { concurrency: 8, perKey: 4 };
+const PUSH_LANE = { concurrency: 8, perKey: 2 };
+/** Push services answer in well under a second; a push endpoint that does not is not worth a webhook's patience. */
+const PUSH_TIMEOUT_MS = 5_000;
 /** A push older than this is noise: it is given up (push services keep it at most this long too). */
 const PUSH_RETRY_FOR_MS = 60 * 60_000;
 
@@ -43,6 +52,8 @@ export class Notifications {
   private reminders: UnreadReminders | null = null;
   /** The VAPID public key browsers subscribe with; null when push is off. */
   vapidPublicKey: string | null = null;
+  /** Why push may not go to this endpoint (checked again at every delivery), or null when it may. */
+  readonly endpointRefusal = (endpoint: string): Promise<string | null> => endpointRefusal(endpoint, this.deps.config.push.endpoints);
 
   constructor(private readonly deps: NotificationsDeps) {
     this.presence = new SqlPresence(deps.db, deps.logger.child({ component: 'presence' }));
@@ -61,7 +72,7 @@ export class Notifications {
     const senders: Partial<Record<'webhook' | 'push', Sender>> = {};
     if (webhooks !== null) senders.webhook = webhookSender(webhooks.secret);
     const pushRetryForMs = Math.min(PUSH_RETRY_FOR_MS, webhooks?.retryForMs ?? PUSH_RETRY_FOR_MS);
-    if (vapid !== null) senders.push = pushSender(db, { subject: config.push.subject, ...vapid }, Math.round(pushRetryForMs / 1000));
+    if (vapid !== null) senders.push = pushSender(db, { subject: config.push.subject, ...vapid }, Math.round(pushRetryForMs / 1000), config.push.endpoints);
 
     this.feeder = new OutboxFeeder({
       db,
@@ -78,8 +89,10 @@ export class Notifications {
       outbox: this.outbox,
       senders,
       logger: logger.child({ component: 'delivery-worker' }),
-      concurrency: DELIVERY_CONCURRENCY,
-      timeoutMs: webhooks?.timeoutMs ?? 10_000,
+      lanes: {
+        webhook: { ...WEBHOOK_LANE, timeoutMs: webhooks?.timeoutMs ?? 10_000 },
+        push: { ...PUSH_LANE, timeoutMs: Math.min(PUSH_TIMEOUT_MS, webhooks?.timeoutMs ?? PUSH_TIMEOUT_MS) },
+      },
       onGone: (delivery) => this.subscriptions.removeGone(delivery.target),
       metrics,
       deadLetterRetentionMs: config.deadLetterRetentionMs,

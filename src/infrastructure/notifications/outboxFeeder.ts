@@ -2,7 +2,7 @@ import type { EventStore, RecordedEvent, Subscription } from '../../application/
 import type { IdGenerator } from '../../application/ports/ids';
 import type { Logger } from '../../application/ports/logger';
 import { pushPayload, webhookEnvelope, webhookEventFor, otherParticipant, type RoomParticipants } from '../../application/notifications/webhookEvents';
-import { isRoomEventType, type RoomEvent } from '../../domain/room';
+import { decodeRoomEvent } from '../../domain/events';
 import { CoalescedPump } from '../coalescedPump';
 import type { SqlDatabase, SqlExecutor } from '../sql/sqlDatabase';
 import { enqueueDeliveries, type NewDelivery } from './outboxStore';
@@ -136,8 +136,8 @@ export class OutboxFeeder {
   }
 
   private async deliveriesFor(tx: SqlExecutor, recorded: RecordedEvent, firstRun: boolean, anySubscription: boolean): Promise<NewDelivery[]> {
-    if (!isRoomEventType(recorded.type)) return [];
-    const event = { type: recorded.type, data: recorded.data } as RoomEvent;
+    const event = decodeRoomEvent(recorded);
+    if (event === null) return [];
     if (event.type === 'RoomOpened') {
       const d = event.data;
       await tx.query(
@@ -146,8 +146,10 @@ export class OutboxFeeder {
         [d.roomId, d.postId, d.postTitle, d.lenderId, d.borrowerId],
       );
     }
-    // Reads and unblocks are not sent; with webhooks off, only messages matter (Web Push).
+    // Reads and unblocks are not sent, nor the marketplace's own notices (it tells its users
+    // itself); with webhooks off, only messages matter (Web Push).
     if (event.type === 'MessagesRead' || event.type === 'RoomUnblocked') return [];
+    if (event.type === 'MessageSent' && event.data.kind === 'notice') return [];
     if (this.options.webhooks === null && (event.type !== 'MessageSent' || !anySubscription)) return [];
     const recordedAt = Date.parse(recorded.metadata.recordedAt);
     const age = Number.isFinite(recordedAt) ? this.options.now().getTime() - recordedAt : 0;
@@ -189,6 +191,8 @@ export class OutboxFeeder {
           channel: 'push',
           target: endpoint,
           orderingKey: event.data.roomId,
+          // A user's endpoints share one user's slots: many dead ones cannot crowd out other users.
+          fairKey: `user:${recipient}`,
           eventId: recorded.eventId,
           type: 'message.created',
           body: pushPayload(event, room, push.includeBody),

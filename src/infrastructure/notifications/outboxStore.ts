@@ -9,6 +9,12 @@ export interface NewDelivery {
   target: string;
   /** Deliveries with the same channel, target and key go out one at a time, in order: the room id. */
   orderingKey: string;
+  /**
+   * Whose share of the delivery slots this delivery takes (default: its target): a
+   * push is the recipient's (`user:<id>`), so one user's many dead endpoints share
+   * one user's slots.
+   */
+  fairKey?: string;
   eventId: string | null;
   type: string;
   body: string;
@@ -48,10 +54,10 @@ export const OUTBOX_CHANNEL = 'chat_outbox';
 export async function enqueueDeliveries(tx: SqlExecutor, deliveries: readonly NewDelivery[]): Promise<void> {
   for (const d of deliveries) {
     await tx.query(
-      `INSERT INTO notify_outbox (delivery_id, channel, target, ordering_key, event_id, type, body, retry_until)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(secs => $8::double precision / 1000))
+      `INSERT INTO notify_outbox (delivery_id, channel, target, ordering_key, fair_key, event_id, type, body, retry_until)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now() + make_interval(secs => $9::double precision / 1000))
        ON CONFLICT (delivery_id) DO NOTHING`,
-      [d.deliveryId, d.channel, d.target, d.orderingKey, d.eventId, d.type, d.body, d.retryForMs],
+      [d.deliveryId, d.channel, d.target, d.orderingKey, d.fairKey ?? null, d.eventId, d.type, d.body, d.retryForMs],
     );
   }
   if (deliveries.length > 0) await tx.query(`SELECT pg_notify($1, '')`, [OUTBOX_CHANNEL]);
@@ -63,11 +69,17 @@ export async function enqueueDeliveries(tx: SqlExecutor, deliveries: readonly Ne
  * deliveries reach each receiver in order; a lease that runs out (its worker died)
  * makes the delivery claimable again: at least once, never lost. Times are
  * PostgreSQL's, so processes need not agree on the clock.
+ *
+ * Claims are fair: each channel is claimed on its own, and a fair key (a webhook URL,
+ * a push recipient) holds at most `perKey` leases at once across all processes, the
+ * slots going round the keys that have something due. So a receiver that accepts and
+ * never answers ties up its own share, never everyone's.
  */
 export class OutboxStore {
   constructor(private readonly db: SqlDatabase) {}
 
-  async claim(owner: string, max: number, leaseMs: number): Promise<ClaimedDelivery[]> {
+  async claim(owner: string, options: { channel: Channel; max: number; perKey: number; leaseMs: number }): Promise<ClaimedDelivery[]> {
+    const { channel, max, perKey, leaseMs } = options;
     if (max <= 0) return [];
     const result = await this.db.query<{
       id: string;
@@ -81,13 +93,22 @@ export class OutboxStore {
       retry_until: Date | string;
     }>(
       `WITH heads AS (
-         SELECT DISTINCT ON (channel, target, ordering_key) id, next_attempt_at, lease_until
-           FROM notify_outbox WHERE status = 'pending'
-          ORDER BY channel, target, ordering_key, id
-       ), due AS (
-         SELECT o.id FROM notify_outbox o JOIN heads h ON h.id = o.id
+         SELECT DISTINCT ON (target, ordering_key) id, coalesce(fair_key, target) AS fair, next_attempt_at, lease_until
+           FROM notify_outbox WHERE status = 'pending' AND channel = $4
+          ORDER BY target, ordering_key, id
+       ), busy AS (
+         SELECT coalesce(fair_key, target) AS fair, count(*) AS leased
+           FROM notify_outbox WHERE status = 'pending' AND channel = $4 AND lease_until >= now()
+          GROUP BY 1
+       ), ranked AS (
+         SELECT h.id, h.next_attempt_at,
+                row_number() OVER (PARTITION BY h.fair ORDER BY h.next_attempt_at, h.id) + coalesce(b.leased, 0) AS slot
+           FROM heads h LEFT JOIN busy b ON b.fair = h.fair
           WHERE h.next_attempt_at <= now() AND (h.lease_until IS NULL OR h.lease_until < now())
-          ORDER BY h.next_attempt_at, o.id
+       ), due AS (
+         SELECT o.id FROM notify_outbox o JOIN ranked r ON r.id = o.id
+          WHERE r.slot <= $5
+          ORDER BY r.slot, r.next_attempt_at, o.id
           LIMIT $2
           FOR UPDATE OF o SKIP LOCKED
        )
@@ -96,7 +117,7 @@ export class OutboxStore {
          FROM due
         WHERE o.id = due.id AND o.status = 'pending' AND (o.lease_until IS NULL OR o.lease_until < now())
        RETURNING o.id::text AS id, o.delivery_id::text AS delivery_id, o.channel, o.target, o.ordering_key, o.type, o.body, o.attempts, o.retry_until`,
-      [owner, max, leaseMs],
+      [owner, max, leaseMs, channel, perKey],
     );
     return result.rows.map((r) => ({
       id: r.id,

@@ -6,20 +6,37 @@ export interface PushSubscriptionInput {
   keys: { p256dh: string; auth: string };
 }
 
+/** A user's subscriptions at most (browsers and devices); a new one past it replaces their oldest. */
+export const MAX_PUSH_SUBSCRIPTIONS_PER_USER = 10;
+
 /**
  * The users' Web Push subscriptions. An endpoint belongs to one browser profile: when
  * another user subscribes the same endpoint (someone else signed in there), it moves
- * to them, so a browser never shows the previous user's notifications.
+ * to them, so a browser never shows the previous user's notifications. A user keeps
+ * at most MAX_PUSH_SUBSCRIPTIONS_PER_USER, the most recently subscribed: every
+ * message fans out one delivery per subscription, so the number must be bounded.
  */
 export class SqlPushSubscriptions {
-  constructor(private readonly db: SqlDatabase) {}
+  constructor(
+    private readonly db: SqlDatabase,
+    private readonly maxPerUser = MAX_PUSH_SUBSCRIPTIONS_PER_USER,
+  ) {}
 
   async save(userId: string, subscription: PushSubscriptionInput): Promise<void> {
-    await this.db.query(
-      `INSERT INTO push_subscriptions (endpoint, user_id, p256dh, auth) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (endpoint) DO UPDATE SET user_id = excluded.user_id, p256dh = excluded.p256dh, auth = excluded.auth`,
-      [subscription.endpoint, userId, subscription.keys.p256dh, subscription.keys.auth],
-    );
+    await this.db.transaction(async (tx) => {
+      // One user's subscribes in turn, so two at once cannot both keep an eleventh.
+      await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended('chat:push:' || $1, 0))`, [userId]);
+      await tx.query(
+        `INSERT INTO push_subscriptions (endpoint, user_id, p256dh, auth) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (endpoint) DO UPDATE SET user_id = excluded.user_id, p256dh = excluded.p256dh, auth = excluded.auth, created_at = now()`,
+        [subscription.endpoint, userId, subscription.keys.p256dh, subscription.keys.auth],
+      );
+      await tx.query(
+        `DELETE FROM push_subscriptions WHERE user_id = $1 AND endpoint NOT IN (
+           SELECT endpoint FROM push_subscriptions WHERE user_id = $1 ORDER BY created_at DESC, endpoint = $2 DESC LIMIT $3)`,
+        [userId, subscription.endpoint, this.maxPerUser],
+      );
+    });
   }
 
   /** Removes the caller's own subscription; another user's endpoint is left alone. */

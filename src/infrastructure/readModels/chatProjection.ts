@@ -1,6 +1,6 @@
 import type { RecordedEvent } from '../../application/ports/eventStore';
-import type { PostEvent } from '../../domain/post';
-import type { MessageSent, RoomEvent } from '../../domain/room';
+import { decodeEvent, type DomainEvent } from '../../domain/events';
+import type { MessageSent } from '../../domain/room';
 import type { SqlExecutor } from '../sql/sqlDatabase';
 
 /**
@@ -16,13 +16,15 @@ import type { SqlExecutor } from '../sql/sqlDatabase';
 export async function applyBatchToReadModels(tx: SqlExecutor, events: readonly RecordedEvent[]): Promise<void> {
   let run: MessageSent['data'][] = [];
   for (const recorded of events) {
-    if (recorded.type === 'MessageSent') {
-      run.push(recorded.data as MessageSent['data']);
+    const event = decodeEvent(recorded);
+    if (event === null) continue; // A type this version does not know (written by a newer one): skipped.
+    if (event.type === 'MessageSent') {
+      run.push(event.data);
       continue;
     }
     if (run.length > 0) await applyMessages(tx, run);
     run = [];
-    await applyToReadModels(tx, recorded);
+    await applyEvent(tx, event);
   }
   if (run.length > 0) await applyMessages(tx, run);
 }
@@ -30,8 +32,8 @@ export async function applyBatchToReadModels(tx: SqlExecutor, events: readonly R
 /** A run of MessageSent events, in order, in three statements. */
 async function applyMessages(tx: SqlExecutor, messages: readonly MessageSent['data'][]): Promise<void> {
   await tx.query(
-    `INSERT INTO rm_messages (room_id, seq, message_id, sender_id, body, client_message_id, sent_at)
-     SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
+    `INSERT INTO rm_messages (room_id, seq, message_id, sender_id, body, client_message_id, sent_at, kind)
+     SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::text[])
      ON CONFLICT (room_id, seq) DO NOTHING`,
     [
       messages.map((m) => m.roomId),
@@ -41,6 +43,7 @@ async function applyMessages(tx: SqlExecutor, messages: readonly MessageSent['da
       messages.map((m) => m.body),
       messages.map((m) => m.clientMessageId),
       messages.map((m) => m.sentAt),
+      messages.map((m) => m.kind ?? 'text'),
     ],
   );
   // Per room: the last message (the run is in order) and how many each sender sent.
@@ -77,7 +80,11 @@ async function applyMessages(tx: SqlExecutor, messages: readonly MessageSent['da
  * rows when replayed from zero (rebuild).
  */
 export async function applyToReadModels(tx: SqlExecutor, recorded: RecordedEvent): Promise<void> {
-  const event = { type: recorded.type, data: recorded.data } as RoomEvent | PostEvent;
+  const event = decodeEvent(recorded);
+  if (event !== null) await applyEvent(tx, event);
+}
+
+async function applyEvent(tx: SqlExecutor, event: DomainEvent): Promise<void> {
   switch (event.type) {
     case 'PostUpserted': {
       const d = event.data;
@@ -108,9 +115,9 @@ export async function applyToReadModels(tx: SqlExecutor, recorded: RecordedEvent
     case 'MessageSent': {
       const d = event.data;
       await tx.query(
-        `INSERT INTO rm_messages (room_id, seq, message_id, sender_id, body, client_message_id, sent_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (room_id, seq) DO NOTHING`,
-        [d.roomId, d.seq, d.messageId, d.senderId, d.body, d.clientMessageId, d.sentAt],
+        `INSERT INTO rm_messages (room_id, seq, message_id, sender_id, body, client_message_id, sent_at, kind)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (room_id, seq) DO NOTHING`,
+        [d.roomId, d.seq, d.messageId, d.senderId, d.body, d.clientMessageId, d.sentAt, d.kind ?? 'text'],
       );
       await tx.query(
         `UPDATE rm_rooms SET last_seq = $2, last_message_at = $3, last_activity_at = GREATEST(last_activity_at, $3)
@@ -177,11 +184,13 @@ export async function applyToReadModels(tx: SqlExecutor, recorded: RecordedEvent
       );
       return;
     }
+    case 'AuditAccessed':
+    case 'AuditAnchored':
+      // The audit trail's own events change no read model.
+      return;
     default: {
       const exhaustive: never = event;
-      void exhaustive;
-      // An event type this version does not know (written by a newer one): skip it, keep going.
-      return;
+      return exhaustive;
     }
   }
 }

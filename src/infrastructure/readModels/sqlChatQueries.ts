@@ -6,6 +6,7 @@ import type {
   ExpiryCandidate,
   MessagePage,
   MessagePageQuery,
+  ParticipantProfile,
   PostPage,
   PostView,
   RoomPage,
@@ -26,6 +27,12 @@ interface RoomRow {
   last_read: Record<string, number> | string;
   unread_count: number;
   m_last_activity_at: Date | string;
+  user_id: string;
+  blocks: Record<string, string> | string;
+  lender_name: string | null;
+  lender_picture: string | null;
+  borrower_name: string | null;
+  borrower_picture: string | null;
 }
 
 interface MessageRow {
@@ -36,11 +43,12 @@ interface MessageRow {
   body: string;
   client_message_id: string;
   sent_at: Date | string;
+  kind: string;
 }
 
 const iso = (value: Date | string): string => new Date(value).toISOString();
 
-const messageColumns = `room_id, seq, message_id, sender_id, body, client_message_id, sent_at`;
+const messageColumns = `room_id, seq, message_id, sender_id, body, client_message_id, sent_at, kind`;
 
 function toMessage(row: MessageRow, options: MessageViewOptions): MessageView {
   return toMessageView(
@@ -52,6 +60,7 @@ function toMessage(row: MessageRow, options: MessageViewOptions): MessageView {
       body: row.body,
       sentAt: iso(row.sent_at),
       clientMessageId: row.client_message_id,
+      ...(row.kind === 'notice' ? { kind: 'notice' as const } : {}),
     },
     options,
   );
@@ -59,8 +68,11 @@ function toMessage(row: MessageRow, options: MessageViewOptions): MessageView {
 
 const roomSelect = `
   SELECT r.room_id, r.post_id, r.post_title, r.lender_id, r.borrower_id, r.status, r.opened_at,
-         r.last_activity_at, r.last_seq, r.last_read, m.unread_count, m.last_activity_at AS m_last_activity_at
-    FROM rm_room_members m JOIN rm_rooms r ON r.room_id = m.room_id`;
+         r.last_activity_at, r.last_seq, r.last_read, m.unread_count, m.last_activity_at AS m_last_activity_at,
+         m.user_id, r.blocks, pl.name AS lender_name, pl.picture AS lender_picture, pb.name AS borrower_name, pb.picture AS borrower_picture
+    FROM rm_room_members m JOIN rm_rooms r ON r.room_id = m.room_id
+    LEFT JOIN user_profiles pl ON pl.user_id = r.lender_id
+    LEFT JOIN user_profiles pb ON pb.user_id = r.borrower_id`;
 
 /** The contract's queries over the projected tables. */
 export class SqlChatQueries implements ChatQueries {
@@ -199,20 +211,40 @@ export class SqlChatQueries implements ChatQueries {
       );
       for (const row of result.rows) last.set(row.room_id, toMessage(row, this.messageOptions));
     }
-    return rows.map((row) => ({
-      roomId: row.room_id,
-      postId: row.post_id,
-      postTitle: row.post_title,
-      lenderId: row.lender_id,
-      borrowerId: row.borrower_id,
-      status: row.status,
-      openedAt: iso(row.opened_at),
-      lastActivityAt: iso(row.last_activity_at),
-      lastMessage: last.get(row.room_id) ?? null,
-      unreadCount: Number(row.unread_count),
-      lastReadSeq: typeof row.last_read === 'string' ? JSON.parse(row.last_read) : row.last_read,
-    }));
+    return rows.map((row) => {
+      // `blocks` maps each blocker to the user they blocked (chatProjection.ts).
+      const blocks: Record<string, string> = typeof row.blocks === 'string' ? JSON.parse(row.blocks) : row.blocks;
+      const other = row.user_id === row.lender_id ? row.borrower_id : row.lender_id;
+      return {
+        roomId: row.room_id,
+        postId: row.post_id,
+        postTitle: row.post_title,
+        lenderId: row.lender_id,
+        borrowerId: row.borrower_id,
+        status: row.status,
+        openedAt: iso(row.opened_at),
+        lastActivityAt: iso(row.last_activity_at),
+        lastMessage: last.get(row.room_id) ?? null,
+        unreadCount: Number(row.unread_count),
+        lastReadSeq: typeof row.last_read === 'string' ? JSON.parse(row.last_read) : row.last_read,
+        blockedByMe: Object.hasOwn(blocks, row.user_id),
+        blockedMe: blocks[other] === row.user_id,
+        participants: participants([
+          [row.lender_id, row.lender_name, row.lender_picture],
+          [row.borrower_id, row.borrower_name, row.borrower_picture],
+        ]),
+      };
+    });
   }
+}
+
+function participants(people: Array<[userId: string, name: string | null, picture: string | null]>): Record<string, ParticipantProfile> {
+  const known: Record<string, ParticipantProfile> = {};
+  for (const [userId, name, picture] of people) {
+    if (name === null && picture === null) continue;
+    known[userId] = { ...(name !== null ? { name } : {}), ...(picture !== null ? { picture } : {}) };
+  }
+  return known;
 }
 
 /** Opaque to clients: where the previous page of a room list ended. */

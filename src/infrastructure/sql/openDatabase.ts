@@ -41,3 +41,31 @@ export async function openDatabase(config: Config, logger: Logger): Promise<SqlD
     );
   }
 }
+
+/**
+ * Where the data is, in words for the start-up log: which database, and where the events
+ * are kept. No credentials (a DATABASE_URL's user and password are left out).
+ */
+export function describeStorage(config: Config): string {
+  let database: string;
+  if (config.databaseUrl === null) {
+    database = `embedded PostgreSQL (PGlite) in ${config.dataDir}`;
+  } else {
+    try {
+      const url = new URL(config.databaseUrl);
+      database = `PostgreSQL server ${url.hostname}${url.port !== '' ? `:${url.port}` : ''}${url.pathname}`;
+    } catch {
+      database = 'PostgreSQL server (DATABASE_URL)';
+    }
+  }
+  if (config.eventStore.kind === 'eventstoredb') {
+    let where = 'EVENTSTORE_CONNECTION_STRING';
+    try {
+      where = new URL(config.eventStore.connectionString).host || where;
+    } catch {
+      // Left as the variable's name: a connection string need not parse as a URL.
+    }
+    return `events in EventStoreDB (${where}), read models in ${database}`;
+  }
+  return `events and read models in ${database}`;
+}

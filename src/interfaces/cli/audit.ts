@@ -15,6 +15,7 @@ import { migrateDatabase } from '../../infrastructure/migrations';
 import { openDatabase } from '../../infrastructure/sql/openDatabase';
 import { rebuildCheck } from '../../infrastructure/readModels/rebuildCheck';
 import type { SqlDatabase } from '../../infrastructure/sql/sqlDatabase';
+import { roomStreamName } from '../../domain/streams';
 import { instantText, roomIdSchema } from '../validation';
 import { auditMessageReader } from '../../application/privacy/auditContent';
 import { DataKeys } from '../../application/privacy/dataKeys';
@@ -154,7 +155,7 @@ export async function runAuditCli(argv: readonly string[], io: CliIo): Promise<n
       if ((options.room === undefined) === (options.all !== true)) throw new CliError('export needs either --room <roomId> or --all');
       if (options.from !== undefined && options.to !== undefined && options.from >= options.to) throw new CliError('--from must be before --to');
       const eventStore = await store.eventStore();
-      if (options.room !== undefined && (await eventStore.readStream(`room-${options.room}`, { maxCount: 1 })).length === 0) {
+      if (options.room !== undefined && (await eventStore.readStream(roomStreamName(options.room), { maxCount: 1 })).length === 0) {
         throw new CliError(`room ${options.room} not found`);
       }
       let count = 0;

@@ -51,6 +51,17 @@ export const roomResponse = z.object({
   lastMessage: messageResponse.nullable(),
   unreadCount: z.number().int().min(0).meta({ description: "the caller's own" }),
   lastReadSeq: z.record(z.string(), z.number().int().min(0)).meta({ description: 'per participant user id' }),
+  blockedByMe: z.boolean().meta({ description: 'the caller blocked the other participant in this room' }),
+  blockedMe: z.boolean().meta({ description: 'the other participant blocked the caller in this room: the caller\'s sends fail with `blocked`' }),
+  participants: z
+    .record(
+      z.string(),
+      z.object({
+        name: z.string().min(1).max(64).optional().meta({ description: "the `name` claim of the user's latest token; absent when unknown" }),
+        picture: z.url({ protocol: /^https$/ }).optional().meta({ description: "the `picture` claim (an https URL) of the user's latest token; absent when unknown" }),
+      }),
+    )
+    .meta({ description: 'per participant user id, as their tokens last said; a participant nothing is known of is absent' }),
 });
 
 export const postResponse = z.object({ postId: z.string(), ownerId: z.string(), title: z.string() });

@@ -7,6 +7,7 @@ import { sessionBody } from './devRoutes';
 import { listPostsQuery, postParams, upsertPostBody } from './postRoutes';
 import { listRoomsQuery, markReadBody, messagesQuery, openRoomBody, roomParams, sendMessageBody } from './roomRoutes';
 import { deadLettersQuery, deliveryParams } from './webhookRoutes';
+import { postNoticeBody } from './noticeRoutes';
 
 type Method = 'get' | 'post' | 'put' | 'delete';
 type Auth = 'none' | 'user' | 'auditor' | 'internal';
@@ -36,7 +37,7 @@ export interface RouteSpec {
   /** Contract error codes this route may answer with, besides those its auth and inputs imply. */
   errors?: ErrorCode[];
   /** Contract v1.1 addition. */
-  since?: '1.1';
+  since?: '1.1' | '1.2';
 }
 
 const roomAnswer = z.object({ room: contract.roomResponse });
@@ -53,6 +54,15 @@ export const contractRoutes: readonly RouteSpec[] = [
     summary: 'Upsert a post the service may open rooms for (marketplace backend)',
     params: postParams, body: upsertPostBody,
     answers: { 200: { description: 'the post as stored', body: z.object({ post: contract.postResponse }) } },
+  },
+  {
+    method: 'post', path: '/api/internal/rooms/:roomId/notices', tag: 'messages', auth: 'internal', since: '1.2',
+    summary: 'Post a notice of the marketplace into a room (a message of kind notice from "system")',
+    params: roomParams, body: postNoticeBody, errors: ['not_found', 'room_expired'],
+    answers: {
+      200: { description: 'a retry: the notice already posted with this clientNoticeId', body: messageAnswer },
+      201: { description: 'posted', body: messageAnswer },
+    },
   },
   {
     method: 'get', path: '/api/posts', tag: 'posts', auth: 'user', since: '1.1',
@@ -128,7 +138,8 @@ export const contractRoutes: readonly RouteSpec[] = [
   },
   {
     method: 'post', path: '/api/push/subscriptions', tag: 'push', auth: 'user', since: '1.1',
-    summary: "Register the caller's Web Push subscription", body: contract.pushSubscriptionBody,
+    summary: "Register the caller's Web Push subscription (at most 10 a user: a new one past that replaces the oldest). 400 names an endpoint push may not reach (docs/webhooks.md); 404 when Web Push is off",
+    body: contract.pushSubscriptionBody, errors: ['not_found', 'rate_limited'],
     answers: { 201: { description: 'registered' } },
   },
   {

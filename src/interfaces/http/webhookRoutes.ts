@@ -19,7 +19,12 @@ export interface WebhookRoutesDeps {
 
 export const deadLettersQuery = z.object({
   limit: integerText(1, 500).optional(),
-  cursor: z.string({ error: 'must be the nextCursor of a previous page' }).regex(/^\d{1,19}$/, { error: 'must be the nextCursor of a previous page' }).optional(),
+  // A dead letter's position: a PostgreSQL bigint, so a longer number is no cursor (not a 500).
+  cursor: z
+    .string({ error: 'must be the nextCursor of a previous page' })
+    .regex(/^\d{1,19}$/, { error: 'must be the nextCursor of a previous page' })
+    .refine((text) => !/^\d+$/.test(text) || BigInt(text) <= 9_223_372_036_854_775_807n, { error: 'must be the nextCursor of a previous page' })
+    .optional(),
   channel: z.enum(['webhook', 'push'], { error: 'must be webhook or push' }).optional(),
 });
 export const deliveryParams = z.object({

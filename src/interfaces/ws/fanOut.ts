@@ -2,7 +2,9 @@ import type { RecordedEvent } from '../../application/ports/eventStore';
 import type { Logger } from '../../application/ports/logger';
 import type { ChatQueries, ProjectionProgress } from '../../application/ports/readModels';
 import { blocks, type RoomAccess, type RoomDirectory } from '../../application/ports/roomDirectory';
-import { defaultMessageViewOptions, isRoomEventType, toMessageView, type Message, type MessageViewOptions, type RoomEvent } from '../../domain/room';
+import { decodeRoomEvent } from '../../domain/events';
+import { defaultMessageViewOptions, toMessageView, type Message, type MessageViewOptions, type RoomEvent } from '../../domain/room';
+import { parseStreamName } from '../../domain/streams';
 import type { Connection } from './connection';
 import type { ConnectionRegistry } from './registry';
 
@@ -46,8 +48,8 @@ export class LiveFanOut {
 
   /** The live feed's listener: returns at once, the event is handled after the ones before it. */
   readonly onEvent = (recorded: RecordedEvent): void => {
-    if (!recorded.streamId.startsWith('room-') || !isRoomEventType(recorded.type)) return;
-    const event = { type: recorded.type, data: recorded.data } as RoomEvent;
+    const event = parseStreamName(recorded.streamId)?.kind === 'room' ? decodeRoomEvent(recorded) : null;
+    if (event === null) return;
     if (this.queued === 0 && event.type === 'MessageSent') {
       const users = this.participants.get(event.data.roomId);
       if (users !== undefined) {

@@ -53,7 +53,7 @@ describe('UserBudgets', () => {
     const commands = Array.from({ length: 10 }, () => budgets.tryTakeHere('command', 'u'));
     expect(commands.filter(Boolean)).toHaveLength(4);
     expect(budgets.tryTakeHere('send', 'u')).toBe(true);
-    expect(budgets.refusal('command')).toBe('too many room commands (open, block, unblock): at most 2 a second (bursts up to 4); slow down');
+    expect(budgets.refusal('command')).toBe('too many commands (open, block, unblock, push subscribe): at most 2 a second (bursts up to 4); slow down');
   });
 
   it('forwards one typing signal per user and room an interval, whichever connection it came from', () => {
@@ -77,11 +77,12 @@ describe('UserBudgets', () => {
     const asked: string[] = [];
     let failing = false;
     const shared: SharedBuckets = {
-      take: async (key) => {
+      takeUpTo: async (key) => {
         asked.push(key);
         if (failing) throw new Error('database down');
-        return false;
+        return 0;
       },
+      giveBack: async () => undefined,
     };
     const budgets = new UserBudgets(settings, { shared, sharedKinds: ['send'], now: clock().now });
     expect(await budgets.take('send', 'u')).toBe(false);

@@ -1,4 +1,4 @@
-import { backoffMs, classifyResponse, nextAttemptAt, parseRetryAfter } from '../../../src/application/notifications/retryPolicy';
+import { MAX_RETRY_AFTER_MS, backoffMs, classifyResponse, nextAttemptAt, parseRetryAfter } from '../../../src/application/notifications/retryPolicy';
 
 describe('when a failed delivery is tried again', () => {
   it('retries timeouts, network errors, 408, 429 and 5xx; gives up at once on other 4xx and on redirects', () => {
@@ -37,5 +37,17 @@ describe('when a failed delivery is tried again', () => {
     expect(nextAttemptAt({ attempt: 1, now, retryUntil, retryAfterMs: 90_000 })).toBeNull();
     expect(nextAttemptAt({ attempt: 1, now, retryUntil, retryAfterMs: null, random: () => 1 })?.toISOString()).toBe('2026-01-01T00:00:01.000Z');
     expect(nextAttemptAt({ attempt: 20, now, retryUntil, retryAfterMs: null })).toBeNull();
+  });
+
+  it('never retries sooner than the backoff, whatever Retry-After says, nor later than the cap', () => {
+    const now = new Date('2026-01-01T00:00:00Z');
+    const retryUntil = new Date('2026-01-03T00:00:00Z');
+    const wait = (attempt: number, retryAfterMs: number) => (nextAttemptAt({ attempt, now, retryUntil, retryAfterMs, random: () => 1 })?.getTime() ?? NaN) - now.getTime();
+    // `Retry-After: 0` (a push endpoint asking to be hammered) waits the backoff: 1 s, 2 s, 4 s…
+    expect([1, 2, 3, 4].map((attempt) => wait(attempt, 0))).toEqual([1_000, 2_000, 4_000, 8_000]);
+    expect(wait(3, 500)).toBe(4_000);
+    // A day's Retry-After is held to the cap.
+    expect(wait(1, 86_400_000)).toBe(MAX_RETRY_AFTER_MS);
+    expect(MAX_RETRY_AFTER_MS).toBeLessThanOrEqual(3_600_000);
   });
 });

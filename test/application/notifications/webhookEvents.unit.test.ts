@@ -18,6 +18,11 @@ describe('what the marketplace is sent for each event', () => {
     expect(webhookEventFor(message, room, { includeBody: false, recipientOnline: true })?.data).not.toHaveProperty('body');
   });
 
+  it('sends nothing for a notice: the marketplace posted it itself', () => {
+    const notice: MessageSent = { ...message, data: { ...message.data, senderId: 'system', kind: 'notice' } };
+    expect(webhookEventFor(notice, room, { includeBody: true, recipientOnline: false })).toBeNull();
+  });
+
   it('sends room.opened, reopened, expired and blocked, and nothing for reads and unblocks', () => {
     const events: RoomEvent[] = [
       { type: 'RoomOpened', data: { roomId: 'r1', postId: 'p1', postTitle: 'Drill', lenderId: 'lena', borrowerId: 'bob', openedAt: 't' } },

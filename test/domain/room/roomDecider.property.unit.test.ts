@@ -220,7 +220,8 @@ describe('room decider over random conversations', () => {
   it('refuses anything a stranger tries in the room as "not found"', () => {
     forEveryConversation(({ turns }) => {
       for (const { command, model, refusal } of turns) {
-        if (command.type === 'ExpireRoom' || (command.type === 'OpenRoom' && model.status === 'none')) continue;
+        // The scheduler's expiry and the marketplace's notices have no participant acting.
+        if (command.type === 'ExpireRoom' || command.type === 'PostNotice' || (command.type === 'OpenRoom' && model.status === 'none')) continue;
         // Opening is get-or-open: once the room exists, only its own borrower may open it again.
         const actor =
           command.type === 'SendMessage' ? command.data.senderId : command.type === 'OpenRoom' ? command.data.borrowerId : command.data.userId;

@@ -17,6 +17,7 @@ import {
   isRetryableAppendFailure,
   parseCheckpoint,
 } from '../../../src/infrastructure/eventStore/eventStoreDbEventStore';
+import { clockOffsetBounds, clockSkewWarning } from '../../../src/infrastructure/eventStore/eventStoreDbClock';
 
 describe('EventStoreDB checkpoints', () => {
   it('sort as strings like positions sort as (commit, prepare), and parse back exactly, far beyond 2^53', () => {
@@ -72,8 +73,13 @@ describe('retrying an append whose answer was lost', () => {
     for (const error of lostAnswers) expect(isRetryableAppendFailure(error, 'any')).toBe(false);
   });
 
+  it('sends it again when the server gave up on the write (TimeoutError: "Operation timed out", the outcome unknown)', () => {
+    expect(isRetryableAppendFailure(new TimeoutError(), 3n)).toBe(true);
+    expect(isRetryableAppendFailure(new TimeoutError(), 'any')).toBe(false);
+  });
+
   it('does not retry refusals or unknown faults', () => {
-    const others = [new WrongExpectedVersionError(undefined, { streamName: 's', expected: 1n, current: 2n }), new TimeoutError(), new UnknownError(), new Error('boom')];
+    const others = [new WrongExpectedVersionError(undefined, { streamName: 's', expected: 1n, current: 2n }), new UnknownError(), new Error('boom')];
     for (const error of others) expect(isRetryableAppendFailure(error, 3n)).toBe(false);
   });
 });
@@ -84,5 +90,26 @@ describe('where a refused append would have landed', () => {
     expect(firstRevisionOf(0n)).toBe(1n);
     expect(firstRevisionOf(2n ** 60n)).toBe(2n ** 60n + 1n);
     expect(firstRevisionOf('any')).toBeNull();
+  });
+});
+
+describe("the start-up check of the EventStoreDB server's clock", () => {
+  // The server's `date` header has one-second resolution: it was stamped between send and receipt.
+  const at = (ms: number): string => new Date(ms).toUTCString();
+  const sent = Date.parse('2026-12-07T10:00:00.000Z');
+
+  it('says nothing when the server may be within a second of us', () => {
+    expect(clockSkewWarning({ sentAtMs: sent, receivedAtMs: sent + 40, serverDate: at(sent) })).toBeNull();
+    // 1.4 s ahead by the header, but the header truncates: it may be 0.96 s.
+    expect(clockSkewWarning({ sentAtMs: sent + 400, receivedAtMs: sent + 440, serverDate: at(sent + 1400) })).toBeNull();
+    expect(clockSkewWarning({ sentAtMs: sent, receivedAtMs: sent + 40, serverDate: 'not a date' })).toBeNull();
+  });
+
+  it('warns, with the direction and size, when the server is certainly more than a second ahead or behind', () => {
+    expect(clockSkewWarning({ sentAtMs: sent, receivedAtMs: sent + 40, serverDate: at(sent + 5000) })).toBe(
+      "the EventStoreDB server's clock is about 5480 ms ahead of this machine's (more than 1000 ms): check NTP on both",
+    );
+    expect(clockSkewWarning({ sentAtMs: sent, receivedAtMs: sent + 40, serverDate: at(sent - 3000) })).toMatch(/about \d+ ms behind this machine's/);
+    expect(clockOffsetBounds({ sentAtMs: sent, receivedAtMs: sent + 40, serverDate: at(sent - 3000) })).toEqual({ minMs: -3040, maxMs: -2000 });
   });
 });

@@ -121,7 +121,8 @@ describe('EventStoreDB adapter, server silent (accepts connections, never answer
     try {
       const errors: unknown[] = [];
       const subscription = store.subscribeToAll({ from: 'end' }, { onEvent: async () => undefined, onError: (e) => errors.push(e) });
-      // The head read is under way and will not be answered (the client's deadline is 10 s).
+      // The head read is under way and will not be answered: the client reads with no
+      // deadline at all, and the adapter's watchdog gives up only after 10 s of silence.
       await new Promise((resolve) => setTimeout(resolve, 500));
       const stopping = Date.now();
       await subscription.stop();

@@ -24,7 +24,7 @@ describe.each(databaseKinds)('dead letter retention (%s)', (kind) => {
     await enqueueDeliveries(db, [
       { deliveryId, channel: 'webhook', target: 'https://marketplace.example/hooks', orderingKey: randomUUID(), eventId: null, type: 'room.opened', body: '{}', retryForMs: 1000 },
     ]);
-    const [claimed] = (await outbox.claim('worker', 1, 10_000)).filter((d) => d.deliveryId === deliveryId);
+    const [claimed] = (await outbox.claim('worker', { channel: 'webhook', max: 1, perKey: 1, leaseMs: 10_000 })).filter((d) => d.deliveryId === deliveryId);
     if (claimed === undefined) throw new Error('the delivery was not claimable');
     await outbox.dead(claimed.id, 'worker', 410, 'gone');
     await db.query(`UPDATE notify_outbox SET dead_at = now() - make_interval(days => $1) WHERE delivery_id = $2`, [daysAgo, deliveryId]);

@@ -10,6 +10,7 @@ import { devRoutes } from '../../../src/interfaces/http/devRoutes';
 import { healthRoutes } from '../../../src/interfaces/http/healthRoutes';
 import { contractRouteOf, contractRoutes, openApiDocument, openApiRoutes } from '../../../src/interfaces/http/openapi';
 import { postRoutes } from '../../../src/interfaces/http/postRoutes';
+import { noticeRoutes } from '../../../src/interfaces/http/noticeRoutes';
 import { roomRoutes } from '../../../src/interfaces/http/roomRoutes';
 import { pushRoutes } from '../../../src/interfaces/http/pushRoutes';
 import { webhookRoutes } from '../../../src/interfaces/http/webhookRoutes';
@@ -36,11 +37,12 @@ describe('GET /openapi.json', () => {
     const routers = [
       postRoutes({ commands: unused, queries: unused, progress: unused, verifier: unused, internalApiToken: 'x'.repeat(16), logger: silentLogger }),
       roomRoutes({ commands: unused, queries: unused, progress: unused, verifier: unused, logger: silentLogger, budgets: unused }),
+      noticeRoutes({ commands: unused, progress: unused, internalApiToken: 'x'.repeat(16), logger: silentLogger }),
       auditRoutes({ eventStore: unused, verifier: unused, logger: silentLogger, ledger: unused, accessLog: unused }),
       devRoutes({ issuer: unused }),
       healthRoutes({ ready: unused, metrics: createChatMetrics({ defaultMetrics: false }).registry }),
       openApiRoutes(),
-      pushRoutes({ push: null, verifier: unused, logger: silentLogger, allowLoopbackHttp: false }),
+      pushRoutes({ push: null, verifier: unused, logger: silentLogger, budgets: unused, allowLoopbackHttp: false }),
       webhookRoutes({ internalApiToken: 'x'.repeat(16), outbox: unused, retryForMs: 1000 }),
     ];
     const served = routers.flatMap(routesOf);
@@ -65,7 +67,9 @@ describe('GET /openapi.json', () => {
       'GET /api/push/vapid-public-key', 'GET /api/internal/webhooks/status', 'GET /api/internal/webhooks/dead-letters',
       'POST /api/internal/webhooks/dead-letters/replay', 'POST /api/internal/webhooks/dead-letters/{deliveryId}/replay',
     ];
-    expect(new Set(documented)).toEqual(new Set([...contract, ...additions]));
+    // Contract v1.2, as far as built.
+    const v12 = ['POST /api/internal/rooms/{roomId}/notices'];
+    expect(new Set(documented)).toEqual(new Set([...contract, ...v12, ...additions]));
   });
 
   it('describes requests with the schemas the routers validate with: fields, limits and auth', () => {

@@ -110,10 +110,12 @@ describe('Web Push to users with no live connection', () => {
 
   it('refuses a subscription that is not one, naming the field', async () => {
     const api = as(server.url, tokenFor(unique('eve')));
-    const good = newBrowserSubscription().json('https://push.example.com/abc');
+    const good = newBrowserSubscription().json(`${pushService.url}/push/abc`);
     const cases: Array<[unknown, string]> = [
       [{ ...good, endpoint: 'ftp://push.example.com/x' }, 'endpoint'],
       [{ ...good, endpoint: 'http://push.example.com/x' }, 'endpoint'],
+      // Not a push service this server sends to (the browsers' own, by default).
+      [{ ...good, endpoint: 'https://push.example.com/x' }, 'endpoint'],
       [{ ...good, keys: { ...good.keys, p256dh: 'abc' } }, 'keys.p256dh'],
       [{ ...good, keys: { ...good.keys, auth: 'not base64 !' } }, 'keys.auth'],
       [{ endpoint: good.endpoint }, 'keys'],

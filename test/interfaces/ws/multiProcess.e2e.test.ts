@@ -33,7 +33,7 @@ async function spawnServer(database: TestDatabase): Promise<ServerProcess> {
     createInterface({ input: child.stdout! }).on('line', (line) => {
       try {
         const entry = JSON.parse(line) as { msg?: string; port?: number };
-        if (entry.msg === 'chat service listening' && typeof entry.port === 'number') {
+        if (typeof entry.msg === 'string' && entry.msg.startsWith('chat service listening') && typeof entry.port === 'number') {
           clearTimeout(timer);
           resolve(entry.port);
         }
