@@ -234,7 +234,13 @@ describe('configuration', () => {
   });
 
   it('says at start-up that production serves /metrics only on METRICS_PORT', () => {
-    const production = { NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40), INTERNAL_API_TOKEN: 'a-long-enough-internal-token', AUDIT_ANCHOR_KEY: 'k'.repeat(40) };
+    const production = {
+      NODE_ENV: 'production',
+      JWT_SECRET: 'x'.repeat(40),
+      INTERNAL_API_TOKEN: 'a-long-enough-internal-token',
+      AUDIT_ANCHOR_KEY: 'k'.repeat(40),
+      DATA_KEY_ENCRYPTION_KEY: KEK_A,
+    };
     expect(loadConfig(production).warnings).toContain('METRICS_PORT is not set: /metrics is not served (in production it is served only on METRICS_PORT)');
     expect(loadConfig({ ...production, METRICS_PORT: '9464' }).warnings.some((w) => w.startsWith('METRICS_PORT'))).toBe(false);
   });
@@ -263,7 +269,13 @@ describe('configuration', () => {
     expect(loadConfig({}).push.endpoints).toEqual({ allowedHosts: ['fcm.googleapis.com', 'updates.push.services.mozilla.com', '*.push.apple.com', '*.notify.windows.com'], allowLoopback: true });
     expect(loadConfig({ PUSH_ALLOWED_HOSTS: 'FCM.googleapis.com, *.push.example' }).push.endpoints.allowedHosts).toEqual(['fcm.googleapis.com', '*.push.example']);
     expect(
-      loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40), INTERNAL_API_TOKEN: 'a-long-enough-internal-token', AUDIT_ANCHOR_KEY: 'k'.repeat(40) }).push.endpoints.allowLoopback,
+      loadConfig({
+        NODE_ENV: 'production',
+        JWT_SECRET: 'x'.repeat(40),
+        INTERNAL_API_TOKEN: 'a-long-enough-internal-token',
+        AUDIT_ANCHOR_KEY: 'k'.repeat(40),
+        DATA_KEY_ENCRYPTION_KEY: KEK_A,
+      }).push.endpoints.allowLoopback,
     ).toBe(false);
   });
 
