@@ -3,6 +3,7 @@
  *
  *   npm run bench:load -- [--rate 2000 | --step] [--pairs 100] [--duration 10]
  *                         [--store postgres|pglite] [--processes 1] [--url http://…]
+ *                         [--send-limit default|off]
  *
  * Starts the built server (dist/src/main.js) on a fresh database (or targets --url,
  * with BENCH_JWT_SECRET and BENCH_INTERNAL_TOKEN set to that server's secrets), opens
@@ -10,6 +11,11 @@
  * fixed rate round-robin over the pairs (both sides of each pair take turns). With
  * --step the rate grows step by step (×1.5) until a step is not held, and the
  * highest held rate is reported.
+ *
+ * The server runs as deployed: with its default send budget (SEND_RATE_LIMIT 10 a
+ * second per user), and every user paced under it (at most 8 a second), so there are
+ * at least rate / 16 pairs (with --step: max-rate / 16). `--send-limit off` starts the
+ * server with SEND_RATE_LIMIT=0 instead, as the benchmarks before did.
  *
  * For every message it checks what a user would notice: acked once, delivered once
  * to the other participant, each connection seeing the room's seqs in order with no
@@ -29,7 +35,8 @@ const { values: args } = parseArgs({
     rate: { type: 'string', default: '1000' },
     step: { type: 'boolean', default: false },
     'step-factor': { type: 'string', default: '1.5' },
-    'max-rate': { type: 'string', default: '40000' },
+    'max-rate': { type: 'string', default: '8000' },
+    'send-limit': { type: 'string', default: 'default' },
     pairs: { type: 'string', default: '100' },
     duration: { type: 'string', default: '10' },
     store: { type: 'string', default: 'postgres' },
@@ -42,7 +49,11 @@ const { values: args } = parseArgs({
   },
 });
 
-const PAIRS = Number(args.pairs);
+/** A person's pace, under the default send budget of 10 a second. */
+const PACED_PER_USER = 8;
+const SEND_LIMIT_ON = args['send-limit'] !== 'off';
+const PEAK_RATE = args.step ? Number(args['max-rate']) : Number(args.rate);
+const PAIRS = SEND_LIMIT_ON ? Math.max(Number(args.pairs), Math.ceil(PEAK_RATE / (2 * PACED_PER_USER))) : Number(args.pairs);
 const DURATION_S = Number(args.duration);
 const PROCESSES = Number(args.processes);
 const HELD_P99_MS = Number(args['held-p99-ms']);
@@ -98,7 +109,7 @@ async function main(): Promise<void> {
   if (args.url !== undefined) bases.push(args.url);
   else {
     for (let i = 0; i < (store?.kind === 'pglite' ? 1 : PROCESSES); i += 1) {
-      const server = await startServer(store?.env ?? {});
+      const server = await startServer({ ...(store?.env ?? {}), SEND_RATE_LIMIT: SEND_LIMIT_ON ? undefined : '0' });
       servers.push(server);
       bases.push(server.url);
     }
@@ -285,7 +296,7 @@ async function main(): Promise<void> {
     };
 
     const results: StepResult[] = [];
-    const header = `rental-chat load: ${store?.description ?? base}; ${servers.length || 'external'} server process(es); ${PAIRS} pairs (${2 * PAIRS} sockets); ${DURATION_S} s a step; node ${process.version}`;
+    const header = `rental-chat load: ${store?.description ?? base}; ${servers.length || 'external'} server process(es); ${PAIRS} pairs (${2 * PAIRS} sockets); send limit ${SEND_LIMIT_ON ? 'as deployed, senders paced under it' : 'off'}; ${DURATION_S} s a step; node ${process.version}`;
     process.stdout.write(`${header}\n`);
     let rate = Number(args.rate);
     for (;;) {

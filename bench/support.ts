@@ -68,8 +68,11 @@ export interface BenchServer {
   stop(): Promise<void>;
 }
 
-/** Starts dist/src/main.js and resolves once it logs that it listens. */
-export function startServer(env: Record<string, string>): Promise<BenchServer> {
+/**
+ * Starts dist/src/main.js and resolves once it logs that it listens. The send budget is
+ * off unless `env` sets SEND_RATE_LIMIT (undefined: the server's default, as deployed).
+ */
+export function startServer(env: Record<string, string | undefined>): Promise<BenchServer> {
   const main = path.resolve(__dirname, '../src/main.js');
   // e.g. BENCH_SERVER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the server under load.
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');

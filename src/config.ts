@@ -1,4 +1,4 @@
-import { createHash, createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, hkdfSync, X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
@@ -17,9 +17,14 @@ export interface Config {
   dataDir: string;
   eventStore: { kind: 'postgres' } | { kind: 'eventstoredb'; connectionString: string };
   jwt: {
+    /** The newest key's algorithm (what the development tools sign with). */
     algorithm: JwtAlgorithm;
-    /** The HS256 secret or the RS256/ES256 public key (PEM). */
+    /** The newest HS256 secret or RS256/ES256 public key (PEM). */
     key: string;
+    /** Every key a token may be signed with, newest first (JWT_SECRET or JWT_PUBLIC_KEY as a comma list); empty with a JWKS. */
+    keys: Array<{ algorithm: JwtAlgorithm; key: string }>;
+    /** The identity provider's JWKS (JWT_JWKS_URL); null: the keys above. */
+    jwksUrl: string | null;
     issuer: string | null;
     audience: string | null;
     clockToleranceSeconds: number;
@@ -71,9 +76,11 @@ export interface Config {
   /** Dead letters (webhooks and pushes that were given up on) are deleted this long after they died. */
   deadLetterRetentionMs: number;
   push: PushConfig;
+  /** Photo attachments: limits, where the bytes are kept, how their URLs are signed (docs/attachments.md). */
+  attachments: AttachmentConfig;
   production: boolean;
   /**
-   * Development mode: no JWT_SECRET / JWT_PUBLIC_KEY and not NODE_ENV=production. Only then
+   * Development mode: no JWT_SECRET / JWT_PUBLIC_KEY / JWT_JWKS_URL and not NODE_ENV=production. Only then
    * does `POST /api/dev/session` exist and are the demo posts seeded (docs/client.md).
    */
   development: boolean;
@@ -109,6 +116,35 @@ export interface PushConfig {
    * push services by default), public addresses only; outside production the loopback too.
    */
   endpoints: { allowedHosts: string[]; allowLoopback: boolean };
+}
+
+export type AttachmentStoreConfig =
+  | { kind: 'postgres' }
+  | {
+      kind: 's3';
+      bucket: string;
+      /** Null: AWS's own endpoint for the region. */
+      endpoint: string | null;
+      region: string;
+      /** Path-style addressing (`endpoint/bucket/key`), which most S3-compatible servers need. */
+      forcePathStyle: boolean;
+    };
+
+export interface AttachmentConfig {
+  /** Largest upload accepted (ATTACHMENT_MAX_BYTES); past it the upload is refused with 413 as it streams. */
+  maxBytes: number;
+  /** Largest image in pixels (width × height) that is decoded: a guard against decompression bombs. */
+  maxPixels: number;
+  store: AttachmentStoreConfig;
+  /** Per user, a minute; 0 turns a budget off. */
+  uploadsPerMinute: number;
+  uploadBytesPerMinute: number;
+  /** HMAC-SHA-256 key of the attachment URLs (ATTACHMENT_URL_KEY, else derived from AUDIT_ANCHOR_KEY). */
+  urlKey: Buffer;
+  /** How long a signed attachment URL works. */
+  urlTtlMs: number;
+  /** An attachment never sent is deleted this long after its upload. */
+  unsentTtlMs: number;
 }
 
 /** A bad value in the environment: the message is the one line start-up prints. */
@@ -327,7 +363,8 @@ export function loadConfig(env: Env = process.env, options: { stdoutIsTty?: bool
   if (production && metricsPort === null) warnings.push('METRICS_PORT is not set: /metrics is not served (in production it is served only on METRICS_PORT)');
   const webhooks = loadWebhooks(get, boolean, duration);
   const push = loadPush(get, boolean, production, warnings);
-  const development = !production && get('JWT_SECRET') === undefined && get('JWT_PUBLIC_KEY') === undefined;
+  const attachments = loadAttachments(get, int, duration, auditAnchorKey);
+  const development = !production && get('JWT_SECRET') === undefined && get('JWT_PUBLIC_KEY') === undefined && get('JWT_JWKS_URL') === undefined;
   // Development mode mints tokens for anyone and uses published secrets: the loopback only, unless HOST says otherwise.
   const host = get('HOST')?.trim() ?? (development ? '127.0.0.1' : '0.0.0.0');
   if (isIP(host) === 0 && !/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/.test(host)) {
@@ -368,6 +405,7 @@ export function loadConfig(env: Env = process.env, options: { stdoutIsTty?: bool
     notifyUnreadAfterMs: duration('NOTIFY_UNREAD_AFTER', '5m', { ms: 30 * 86_400_000, text: '30d' }),
     deadLetterRetentionMs: duration('DEAD_LETTER_RETENTION', '30d', { ms: 3650 * 86_400_000, text: '3650d' }),
     push,
+    attachments,
     production,
     development,
     warnings,
@@ -375,42 +413,68 @@ export function loadConfig(env: Env = process.env, options: { stdoutIsTty?: bool
 }
 
 function loadJwt(get: (name: string) => string | undefined, production: boolean, warnings: string[]): Config['jwt'] {
-  const secret = get('JWT_SECRET');
-  const publicKey = get('JWT_PUBLIC_KEY');
+  const secrets = get('JWT_SECRET');
+  const publicKeys = get('JWT_PUBLIC_KEY');
+  const jwksUrl = get('JWT_JWKS_URL')?.trim();
   const issuer = get('JWT_ISSUER') ?? null;
   const audience = get('JWT_AUDIENCE') ?? null;
   const clockToleranceSeconds = 5;
-  if (secret !== undefined && publicKey !== undefined) {
-    throw new ConfigError('JWT_PUBLIC_KEY', 'and JWT_SECRET are both set: set one, so the algorithm is not ambiguous');
-  }
-  if (publicKey !== undefined) {
-    let keyType: string | undefined;
-    let curve: string | undefined;
+  const common = { issuer, audience, clockToleranceSeconds };
+  const set = [secrets !== undefined && 'JWT_SECRET', publicKeys !== undefined && 'JWT_PUBLIC_KEY', jwksUrl !== undefined && 'JWT_JWKS_URL'].filter((v) => v !== false);
+  if (set.length > 1) throw new ConfigError(set[1] as string, `and ${set[0] as string} are both set: set one, so the algorithm is not ambiguous`);
+  // A list, newest first, while keys rotate: "new,old". PEM has no commas (its newlines may be written as \n).
+  const list = (raw: string) => raw.split(',').map((item) => item.trim()).filter((item) => item !== '');
+  const nth = (i: number, total: number) => (total === 1 ? '' : ` (key ${i + 1} of ${total}, newest first)`);
+
+  if (jwksUrl !== undefined) {
+    let url: URL | null = null;
     try {
-      const key = createPublicKey(publicKey.replaceAll('\\n', '\n'));
-      keyType = key.asymmetricKeyType;
-      curve = key.asymmetricKeyDetails?.namedCurve;
+      url = new URL(jwksUrl);
     } catch {
-      throw new ConfigError('JWT_PUBLIC_KEY', 'is not a PEM public key');
+      url = null;
     }
-    const algorithm: JwtAlgorithm | null = keyType === 'rsa' ? 'RS256' : keyType === 'ec' ? 'ES256' : null;
-    if (algorithm === null) throw new ConfigError('JWT_PUBLIC_KEY', `is a ${keyType ?? 'unknown'} key; RSA (RS256) or EC P-256 (ES256) is required`);
-    // ES256 is P-256 only: a key on another curve would refuse every token.
-    if (algorithm === 'ES256' && curve !== 'prime256v1') {
-      throw new ConfigError('JWT_PUBLIC_KEY', `is an EC key on ${curve ?? 'an unknown curve'}; ES256 needs P-256 (prime256v1)`);
-    }
-    return { algorithm, key: publicKey.replaceAll('\\n', '\n'), issuer, audience, clockToleranceSeconds };
+    if (url === null || (url.protocol !== 'https:' && url.protocol !== 'http:')) throw new ConfigError('JWT_JWKS_URL', `must be an https:// URL, got ${JSON.stringify(jwksUrl)}`);
+    if (production && url.protocol !== 'https:') throw new ConfigError('JWT_JWKS_URL', 'must be an https:// URL in production');
+    return { algorithm: 'RS256', key: '', keys: [], jwksUrl: url.href, ...common };
   }
-  if (secret !== undefined) {
-    if (secret.length < 32) throw new ConfigError('JWT_SECRET', 'must be at least 32 characters for HS256');
-    if (production && isPublishedSecret(secret)) {
-      throw new ConfigError('JWT_SECRET', 'is an example value published with this service: set a secret of your own in production');
-    }
-    return { algorithm: 'HS256', key: secret, issuer, audience, clockToleranceSeconds };
+  if (publicKeys !== undefined) {
+    const pems = list(publicKeys.replaceAll('\\n', '\n'));
+    if (pems.length === 0) throw new ConfigError('JWT_PUBLIC_KEY', 'names no key');
+    const keys = pems.map((pem, i) => {
+      let keyType: string | undefined;
+      let curve: string | undefined;
+      try {
+        const key = createPublicKey(pem);
+        keyType = key.asymmetricKeyType;
+        curve = key.asymmetricKeyDetails?.namedCurve;
+      } catch {
+        throw new ConfigError('JWT_PUBLIC_KEY', `is not a PEM public key${nth(i, pems.length)}; separate several with commas`);
+      }
+      const algorithm: JwtAlgorithm | null = keyType === 'rsa' ? 'RS256' : keyType === 'ec' ? 'ES256' : null;
+      if (algorithm === null) throw new ConfigError('JWT_PUBLIC_KEY', `is a ${keyType ?? 'unknown'} key${nth(i, pems.length)}; RSA (RS256) or EC P-256 (ES256) is required`);
+      // ES256 is P-256 only: a key on another curve would refuse every token.
+      if (algorithm === 'ES256' && curve !== 'prime256v1') {
+        throw new ConfigError('JWT_PUBLIC_KEY', `is an EC key on ${curve ?? 'an unknown curve'}${nth(i, pems.length)}; ES256 needs P-256 (prime256v1)`);
+      }
+      return { algorithm, key: pem };
+    });
+    const newest = keys[0] as { algorithm: JwtAlgorithm; key: string };
+    return { algorithm: newest.algorithm, key: newest.key, keys, jwksUrl: null, ...common };
   }
-  if (production) throw new ConfigError('JWT_SECRET', 'or JWT_PUBLIC_KEY is required when NODE_ENV=production');
+  if (secrets !== undefined) {
+    const all = list(secrets);
+    if (all.length === 0) throw new ConfigError('JWT_SECRET', 'names no secret');
+    all.forEach((secret, i) => {
+      if (secret.length < 32) throw new ConfigError('JWT_SECRET', `must be at least 32 characters for HS256${nth(i, all.length)}; several are separated by commas`);
+      if (production && isPublishedSecret(secret)) {
+        throw new ConfigError('JWT_SECRET', `is an example value published with this service${nth(i, all.length)}: set a secret of your own in production`);
+      }
+    });
+    return { algorithm: 'HS256', key: all[0] as string, keys: all.map((key) => ({ algorithm: 'HS256' as const, key })), jwksUrl: null, ...common };
+  }
+  if (production) throw new ConfigError('JWT_SECRET', 'or JWT_PUBLIC_KEY or JWT_JWKS_URL is required when NODE_ENV=production');
   warnings.push(`JWT_SECRET is not set: using the development secret "${DEV_JWT_SECRET}"`);
-  return { algorithm: 'HS256', key: DEV_JWT_SECRET, issuer, audience, clockToleranceSeconds };
+  return { algorithm: 'HS256', key: DEV_JWT_SECRET, keys: [{ algorithm: 'HS256', key: DEV_JWT_SECRET }], jwksUrl: null, ...common };
 }
 
 type Get = (name: string) => string | undefined;
@@ -452,6 +516,7 @@ function loadKeyEncryptionKeys(get: Get, production: boolean, warnings: string[]
   if (new Set(keys.map((k) => k.id)).size !== keys.length) throw new ConfigError(name, 'names the same key twice');
   return keys;
 }
+type Int = (name: string, fallback: number, min: number, max: number) => number;
 type Flag = (name: string, fallback: boolean) => boolean;
 type Duration = (name: string, fallback: string, max?: { ms: number; text: string }) => number;
 
@@ -522,4 +587,44 @@ function pushAllowedHosts(raw: string | undefined): string[] {
     }
   }
   return hosts;
+}
+
+function loadAttachments(get: Get, int: Int, duration: Duration, auditAnchorKey: string): AttachmentConfig {
+  const mib = 1024 * 1024;
+  const storeKind = get('ATTACHMENT_STORE') ?? 'postgres';
+  let store: AttachmentStoreConfig;
+  if (storeKind === 'postgres') {
+    store = { kind: 'postgres' };
+  } else if (storeKind === 's3') {
+    const bucket = get('S3_BUCKET');
+    if (bucket === undefined) throw new ConfigError('S3_BUCKET', 'is required when ATTACHMENT_STORE=s3');
+    const endpoint = get('S3_ENDPOINT')?.trim() ?? null;
+    if (endpoint !== null && !/^https?:\/\/[^/]+/.test(endpoint)) {
+      throw new ConfigError('S3_ENDPOINT', `must be an http:// or https:// URL, got ${JSON.stringify(endpoint)}`);
+    }
+    const region = get('S3_REGION')?.trim() ?? get('AWS_REGION')?.trim();
+    if (region === undefined) throw new ConfigError('S3_REGION', 'is required when ATTACHMENT_STORE=s3 (or set AWS_REGION)');
+    // An S3-compatible server (MinIO, Ceph, ...) is reached by path; AWS itself by virtual host.
+    store = { kind: 's3', bucket: bucket.trim(), endpoint, region, forcePathStyle: endpoint !== null };
+  } else {
+    throw new ConfigError('ATTACHMENT_STORE', `must be "postgres" or "s3", got "${storeKind}"`);
+  }
+  const ownKey = get('ATTACHMENT_URL_KEY');
+  if (ownKey !== undefined && ownKey.length < 32) throw new ConfigError('ATTACHMENT_URL_KEY', 'must be at least 32 characters');
+  // Without a key of its own, one is derived from the audit anchor key (itself required in
+  // production): a different key for a different purpose, and nothing more to configure.
+  const urlKey =
+    ownKey !== undefined
+      ? Buffer.from(ownKey, 'utf8')
+      : Buffer.from(hkdfSync('sha256', auditAnchorKey, 'rental-chat', 'attachment-urls', 32));
+  return {
+    maxBytes: int('ATTACHMENT_MAX_BYTES', 10 * mib, 1024, 100 * mib),
+    maxPixels: int('ATTACHMENT_MAX_PIXELS', 40_000_000, 1, 200_000_000),
+    store,
+    uploadsPerMinute: int('ATTACHMENT_UPLOADS_PER_MINUTE', 30, 0, 1_000_000),
+    uploadBytesPerMinute: int('ATTACHMENT_UPLOAD_BYTES_PER_MINUTE', 100 * mib, 0, Number.MAX_SAFE_INTEGER),
+    urlKey,
+    urlTtlMs: duration('ATTACHMENT_URL_TTL', '1h', { ms: 7 * 86_400_000, text: '7d' }),
+    unsentTtlMs: duration('ATTACHMENT_UNSENT_TTL', '1d', { ms: 30 * 86_400_000, text: '30d' }),
+  };
 }

@@ -37,6 +37,10 @@ import type { DataKeys } from './application/privacy/dataKeys';
 import { createHttpApp } from './interfaces/http/app';
 import { defaultHttpTuning, timeoutOptions, tlsOptions, type HttpTuning } from './interfaces/http/serverOptions';
 import { auditRoutes } from './interfaces/http/auditRoutes';
+import { attachmentRoutes } from './interfaces/http/attachmentRoutes';
+import type { Attachments } from './application/attachments/attachments';
+import type { AttachmentLinks } from './application/attachments/attachmentLinks';
+import type { ImageWorkerPool } from './infrastructure/attachments/imageWorkerPool';
 import { devRoutes } from './interfaces/http/devRoutes';
 import { healthRoutes, metricsRoutes } from './interfaces/http/healthRoutes';
 import { httpMetrics } from './interfaces/http/httpMetrics';
@@ -123,10 +127,19 @@ export async function start(config: Config, options: StartOptions = {}): Promise
 
   const app = createHttpApp({
     logger,
+    allowedOrigins: config.allowedOrigins,
     before: [httpMetrics(metrics, contractRouteOf)],
     routers: [
       openApiRoutes(),
       postRoutes({ ...api, commands: posts, internalApiToken: config.internalApiToken }),
+      // Before roomRoutes: an upload's body is an image, never parsed as JSON.
+      attachmentRoutes({
+        attachments: await container.getAsync<Attachments>(TYPES.Attachments),
+        links: await container.getAsync<AttachmentLinks>(TYPES.AttachmentLinks),
+        verifier,
+        logger,
+        maxBytes: config.attachments.maxBytes,
+      }),
       roomRoutes({ ...api, budgets }),
       noticeRoutes({ commands, progress: projections, internalApiToken: config.internalApiToken, logger }),
       auditRoutes({
@@ -205,6 +218,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
   });
   await gateway.start();
   gateway.attach(server);
+  const imageWorkers = await container.getAsync<ImageWorkerPool>(TYPES.ImageWorkerPool);
   const sweeper = await container.getAsync<ExpirySweeper>(TYPES.ExpirySweeper);
   sweeper.start();
   const anchorSchedule = await container.getAsync<AnchorSchedule>(TYPES.AnchorSchedule);
@@ -235,6 +249,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
         await sweeper.stop();
         await anchorSchedule.stop();
         await notifications.stop();
+        await imageWorkers.close();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeAllConnections();

@@ -132,6 +132,16 @@ describe('configuration', () => {
     });
     expect(config.warnings).toEqual([]);
     expect(loadConfig({ JWT_PUBLIC_KEY: rsaPublicKey }).jwt.algorithm).toBe('RS256');
+    // Lists, newest first: the newest is what the development tools sign with.
+    expect(loadConfig({ JWT_SECRET: ` ${'n'.repeat(32)} , ${'o'.repeat(32)} ` }).jwt).toMatchObject({
+      key: 'n'.repeat(32),
+      keys: [{ algorithm: 'HS256', key: 'n'.repeat(32) }, { algorithm: 'HS256', key: 'o'.repeat(32) }],
+    });
+    expect(loadConfig({ JWT_PUBLIC_KEY: `${p256PublicKey},\n${rsaPublicKey}` }).jwt.keys.map((k) => k.algorithm)).toEqual(['ES256', 'RS256']);
+    expect(loadConfig({ JWT_JWKS_URL: 'https://id.example.com/.well-known/jwks.json' })).toMatchObject({
+      development: false,
+      jwt: { jwksUrl: 'https://id.example.com/.well-known/jwks.json', keys: [] },
+    });
   });
 
   it('reads durations like 90s, 15m, 1h and 30d', () => {
@@ -157,6 +167,15 @@ describe('configuration', () => {
     ['JWT_PUBLIC_KEY an Ed25519 key', { JWT_PUBLIC_KEY: ed25519PublicKey }, 'JWT_PUBLIC_KEY'],
     ['JWT_PUBLIC_KEY on P-384', { JWT_PUBLIC_KEY: p384PublicKey }, 'JWT_PUBLIC_KEY'],
     ['JWT_PUBLIC_KEY with JWT_SECRET', { JWT_PUBLIC_KEY: rsaPublicKey, JWT_SECRET: 'x'.repeat(40) }, 'JWT_PUBLIC_KEY'],
+    ['JWT_SECRET with a short older secret', { JWT_SECRET: `${'x'.repeat(40)},short` }, 'JWT_SECRET'],
+    ['JWT_PUBLIC_KEY with a bad second key', { JWT_PUBLIC_KEY: `${rsaPublicKey},not a key` }, 'JWT_PUBLIC_KEY'],
+    ['JWT_JWKS_URL not a URL', { JWT_JWKS_URL: 'jwks.example.com' }, 'JWT_JWKS_URL'],
+    ['JWT_JWKS_URL with JWT_SECRET', { JWT_SECRET: 'x'.repeat(40), JWT_JWKS_URL: 'https://id.example.com/jwks.json' }, 'JWT_JWKS_URL'],
+    [
+      'JWT_JWKS_URL over http in production',
+      { NODE_ENV: 'production', JWT_JWKS_URL: 'http://id.example.com/jwks.json', INTERNAL_API_TOKEN: 'a-long-enough-internal-token' },
+      'JWT_JWKS_URL',
+    ],
     ['INTERNAL_API_TOKEN too short', { INTERNAL_API_TOKEN: 'short' }, 'INTERNAL_API_TOKEN'],
     ['ALLOWED_ORIGINS', { ALLOWED_ORIGINS: 'https://ok.example.com,not an origin' }, 'ALLOWED_ORIGINS'],
     ['ALLOWED_ORIGINS naming none', { ALLOWED_ORIGINS: ' , ' }, 'ALLOWED_ORIGINS'],

@@ -1,5 +1,6 @@
 import { DomainError } from '../domain/shared/decider';
 import { UnavailableError } from '../application/unavailable';
+import { ImageRefusedError } from '../application/ports/attachments';
 
 /*
  * The contract's errors, for every interface alike: the HTTP routes answer with them,
@@ -16,6 +17,8 @@ export const statusOfCode = {
   own_post: 409,
   room_expired: 409,
   payload_too_large: 413,
+  /** An upload that is not a JPEG, PNG or WebP image, judged from its bytes (v1.2). */
+  unsupported_media_type: 415,
   rate_limited: 429,
   internal: 500,
   /** Overloaded (the event store's queue, WS_MAX_CONNECTIONS): nothing was done, retry (with Retry-After). */
@@ -47,6 +50,10 @@ export const errorBody = (code: ErrorCode, message: string) => ({ error: { code,
 export function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
   if (error instanceof DomainError && isErrorCode(error.code)) return new ApiError(error.code, error.message);
+  if (error instanceof ImageRefusedError) {
+    const code = ({ unsupported_type: 'unsupported_media_type', too_many_pixels: 'payload_too_large', undecodable: 'bad_request' } as const)[error.reason];
+    return new ApiError(code, code === 'bad_request' ? `body: ${error.message}` : error.message);
+  }
   if (error instanceof UnavailableError) return new ApiError('unavailable', error.message, error.retryAfterSeconds);
   const e = error as { type?: string; status?: number; expose?: boolean } | null;
   if (e?.type === 'entity.too.large') return new ApiError('payload_too_large', 'the request body is too large');

@@ -12,8 +12,8 @@ export class ProfileNotingVerifier implements TokenVerifier {
     private readonly profiles: UserProfiles,
   ) {}
 
-  verify(token: string): Principal {
-    const principal = this.inner.verify(token);
+  async verify(token: string): Promise<Principal> {
+    const principal = await this.inner.verify(token);
     if (principal.profile !== null) this.profiles.noteSeen(principal.userId, principal.profile);
     return principal;
   }

@@ -10,9 +10,13 @@ export interface Principal {
   profile: UserProfile | null;
 }
 
-/** Verifies a bearer token as the contract's Auth section says; throws InvalidTokenError otherwise. */
+/**
+ * Verifies a bearer token (docs/http-api.md, "Auth"); rejects with InvalidTokenError, or
+ * with UnavailableError when the keys to check it with are out of reach (a JWKS that
+ * cannot be fetched). Asynchronous: keys may be looked up remotely.
+ */
 export interface TokenVerifier {
-  verify(token: string): Principal;
+  verify(token: string): Promise<Principal>;
 }
 
 export class InvalidTokenError extends Error {

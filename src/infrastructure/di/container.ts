@@ -39,6 +39,14 @@ import { ErasedUsers } from '../../application/privacy/erasedUsers';
 import { KeyRing } from '../../application/privacy/keyRing';
 import { EventOpener, OpenedEventStore } from '../../application/privacy/openedEventStore';
 import { SqlDataKeyStore } from '../privacy/sqlDataKeyStore';
+import { AttachmentLinks } from '../../application/attachments/attachmentLinks';
+import { makeAttachments, type Attachments } from '../../application/attachments/attachments';
+import { UploadBudget } from '../../application/attachments/uploadBudget';
+import { openAttachmentStore } from '../attachments/openAttachmentStore';
+import { SqlAttachmentCatalog } from '../attachments/sqlAttachmentCatalog';
+import { ImageWorkerPool } from '../attachments/imageWorkerPool';
+import type { AttachmentStore, ImagePipeline } from '../../application/ports/attachments';
+import { availableParallelism } from 'node:os';
 
 export interface ContainerOptions {
   config: Config;
@@ -264,6 +272,44 @@ export function buildContainer(options: ContainerOptions): Container {
       (config: Config, db: SqlDatabase, eventStore: EventStore, logger: Logger, clock: Clock, ids: IdGenerator) =>
         new Notifications({ config, db, eventStore, logger, clock, ids }),
       [TYPES.Config, TYPES.SqlDatabase, TYPES.EventStore, TYPES.Logger, TYPES.Clock, TYPES.Ids],
+    );
+
+  container
+    .bind<AttachmentStore>(TYPES.AttachmentStore)
+    .toResolvedValue((config: Config, db: SqlDatabase) => openAttachmentStore(config.attachments.store, db), [TYPES.Config, TYPES.SqlDatabase]);
+
+  container
+    .bind<AttachmentLinks>(TYPES.AttachmentLinks)
+    .toResolvedValue(
+      (config: Config, clock: Clock) => new AttachmentLinks(config.attachments.urlKey, config.attachments.urlTtlMs, clock),
+      [TYPES.Config, TYPES.Clock],
+    );
+
+  container
+    .bind<Attachments>(TYPES.Attachments)
+    .toResolvedValue(
+      (config: Config, db: SqlDatabase, store: AttachmentStore, queries: ChatQueries, logger: Logger, clock: Clock, ids: IdGenerator, pipeline: ImagePipeline) =>
+        makeAttachments({
+          store,
+          catalog: new SqlAttachmentCatalog(db),
+          pipeline,
+          rooms: queries,
+          budget: new UploadBudget({ uploads: config.attachments.uploadsPerMinute, bytes: config.attachments.uploadBytesPerMinute }),
+          clock,
+          ids,
+          logger,
+          unsentTtlMs: config.attachments.unsentTtlMs,
+        }),
+      [TYPES.Config, TYPES.SqlDatabase, TYPES.AttachmentStore, TYPES.ChatQueries, TYPES.Logger, TYPES.Clock, TYPES.Ids, TYPES.ImageWorkerPool],
+    );
+
+  container
+    .bind<ImageWorkerPool>(TYPES.ImageWorkerPool)
+    .toResolvedValue(
+      (config: Config, logger: Logger) =>
+        // One worker a spare core (at least one): the chat keeps a core to itself.
+        new ImageWorkerPool({ maxPixels: config.attachments.maxPixels, workers: Math.min(4, availableParallelism() - 1), logger }),
+      [TYPES.Config, TYPES.Logger],
     );
 
   return container;

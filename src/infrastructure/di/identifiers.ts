@@ -28,4 +28,8 @@ export const TYPES = {
   AuditAccessLog: Symbol.for('AuditAccessLog'),
   Metrics: Symbol.for('Metrics'),
   Notifications: Symbol.for('Notifications'),
+  AttachmentStore: Symbol.for('AttachmentStore'),
+  AttachmentLinks: Symbol.for('AttachmentLinks'),
+  Attachments: Symbol.for('Attachments'),
+  ImageWorkerPool: Symbol.for('ImageWorkerPool'),
 } as const;

@@ -4,7 +4,9 @@ import { outboxFairKey } from './002_outbox_fair_key';
 import { userProfiles } from './003_user_profiles';
 import { messageKind } from './004_message_kind';
 import { rateBucketLeases } from './005_rate_bucket_leases';
-import { dataKeys } from './006_data_keys';
+import { appendOnlyEvents } from './006_append_only_events';
+import { attachments } from './007_attachments';
+import { dataKeys } from './008_data_keys';
 import { runMigrations, type Migration, type MigrationReport } from './runner';
 
 /**
@@ -12,7 +14,7 @@ import { runMigrations, type Migration, type MigrationReport } from './runner';
  * 1, 2, 3… To change the schema, add the next file and append it here (the recipe is in
  * docs/architecture.md, "Schema migrations").
  */
-export const migrations: readonly Migration[] = [initial, outboxFairKey, userProfiles, messageKind, rateBucketLeases, dataKeys];
+export const migrations: readonly Migration[] = [initial, outboxFairKey, userProfiles, messageKind, rateBucketLeases, appendOnlyEvents, attachments, dataKeys];
 
 /**
  * Brings the database's schema up to date: applies the migrations it has not recorded

@@ -9,6 +9,7 @@ import type { EventStore } from '../../application/ports/eventStore';
 import { randomIds } from '../../application/ports/ids';
 import { silentLogger } from '../../application/ports/logger';
 import { ConfigError, loadConfig, type Config } from '../../config';
+import { APPEND_ONLY_TRIGGER, checkAppendOnly } from '../../infrastructure/eventStore/appendOnly';
 import { openEventStore } from '../../infrastructure/eventStore/openEventStore';
 import { createChatMetrics } from '../../infrastructure/metrics/chatMetrics';
 import { migrateDatabase } from '../../infrastructure/migrations';
@@ -212,6 +213,25 @@ export async function runAuditCli(argv: readonly string[], io: CliIo): Promise<n
           `${result.differences.length}${result.truncated ? '+' : ''} rows differ`,
       );
       exitCode = result.equal ? EXIT.ok : EXIT.failed;
+    });
+
+  program
+    .command('append-only')
+    .description('check that the events table refuses UPDATE, DELETE and TRUNCATE (PostgreSQL and PGlite); exit 1 when it does not')
+    .action(async () => {
+      if (config.eventStore.kind === 'eventstoredb') throw new CliError('append-only checks the PostgreSQL events table; this store is EventStoreDB');
+      // A migration runs once: opening the database never switches a disabled trigger back on.
+      const check = await checkAppendOnly(await store.sqlDatabase());
+      const enabled = { A: 'enabled always', O: 'enabled in normal sessions only', R: 'enabled on replicas only', D: 'disabled' } as Record<string, string>;
+      say(
+        io.stdout,
+        check.trigger === null
+          ? `trigger ${APPEND_ONLY_TRIGGER}: missing`
+          : `trigger ${APPEND_ONLY_TRIGGER}: ${enabled[check.trigger.enabled] ?? check.trigger.enabled}: ${check.trigger.definition}`,
+      );
+      say(io.stdout, `UPDATE: ${check.refuses.update ? 'refused' : 'allowed'}; DELETE: ${check.refuses.delete ? 'refused' : 'allowed'}`);
+      say(io.stdout, check.appendOnly ? 'OK: the events table is append-only' : 'FAILED: the events table is not append-only');
+      exitCode = check.appendOnly ? EXIT.ok : EXIT.failed;
     });
 
   program

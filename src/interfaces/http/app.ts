@@ -1,6 +1,7 @@
 import express, { type RequestHandler, type Router } from 'express';
 import type { Logger } from '../../application/ports/logger';
 import { ApiError } from '../errors';
+import { corsForApi } from './cors';
 import { errorHandler } from './errors';
 import { requestId } from './requestContext';
 
@@ -9,6 +10,8 @@ export interface HttpAppOptions {
   routers: Router[];
   /** Runs first, before any router: e.g. the HTTP metrics. */
   before?: RequestHandler[];
+  /** ALLOWED_ORIGINS: who may call the API from a page on another origin (null: any). */
+  allowedOrigins?: readonly string[] | null;
 }
 
 /**
@@ -35,6 +38,7 @@ export function createHttpApp(options: HttpAppOptions): express.Express {
   for (const handler of options.before ?? []) app.use(handler);
   app.use(requestId());
   app.use(apiHeaders);
+  app.use(corsForApi(options.allowedOrigins ?? null));
   for (const router of options.routers) app.use(router);
   app.use((req, _res, next) => next(new ApiError('not_found', `no route for ${req.method} ${req.path}`)));
   app.use(errorHandler(options.logger));

@@ -15,14 +15,14 @@ function bearerToken(req: Request): string | null {
 
 /** Users' calls: a valid JWT (see JwtVerifier), or 401 unauthorized. */
 export function authenticate(verifier: TokenVerifier, logger: Logger): RequestHandler {
-  return (req, res, next) => {
+  return async (req, res, next) => {
     const token = bearerToken(req);
     if (token === null) {
       res.setHeader('www-authenticate', 'Bearer');
       return next(new ApiError('unauthorized', 'a bearer token is required (Authorization: Bearer <jwt>)'));
     }
     try {
-      setPrincipal(res, verifier.verify(token));
+      setPrincipal(res, await verifier.verify(token));
     } catch (error) {
       if (!(error instanceof InvalidTokenError)) return next(error);
       res.setHeader('www-authenticate', 'Bearer error="invalid_token"');

@@ -21,6 +21,17 @@ export const errorResponse = z
   })
   .meta({ description: 'Every non-2xx answer' });
 
+export const attachmentResponse = z.object({
+  attachmentId: z.string(),
+  contentType: z.enum(['image/jpeg', 'image/png', 'image/webp']).meta({ description: 'judged from the bytes, not the upload header' }),
+  bytes: z.number().int().min(1).meta({ description: 'of the stored image (re-encoded, no metadata)' }),
+  width: z.number().int().min(1),
+  height: z.number().int().min(1),
+  sha256: z.string().meta({ description: 'SHA-256 of the stored bytes, hex' }),
+  url: z.string().meta({ description: 'signed and expiring: loads in an <img src> without a token; read the message again for a fresh one' }),
+  thumbnailUrl: z.string().meta({ description: 'the same, for a thumbnail of at most 320 px on its longer side' }),
+});
+
 export const messageResponse = z.object({
   messageId: z.string(),
   roomId: z.string(),

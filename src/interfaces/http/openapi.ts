@@ -8,6 +8,7 @@ import { listPostsQuery, postParams, upsertPostBody } from './postRoutes';
 import { listRoomsQuery, markReadBody, messagesQuery, openRoomBody, roomParams, sendMessageBody } from './roomRoutes';
 import { deadLettersQuery, deliveryParams } from './webhookRoutes';
 import { postNoticeBody } from './noticeRoutes';
+import { downloadParams, downloadQuery, uploadParams } from './attachmentRoutes';
 
 type Method = 'get' | 'post' | 'put' | 'delete';
 type Auth = 'none' | 'user' | 'auditor' | 'internal';
@@ -33,10 +34,12 @@ export interface RouteSpec {
   params?: z.ZodObject;
   query?: z.ZodObject;
   body?: z.ZodType;
+  /** A body that is not JSON (an uploaded image): its media types. */
+  rawBody?: { contentTypes: string[]; description: string };
   answers: Record<number, Answer>;
   /** Contract error codes this route may answer with, besides those its auth and inputs imply. */
   errors?: ErrorCode[];
-  /** Contract v1.1 addition. */
+  /** Contract v1.1 or v1.2 addition. */
   since?: '1.1' | '1.2';
 }
 
@@ -115,6 +118,20 @@ export const contractRoutes: readonly RouteSpec[] = [
       200: { description: 'a retry: the message already sent', body: messageAnswer },
       201: { description: 'sent', body: messageAnswer },
     },
+  },
+  {
+    method: 'post', path: '/api/rooms/:roomId/attachments', tag: 'messages', auth: 'user', since: '1.2',
+    summary: 'Upload a photo to send in this room: JPEG, PNG or WebP (judged from the bytes), stored without its metadata',
+    params: uploadParams,
+    rawBody: { contentTypes: ['image/jpeg', 'image/png', 'image/webp'], description: 'the image file itself, at most ATTACHMENT_MAX_BYTES' },
+    errors: ['not_found', 'room_expired', 'payload_too_large', 'unsupported_media_type', 'rate_limited'],
+    answers: { 201: { description: 'stored; send it with `attachments: [attachmentId]`', body: z.object({ attachment: contract.attachmentResponse }) } },
+  },
+  {
+    method: 'get', path: '/attachments/:attachmentId/:variant', tag: 'messages', auth: 'none', since: '1.2',
+    summary: "An attachment's image or thumbnail at the signed, expiring URL a message gives (an <img src> sends no token)",
+    params: downloadParams, query: downloadQuery, errors: ['forbidden', 'not_found'],
+    answers: { 200: { description: 'the image (Cache-Control: private, until the link expires)', body: z.string(), contentType: 'image/*' } },
   },
   {
     method: 'post', path: '/api/rooms/:roomId/read', tag: 'messages', auth: 'user',
@@ -263,7 +280,8 @@ function parameters(route: RouteSpec): unknown[] {
 function errorCodesOf(route: RouteSpec): ErrorCode[] {
   const codes = new Set<ErrorCode>(route.errors ?? []);
   if (route.params !== undefined || route.query !== undefined || route.body !== undefined) codes.add('bad_request');
-  if (route.body !== undefined) codes.add('payload_too_large');
+  if (route.body !== undefined || route.rawBody !== undefined) codes.add('payload_too_large');
+  if (route.rawBody !== undefined) codes.add('bad_request');
   if (route.auth !== 'none') codes.add('unauthorized');
   if (route.auth === 'auditor') codes.add('forbidden');
   codes.add('internal');
@@ -304,6 +322,15 @@ function operation(route: RouteSpec): Record<string, unknown> {
     ...(route.auth === 'none' ? { security: [] } : { security: securityOf[route.auth] }),
     ...(params.length > 0 ? { parameters: params } : {}),
     ...(route.body !== undefined ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(route.body) } } } } : {}),
+    ...(route.rawBody !== undefined
+      ? {
+          requestBody: {
+            required: true,
+            description: route.rawBody.description,
+            content: Object.fromEntries(route.rawBody.contentTypes.map((type) => [type, { schema: { type: 'string', contentMediaType: type } }])),
+          },
+        }
+      : {}),
     responses,
   };
 }

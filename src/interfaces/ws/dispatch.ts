@@ -10,6 +10,7 @@ import type { UserBudgets } from '../../application/limits/userBudgets';
 import type { FairTurns } from '../../application/live/fairTurns';
 import { resumeRoom } from '../../application/live/resumeRoom';
 import { toApiError } from '../errors';
+import { UnavailableError } from '../../application/unavailable';
 import { refusedTokenMessage } from '../refusedToken';
 import { CloseCode, RATE_LIMITED_CLOSE_REASON } from './closeCodes';
 import type { Connection } from './connection';
@@ -103,8 +104,12 @@ export function makeDispatcher(deps: DispatchDeps) {
   const auth = async (connection: Connection, frame: AuthFrame): Promise<void> => {
     let principal;
     try {
-      principal = deps.verifier.verify(frame.token);
+      principal = await deps.verifier.verify(frame.token);
     } catch (error) {
+      if (error instanceof UnavailableError) {
+        connection.send(errorFrame('unavailable', error.message, 'auth'));
+        return;
+      }
       connection.send(errorFrame('unauthorized', refusedTokenMessage(error, deps.logger, 'auth frame'), 'auth'));
       return;
     }

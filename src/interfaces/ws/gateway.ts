@@ -193,10 +193,8 @@ export class ChatGateway {
       refuseUpgrade(socket, 503, 'unavailable', 'too many connections on this server: retry in a moment');
       return;
     }
-    // Async on purpose: a verifier that looks keys up remotely fits in without changing the flow.
-    const decision = await Promise.resolve(
-      decideHandshake(req, { verifier: this.deps.verifier, allowedOrigins: this.deps.config.allowedOrigins, logger: this.deps.logger }),
-    );
+    // Async: the verifier may look keys up remotely (JWT_JWKS_URL).
+    const decision = await decideHandshake(req, { verifier: this.deps.verifier, allowedOrigins: this.deps.config.allowedOrigins, logger: this.deps.logger });
     if (!decision.ok) {
       // The error listener stays: Node's HTTP server no longer watches an upgrade's socket,
       // and a client resetting it mid-refusal must not become an uncaught 'error'.

@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { Principal, TokenVerifier } from '../../application/ports/auth';
 import type { Logger } from '../../application/ports/logger';
 import { errorBody, type ErrorCode } from '../errors';
+import { UnavailableError } from '../../application/unavailable';
 import { refusedTokenMessage } from '../refusedToken';
 
 /** The subprotocol a browser offers next to its token: `new WebSocket(url, ["chat.v1", token])`. */
@@ -67,7 +68,7 @@ function normalizeOrigin(origin: string): string | null {
  *   browser (and `ws`) fails a handshake whose answer names none of the offered
  *   protocols, and the contract accepts that form (docs/websocket.md says why).
  */
-export function decideHandshake(req: IncomingMessage, options: HandshakeOptions): HandshakeResult {
+export async function decideHandshake(req: IncomingMessage, options: HandshakeOptions): Promise<HandshakeResult> {
   const path = (req.url ?? '').split('?')[0];
   if (path !== CHAT_PATH) return { ok: false, status: 404, code: 'not_found', message: `no WebSocket endpoint at ${path ?? ''}` };
 
@@ -88,8 +89,9 @@ export function decideHandshake(req: IncomingMessage, options: HandshakeOptions)
   }
   let principal: Principal;
   try {
-    principal = options.verifier.verify(token);
+    principal = await options.verifier.verify(token);
   } catch (error) {
+    if (error instanceof UnavailableError) return { ok: false, status: 503, code: 'unavailable', message: error.message };
     return { ok: false, status: 401, code: 'unauthorized', message: refusedTokenMessage(error, options.logger, 'handshake') };
   }
 

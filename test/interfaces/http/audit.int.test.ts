@@ -3,6 +3,7 @@ import { NO_PREVIOUS_HASH } from '../../../src/application/ports/eventStore';
 import { databaseKinds, withConnection } from '../../support/databases';
 import { as, call } from '../../support/http';
 import { startTestServer, type TestServer } from '../../support/server';
+import { tamperWithEvents } from '../../support/tamper';
 import { TEST_INTERNAL_TOKEN, tokenFor } from '../../support/tokens';
 
 describe.each(databaseKinds)('the audit record over HTTP on %s', (kind) => {
@@ -121,16 +122,16 @@ describe.each(databaseKinds)('the audit record over HTTP on %s', (kind) => {
   });
 
   it('reports verified: false once a stored event has been altered', async () => {
-    // Edited as an operator with SQL access would, while no server runs: PGlite's data
-    // directory belongs to one process at a time, so the server stops for the edit.
+    // Edited as the table's owner could, with the append-only trigger switched off, while
+    // no server runs: PGlite's data directory belongs to one process at a time.
     await server.close();
-    await withConnection(server.database, (db) =>
+    await withConnection(server.database, (owner) => tamperWithEvents(owner, (db) =>
       db.query(
         `UPDATE events SET data = jsonb_set(data, '{body}', '"Is the tent on fire?"')
           WHERE stream_id = $1 AND event_type = 'MessageSent'`,
         [`room-${roomId}`],
       ),
-    );
+    ));
     server = await startTestServer(kind, { database: server.database });
     const res = await asAuditor().get(`/api/audit/rooms/${roomId}/events`);
     expect(res.status).toBe(200);

@@ -13,6 +13,7 @@ import { postRoutes } from '../../../src/interfaces/http/postRoutes';
 import { noticeRoutes } from '../../../src/interfaces/http/noticeRoutes';
 import { roomRoutes } from '../../../src/interfaces/http/roomRoutes';
 import { pushRoutes } from '../../../src/interfaces/http/pushRoutes';
+import { attachmentRoutes } from '../../../src/interfaces/http/attachmentRoutes';
 import { webhookRoutes } from '../../../src/interfaces/http/webhookRoutes';
 import { createChatMetrics } from '../../../src/infrastructure/metrics/chatMetrics';
 import { silentLogger } from '../../../src/application/ports/logger';
@@ -44,6 +45,7 @@ describe('GET /openapi.json', () => {
       openApiRoutes(),
       pushRoutes({ push: null, verifier: unused, logger: silentLogger, budgets: unused, allowLoopbackHttp: false }),
       webhookRoutes({ internalApiToken: 'x'.repeat(16), outbox: unused, retryForMs: 1000 }),
+      attachmentRoutes({ attachments: unused, links: unused, verifier: unused, logger: silentLogger, maxBytes: 1024 }),
     ];
     const served = routers.flatMap(routesOf);
     expect(served.length).toBeGreaterThan(10);
@@ -59,6 +61,8 @@ describe('GET /openapi.json', () => {
       'POST /api/push/subscriptions', 'DELETE /api/push/subscriptions', 'POST /api/rooms/{roomId}/block',
       'DELETE /api/rooms/{roomId}/block', 'GET /api/audit/rooms/{roomId}/events', 'GET /api/audit/rooms/{roomId}/state',
       'GET /api/audit/verify', 'GET /openapi.json', 'GET /healthz', 'GET /readyz', 'GET /metrics',
+      // v1.2
+      'POST /api/rooms/{roomId}/attachments',
     ];
     const paths = document.paths as Record<string, Record<string, unknown>>;
     const documented = Object.entries(paths).flatMap(([path, operations]) => Object.keys(operations).map((m) => `${m.toUpperCase()} ${path}`));
@@ -66,6 +70,8 @@ describe('GET /openapi.json', () => {
     const additions = [
       'GET /api/push/vapid-public-key', 'GET /api/internal/webhooks/status', 'GET /api/internal/webhooks/dead-letters',
       'POST /api/internal/webhooks/dead-letters/replay', 'POST /api/internal/webhooks/dead-letters/{deliveryId}/replay',
+      // Where an attachment's signed URL points (docs/attachments.md).
+      'GET /attachments/{attachmentId}/{variant}',
     ];
     // Contract v1.2, as far as built.
     const v12 = ['POST /api/internal/rooms/{roomId}/notices'];

@@ -1,0 +1,198 @@
+import { createHash } from 'node:crypto';
+import { request } from 'node:http';
+import exifr from 'exifr';
+import sharp from 'sharp';
+import { call, openRoom, unique } from '../support/http';
+import { aPhoneJpeg, aPng, aPngBomb, aWebp } from '../support/images';
+import { ManualClock, startTestServer, type TestServer } from '../support/server';
+import { tokenFor } from '../support/tokens';
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- response bodies are what the tests assert on */
+
+const MAX_BYTES = 1024 * 1024;
+
+/** Uploads `data` as the body, as a browser's fetch would. */
+async function upload(baseUrl: string, roomId: string, userId: string, data: Buffer, contentType = 'image/jpeg') {
+  const response = await fetch(`${baseUrl}/api/rooms/${roomId}/attachments`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${tokenFor(userId)}`, 'content-type': contentType },
+    body: new Uint8Array(data),
+  });
+  return { status: response.status, body: (await response.json()) as any };
+}
+
+/** What a browser's <img src> does: a plain GET, no token. */
+async function download(baseUrl: string, url: string) {
+  const response = await fetch(`${baseUrl}${url}`);
+  return { status: response.status, headers: response.headers, data: Buffer.from(await response.arrayBuffer()) };
+}
+
+const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+
+describe('photo attachments over HTTP', () => {
+  let server: TestServer;
+  const clock = new ManualClock(new Date());
+
+  beforeAll(async () => {
+    server = await startTestServer('postgres', { clock, env: { ATTACHMENT_MAX_BYTES: String(MAX_BYTES), ATTACHMENT_UPLOADS_PER_MINUTE: '5' } });
+  });
+  afterAll(async () => {
+    await server.close();
+    await server.database.drop();
+  });
+
+  it('takes a phone JPEG and gives back one with no location, no EXIF at all, turned upright', async () => {
+    const room = await openRoom(server.url, unique('lender'), unique('borrower'));
+    const original = await aPhoneJpeg(400, 200);
+    // The test photo does carry a position, or the test would prove nothing.
+    expect(await exifr.gps(original)).toMatchObject({ latitude: expect.closeTo(52.52, 1) });
+
+    const uploaded = await upload(server.url, room.roomId, room.borrowerId, original);
+    expect(uploaded.status).toBe(201);
+    const attachment = uploaded.body.attachment;
+    // Orientation 6 applied: the 400×200 pixels are shown 200 wide and 400 high.
+    expect(attachment).toMatchObject({ contentType: 'image/jpeg', width: 200, height: 400 });
+
+    const image = await download(server.url, attachment.url);
+    expect(image.status).toBe(200);
+    expect(image.headers.get('content-type')).toBe('image/jpeg');
+    expect(image.headers.get('cache-control')).toMatch(/^private, max-age=\d+$/);
+    expect(image.data.length).toBe(attachment.bytes);
+    expect(sha256(image.data)).toBe(attachment.sha256);
+    // Parsed, not trusted: no GPS, no EXIF block, no XMP, no orientation left to apply.
+    expect(await exifr.gps(image.data)).toBeUndefined();
+    expect(await exifr.parse(image.data, true)).toBeUndefined();
+    const meta = await sharp(image.data).metadata();
+    expect(meta).toMatchObject({ format: 'jpeg', width: 200, height: 400 });
+    expect(meta.exif).toBeUndefined();
+    expect(meta.xmp).toBeUndefined();
+    expect(meta.iptc).toBeUndefined();
+    expect(meta.orientation).toBeUndefined();
+
+    const thumbnail = await download(server.url, attachment.thumbnailUrl);
+    expect(thumbnail.status).toBe(200);
+    expect(await exifr.gps(thumbnail.data)).toBeUndefined();
+    const thumbMeta = await sharp(thumbnail.data).metadata();
+    expect(Math.max(thumbMeta.width ?? 0, thumbMeta.height ?? 0)).toBeLessThanOrEqual(320);
+    expect(thumbMeta.exif).toBeUndefined();
+  });
+
+  it('judges the type from the bytes: a PNG sent as image/jpeg is a PNG, WebP is taken', async () => {
+    const room = await openRoom(server.url, unique('lender'), unique('borrower'));
+    const png = await upload(server.url, room.roomId, room.borrowerId, await aPng(64, 48), 'image/jpeg');
+    expect(png.status).toBe(201);
+    expect(png.body.attachment).toMatchObject({ contentType: 'image/png', width: 64, height: 48 });
+    const image = await download(server.url, png.body.attachment.url);
+    expect(image.headers.get('content-type')).toBe('image/png');
+    expect((await sharp(image.data).metadata()).format).toBe('png');
+
+    const webp = await upload(server.url, room.roomId, room.lenderId, await aWebp(), 'application/octet-stream');
+    expect(webp.status).toBe(201);
+    expect(webp.body.attachment.contentType).toBe('image/webp');
+  });
+
+  it('refuses a text file posing as an image with 415, and a GIF the same way', async () => {
+    const room = await openRoom(server.url, unique('lender'), unique('borrower'));
+    const text = await upload(server.url, room.roomId, room.borrowerId, Buffer.from('not a photo at all\n'.repeat(500)), 'image/jpeg');
+    expect(text.status).toBe(415);
+    expect(text.body.error.code).toBe('unsupported_media_type');
+    expect(text.body.error.message).toMatch(/JPEG, PNG or WebP/);
+    const gif = await sharp({ create: { width: 8, height: 8, channels: 3, background: 'red' } }).gif().toBuffer();
+    expect((await upload(server.url, room.roomId, room.borrowerId, gif, 'image/jpeg')).status).toBe(415);
+  });
+
+  it('refuses a 50-megapixel bomb without decoding it', async () => {
+    const room = await openRoom(server.url, unique('lender'), unique('borrower'));
+    const bomb = aPngBomb(10_000, 5_000);
+    expect(bomb.length).toBeLessThan(10_000);
+    const refused = await upload(server.url, room.roomId, room.borrowerId, bomb, 'image/png');
+    expect(refused.status).toBe(413);
+    expect(refused.body.error).toMatchObject({ code: 'payload_too_large', message: expect.stringMatching(/50 megapixels/) });
+  });
+
+  it('refuses a body over ATTACHMENT_MAX_BYTES while it is still streaming in', async () => {
+    const room = await openRoom(server.url, unique('lender'), unique('borrower'));
+    const url = new URL(`${server.url}/api/rooms/${room.roomId}/attachments`);
+    const jpegStart = Buffer.alloc(64 * 1024, 0x20);
+    (await aPhoneJpeg(16, 16)).copy(jpegStart);
+    const answer = await new Promise<{ status: number; body: any; sentWhenAnswered: number; ended: boolean }>((resolve, reject) => {
+      let sent = 0;
+      let answered = false;
+      // Chunked, no Content-Length: the server learns the size only by reading.
+      const req = request(url, { method: 'POST', headers: { authorization: `Bearer ${tokenFor(room.borrowerId)}`, 'content-type': 'image/jpeg' } });
+      req.on('response', (res) => {
+        answered = true;
+        const sentWhenAnswered = sent;
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text), sentWhenAnswered, ended: req.writableEnded }));
+      });
+      req.on('error', (error) => {
+        if (!answered) reject(error);
+      });
+      // Keeps sending (up to 64 MiB) until the server answers; never ends the body on its own.
+      const pump = () => {
+        while (!answered && sent < 64 * MAX_BYTES) {
+          sent += jpegStart.length;
+          if (!req.write(jpegStart)) return void req.once('drain', pump);
+        }
+      };
+      pump();
+    });
+    expect(answer.status).toBe(413);
+    expect(answer.body.error.code).toBe('payload_too_large');
+    expect(answer.ended).toBe(false);
+    // Answered long before the 64 MiB were sent: the server stopped at the limit.
+    expect(answer.sentWhenAnswered).toBeLessThan(16 * MAX_BYTES);
+  });
+
+  it('refuses a declared Content-Length over the limit before reading the body', async () => {
+    const room = await openRoom(server.url, unique('lender'), unique('borrower'));
+    const refused = await upload(server.url, room.roomId, room.borrowerId, Buffer.alloc(MAX_BYTES + 1, 0xff));
+    expect(refused.status).toBe(413);
+    expect(refused.body.error.code).toBe('payload_too_large');
+  });
+
+  it("answers a stranger's upload with 404, as for any room they are not part of", async () => {
+    const room = await openRoom(server.url, unique('lender'), unique('borrower'));
+    const refused = await upload(server.url, room.roomId, unique('stranger'), await aPng());
+    expect(refused.status).toBe(404);
+    expect(refused.body.error.code).toBe('not_found');
+    expect((await call(server.url, 'POST', `/api/rooms/${room.roomId}/attachments`, { raw: 'x' })).status).toBe(401);
+  });
+
+  it("keeps to each user's upload budget", async () => {
+    const room = await openRoom(server.url, unique('lender'), unique('borrower'));
+    const png = await aPng(8, 8);
+    for (let i = 0; i < 5; i += 1) expect((await upload(server.url, room.roomId, room.borrowerId, png, 'image/png')).status).toBe(201);
+    const refused = await upload(server.url, room.roomId, room.borrowerId, png, 'image/png');
+    expect(refused.status).toBe(429);
+    expect(refused.body.error.code).toBe('rate_limited');
+    // The other participant's budget is their own.
+    expect((await upload(server.url, room.roomId, room.lenderId, png, 'image/png')).status).toBe(201);
+  });
+
+  it('refuses a forged, altered or expired link', async () => {
+    const room = await openRoom(server.url, unique('lender'), unique('borrower'));
+    const first = (await upload(server.url, room.roomId, room.borrowerId, await aPng())).body.attachment;
+    const second = (await upload(server.url, room.roomId, room.borrowerId, await aPng(20, 20))).body.attachment;
+    expect((await download(server.url, first.url)).status).toBe(200);
+    // Another attachment's signature, a made-up one, none, a later expiry: all 403.
+    const secondSig = new URL(second.url, server.url).searchParams.get('sig') as string;
+    const firstUrl = new URL(first.url, server.url);
+    const withParams = (params: Record<string, string>) => {
+      const url = new URL(firstUrl);
+      for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
+      return `${url.pathname}${url.search}`;
+    };
+    expect((await download(server.url, withParams({ sig: secondSig }))).status).toBe(403);
+    expect((await download(server.url, withParams({ sig: 'A'.repeat(43) }))).status).toBe(403);
+    expect((await download(server.url, withParams({ expires: String(Number(firstUrl.searchParams.get('expires')) + 3600) }))).status).toBe(403);
+    expect((await download(server.url, firstUrl.pathname)).status).toBe(400);
+    // Past its expiry the link stops working.
+    clock.advance(2 * 3_600_000);
+    const expired = await download(server.url, first.url);
+    expect(expired.status).toBe(403);
+    expect(JSON.parse(expired.data.toString()).error.message).toMatch(/expired/);
+  });
+});
