@@ -12,6 +12,9 @@ const tier = (displayName, pattern) => ({
   transform: { '^.+\\.ts$': swc },
   testMatch: [`<rootDir>/test/**/*.${pattern}.test.ts`],
   setupFiles: ['<rootDir>/test/support/setupEnv.ts'],
+  // The SDK (client/sdk) is an ES module package: its relative imports name the built
+  // `.js` file, which jest finds as the `.ts` source.
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
 });
 
 module.exports = {

@@ -13,6 +13,7 @@ module.exports = {
   testEnvironment: unit.testEnvironment,
   transform: unit.transform,
   setupFiles: unit.setupFiles,
+  moduleNameMapper: unit.moduleNameMapper,
   testMatch: ['<rootDir>/test/**/*.unit.test.ts', '<rootDir>/test/application/handleCommand*.int.test.ts'],
   globalSetup: base.globalSetup,
   globalTeardown: base.globalTeardown,

@@ -47,6 +47,9 @@ import { httpMetrics } from './interfaces/http/httpMetrics';
 import { contractRouteOf, openApiRoutes } from './interfaces/http/openapi';
 import { postRoutes } from './interfaces/http/postRoutes';
 import { noticeRoutes } from './interfaces/http/noticeRoutes';
+import { moderationRoutes } from './interfaces/http/moderationRoutes';
+import type { UserCommands } from './application/user/userCommands';
+import type { ModerationQueries } from './application/ports/moderation';
 import { pushRoutes } from './interfaces/http/pushRoutes';
 import { roomRoutes } from './interfaces/http/roomRoutes';
 import { defaultWebRoot, webAppRoutes } from './interfaces/http/webAppRoutes';
@@ -142,6 +145,18 @@ export async function start(config: Config, options: StartOptions = {}): Promise
       }),
       roomRoutes({ ...api, budgets }),
       noticeRoutes({ commands, progress: projections, internalApiToken: config.internalApiToken, logger }),
+      moderationRoutes({
+        commands,
+        users: await container.getAsync<UserCommands>(TYPES.UserCommands),
+        queries: await container.getAsync<ModerationQueries>(TYPES.ModerationQueries),
+        progress: projections,
+        verifier,
+        accessLog: await container.getAsync<AuditAccessLog>(TYPES.AuditAccessLog),
+        budgets,
+        clock,
+        internalApiToken: config.internalApiToken,
+        logger,
+      }),
       auditRoutes({
         eventStore,
         verifier,

@@ -1,6 +1,7 @@
 import type { AuditEvent } from './audit';
 import type { PostEvent } from './post';
 import type { RoomEvent } from './room/events';
+import type { UserEvent } from './user';
 import type { AggregateStreamKind } from './streams';
 
 /**
@@ -14,7 +15,7 @@ import type { AggregateStreamKind } from './streams';
  */
 
 /** Every event this version knows. */
-export type DomainEvent = RoomEvent | PostEvent | AuditEvent;
+export type DomainEvent = RoomEvent | PostEvent | UserEvent | AuditEvent;
 export type DomainEventType = DomainEvent['type'];
 
 /** The stream family an event lives in: a room's, a post's, a user's, or the audit trail's. */
@@ -43,11 +44,23 @@ export const roomEventSpecs: EventSpecs<'room', RoomEvent> = {
   RoomUnblocked: { family: 'room' },
   RoomExpired: { family: 'room' },
   RoomReopened: { family: 'room' },
+  MessageReported: { family: 'room' },
+  ReportResolved: { family: 'room' },
+  MessageHidden: { family: 'room' },
 };
 
 export const postEventSpecs: EventSpecs<'post', PostEvent> = {
   PostUpserted: { family: 'post' },
 };
+
+export const userEventSpecs: EventSpecs<'user', UserEvent> = {
+  UserSuspended: { family: 'user' },
+  UserReinstated: { family: 'user' },
+};
+
+export function isUserEventType(type: string): type is UserEvent['type'] {
+  return Object.hasOwn(userEventSpecs, type);
+}
 
 export const auditEventSpecs: EventSpecs<'audit', AuditEvent> = {
   AuditAccessed: { family: 'audit' },
@@ -57,6 +70,7 @@ export const auditEventSpecs: EventSpecs<'audit', AuditEvent> = {
 export const eventRegistry: { readonly [Type in DomainEventType]: EventSpec<EventFamily, Extract<DomainEvent, { type: Type }>> } = {
   ...roomEventSpecs,
   ...postEventSpecs,
+  ...userEventSpecs,
   ...auditEventSpecs,
 };
 

@@ -13,6 +13,8 @@ export const statusOfCode = {
   unauthorized: 401,
   forbidden: 403,
   blocked: 403,
+  /** The account is suspended: it may read but not write (docs/moderation.md). */
+  suspended: 403,
   not_found: 404,
   own_post: 409,
   room_expired: 409,

@@ -166,6 +166,8 @@ withBrowser('the web app in Chromium: a lender and a borrower chat about a demo 
   it('delivers live both ways, with Korean and emoji intact, and counts then clears the unread badge', async () => {
     await borrower.getByRole('article', { name: drill.title }).getByRole('button', { name: 'Chat' }).click();
     await borrower.getByLabel('Message', { exact: true }).waitFor();
+    // An empty conversation says how to begin.
+    await borrower.getByText(/^No messages yet\. Say hello to lena/).waitFor();
     const hello = '안녕하세요! 토요일에 드릴 빌릴 수 있을까요? 🙏';
     await send(borrower, hello);
     await until('the borrower’s message to be sent', async () => (await bubbles(borrower, hello).count()) === 1 && (await borrower.getByText('Sending…').count()) === 0);
@@ -205,7 +207,7 @@ withBrowser('the web app in Chromium: a lender and a borrower chat about a demo 
     for (const text of ['안녕하세요! 토요일에 드릴 빌릴 수 있을까요? 🙏', '네, 가능해요 🙂 Saturday 10:00?', 'I will leave it at the door', 'batteries are charged 🔋']) {
       await bubbles(borrower, text).waitFor();
     }
-    expect(await messages(borrower).locator('li').count()).toBe(4);
+    expect(await messages(borrower).locator('li:not(.day)').count()).toBe(4);
   });
 
   it('queues a message typed offline and delivers it exactly once when the network is back', async () => {
@@ -228,25 +230,52 @@ withBrowser('the web app in Chromium: a lender and a borrower chat about a demo 
     expect(await bubbles(lender, queued).count()).toBe(1);
     expect(await bubbles(borrower, queued).count()).toBe(1);
     expect(await bubbles(borrower, 'are you there?').count()).toBe(1);
-    expect(await messages(lender).locator('li').count()).toBe(7);
+    expect(await messages(lender).locator('li:not(.day)').count()).toBe(7);
   });
 
-  it('while the lender blocks, the borrower’s message fails with Retry; after Unblock, Retry delivers it once', async () => {
+  it('while the lender blocks, the borrower is told before typing and cannot send; after Unblock, a message goes through once', async () => {
     await lender.getByRole('button', { name: 'Block', exact: true }).click();
     await lender.getByRole('button', { name: 'Unblock', exact: true }).waitFor();
-    const refused = 'can I pick it up earlier?';
-    await send(borrower, refused);
-    await borrower.getByText(/^Not sent:/).waitFor();
-    expect(await bubbles(lender, refused).count()).toBe(0);
+    // The room's blockedMe reaches the borrower live: a notice, and a composer that takes nothing.
+    await borrower.getByRole('status').filter({ hasText: 'isn’t accepting messages from you' }).waitFor();
+    expect(await borrower.getByLabel('Message', { exact: true }).isDisabled()).toBe(true);
+    expect(await borrower.getByRole('button', { name: 'Send' }).isDisabled()).toBe(true);
 
     await lender.getByRole('button', { name: 'Unblock', exact: true }).click();
     await lender.getByRole('button', { name: 'Block', exact: true }).waitFor();
-    await borrower.getByRole('button', { name: 'Retry' }).click();
-    await bubbles(lender, refused).waitFor();
-    await until('the retried message to be sent', async () => (await borrower.getByText(/^Not sent:|Sending…/).count()) === 0);
+    await until('the borrower’s composer to be enabled', async () => !(await borrower.getByLabel('Message', { exact: true }).isDisabled()));
+    expect(await borrower.getByRole('status').filter({ hasText: 'isn’t accepting messages from you' }).count()).toBe(0);
+    const later = 'can I pick it up earlier?';
+    await send(borrower, later);
+    await bubbles(lender, later).waitFor();
+    await until('the message to be sent', async () => (await borrower.getByText(/^Not sent:|Sending…/).count()) === 0);
     await marker(lender, borrower, 'sure, any time');
-    expect(await bubbles(lender, refused).count()).toBe(1);
-    expect(await bubbles(borrower, refused).count()).toBe(1);
+    expect(await bubbles(lender, later).count()).toBe(1);
+    expect(await bubbles(borrower, later).count()).toBe(1);
+  });
+
+  it('shows links as safe links, a separator for the day, and at phone width the signed-in name and the whole composer', async () => {
+    const link = 'https://maps.example.com/pickup?spot=3';
+    await send(borrower, `the pickup spot: ${link}. ok? javascript:alert(1)`);
+    const anchor = messages(lender).getByRole('link', { name: link, exact: true });
+    await anchor.waitFor();
+    expect(await anchor.getAttribute('href')).toBe(link);
+    expect(await anchor.getAttribute('rel')).toBe('noopener noreferrer');
+    expect(await anchor.getAttribute('target')).toBe('_blank');
+    expect(await messages(lender).getByRole('link', { name: /javascript:/ }).count()).toBe(0);
+    expect(await lender.getByRole('separator').filter({ hasText: 'Today' }).count()).toBeGreaterThan(0);
+    // 390 px: the signed-in user is named in the top bar, and the composer fits the screen.
+    const me = borrower.locator('.me');
+    expect(await me.isVisible()).toBe(true);
+    expect((await me.textContent())?.length).toBeGreaterThan(0);
+    const width = 390;
+    for (const part of [borrower.getByLabel('Message', { exact: true }), borrower.getByRole('button', { name: 'Send' })]) {
+      const box = await part.boundingBox();
+      expect(box).not.toBeNull();
+      expect(box!.x).toBeGreaterThanOrEqual(0);
+      expect(box!.x + box!.width).toBeLessThanOrEqual(width);
+      expect(box!.y + box!.height).toBeLessThanOrEqual(760);
+    }
   });
 
   it('takes screenshots of the conversation view (desktop and phone)', async () => {
@@ -293,10 +322,10 @@ withBrowser('the web app in Chromium: a lender and a borrower chat about a demo 
     }
     await borrower.reload();
     await bubbles(borrower, 'page test 40').waitFor();
-    expect(await messages(borrower).locator('li').count()).toBe(30);
+    expect(await messages(borrower).locator('li:not(.day)').count()).toBe(30);
     await borrower.locator('.messages').evaluate((el) => el.scrollTo(0, 0));
     await bubbles(borrower, 'is the tent still free? ⛺').waitFor();
-    expect(await messages(borrower).locator('li').count()).toBe(41);
+    expect(await messages(borrower).locator('li:not(.day)').count()).toBe(41);
     expect(await messages(borrower).locator('li .body').first().textContent()).toBe('is the tent still free? ⛺');
   });
 

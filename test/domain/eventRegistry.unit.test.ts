@@ -29,11 +29,23 @@ import {
   aRoomExpired,
   aRoomOpened,
   aRoomReopened,
+  aMessageReported,
   aRoomUnblocked,
   ROOM_ID,
 } from '../support/builders';
 
-const roomEvents: RoomEvent[] = [aRoomOpened(), aMessageSent(), aMessagesRead(), aRoomBlocked(), aRoomUnblocked(), aRoomExpired(), aRoomReopened()];
+const roomEvents: RoomEvent[] = [
+  aRoomOpened(),
+  aMessageSent(),
+  aMessagesRead(),
+  aRoomBlocked(),
+  aRoomUnblocked(),
+  aRoomExpired(),
+  aRoomReopened(),
+  aMessageReported(),
+  { type: 'ReportResolved', data: { roomId: ROOM_ID, reportId: 'report-1', action: 'dismiss', note: '', moderatorId: 'mod-1', resolvedAt: '2026-01-01T00:00:00.000Z' } },
+  { type: 'MessageHidden', data: { roomId: ROOM_ID, seq: 1, reportId: 'report-1', hiddenBy: 'mod-1', hiddenAt: '2026-01-01T00:00:00.000Z' } },
+];
 
 /** As the store gives it back: JSON in, JSON out. */
 const stored = (event: { type: string; data: unknown }) => JSON.parse(JSON.stringify({ type: event.type, data: event.data })) as { type: string; data: unknown };

@@ -13,6 +13,9 @@ import type {
   OpenRoom,
   PostNotice,
   ReopenRoom,
+  ReportMessage,
+  ResolveReport,
+  MessageReported,
   RoomBlocked,
   RoomExpired,
   RoomOpened,
@@ -116,6 +119,41 @@ export const aSendMessage = (o: Partial<SendMessage['data']> = {}): SendMessage 
 export const aPostNotice = (o: Partial<PostNotice['data']> = {}): PostNotice => ({
   type: 'PostNotice',
   data: { roomId: ROOM_ID, clientNoticeId: 'notice-1', text: 'Booking confirmed for Saturday', messageId: 'notice-msg-1', now: at(MINUTE), ...o },
+});
+
+export const aReportMessage = (o: Partial<ReportMessage['data']> = {}): ReportMessage => ({
+  type: 'ReportMessage',
+  data: {
+    roomId: ROOM_ID,
+    reporterId: BORROWER,
+    seq: 1,
+    reason: 'scam',
+    note: 'asks for a deposit by bank transfer',
+    reportId: 'report-1',
+    message: { senderId: LENDER, kind: 'text' },
+    now: at(2 * MINUTE),
+    ...o,
+  },
+});
+
+export const aMessageReported = (o: Partial<MessageReported['data']> = {}): MessageReported => ({
+  type: 'MessageReported',
+  data: {
+    roomId: ROOM_ID,
+    reportId: 'report-1',
+    seq: 1,
+    reporterId: BORROWER,
+    reportedUserId: LENDER,
+    reason: 'scam',
+    note: 'asks for a deposit by bank transfer',
+    reportedAt: iso(2 * MINUTE),
+    ...o,
+  },
+});
+
+export const aResolveReport = (o: Partial<ResolveReport['data']> = {}): ResolveReport => ({
+  type: 'ResolveReport',
+  data: { roomId: ROOM_ID, reportId: 'report-1', action: 'dismiss', note: 'checked', moderatorId: 'mod-1', now: at(3 * MINUTE), ...o },
 });
 
 export const aMarkRead = (o: Partial<MarkRead['data']> = {}): MarkRead => ({

@@ -8,6 +8,8 @@ export async function snapshotReadModels(db: SqlExecutor): Promise<Record<string
     rm_rooms: 'room_id',
     rm_room_members: 'room_id, user_id',
     rm_messages: 'room_id, seq',
+    rm_reports: 'report_id',
+    rm_suspensions: 'user_id',
   };
   const snapshot: Record<string, unknown[]> = {};
   for (const table of readModelTables) {

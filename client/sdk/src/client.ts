@@ -1,10 +1,10 @@
-import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff';
-import { Emitter } from './emitter';
-import { PERMANENT_SEND_ERRORS } from './errors';
-import { HttpApi } from './http';
-import { tokenExpiresAt, tokenSubject } from './jwt';
-import { Outbox, type OutboxStorage, type OutgoingMessage } from './outbox';
-import { Timelines } from './timeline';
+import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
+import { Emitter } from './emitter.js';
+import { PERMANENT_SEND_ERRORS } from './errors.js';
+import { HttpApi } from './http.js';
+import { tokenExpiresAt, tokenSubject } from './jwt.js';
+import { Outbox, type OutboxStorage, type OutgoingMessage } from './outbox.js';
+import { Timelines } from './timeline.js';
 import {
   CloseCodes,
   type ClientFrame,
@@ -17,7 +17,7 @@ import {
   type Room,
   type RoomPage,
   type ServerFrame,
-} from './types';
+} from './types.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- the handler parameters differ between the DOM's WebSocket and `ws`; both must fit */
 /** What the client needs of a WebSocket: the browser's, or `ws` in Node. */
@@ -418,7 +418,10 @@ export class ChatClient {
     if (this.socket !== socket) return;
     this.clearTimers();
     this.socket = null;
-    socket.onopen = socket.onmessage = socket.onclose = socket.onerror = null;
+    socket.onopen = socket.onmessage = socket.onclose = null;
+    // Not null: Node's `ws` throws an 'error' nobody listens to when a socket still
+    // connecting is closed ("closed before the connection was established").
+    socket.onerror = () => undefined;
     if (socket.readyState <= OPEN) {
       try {
         socket.close(CloseCodes.normal, 'reconnecting');
@@ -487,7 +490,8 @@ export class ChatClient {
     const socket = this.socket;
     this.socket = null;
     if (socket === null) return;
-    socket.onopen = socket.onmessage = socket.onclose = socket.onerror = null;
+    socket.onopen = socket.onmessage = socket.onclose = null;
+    socket.onerror = () => undefined; // as in lost(): closing a socket still connecting must not throw in Node
     try {
       socket.close(code, reason);
     } catch {

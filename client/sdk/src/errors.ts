@@ -1,4 +1,4 @@
-import type { ErrorCode } from './types';
+import type { ErrorCode } from './types.js';
 
 /** An HTTP call the service refused (its `{"error":{code,message}}`), or a network failure (`status` 0). */
 export class ChatApiError extends Error {

@@ -1,5 +1,5 @@
-import { ChatApiError } from './errors';
-import type { ErrorBody, Message, MessagePage, OpenRoomResponse, Post, PostPage, Room, RoomPage, RoomResponse } from './types';
+import { ChatApiError } from './errors.js';
+import type { ErrorBody, Message, MessagePage, OpenRoomResponse, Post, PostPage, Room, RoomPage, RoomResponse } from './types.js';
 
 interface TokenSource {
   token(): Promise<string>;

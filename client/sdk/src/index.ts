@@ -1,10 +1,10 @@
 /** The rental-chat client SDK: see docs/client.md. */
-export { ChatClient } from './client';
-export type { ChatClientOptions, ChatEvents, ConnectionState, NetworkStatus, StateChange, WebSocketConstructor, WebSocketLike } from './client';
-export { ChatApiError, PERMANENT_SEND_ERRORS } from './errors';
-export { devSignIn } from './http';
-export type { OutboxStorage, OutgoingMessage } from './outbox';
-export { backoffDelay, type BackoffOptions } from './backoff';
-export { RoomTimeline } from './timeline';
-export { tokenExpiresAt, tokenSubject } from './jwt';
-export * from './types';
+export { ChatClient } from './client.js';
+export type { ChatClientOptions, ChatEvents, ConnectionState, NetworkStatus, StateChange, WebSocketConstructor, WebSocketLike } from './client.js';
+export { ChatApiError, PERMANENT_SEND_ERRORS } from './errors.js';
+export { devSignIn } from './http.js';
+export type { OutboxStorage, OutgoingMessage } from './outbox.js';
+export { backoffDelay, type BackoffOptions } from './backoff.js';
+export { RoomTimeline } from './timeline.js';
+export { tokenExpiresAt, tokenSubject } from './jwt.js';
+export * from './types.js';

@@ -1,5 +1,5 @@
-import { newClientMessageId } from './ids';
-import type { ErrorCode, Message } from './types';
+import { newClientMessageId } from './ids.js';
+import type { ErrorCode, Message } from './types.js';
 
 /**
  * A message the app sent: pending until the server acks it (then `sent`, with the stored

@@ -1,4 +1,4 @@
-import type { Message } from './types';
+import type { Message } from './types.js';
 
 /**
  * One room's delivery order: hands messages on strictly by seq, each once, whatever

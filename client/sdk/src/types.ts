@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'own_post'
   | 'room_expired'
   | 'blocked'
+  | 'suspended'
   | 'rate_limited'
   | 'payload_too_large'
   | 'internal'

@@ -148,6 +148,9 @@ function SignedIn({ session, onSignOut }: { session: Session; onSignOut: (() => 
     go({ view: 'room', roomId: opened.room.roomId });
   };
 
+  // The name my token carries, as the service shows it to others (any room of mine has it), else my id.
+  const myName = [...rooms.values()].map((r) => r.participants?.[session.userId]?.name).find((n) => n !== undefined) ?? session.userId;
+
   return (
     <div className={`app view-${route.view}`}>
       <header className="topbar">
@@ -164,8 +167,8 @@ function SignedIn({ session, onSignOut }: { session: Session; onSignOut: (() => 
         </nav>
         <ConnectionIndicator state={connection} onReconnect={() => client.connect()} />
         <PushNotifications session={session} />
-        <span className="me" title="Signed in as">
-          {session.userId}
+        <span className="me" title={`Signed in as ${session.userId}`}>
+          {myName}
         </span>
         {onSignOut !== null && (
           <button type="button" className="link" onClick={() => void forgetPush(session).finally(onSignOut)}>

@@ -1,13 +1,11 @@
 import { useCallback, useEffect, useLayoutEffect, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
 import type { ChatClient, Message, OutgoingMessage, Room } from '../../sdk/src';
-import { local } from './storage';
 import { counterpartOf } from './ConversationList';
+import { Avatar, displayName } from './people';
+import { dayKey, dayLabel, withLinks } from './richText';
 
 const TYPING_SHOWN_MS = 4000;
 const PAGE = 30;
-
-/** Whether this user blocked the other in a room: the contract's room object does not say, so this tab remembers. */
-const blockKey = (me: string, roomId: string) => `rental-chat:blocked:${me}:${roomId}`;
 
 function mergeBySeq(existing: Message[], incoming: Message[]): Message[] {
   const bySeq = new Map(existing.map((m) => [m.seq, m]));
@@ -38,7 +36,6 @@ export function Conversation(props: {
   const [unsent, setUnsent] = useState<OutgoingMessage[]>(() => client.unsent(roomId));
   const [typingUntil, setTypingUntil] = useState(0);
   const [draft, setDraft] = useState('');
-  const [blocked, setBlocked] = useState(() => local.getItem(blockKey(me, roomId)) === '1');
   const [, tick] = useState(0);
   const scroller = useRef<HTMLDivElement>(null);
   const keepFromBottom = useRef<number | null>(null);
@@ -158,12 +155,16 @@ export function Conversation(props: {
     if (event.key === 'Enter' && !event.shiftKey && !event.nativeEvent.isComposing) send(event);
   };
 
+  // Who blocked whom is the room's own (`blockedByMe`, `blockedMe`), the same on every device.
+  const blocked = room?.blockedByMe === true;
+  const blockedMe = room?.blockedMe === true;
   const toggleBlock = async () => {
     try {
       if (blocked) await client.unblock(roomId);
       else await client.block(roomId);
-      local.setItem(blockKey(me, roomId), blocked ? '0' : '1');
-      setBlocked(!blocked);
+      const current = await client.room(roomId);
+      setRoom(current);
+      onRoom(current);
     } catch (e) {
       setError(e instanceof Error ? e.message : String(e));
     }
@@ -180,6 +181,7 @@ export function Conversation(props: {
   };
 
   const other = room === null ? null : counterpartOf(room, me);
+  const otherName = other === null ? null : displayName(room, other);
   const otherRead = room === null || other === null ? 0 : (room.lastReadSeq[other] ?? 0);
   const lastMine = [...messages].reverse().find((m) => m.senderId === me);
   const shownUnsent = unsent.filter((u) => !messages.some((m) => m.clientMessageId === u.clientMessageId && m.senderId === me));
@@ -190,8 +192,9 @@ export function Conversation(props: {
         <a href="#/rooms" className="back" aria-label="Back to conversations">
           ‹
         </a>
+        {other !== null && <Avatar room={room} userId={other} />}
         <div className="title">
-          <h1>{other ?? '…'}</h1>
+          <h1>{otherName ?? '…'}</h1>
           <p>{room?.postTitle ?? ''}</p>
         </div>
         <button type="button" onClick={() => void toggleBlock()} className="secondary">
@@ -206,7 +209,12 @@ export function Conversation(props: {
           </button>
         </div>
       )}
-      {blocked && <p className="banner muted">You blocked {other}: you won’t receive their messages until you unblock.</p>}
+      {blocked && <p className="banner muted">You blocked {otherName}: you won’t receive their messages until you unblock.</p>}
+      {blockedMe && (
+        <p className="banner" role="status">
+          {otherName} isn’t accepting messages from you in this conversation: what you write won’t be sent.
+        </p>
+      )}
       {error !== null && (
         <p role="alert" className="error">
           {error}
@@ -218,16 +226,28 @@ export function Conversation(props: {
             {loading ? 'Loading…' : 'Older messages'}
           </button>
         )}
+        {!loading && messages.length === 0 && shownUnsent.length === 0 && room !== null && (
+          <p className="hint empty-conversation">
+            No messages yet. Say hello to {otherName} about “{room.postTitle}”: when you could pick it up, for how long, any questions.
+          </p>
+        )}
         <ol aria-label="Message history">
-          {messages.map((m) => (
+          {messages.flatMap((m, index) => [
+            ...(index === 0 || dayKey(messages[index - 1]!.sentAt) !== dayKey(m.sentAt)
+              ? [
+                  <li key={`day-${m.seq}`} className="day" role="separator">
+                    <span>{dayLabel(m.sentAt)}</span>
+                  </li>,
+                ]
+              : []),
             <li key={m.seq} className={m.senderId === me ? 'mine' : 'theirs'}>
-              <p className="body">{m.body}</p>
+              <p className="body">{withLinks(m.body)}</p>
               <p className="meta">
                 <time dateTime={m.sentAt}>{time(m.sentAt)}</time>
                 {m === lastMine && otherRead >= m.seq && <span className="read"> · Read</span>}
               </p>
-            </li>
-          ))}
+            </li>,
+          ])}
           {shownUnsent.map((u) => (
             <li key={u.clientMessageId} className={`mine ${u.status}`} aria-label={u.status === 'failed' ? 'Not sent' : 'Sending'}>
               <p className="body">{u.body}</p>
@@ -248,7 +268,7 @@ export function Conversation(props: {
         </ol>
       </div>
       <p className="typing" aria-live="polite">
-        {typingUntil > Date.now() && other !== null ? `${other} is typing…` : ''}
+        {typingUntil > Date.now() && other !== null ? `${otherName} is typing…` : ''}
       </p>
       <form className="composer" onSubmit={send}>
         <label htmlFor="message-box" className="visually-hidden">
@@ -259,14 +279,19 @@ export function Conversation(props: {
           rows={1}
           value={draft}
           maxLength={4000}
-          placeholder={room?.status === 'expired' ? 'Reopen the conversation to write' : 'Write a message'}
+          disabled={blockedMe}
+          placeholder={
+            blockedMe ? `${otherName} isn’t accepting your messages` : room?.status === 'expired' ? 'Reopen the conversation to write' : 'Write a message'
+          }
           onChange={(e) => {
             setDraft(e.target.value);
             if (e.target.value !== '') client.typing(roomId);
           }}
           onKeyDown={onKeyDown}
         />
-        <button type="submit">Send</button>
+        <button type="submit" disabled={blockedMe}>
+          Send
+        </button>
       </form>
     </section>
   );

@@ -1,4 +1,5 @@
 import type { Room } from '../../sdk/src';
+import { displayName } from './people';
 
 export const counterpartOf = (room: Room, me: string) => (room.lenderId === me ? room.borrowerId : room.lenderId);
 
@@ -14,7 +15,7 @@ export function ConversationList({ rooms, me, current }: { rooms: Room[]; me: st
           {open.map((room) => (
             <li key={room.roomId}>
               <a href={`#/rooms/${room.roomId}`} aria-current={room.roomId === current ? 'page' : undefined} className="conversation">
-                <span className="who">{counterpartOf(room, me)}</span>
+                <span className="who">{displayName(room, counterpartOf(room, me))}</span>
                 <span className="about">{room.postTitle}</span>
                 <span className="last">{room.lastMessage === null ? 'No messages yet' : room.lastMessage.body}</span>
                 {room.unreadCount > 0 && (

@@ -10,6 +10,7 @@ export interface AuditAccess {
   action: AuditAction;
   roomId?: string;
   at?: string;
+  reportId?: string;
   /** The request's x-request-id. */
   correlationId: string;
 }
@@ -34,6 +35,7 @@ export class AuditAccessLog {
         action: access.action,
         ...(access.roomId !== undefined ? { roomId: access.roomId } : {}),
         ...(access.at !== undefined ? { at: access.at } : {}),
+        ...(access.reportId !== undefined ? { reportId: access.reportId } : {}),
         accessedAt: now.toISOString(),
       },
     };

@@ -1,7 +1,18 @@
 import type { RoomEvent } from '../../domain/room';
+import { userStreamName } from '../../domain/streams';
+import type { UserEvent } from '../../domain/user';
 
 /** The webhook event types, as the marketplace receives them (docs/webhooks.md). */
-export type WebhookEventType = 'message.created' | 'room.opened' | 'room.reopened' | 'room.expired' | 'room.blocked' | 'user.unread';
+export type WebhookEventType =
+  | 'message.created'
+  | 'message.reported'
+  | 'room.opened'
+  | 'room.reopened'
+  | 'room.expired'
+  | 'room.blocked'
+  | 'user.unread'
+  | 'user.suspended'
+  | 'user.reinstated';
 
 /** A room's participants, as the notification feeder recorded them from RoomOpened. */
 export interface RoomParticipants {
@@ -81,8 +92,12 @@ export function webhookEventFor(
       return { type: 'room.expired', roomId: event.data.roomId, data: { ...event.data, ...about } };
     case 'RoomBlocked':
       return { type: 'room.blocked', roomId: event.data.roomId, data: { ...event.data, ...about } };
+    case 'MessageReported':
+      return { type: 'message.reported', roomId: event.data.roomId, data: { ...event.data, ...about } };
     case 'MessagesRead':
     case 'RoomUnblocked':
+    case 'ReportResolved':
+    case 'MessageHidden':
       return null;
     default: {
       const _exhaustive: never = event;
@@ -104,4 +119,21 @@ export function pushPayload(event: Extract<RoomEvent, { type: 'MessageSent' }>, 
     sentAt: d.sentAt,
     ...(includeBody ? { body: d.body } : {}),
   });
+}
+
+/**
+ * `user.suspended` and `user.reinstated`, from the user's stream. Their `roomId` is the
+ * user's stream name: it only orders deliveries (one user's changes arrive in order).
+ */
+export function userWebhookEventFor(event: UserEvent): WebhookEvent {
+  switch (event.type) {
+    case 'UserSuspended':
+      return { type: 'user.suspended', roomId: userStreamName(event.data.userId), data: { ...event.data } };
+    case 'UserReinstated':
+      return { type: 'user.reinstated', roomId: userStreamName(event.data.userId), data: { ...event.data } };
+    default: {
+      const _exhaustive: never = event;
+      return _exhaustive;
+    }
+  }
 }

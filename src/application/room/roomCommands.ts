@@ -15,8 +15,14 @@ import {
   type RoomCommand,
   type RoomEvent,
   type RoomState,
+  type ReportReason,
+  type ResolutionAction,
+  reportOf,
   SYSTEM_SENDER,
 } from '../../domain/room';
+import type { ModerationQueries } from '../ports/moderation';
+import type { Suspensions } from '../ports/suspensions';
+import { SuspendedError } from '../../domain/user';
 import { StreamCommandHandler, type CommandHandlerDeps, type CommandResult } from '../handleCommand';
 import type { PrecedingEvent } from '../live/liveFeed';
 import { makePostCommands } from '../post/postCommands';
@@ -83,6 +89,17 @@ export interface RoomCommandDeps extends CommandHandlerDeps {
   privacy?: { keys: DataKeys; erased: ErasedUsers };
   /** How messages are shown (SAFETY_HINTS); default: hints on. */
   messageView?: MessageViewOptions;
+  /** Where a reported message's sender is looked up (the room's state keeps only its latest messages). */
+  moderation?: Pick<ModerationQueries, 'messageFacts'>;
+  /** Who is suspended: their writes (send, open, reopen, report) are refused. Absent: nobody. */
+  suspensions?: Suspensions;
+}
+
+export interface ReportResult {
+  reportId: string;
+  /** False when the reporter had already reported this message: the same report comes back. */
+  created: boolean;
+  checkpoint: string | null;
 }
 
 /** A snapshot every this many events of a room. */
@@ -119,8 +136,23 @@ export function makeRoomCommands(deps: RoomCommandDeps) {
     eventIdFor: (event) =>
       event.type === 'MessageSent' ? sentMessageEventId(event.data.roomId, event.data.senderId, event.data.clientMessageId) : undefined,
   });
-  const run = (roomId: string, command: RoomCommand, actor: { actorId: string; correlationId: string }, admitted?: string) =>
-    rooms.execute(roomStreamName(roomId), command, { ...actor, causationId: deps.ids.newId() }, admitted === undefined ? undefined : () => admit(roomId, admitted));
+  /**
+   * `admitted`: the participant acting, refused first if a stranger; `writes`: also refused
+   * if suspended. Both are checked in the command's turn, so a sender's messages keep
+   * their order whatever these reads take.
+   */
+  const run = (roomId: string, command: RoomCommand, actor: { actorId: string; correlationId: string }, admitted?: string, writes = false) =>
+    rooms.execute(
+      roomStreamName(roomId),
+      command,
+      { ...actor, causationId: deps.ids.newId() },
+      admitted === undefined
+        ? undefined
+        : async () => {
+            await admit(roomId, admitted);
+            if (writes) await notSuspended(admitted);
+          },
+    );
   /**
    * Refuses a stranger before anything is loaded, from the cached state or else the read
    * model, so asking about any room costs the same whatever its length. A room the read
@@ -137,6 +169,11 @@ export function makeRoomCommands(deps: RoomCommandDeps) {
       throw new RoomNotFoundError(roomId);
     }
   };
+  /** A suspended user may read but not write: checked on the projected table in the write's own path. */
+  const notSuspended = async (userId: string): Promise<void> => {
+    const suspension = await deps.suspensions?.activeSuspension(userId, deps.clock.now());
+    if (suspension !== undefined && suspension !== null) throw new SuspendedError(suspension.until);
+  };
   // Opening a room reads its post; the post use cases themselves are in application/post.
   const posts = makePostCommands(deps);
   const asUser = (actor: Actor) => ({ actorId: actor.userId, correlationId: actor.correlationId });
@@ -144,8 +181,8 @@ export function makeRoomCommands(deps: RoomCommandDeps) {
     if (result.state.status === 'none') throw new Error('a room command left no room behind');
     return result.state;
   };
-  const change = async (roomId: string, command: RoomCommand, actor: Actor): Promise<ChangeResult> => {
-    const result = await run(roomId, command, asUser(actor), actor.userId);
+  const change = async (roomId: string, command: RoomCommand, actor: Actor, writes = false): Promise<ChangeResult> => {
+    const result = await run(roomId, command, asUser(actor), actor.userId, writes);
     return { changed: result.newEvents.length > 0, room: existing(result), checkpoint: result.checkpoint };
   };
 
@@ -167,6 +204,7 @@ export function makeRoomCommands(deps: RoomCommandDeps) {
   return {
     /** Get-or-open the caller's room on a post, as its borrower. */
     async openRoom(postId: string, actor: Actor): Promise<OpenRoomResult> {
+      await notSuspended(actor.userId);
       const post = await posts.loadPost(postId);
       if (post.status === 'none') throw new PostNotFoundError(postId);
       const roomId = roomIdFor(postId, actor.userId);
@@ -193,6 +231,7 @@ export function makeRoomCommands(deps: RoomCommandDeps) {
         },
         asUser(actor),
         actor.userId,
+        true,
       );
       const message = toMessageView(await sentMessage(result, actor.userId, input.clientMessageId), messageView);
       return { message, created: result.newEvents.length > 0, checkpoint: result.checkpoint };
@@ -209,6 +248,47 @@ export function makeRoomCommands(deps: RoomCommandDeps) {
       return { message, created: result.newEvents.length > 0, checkpoint: result.checkpoint };
     },
 
+    /** The participant who received the message at `seq` reports it; once per message and reporter. */
+    async reportMessage(
+      input: { roomId: string; seq: number; reason: ReportReason; note: string },
+      actor: Actor,
+    ): Promise<ReportResult> {
+      const cached = rooms.peek(roomStreamName(input.roomId));
+      const recent = cached === undefined || cached.status === 'none' ? undefined : cached.recentMessages.find((m) => m.seq === input.seq);
+      const message =
+        recent !== undefined
+          ? { senderId: recent.senderId, kind: recent.kind ?? ('text' as const) }
+          : ((await deps.moderation?.messageFacts(input.roomId, input.seq)) ?? null);
+      const result = await run(
+        input.roomId,
+        {
+          type: 'ReportMessage',
+          data: { ...input, reporterId: actor.userId, reportId: deps.ids.newId(), message, now: deps.clock.now() },
+        },
+        asUser(actor),
+        actor.userId,
+        true,
+      );
+      const created = result.newEvents[0];
+      if (created?.type === 'MessageReported') return { reportId: created.data.reportId, created: true, checkpoint: result.checkpoint };
+      const reportId = reportOf(existing(result), input.seq, actor.userId);
+      if (reportId === undefined) throw new Error('a report is missing from its room');
+      return { reportId, created: false, checkpoint: result.checkpoint };
+    },
+
+    /** A moderator resolves a report of this room (dismiss, hide the message, or record a suspension). */
+    async resolveReport(
+      input: { roomId: string; reportId: string; action: ResolutionAction; note: string },
+      moderator: Actor,
+    ): Promise<ChangeResult> {
+      const result = await run(
+        input.roomId,
+        { type: 'ResolveReport', data: { ...input, moderatorId: moderator.userId, now: deps.clock.now() } },
+        asUser(moderator),
+      );
+      return { changed: result.newEvents.length > 0, room: existing(result), checkpoint: result.checkpoint };
+    },
+
     markRead: (roomId: string, upToSeq: number, actor: Actor) =>
       change(roomId, { type: 'MarkRead', data: { roomId, userId: actor.userId, upToSeq, now: deps.clock.now() } }, actor),
 
@@ -220,7 +300,7 @@ export function makeRoomCommands(deps: RoomCommandDeps) {
 
     /** Either participant reopens an expired room; an open room is left as it is. */
     reopenRoom: (roomId: string, actor: Actor) =>
-      change(roomId, { type: 'ReopenRoom', data: { roomId, userId: actor.userId, now: deps.clock.now() } }, actor),
+      change(roomId, { type: 'ReopenRoom', data: { roomId, userId: actor.userId, now: deps.clock.now() } }, actor, true),
 
     /** Expire the room if its TTL has run out, judged on its stream (not the read model) at this moment. */
     async expireRoom(roomId: string, ttl: { emptyTtlMs: number; idleTtlMs: number }, correlationId: string): Promise<ExpireResult> {

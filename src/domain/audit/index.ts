@@ -17,11 +17,14 @@ export type AuditAccessed = Event<
     roomId?: string;
     /** For `room-state`: the instant asked for. */
     at?: string;
+    /** For `moderation-report`: the report whose messages a moderator read. */
+    reportId?: string;
     accessedAt: string;
   }
 >;
 
-export type AuditAction = 'room-events' | 'room-state' | 'verify';
+/** `moderation-report`: a moderator read a report and the messages around it (docs/moderation.md). */
+export type AuditAction = 'room-events' | 'room-state' | 'verify' | 'moderation-report';
 
 /** One stream's head as it was when anchored. */
 export interface AnchoredHead {

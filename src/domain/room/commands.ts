@@ -1,4 +1,5 @@
 import type { Command } from '../shared/decider';
+import type { ReportReason, ResolutionAction } from './events';
 
 /** Get-or-open: opens a new room, reopens an expired one, leaves an open one as it is. */
 export type OpenRoom = Command<
@@ -28,6 +29,31 @@ export type ExpireRoom = Command<'ExpireRoom', { roomId: string; emptyTtlMs: num
 
 export type ReopenRoom = Command<'ReopenRoom', { roomId: string; userId: string; now: Date }>;
 
+/**
+ * A participant reports a message they received. `message` is the reported message's
+ * sender and kind as the application found it (the room's state keeps only its latest
+ * messages); null when there is no message at that seq.
+ */
+export type ReportMessage = Command<
+  'ReportMessage',
+  {
+    roomId: string;
+    reporterId: string;
+    seq: number;
+    reason: ReportReason;
+    note: string;
+    reportId: string;
+    message: { senderId: string; kind: 'text' | 'notice' } | null;
+    now: Date;
+  }
+>;
+
+/** A moderator resolves a report; `hide_message` also hides the reported message. */
+export type ResolveReport = Command<
+  'ResolveReport',
+  { roomId: string; reportId: string; action: ResolutionAction; note: string; moderatorId: string; now: Date }
+>;
+
 export type RoomCommand =
   | OpenRoom
   | SendMessage
@@ -36,4 +62,6 @@ export type RoomCommand =
   | BlockParticipant
   | UnblockParticipant
   | ExpireRoom
-  | ReopenRoom;
+  | ReopenRoom
+  | ReportMessage
+  | ResolveReport;

@@ -5,14 +5,42 @@ import type {
   OpenRoom,
   PostNotice,
   ReopenRoom,
+  ReportMessage,
+  ResolveReport,
   RoomCommand,
   SendMessage,
   UnblockParticipant,
 } from './commands';
-import { BlockedError, InvalidCommandError, OwnPostError, RoomExpiredError, RoomNotFoundError } from './errors';
-import type { MessageSent, MessagesRead, RoomBlocked, RoomEvent, RoomExpired, RoomOpened, RoomReopened, RoomUnblocked } from './events';
+import {
+  BlockedError,
+  InvalidCommandError,
+  MessageNotFoundError,
+  NotReportableError,
+  OwnPostError,
+  ReportNotFoundError,
+  RoomExpiredError,
+  RoomNotFoundError,
+} from './errors';
+import {
+  reportReasons,
+  resolutionActions,
+  type MessageHidden,
+  type MessageReported,
+  type MessageSent,
+  type MessagesRead,
+  type ReportResolved,
+  type RoomBlocked,
+  type RoomEvent,
+  type RoomExpired,
+  type RoomOpened,
+  type RoomReopened,
+  type RoomUnblocked,
+} from './events';
 import { SYSTEM_SENDER } from './messageView';
-import { blockedBy, type ExistingRoom, isParticipant, otherParticipant, recentMessage, type RoomState } from './state';
+import { blockedBy, type ExistingRoom, isParticipant, otherParticipant, recentMessage, reportOf, type RoomState } from './state';
+
+/** The longest note a reporter or a moderator may write. */
+export const MAX_NOTE_CHARACTERS = 1000;
 
 export const MAX_BODY_CHARACTERS = 4000;
 
@@ -35,6 +63,10 @@ export function decideRoom(command: RoomCommand, state: RoomState): RoomEvent[] 
       return unblockParticipant(command, state);
     case 'ExpireRoom':
       return expireRoom(command, state);
+    case 'ReportMessage':
+      return reportMessage(command, state);
+    case 'ResolveReport':
+      return resolveReport(command, state);
     default: {
       const exhaustive: never = command;
       return exhaustive;
@@ -123,6 +155,65 @@ export function postNotice(command: PostNotice, state: RoomState): MessageSent[]
       },
     },
   ];
+}
+
+/**
+ * A participant reports a message they received: one report per message and reporter
+ * (the same report again records nothing). Reporting works in an expired room too: abuse
+ * does not stop mattering when the room goes quiet.
+ */
+export function reportMessage(command: ReportMessage, state: RoomState): MessageReported[] {
+  const c = command.data;
+  const room = participantRoom(state, c.roomId, c.reporterId);
+  if (!Number.isSafeInteger(c.seq) || c.seq < 1 || c.seq > room.lastSeq || c.message === null) throw new MessageNotFoundError(room.roomId, c.seq);
+  if (reportOf(room, c.seq, c.reporterId) !== undefined) return [];
+  if (c.message.kind === 'notice') throw new NotReportableError("the marketplace's notices cannot be reported");
+  if (c.message.senderId === c.reporterId) throw new NotReportableError('only a message you received can be reported');
+  if (!reportReasons.includes(c.reason)) throw new InvalidCommandError('reason', `must be one of ${reportReasons.join(', ')}`);
+  requireNote('note', c.note);
+  return [
+    {
+      type: 'MessageReported',
+      data: {
+        roomId: room.roomId,
+        reportId: c.reportId,
+        seq: c.seq,
+        reporterId: c.reporterId,
+        reportedUserId: c.message.senderId,
+        reason: c.reason,
+        note: c.note,
+        reportedAt: c.now.toISOString(),
+      },
+    },
+  ];
+}
+
+/**
+ * A moderator resolves an open report, once: the resolution records who, what, the note
+ * and when; `hide_message` hides the reported message too (unless it already is). A
+ * report already resolved records nothing. Suspending the sender is the user's stream's
+ * business (domain/user); here it is only recorded as the resolution.
+ */
+export function resolveReport(command: ResolveReport, state: RoomState): (ReportResolved | MessageHidden)[] {
+  const c = command.data;
+  const report = state.status === 'none' || !Object.hasOwn(state.reports, c.reportId) ? undefined : state.reports[c.reportId];
+  if (state.status === 'none' || report === undefined) throw new ReportNotFoundError(c.reportId);
+  if (report.resolved) return [];
+  if (!resolutionActions.includes(c.action)) throw new InvalidCommandError('action', `must be one of ${resolutionActions.join(', ')}`);
+  requireNote('note', c.note);
+  const now = c.now.toISOString();
+  const resolved: ReportResolved = {
+    type: 'ReportResolved',
+    data: { roomId: state.roomId, reportId: c.reportId, action: c.action, note: c.note, moderatorId: c.moderatorId, resolvedAt: now },
+  };
+  if (c.action !== 'hide_message' || state.hiddenSeqs.includes(report.seq)) return [resolved];
+  return [resolved, { type: 'MessageHidden', data: { roomId: state.roomId, seq: report.seq, reportId: c.reportId, hiddenBy: c.moderatorId, hiddenAt: now } }];
+}
+
+function requireNote(field: string, note: string): void {
+  if (typeof note !== 'string' || !note.isWellFormed() || note.includes('\u0000') || codePoints(note) > MAX_NOTE_CHARACTERS) {
+    throw new InvalidCommandError(field, `must be text of at most ${MAX_NOTE_CHARACTERS} characters`);
+  }
 }
 
 export function markRead(command: MarkRead, state: RoomState): MessagesRead[] {

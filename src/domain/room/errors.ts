@@ -34,3 +34,22 @@ export class InvalidCommandError extends DomainError {
     super('bad_request', `${field}: ${message}`);
   }
 }
+
+/** A report names a message the reporter did not receive (their own, or the marketplace's notice). */
+export class NotReportableError extends DomainError {
+  constructor(message: string) {
+    super('forbidden', message);
+  }
+}
+
+export class MessageNotFoundError extends DomainError {
+  constructor(roomId: string, seq: number) {
+    super('not_found', `message ${seq} of room ${roomId} not found`);
+  }
+}
+
+export class ReportNotFoundError extends DomainError {
+  constructor(reportId: string) {
+    super('not_found', `report ${reportId} not found`);
+  }
+}

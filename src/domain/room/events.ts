@@ -48,6 +48,48 @@ export type RoomExpired = Event<'RoomExpired', { roomId: string; reason: RoomExp
 
 export type RoomReopened = Event<'RoomReopened', { roomId: string; reopenedBy: string; reopenedAt: string }>;
 
+export type ReportReason = 'spam' | 'scam' | 'abuse' | 'other';
+export const reportReasons: readonly ReportReason[] = ['spam', 'scam', 'abuse', 'other'];
+
+/** A participant reported a message they received. */
+export type MessageReported = Event<
+  'MessageReported',
+  {
+    roomId: string;
+    reportId: string;
+    seq: number;
+    reporterId: string;
+    /** Who sent the reported message. */
+    reportedUserId: string;
+    reason: ReportReason;
+    /** The reporter's words; "" when none. */
+    note: string;
+    reportedAt: string;
+  }
+>;
+
+export type ResolutionAction = 'dismiss' | 'hide_message' | 'suspend_sender';
+export const resolutionActions: readonly ResolutionAction[] = ['dismiss', 'hide_message', 'suspend_sender'];
+
+/** A moderator resolved a report: who, what they did, their note, when. */
+export type ReportResolved = Event<
+  'ReportResolved',
+  {
+    roomId: string;
+    reportId: string;
+    action: ResolutionAction;
+    note: string;
+    moderatorId: string;
+    resolvedAt: string;
+  }
+>;
+
+/** A moderator hid a message: the participants see it as hidden; the record keeps what it said. */
+export type MessageHidden = Event<
+  'MessageHidden',
+  { roomId: string; seq: number; reportId: string | null; hiddenBy: string; hiddenAt: string }
+>;
+
 export type RoomEvent =
   | RoomOpened
   | MessageSent
@@ -55,7 +97,10 @@ export type RoomEvent =
   | RoomBlocked
   | RoomUnblocked
   | RoomExpired
-  | RoomReopened;
+  | RoomReopened
+  | MessageReported
+  | ReportResolved
+  | MessageHidden;
 
 export type RoomEventType = RoomEvent['type'];
 

@@ -25,9 +25,28 @@ interface RoomFacts {
    * than this window is caught by the event store instead (see roomCommands.ts).
    */
   recentMessages: readonly Message[];
+  /** The room's reports, by reportId: one per message and reporter. */
+  reports: Readonly<Record<string, RoomReport>>;
+  /** The seqs a moderator hid. */
+  hiddenSeqs: readonly number[];
   /** Who has blocked whom: blockerId → blockedId. */
   blocks: Readonly<Record<string, string>>;
   lastReadSeq: Readonly<Record<string, number>>;
+}
+
+export interface RoomReport {
+  seq: number;
+  reporterId: string;
+  reportedUserId: string;
+  resolved: boolean;
+}
+
+/** The report `reporterId` made of the message at `seq`, if any. */
+export function reportOf(room: ExistingRoom, seq: number, reporterId: string): string | undefined {
+  for (const [reportId, report] of Object.entries(room.reports)) {
+    if (report.seq === seq && report.reporterId === reporterId) return reportId;
+  }
+  return undefined;
 }
 
 export type RoomState =
@@ -81,6 +100,8 @@ export function evolveRoom(state: RoomState, event: RoomEvent): RoomState {
       lastMessageAt: null,
       lastSeq: 0,
       recentMessages: [],
+      reports: {},
+      hiddenSeqs: [],
       blocks: {},
       lastReadSeq: { [d.lenderId]: 0, [d.borrowerId]: 0 },
     };
@@ -100,6 +121,18 @@ export function evolveRoom(state: RoomState, event: RoomEvent): RoomState {
       const { [event.data.blockerId]: _unblocked, ...blocks } = state.blocks;
       return { ...state, blocks };
     }
+    case 'MessageReported': {
+      const d = event.data;
+      const report: RoomReport = { seq: d.seq, reporterId: d.reporterId, reportedUserId: d.reportedUserId, resolved: false };
+      return { ...state, reports: { ...state.reports, [d.reportId]: report } };
+    }
+    case 'ReportResolved': {
+      const report = Object.hasOwn(state.reports, event.data.reportId) ? state.reports[event.data.reportId] : undefined;
+      if (report === undefined) return state;
+      return { ...state, reports: { ...state.reports, [event.data.reportId]: { ...report, resolved: true } } };
+    }
+    case 'MessageHidden':
+      return state.hiddenSeqs.includes(event.data.seq) ? state : { ...state, hiddenSeqs: [...state.hiddenSeqs, event.data.seq] };
     case 'RoomExpired': {
       const { status: _status, ...facts } = state;
       return { ...facts, status: 'expired', expiredAt: event.data.expiredAt };

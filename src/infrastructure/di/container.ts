@@ -7,6 +7,11 @@ import type { IdGenerator } from '../../application/ports/ids';
 import type { Logger } from '../../application/ports/logger';
 import { makePostCommands, type PostCommands } from '../../application/post/postCommands';
 import { makeRoomCommands, type RoomCommands } from '../../application/room/roomCommands';
+import { makeUserCommands, type UserCommands } from '../../application/user/userCommands';
+import type { ModerationQueries } from '../../application/ports/moderation';
+import type { Suspensions } from '../../application/ports/suspensions';
+import { SqlModerationQueries } from '../readModels/sqlModerationQueries';
+import { SqlSuspensions } from '../readModels/sqlSuspensions';
 import { sweepExpiredRooms } from '../../application/room/sweepExpiredRooms';
 import { LiveFeed } from '../../application/live/liveFeed';
 import type { TokenVerifier } from '../../application/ports/auth';
@@ -123,6 +128,8 @@ export function buildContainer(options: ContainerOptions): Container {
           privacy: { keys, erased },
           onCommitted: (event, preceding) => liveFeed.publishLocal(event, preceding),
           messageView: { safetyHints: config.safetyHints },
+          moderation: new SqlModerationQueries(db),
+          suspensions: new SqlSuspensions(db),
         });
         return measuredCommands(commands, metrics);
       },
@@ -139,6 +146,21 @@ export function buildContainer(options: ContainerOptions): Container {
         TYPES.DataKeys,
         TYPES.ErasedUsers,
       ],
+    );
+
+  container
+    .bind<ModerationQueries>(TYPES.ModerationQueries)
+    .toResolvedValue(
+      (db: SqlDatabase, config: Config) => new SqlModerationQueries(db, { safetyHints: config.safetyHints }),
+      [TYPES.SqlDatabase, TYPES.Config],
+    );
+  container.bind<Suspensions>(TYPES.Suspensions).toResolvedValue((db: SqlDatabase) => new SqlSuspensions(db), [TYPES.SqlDatabase]);
+  container
+    .bind<UserCommands>(TYPES.UserCommands)
+    .toResolvedValue(
+      (eventStore: EventStore, clock: Clock, ids: IdGenerator, metrics: ChatMetrics) =>
+        measuredCommands(makeUserCommands({ eventStore, clock, ids }), metrics),
+      [TYPES.EventStore, TYPES.Clock, TYPES.Ids, TYPES.Metrics],
     );
 
   container

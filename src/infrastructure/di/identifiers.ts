@@ -32,4 +32,7 @@ export const TYPES = {
   AttachmentLinks: Symbol.for('AttachmentLinks'),
   Attachments: Symbol.for('Attachments'),
   ImageWorkerPool: Symbol.for('ImageWorkerPool'),
+  ModerationQueries: Symbol.for('ModerationQueries'),
+  Suspensions: Symbol.for('Suspensions'),
+  UserCommands: Symbol.for('UserCommands'),
 } as const;

@@ -6,7 +6,8 @@ import { messageKind } from './004_message_kind';
 import { rateBucketLeases } from './005_rate_bucket_leases';
 import { appendOnlyEvents } from './006_append_only_events';
 import { attachments } from './007_attachments';
-import { dataKeys } from './008_data_keys';
+import { reports } from './008_reports';
+import { dataKeys } from './009_data_keys';
 import { runMigrations, type Migration, type MigrationReport } from './runner';
 
 /**
@@ -14,7 +15,17 @@ import { runMigrations, type Migration, type MigrationReport } from './runner';
  * 1, 2, 3… To change the schema, add the next file and append it here (the recipe is in
  * docs/architecture.md, "Schema migrations").
  */
-export const migrations: readonly Migration[] = [initial, outboxFairKey, userProfiles, messageKind, rateBucketLeases, appendOnlyEvents, attachments, dataKeys];
+export const migrations: readonly Migration[] = [
+  initial,
+  outboxFairKey,
+  userProfiles,
+  messageKind,
+  rateBucketLeases,
+  appendOnlyEvents,
+  attachments,
+  reports,
+  dataKeys,
+];
 
 /**
  * Brings the database's schema up to date: applies the migrations it has not recorded

@@ -1,8 +1,16 @@
 import type { EventStore, RecordedEvent, Subscription } from '../../application/ports/eventStore';
 import type { IdGenerator } from '../../application/ports/ids';
 import type { Logger } from '../../application/ports/logger';
-import { pushPayload, webhookEnvelope, webhookEventFor, otherParticipant, type RoomParticipants } from '../../application/notifications/webhookEvents';
-import { decodeRoomEvent } from '../../domain/events';
+import {
+  pushPayload,
+  userWebhookEventFor,
+  webhookEnvelope,
+  webhookEventFor,
+  otherParticipant,
+  type RoomParticipants,
+  type WebhookEvent,
+} from '../../application/notifications/webhookEvents';
+import { decodeEvent, decodeRoomEvent, isUserEventType } from '../../domain/events';
 import { CoalescedPump } from '../coalescedPump';
 import type { SqlDatabase, SqlExecutor } from '../sql/sqlDatabase';
 import { enqueueDeliveries, type NewDelivery } from './outboxStore';
@@ -136,6 +144,11 @@ export class OutboxFeeder {
   }
 
   private async deliveriesFor(tx: SqlExecutor, recorded: RecordedEvent, firstRun: boolean, anySubscription: boolean): Promise<NewDelivery[]> {
+    if (isUserEventType(recorded.type)) {
+      const userEvent = decodeEvent(recorded);
+      if (userEvent?.type !== 'UserSuspended' && userEvent?.type !== 'UserReinstated') return [];
+      return this.webhooksOf(recorded, userWebhookEventFor(userEvent));
+    }
     const event = decodeRoomEvent(recorded);
     if (event === null) return [];
     if (event.type === 'RoomOpened') {
@@ -167,21 +180,7 @@ export class OutboxFeeder {
     const deliveries: NewDelivery[] = [];
 
     const webhook = webhooks === null ? null : webhookEventFor(event, room, { includeBody: webhooks.includeBody, recipientOnline });
-    if (webhooks !== null && webhook !== null) {
-      for (const url of webhooks.urls) {
-        const deliveryId = this.options.ids.newId();
-        deliveries.push({
-          deliveryId,
-          channel: 'webhook',
-          target: url,
-          orderingKey: webhook.roomId,
-          eventId: recorded.eventId,
-          type: webhook.type,
-          body: webhookEnvelope(deliveryId, recorded.eventId, recorded.metadata.recordedAt, webhook),
-          retryForMs: webhooks.retryForMs,
-        });
-      }
-    }
+    if (webhook !== null) deliveries.push(...this.webhooksOf(recorded, webhook));
 
     // A notification about a message older than the push window is noise, not news (no subscriptions were read for it).
     if (push !== null && event.type === 'MessageSent' && room !== null && !recipientOnline) {
@@ -201,6 +200,25 @@ export class OutboxFeeder {
       }
     }
     return deliveries;
+  }
+
+  /** One signed delivery of `webhook` to each configured URL (none with webhooks off). */
+  private webhooksOf(recorded: RecordedEvent, webhook: WebhookEvent): NewDelivery[] {
+    const webhooks = this.options.webhooks;
+    if (webhooks === null) return [];
+    return webhooks.urls.map((url) => {
+      const deliveryId = this.options.ids.newId();
+      return {
+        deliveryId,
+        channel: 'webhook' as const,
+        target: url,
+        orderingKey: webhook.roomId,
+        eventId: recorded.eventId,
+        type: webhook.type,
+        body: webhookEnvelope(deliveryId, recorded.eventId, recorded.metadata.recordedAt, webhook),
+        retryForMs: webhooks.retryForMs,
+      };
+    });
   }
 }
 

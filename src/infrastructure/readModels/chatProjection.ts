@@ -188,6 +188,43 @@ async function applyEvent(tx: SqlExecutor, event: DomainEvent): Promise<void> {
     case 'AuditAnchored':
       // The audit trail's own events change no read model.
       return;
+    case 'MessageReported': {
+      const d = event.data;
+      await tx.query(
+        `INSERT INTO rm_reports (report_id, room_id, seq, reporter_id, reported_user_id, reason, note, status, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8) ON CONFLICT (report_id) DO NOTHING`,
+        [d.reportId, d.roomId, d.seq, d.reporterId, d.reportedUserId, d.reason, d.note, d.reportedAt],
+      );
+      return;
+    }
+    case 'ReportResolved': {
+      const d = event.data;
+      await tx.query(
+        `UPDATE rm_reports SET status = 'resolved', action = $2, resolution_note = $3, moderator_id = $4, resolved_at = $5
+          WHERE report_id = $1`,
+        [d.reportId, d.action, d.note, d.moderatorId, d.resolvedAt],
+      );
+      return;
+    }
+    case 'MessageHidden': {
+      const d = event.data;
+      await tx.query(`UPDATE rm_messages SET hidden = true WHERE room_id = $1 AND seq = $2`, [d.roomId, d.seq]);
+      return;
+    }
+    // Every process checks a writer against this table in the write's own path (suspensions.ts).
+    case 'UserSuspended': {
+      const d = event.data;
+      await tx.query(
+        `INSERT INTO rm_suspensions (user_id, until, reason, suspended_by, suspended_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (user_id) DO UPDATE SET until = excluded.until, reason = excluded.reason,
+           suspended_by = excluded.suspended_by, suspended_at = excluded.suspended_at`,
+        [d.userId, d.until, d.reason, d.suspendedBy, d.suspendedAt],
+      );
+      return;
+    }
+    case 'UserReinstated':
+      await tx.query(`DELETE FROM rm_suspensions WHERE user_id = $1`, [event.data.userId]);
+      return;
     default: {
       const exhaustive: never = event;
       return exhaustive;

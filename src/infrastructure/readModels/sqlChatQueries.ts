@@ -44,11 +44,12 @@ interface MessageRow {
   client_message_id: string;
   sent_at: Date | string;
   kind: string;
+  hidden: boolean;
 }
 
 const iso = (value: Date | string): string => new Date(value).toISOString();
 
-const messageColumns = `room_id, seq, message_id, sender_id, body, client_message_id, sent_at, kind`;
+const messageColumns = `room_id, seq, message_id, sender_id, body, client_message_id, sent_at, kind, hidden`;
 
 function toMessage(row: MessageRow, options: MessageViewOptions): MessageView {
   return toMessageView(
@@ -63,6 +64,7 @@ function toMessage(row: MessageRow, options: MessageViewOptions): MessageView {
       ...(row.kind === 'notice' ? { kind: 'notice' as const } : {}),
     },
     options,
+    row.hidden === true,
   );
 }
 

@@ -167,3 +167,31 @@ export const auditVerifyResponse = z
   .object({ verified: z.boolean(), anchorHead: z.unknown() })
   .catchall(z.unknown())
   .meta({ description: 'totals and failures named by room and revision (docs/audit.md); `?format=jsonl` streams one verdict per line, then a summary' });
+
+export const reportResponse = z.object({
+  reportId: z.string(),
+  roomId: z.string(),
+  seq: z.number().int().min(1),
+  reporterId: z.string(),
+  reportedUserId: z.string(),
+  reason: z.enum(['spam', 'scam', 'abuse', 'other']),
+  note: z.string(),
+  status: z.enum(['open', 'resolved']),
+  createdAt: isoTime('ISO-8601 UTC'),
+  resolution: z
+    .object({
+      action: z.enum(['dismiss', 'hide_message', 'suspend_sender']),
+      note: z.string(),
+      moderatorId: z.string(),
+      resolvedAt: isoTime('ISO-8601 UTC'),
+    })
+    .nullable(),
+});
+export const reportPageResponse = z.object({ reports: z.array(reportResponse), nextCursor: z.string().nullable() });
+export const reportWithContextResponse = z.object({
+  report: reportResponse,
+  context: z.array(messageResponse).meta({ description: 'the reported message and those around it; a hidden one keeps its text here' }),
+});
+export const suspensionResponse = z.object({
+  suspension: z.object({ userId: z.string(), until: isoTime('ISO-8601 UTC').nullable(), reason: z.string() }),
+});

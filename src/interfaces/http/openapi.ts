@@ -8,10 +8,19 @@ import { listPostsQuery, postParams, upsertPostBody } from './postRoutes';
 import { listRoomsQuery, markReadBody, messagesQuery, openRoomBody, roomParams, sendMessageBody } from './roomRoutes';
 import { deadLettersQuery, deliveryParams } from './webhookRoutes';
 import { postNoticeBody } from './noticeRoutes';
+import {
+  listReportsQuery,
+  reportBody,
+  reportIdParams,
+  reportParams,
+  resolutionBody,
+  suspensionBody,
+  userParams,
+} from './moderationRoutes';
 import { downloadParams, downloadQuery, uploadParams } from './attachmentRoutes';
 
 type Method = 'get' | 'post' | 'put' | 'delete';
-type Auth = 'none' | 'user' | 'auditor' | 'internal';
+type Auth = 'none' | 'user' | 'auditor' | 'moderator' | 'internal';
 
 interface Answer {
   description: string;
@@ -66,6 +75,43 @@ export const contractRoutes: readonly RouteSpec[] = [
       200: { description: 'a retry: the notice already posted with this clientNoticeId', body: messageAnswer },
       201: { description: 'posted', body: messageAnswer },
     },
+  },
+  {
+    method: 'post', path: '/api/rooms/:roomId/messages/:seq/report', tag: 'moderation', auth: 'user', since: '1.2',
+    summary: 'Report a message you received (once per message: the same report again is 200)',
+    params: reportParams, body: reportBody, errors: ['not_found', 'forbidden', 'suspended', 'rate_limited'],
+    answers: {
+      200: { description: 'already reported: the same report', body: z.object({ report: contract.reportResponse }) },
+      201: { description: 'reported', body: z.object({ report: contract.reportResponse }) },
+    },
+  },
+  {
+    method: 'get', path: '/api/moderation/reports', tag: 'moderation', auth: 'moderator', since: '1.2',
+    summary: 'The reports of one status (default open), newest first', query: listReportsQuery,
+    answers: { 200: { description: 'one page', body: contract.reportPageResponse } },
+  },
+  {
+    method: 'get', path: '/api/moderation/reports/:reportId', tag: 'moderation', auth: 'moderator', since: '1.2',
+    summary: 'One report with the reported message and those around it (the read is recorded)',
+    params: reportIdParams, errors: ['not_found'],
+    answers: { 200: { description: 'the report and its context', body: contract.reportWithContextResponse } },
+  },
+  {
+    method: 'post', path: '/api/moderation/reports/:reportId/resolution', tag: 'moderation', auth: 'moderator', since: '1.2',
+    summary: 'Resolve a report: dismiss, hide the message, or suspend its sender (a resolved report stays as it was)',
+    params: reportIdParams, body: resolutionBody, errors: ['not_found'],
+    answers: { 200: { description: 'the report, resolved', body: z.object({ report: contract.reportResponse }) } },
+  },
+  {
+    method: 'put', path: '/api/internal/users/:userId/suspension', tag: 'moderation', auth: 'internal', since: '1.2',
+    summary: 'Suspend a user (until a time, or until reinstated): they may read but not write',
+    params: userParams, body: suspensionBody,
+    answers: { 200: { description: 'suspended', body: contract.suspensionResponse } },
+  },
+  {
+    method: 'delete', path: '/api/internal/users/:userId/suspension', tag: 'moderation', auth: 'internal', since: '1.2',
+    summary: 'Reinstate a suspended user', params: userParams,
+    answers: { 204: noContent },
   },
   {
     method: 'get', path: '/api/posts', tag: 'posts', auth: 'user', since: '1.1',
@@ -243,6 +289,7 @@ export const contractRoutes: readonly RouteSpec[] = [
 const securityOf: Record<Exclude<Auth, 'none'>, Array<Record<string, string[]>>> = {
   user: [{ userToken: [] }],
   auditor: [{ userToken: [] }],
+  moderator: [{ userToken: [] }],
   internal: [{ internalToken: [] }],
 };
 
@@ -283,7 +330,7 @@ function errorCodesOf(route: RouteSpec): ErrorCode[] {
   if (route.body !== undefined || route.rawBody !== undefined) codes.add('payload_too_large');
   if (route.rawBody !== undefined) codes.add('bad_request');
   if (route.auth !== 'none') codes.add('unauthorized');
-  if (route.auth === 'auditor') codes.add('forbidden');
+  if (route.auth === 'auditor' || route.auth === 'moderator') codes.add('forbidden');
   codes.add('internal');
   return [...codes];
 }
@@ -351,7 +398,7 @@ export function openApiDocument(options: { version?: string } = {}): Record<stri
         'Real-time 1:1 chat for a peer-to-peer rental marketplace: the HTTP API of contract v1.1. ' +
         'The WebSocket `/chat` is described in docs/websocket.md.',
     },
-    tags: ['posts', 'rooms', 'messages', 'push', 'audit', 'development', 'operations'].map((name) => ({ name })),
+    tags: ['posts', 'rooms', 'messages', 'moderation', 'push', 'audit', 'development', 'operations'].map((name) => ({ name })),
     security: [{ userToken: [] }],
     paths,
     components: {

@@ -13,7 +13,8 @@ export function webAppCsp(frameAncestors: readonly string[] | null): string {
     "default-src 'self'",
     "script-src 'self'",
     "style-src 'self'",
-    "img-src 'self' data:",
+    // Participants' pictures come from the identity provider's https URLs (the token's `picture`).
+    "img-src 'self' data: https:",
     "connect-src 'self'",
     "font-src 'self'",
     "object-src 'none'",

@@ -2,7 +2,7 @@ import type { RecordedEvent } from '../../application/ports/eventStore';
 import type { Logger } from '../../application/ports/logger';
 import type { ChatQueries, ProjectionProgress } from '../../application/ports/readModels';
 import { blocks, type RoomAccess, type RoomDirectory } from '../../application/ports/roomDirectory';
-import { decodeRoomEvent } from '../../domain/events';
+import { decodeEvent, decodeRoomEvent } from '../../domain/events';
 import { defaultMessageViewOptions, toMessageView, type Message, type MessageViewOptions, type RoomEvent } from '../../domain/room';
 import { parseStreamName } from '../../domain/streams';
 import type { Connection } from './connection';
@@ -48,7 +48,12 @@ export class LiveFanOut {
 
   /** The live feed's listener: returns at once, the event is handled after the ones before it. */
   readonly onEvent = (recorded: RecordedEvent): void => {
-    const event = parseStreamName(recorded.streamId)?.kind === 'room' ? decodeRoomEvent(recorded) : null;
+    const stream = parseStreamName(recorded.streamId);
+    if (stream?.kind === 'user') {
+      this.onUserEvent(recorded);
+      return;
+    }
+    const event = stream?.kind === 'room' ? decodeRoomEvent(recorded) : null;
     if (event === null) return;
     if (this.queued === 0 && event.type === 'MessageSent') {
       const users = this.participants.get(event.data.roomId);
@@ -72,6 +77,26 @@ export class LiveFanOut {
         this.queued -= 1;
       });
   };
+
+  /**
+   * A suspension goes to the user's connections here as `suspended`, once the read
+   * models hold it (from then on their writes are refused, in every process).
+   */
+  private onUserEvent(recorded: RecordedEvent): void {
+    const event = decodeEvent(recorded);
+    if (event?.type !== 'UserSuspended' || !this.registry.hasUser(event.data.userId)) return;
+    const { userId, until } = event.data;
+    this.queued += 1;
+    this.queue = this.queue
+      .then(() => this.projected(recorded.checkpoint))
+      .then(() => {
+        for (const connection of this.registry.of(userId)) connection.send({ type: 'suspended', until });
+      })
+      .catch((error: unknown) => this.logger.error({ err: error }, 'live fan-out failed'))
+      .finally(() => {
+        this.queued -= 1;
+      });
+  }
 
   /** Resolves once every event handed over so far has been handled. */
   drained(): Promise<void> {
@@ -128,6 +153,15 @@ export class LiveFanOut {
         }
         return;
       }
+      case 'MessageHidden':
+        for (const user of local) {
+          for (const connection of this.registry.of(user)) connection.send({ type: 'message_hidden', roomId, seq: event.data.seq });
+        }
+        return;
+      // Reports and their resolutions are the moderators' business: no frame.
+      case 'MessageReported':
+      case 'ReportResolved':
+        return;
       case 'RoomOpened':
       case 'RoomReopened':
       case 'RoomExpired':

@@ -43,6 +43,8 @@ export type ServerFrame =
   | { type: 'typing'; roomId: string; userId: string }
   | { type: 'room'; room: RoomView }
   | { type: 'resumed'; roomId: string; lastSeq: number }
+  | { type: 'message_hidden'; roomId: string; seq: number }
+  | { type: 'suspended'; until: string | null }
   | { type: 'error'; code: ErrorCode; message: string; ref: string | null }
   | { type: 'pong' };
 

@@ -221,7 +221,13 @@ describe('room decider over random conversations', () => {
     forEveryConversation(({ turns }) => {
       for (const { command, model, refusal } of turns) {
         // The scheduler's expiry and the marketplace's notices have no participant acting.
-        if (command.type === 'ExpireRoom' || command.type === 'PostNotice' || (command.type === 'OpenRoom' && model.status === 'none')) continue;
+        if (
+          command.type === 'ExpireRoom' ||
+          command.type === 'PostNotice' ||
+          command.type === 'ReportMessage' ||
+          command.type === 'ResolveReport' ||
+          (command.type === 'OpenRoom' && model.status === 'none')
+        ) continue;
         // Opening is get-or-open: once the room exists, only its own borrower may open it again.
         const actor =
           command.type === 'SendMessage' ? command.data.senderId : command.type === 'OpenRoom' ? command.data.borrowerId : command.data.userId;

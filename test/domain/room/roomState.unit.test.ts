@@ -51,6 +51,8 @@ describe('the room as it is folded', () => {
       lastMessageAt: null,
       lastSeq: 0,
       recentMessages: [],
+      reports: {},
+      hiddenSeqs: [],
       blocks: {},
       lastReadSeq: { [LENDER]: 0, [BORROWER]: 0 },
     });

@@ -1,4 +1,4 @@
-import { addressRefusal, DEFAULT_PUSH_HOSTS, endpointRefusal, urlRefusal, type PushEndpointPolicy } from '../../../src/infrastructure/notifications/pushEndpointPolicy';
+import { addressRefusal, DEFAULT_PUSH_HOSTS, EndpointRefused, endpointRefusal, failureKind, urlRefusal, type PushEndpointPolicy } from '../../../src/infrastructure/notifications/pushEndpointPolicy';
 
 const production: PushEndpointPolicy = { allowedHosts: DEFAULT_PUSH_HOSTS, allowLoopback: false };
 const development: PushEndpointPolicy = { ...production, allowLoopback: true };
@@ -89,5 +89,19 @@ describe('the push endpoint rules', () => {
     expect(addressRefusal('10.0.0.1', production)).toBe('points at a private address, which push may not reach');
     expect(addressRefusal('142.250.74.42', production)).toBeNull();
     expect(addressRefusal('203.0.113.1', production)).toMatch(/reserved/);
+  });
+
+  it("records a failure's kind, as fetch (webhooks) and node:https (push) report it, never the peer's words", () => {
+    const fetchFailed = (code: string) => new TypeError('fetch failed', { cause: Object.assign(new Error(`connect ${code} 10.0.0.7:8443`), { code }) });
+    expect(failureKind(fetchFailed('ECONNREFUSED'), false)).toBe('connection refused');
+    expect(failureKind(fetchFailed('ECONNRESET'), false)).toBe('connection reset');
+    expect(failureKind(fetchFailed('DEPTH_ZERO_SELF_SIGNED_CERT'), false)).toBe('tls error');
+    expect(failureKind(fetchFailed('ERR_TLS_CERT_ALTNAME_INVALID'), false)).toBe('tls error');
+    expect(failureKind(fetchFailed('UNABLE_TO_VERIFY_LEAF_SIGNATURE'), false)).toBe('tls error');
+    expect(failureKind(fetchFailed('ENOTFOUND'), false)).toBe('dns error');
+    expect(failureKind(fetchFailed('EHOSTUNREACH'), false)).toBe('unreachable');
+    expect(failureKind(new Error('something the peer said'), false)).toBe('network error');
+    expect(failureKind(new Error('aborted'), true)).toBe('timeout');
+    expect(failureKind(new EndpointRefused('points at a private address, which push may not reach'), false)).toBe('refused: the endpoint points at a private address, which push may not reach');
   });
 });

@@ -74,4 +74,27 @@ describe('key rotation', () => {
       expect((await call(server.url, 'GET', '/api/rooms', { token: token(second.privateKey, 'k1', 'RS256') })).status).toBe(401);
     });
   });
+
+  describe('JWT_JWKS_URL out of reach', () => {
+    let server: TestServer;
+    beforeAll(async () => {
+      const closed = createServer();
+      await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', () => resolve()));
+      const port = (closed.address() as AddressInfo).port;
+      await new Promise<void>((resolve) => closed.close(() => resolve()));
+      server = await startTestServer('postgres', { env: { JWT_SECRET: '', JWT_JWKS_URL: `http://127.0.0.1:${port}/jwks.json` } });
+    });
+    afterAll(async () => {
+      await server?.close();
+      await server?.database.drop();
+    });
+
+    it('answers 503 unavailable with Retry-After, not 401: the token may be fine', async () => {
+      const key = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+      const res = await call(server.url, 'GET', '/api/rooms', { token: jwt.sign({ sub: 'x' }, key.privateKey, { algorithm: 'ES256', keyid: 'k', expiresIn: 600 }) });
+      expect(res.status).toBe(503);
+      expect(res.body.error.code).toBe('unavailable');
+      expect(res.headers.get('retry-after')).not.toBeNull();
+    });
+  });
 });

@@ -11,6 +11,7 @@ import { healthRoutes } from '../../../src/interfaces/http/healthRoutes';
 import { contractRouteOf, contractRoutes, openApiDocument, openApiRoutes } from '../../../src/interfaces/http/openapi';
 import { postRoutes } from '../../../src/interfaces/http/postRoutes';
 import { noticeRoutes } from '../../../src/interfaces/http/noticeRoutes';
+import { moderationRoutes } from '../../../src/interfaces/http/moderationRoutes';
 import { roomRoutes } from '../../../src/interfaces/http/roomRoutes';
 import { pushRoutes } from '../../../src/interfaces/http/pushRoutes';
 import { attachmentRoutes } from '../../../src/interfaces/http/attachmentRoutes';
@@ -39,6 +40,18 @@ describe('GET /openapi.json', () => {
       postRoutes({ commands: unused, queries: unused, progress: unused, verifier: unused, internalApiToken: 'x'.repeat(16), logger: silentLogger }),
       roomRoutes({ commands: unused, queries: unused, progress: unused, verifier: unused, logger: silentLogger, budgets: unused }),
       noticeRoutes({ commands: unused, progress: unused, internalApiToken: 'x'.repeat(16), logger: silentLogger }),
+      moderationRoutes({
+        commands: unused,
+        users: unused,
+        queries: unused,
+        progress: unused,
+        verifier: unused,
+        accessLog: unused,
+        budgets: unused,
+        clock: unused,
+        internalApiToken: 'x'.repeat(16),
+        logger: silentLogger,
+      }),
       auditRoutes({ eventStore: unused, verifier: unused, logger: silentLogger, ledger: unused, accessLog: unused }),
       devRoutes({ issuer: unused }),
       healthRoutes({ ready: unused, metrics: createChatMetrics({ defaultMetrics: false }).registry }),
@@ -74,7 +87,15 @@ describe('GET /openapi.json', () => {
       'GET /attachments/{attachmentId}/{variant}',
     ];
     // Contract v1.2, as far as built.
-    const v12 = ['POST /api/internal/rooms/{roomId}/notices'];
+    const v12 = [
+      'POST /api/internal/rooms/{roomId}/notices',
+      'POST /api/rooms/{roomId}/messages/{seq}/report',
+      'GET /api/moderation/reports',
+      'GET /api/moderation/reports/{reportId}',
+      'POST /api/moderation/reports/{reportId}/resolution',
+      'PUT /api/internal/users/{userId}/suspension',
+      'DELETE /api/internal/users/{userId}/suspension',
+    ];
     expect(new Set(documented)).toEqual(new Set([...contract, ...v12, ...additions]));
   });
 
