@@ -37,8 +37,12 @@ export interface Config {
   expirySweepCron: string;
   /** When the audit anchor is recorded (node-schedule cron). */
   auditAnchorCron: string;
-  /** HMAC-SHA-256 key of the audit anchors; the database never holds it. */
-  auditAnchorKey: string;
+  /**
+   * HMAC-SHA-256 keys of the audit anchors, newest first (AUDIT_ANCHOR_KEY, a comma list
+   * while rotating): the first signs, each verifies the anchors it signed. The database
+   * never holds them.
+   */
+  auditAnchorKeys: string[];
   /**
    * The key-encryption keys that wrap the data keys (docs/privacy.md), newest first: new
    * data keys are wrapped with the first, the others still unwrap keys wrapped before a
@@ -300,16 +304,7 @@ export function loadConfig(env: Env = process.env, options: { stdoutIsTty?: bool
       `must be a recurring cron expression like "*/10 * * * *" (5 fields, or 6 with seconds first), got ${JSON.stringify(auditAnchorCron)}`,
     );
   }
-  let auditAnchorKey = get('AUDIT_ANCHOR_KEY');
-  if (auditAnchorKey === undefined) {
-    if (production) throw new ConfigError('AUDIT_ANCHOR_KEY', 'is required when NODE_ENV=production');
-    auditAnchorKey = DEV_AUDIT_ANCHOR_KEY;
-    warnings.push(`AUDIT_ANCHOR_KEY is not set: audit anchors are keyed with the development key "${DEV_AUDIT_ANCHOR_KEY}"`);
-  } else if (auditAnchorKey.length < 32) {
-    throw new ConfigError('AUDIT_ANCHOR_KEY', 'must be at least 32 characters');
-  } else if (production && isPublishedSecret(auditAnchorKey)) {
-    throw new ConfigError('AUDIT_ANCHOR_KEY', 'is an example value published with this service: set a key of your own in production');
-  }
+  const auditAnchorKeys = anchorKeys(get('AUDIT_ANCHOR_KEY'), production, warnings);
 
   const dataKeyEncryptionKeys = loadKeyEncryptionKeys(get, production, warnings);
 
@@ -363,7 +358,7 @@ export function loadConfig(env: Env = process.env, options: { stdoutIsTty?: bool
   if (production && metricsPort === null) warnings.push('METRICS_PORT is not set: /metrics is not served (in production it is served only on METRICS_PORT)');
   const webhooks = loadWebhooks(get, boolean, duration);
   const push = loadPush(get, boolean, production, warnings);
-  const attachments = loadAttachments(get, int, duration, auditAnchorKey);
+  const attachments = loadAttachments(get, int, duration, auditAnchorKeys[0] as string);
   const development = !production && get('JWT_SECRET') === undefined && get('JWT_PUBLIC_KEY') === undefined && get('JWT_JWKS_URL') === undefined;
   // Development mode mints tokens for anyone and uses published secrets: the loopback only, unless HOST says otherwise.
   const host = get('HOST')?.trim() ?? (development ? '127.0.0.1' : '0.0.0.0');
@@ -384,7 +379,7 @@ export function loadConfig(env: Env = process.env, options: { stdoutIsTty?: bool
     roomIdleTtlMs: duration('ROOM_IDLE_TTL', '30d', maxTtl),
     expirySweepCron,
     auditAnchorCron,
-    auditAnchorKey,
+    auditAnchorKeys,
     dataKeyEncryptionKeys,
     tls,
     wsMaxFrameBytes: int('WS_MAX_FRAME_BYTES', 16 * 1024, 256, 16 * 1024 * 1024),
@@ -589,6 +584,30 @@ function pushAllowedHosts(raw: string | undefined): string[] {
   return hosts;
 }
 
+/**
+ * AUDIT_ANCHOR_KEY: one key, or while rotating a comma list, newest first (a key itself
+ * therefore holds no comma). Each at least 32 characters, none twice; unset, the
+ * development key with a warning, except in production.
+ */
+function anchorKeys(value: string | undefined, production: boolean, warnings: string[]): string[] {
+  if (value === undefined) {
+    if (production) throw new ConfigError('AUDIT_ANCHOR_KEY', 'is required when NODE_ENV=production');
+    warnings.push(`AUDIT_ANCHOR_KEY is not set: audit anchors are keyed with the development key "${DEV_AUDIT_ANCHOR_KEY}"`);
+    return [DEV_AUDIT_ANCHOR_KEY];
+  }
+  const keys = value.split(',').map((key) => key.trim());
+  const several = keys.length > 1;
+  keys.forEach((key, index) => {
+    const which = several ? `(key ${index + 1} of the comma list, newest first) ` : '';
+    if (key.length < 32) throw new ConfigError('AUDIT_ANCHOR_KEY', `${which}must be at least 32 characters`);
+    if (production && isPublishedSecret(key)) {
+      throw new ConfigError('AUDIT_ANCHOR_KEY', `${which}is an example value published with this service: set a key of your own in production`);
+    }
+    if (keys.indexOf(key) !== index) throw new ConfigError('AUDIT_ANCHOR_KEY', `${which}is listed twice`);
+  });
+  return keys;
+}
+
 function loadAttachments(get: Get, int: Int, duration: Duration, auditAnchorKey: string): AttachmentConfig {
   const mib = 1024 * 1024;
   const storeKind = get('ATTACHMENT_STORE') ?? 'postgres';
@@ -612,7 +631,8 @@ function loadAttachments(get: Get, int: Int, duration: Duration, auditAnchorKey:
   const ownKey = get('ATTACHMENT_URL_KEY');
   if (ownKey !== undefined && ownKey.length < 32) throw new ConfigError('ATTACHMENT_URL_KEY', 'must be at least 32 characters');
   // Without a key of its own, one is derived from the audit anchor key (itself required in
-  // production): a different key for a different purpose, and nothing more to configure.
+  // production; the newest, when several are listed): a different key for a different
+  // purpose, and nothing more to configure.
   const urlKey =
     ownKey !== undefined
       ? Buffer.from(ownKey, 'utf8')

@@ -128,7 +128,7 @@ describe('configuration', () => {
       wsMaxConnectionsPerUser: 3,
       wsMaxConnections: 10_000,
       auditAnchorCron: '*/5 * * * *',
-      auditAnchorKey: 'an-audit-anchor-key-of-32-chars-or-more',
+      auditAnchorKeys: ['an-audit-anchor-key-of-32-chars-or-more'],
     });
     expect(config.warnings).toEqual([]);
     expect(loadConfig({ JWT_PUBLIC_KEY: rsaPublicKey }).jwt.algorithm).toBe('RS256');
@@ -142,6 +142,16 @@ describe('configuration', () => {
       development: false,
       jwt: { jwksUrl: 'https://id.example.com/.well-known/jwks.json', keys: [] },
     });
+  });
+
+  it('reads AUDIT_ANCHOR_KEY as a comma list, newest first, while the key is rotated, and names the bad place in it', () => {
+    const [newest, older] = ['n'.repeat(40), 'o'.repeat(40)];
+    expect(loadConfig({ AUDIT_ANCHOR_KEY: `${newest}, ${older}` }).auditAnchorKeys).toEqual([newest, older]);
+    expect(loadConfig({ AUDIT_ANCHOR_KEY: newest }).auditAnchorKeys).toEqual([newest]);
+    expect(refusal({ AUDIT_ANCHOR_KEY: `${newest},too-short` }).message).toBe(
+      'configuration error: AUDIT_ANCHOR_KEY (key 2 of the comma list, newest first) must be at least 32 characters',
+    );
+    expect(refusal({ AUDIT_ANCHOR_KEY: `${newest},${newest}` }).message).toBe('configuration error: AUDIT_ANCHOR_KEY (key 2 of the comma list, newest first) is listed twice');
   });
 
   it('reads durations like 90s, 15m, 1h and 30d', () => {
@@ -221,6 +231,9 @@ describe('configuration', () => {
     ['production without INTERNAL_API_TOKEN', { NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40) }, 'INTERNAL_API_TOKEN'],
     ['AUDIT_ANCHOR_CRON', { AUDIT_ANCHOR_CRON: 'every ten minutes' }, 'AUDIT_ANCHOR_CRON'],
     ['AUDIT_ANCHOR_KEY too short', { AUDIT_ANCHOR_KEY: 'short-key' }, 'AUDIT_ANCHOR_KEY'],
+    ['AUDIT_ANCHOR_KEY with a short key in its list', { AUDIT_ANCHOR_KEY: `${'n'.repeat(40)},short-old-key` }, 'AUDIT_ANCHOR_KEY'],
+    ['AUDIT_ANCHOR_KEY with an empty place in its list', { AUDIT_ANCHOR_KEY: `${'n'.repeat(40)},,${'o'.repeat(40)}` }, 'AUDIT_ANCHOR_KEY'],
+    ['AUDIT_ANCHOR_KEY listing a key twice', { AUDIT_ANCHOR_KEY: `${'n'.repeat(40)},${'n'.repeat(40)}` }, 'AUDIT_ANCHOR_KEY'],
     [
       'production without AUDIT_ANCHOR_KEY',
       { NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40), INTERNAL_API_TOKEN: 'a-long-enough-internal-token' },

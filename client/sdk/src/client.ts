@@ -13,6 +13,11 @@ import {
   type MessagePage,
   type OpenRoomResponse,
   type Post,
+  type Report,
+  type ReportPage,
+  type ReportReason,
+  type ReportWithContext,
+  type ResolutionAction,
   type PostPage,
   type Room,
   type RoomPage,
@@ -68,6 +73,10 @@ export interface ChatEvents extends Record<string, unknown> {
   typing: { roomId: string; userId: string };
   /** Every change of an outgoing message: pending → sent or failed (and failed → pending on retry). */
   outbox: OutgoingMessage;
+  /** A moderator hid a message: show it as hidden (its `body` is "" when read again). */
+  messageHidden: { roomId: string; seq: number };
+  /** This user was suspended: writes are refused with `suspended` until `until` (null: until reinstated). */
+  suspended: { until: string | null };
   /** A server error frame that answers no outgoing message (e.g. a refused `auth`). */
   error: { code: ErrorCode; message: string; ref: string | null };
 }
@@ -319,6 +328,26 @@ export class ChatClient {
     return this.http.reopen(roomId);
   }
 
+  /** Reports a message the user received (once per message: again gives the same report). */
+  report(roomId: string, seq: number, reason: ReportReason, note?: string): Promise<Report> {
+    return this.http.report(roomId, seq, reason, note);
+  }
+
+  /** Moderators only: the queue of reports. */
+  reports(options: { status?: 'open' | 'resolved'; limit?: number; cursor?: string | null } = {}): Promise<ReportPage> {
+    return this.http.reports(options);
+  }
+
+  /** Moderators only: one report and the messages around it (the read is recorded). */
+  reportWithContext(reportId: string): Promise<ReportWithContext> {
+    return this.http.reportWithContext(reportId);
+  }
+
+  /** Moderators only: dismiss, hide the message, or suspend its sender (`suspendFor` like `7d`). */
+  resolveReport(reportId: string, resolution: { action: ResolutionAction; note: string; suspendFor?: string }): Promise<Report> {
+    return this.http.resolveReport(reportId, resolution);
+  }
+
   block(roomId: string): Promise<void> {
     return this.http.block(roomId, true);
   }
@@ -560,6 +589,12 @@ export class ChatClient {
         return;
       case 'error':
         this.onError(frame);
+        return;
+      case 'message_hidden':
+        this.events.emit('messageHidden', { roomId: frame.roomId, seq: frame.seq });
+        return;
+      case 'suspended':
+        this.events.emit('suspended', { until: frame.until });
         return;
       case 'pong':
         return;

@@ -20,6 +20,7 @@ export const PERMANENT_SEND_ERRORS: ReadonlySet<string> = new Set([
   'forbidden',
   'not_found',
   'blocked',
+  'suspended',
   'room_expired',
   'payload_too_large',
   'own_post',

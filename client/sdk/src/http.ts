@@ -1,5 +1,20 @@
 import { ChatApiError } from './errors.js';
-import type { ErrorBody, Message, MessagePage, OpenRoomResponse, Post, PostPage, Room, RoomPage, RoomResponse } from './types.js';
+import type {
+  ErrorBody,
+  Message,
+  MessagePage,
+  OpenRoomResponse,
+  Post,
+  PostPage,
+  Report,
+  ReportPage,
+  ReportReason,
+  ReportWithContext,
+  ResolutionAction,
+  Room,
+  RoomPage,
+  RoomResponse,
+} from './types.js';
 
 interface TokenSource {
   token(): Promise<string>;
@@ -55,6 +70,24 @@ export class HttpApi {
 
   async block(roomId: string, blocked: boolean): Promise<void> {
     await this.request(blocked ? 'POST' : 'DELETE', `/api/rooms/${encodeURIComponent(roomId)}/block`);
+  }
+
+  async report(roomId: string, seq: number, reason: ReportReason, note?: string): Promise<Report> {
+    const path = `/api/rooms/${encodeURIComponent(roomId)}/messages/${seq}/report`;
+    return (await this.request<{ report: Report }>('POST', path, { reason, ...(note !== undefined ? { note } : {}) })).report;
+  }
+
+  reports(options: { status?: 'open' | 'resolved'; limit?: number; cursor?: string | null } = {}): Promise<ReportPage> {
+    return this.request('GET', `/api/moderation/reports${query({ status: options.status, limit: options.limit, cursor: options.cursor })}`);
+  }
+
+  reportWithContext(reportId: string): Promise<ReportWithContext> {
+    return this.request('GET', `/api/moderation/reports/${encodeURIComponent(reportId)}`);
+  }
+
+  async resolveReport(reportId: string, resolution: { action: ResolutionAction; note: string; suspendFor?: string }): Promise<Report> {
+    const path = `/api/moderation/reports/${encodeURIComponent(reportId)}/resolution`;
+    return (await this.request<{ report: Report }>('POST', path, resolution)).report;
   }
 
   private async request<T>(method: string, path: string, body?: unknown): Promise<T> {

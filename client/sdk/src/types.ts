@@ -125,6 +125,8 @@ export type ServerFrame =
   | { type: 'typing'; roomId: string; userId: string }
   | { type: 'room'; room: Room }
   | { type: 'resumed'; roomId: string; lastSeq: number }
+  | { type: 'message_hidden'; roomId: string; seq: number }
+  | { type: 'suspended'; until: string | null }
   | { type: 'error'; code: ErrorCode; message: string; ref: string | null }
   | { type: 'pong' };
 
@@ -162,4 +164,29 @@ export interface AuditEvent {
 export interface AuditEventsResponse {
   events: AuditEvent[];
   verified: boolean;
+}
+
+// Reports and moderation (docs/moderation.md)
+export type ReportReason = 'spam' | 'scam' | 'abuse' | 'other';
+export type ResolutionAction = 'dismiss' | 'hide_message' | 'suspend_sender';
+export interface Report {
+  reportId: string;
+  roomId: string;
+  seq: number;
+  reporterId: string;
+  reportedUserId: string;
+  reason: ReportReason;
+  note: string;
+  status: 'open' | 'resolved';
+  createdAt: string;
+  resolution: { action: ResolutionAction; note: string; moderatorId: string; resolvedAt: string } | null;
+}
+export interface ReportPage {
+  reports: Report[];
+  nextCursor: string | null;
+}
+export interface ReportWithContext {
+  report: Report;
+  /** The reported message and those around it; a hidden one keeps its text here. */
+  context: Message[];
 }

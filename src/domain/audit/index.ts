@@ -46,6 +46,17 @@ export type AuditAnchored = Event<
     through: string;
     heads: AnchoredHead[];
     prevMac: string;
+    /**
+     * Which key signed it (a short hash of the key: the key may be rotated). Absent on
+     * anchors written before keys could be rotated.
+     */
+    keyId?: string;
+    /**
+     * The hash of the anchor event before this one in the anchor stream (64 zeros for the
+     * first), under the mac: this anchor vouches for every anchor before it, so those stay
+     * trusted once the key that signed them is retired. Absent on anchors written before.
+     */
+    prevAnchorHash?: string;
     mac: string;
   }
 >;

@@ -10,9 +10,9 @@ import type { Config } from '../../config';
 export function devTokenIssuer(settings: Config['jwt'], clock: Clock, ttlSeconds = 3600): TokenIssuer {
   if (settings.algorithm !== 'HS256') throw new Error('the development sign-in signs with an HS256 secret only');
   return {
-    issue(userId) {
+    issue(userId, roles = []) {
       const now = Math.floor(clock.now().getTime() / 1000);
-      const token = jwt.sign({ sub: userId, iat: now, exp: now + ttlSeconds }, settings.key, {
+      const token = jwt.sign({ sub: userId, iat: now, exp: now + ttlSeconds, ...(roles.length > 0 ? { roles } : {}) }, settings.key, {
         algorithm: 'HS256',
         ...(settings.issuer !== null ? { issuer: settings.issuer } : {}),
         ...(settings.audience !== null ? { audience: settings.audience } : {}),

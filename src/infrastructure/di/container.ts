@@ -32,6 +32,7 @@ import { Notifications } from '../notifications/notifications';
 import { ExpirySweeper } from '../scheduler/expirySweeper';
 import { UserBudgets } from '../../application/limits/userBudgets';
 import { sharesSendBudget, SqlSharedBuckets } from '../limits/sqlSharedBuckets';
+import { AnchorKeyRing } from '../../application/audit/anchorKeys';
 import { AnchorLedger, AuditAnchorer } from '../../application/audit/anchors';
 import { AuditAccessLog } from '../../application/audit/accessLog';
 import { AnchorSchedule } from '../scheduler/anchorSchedule';
@@ -265,8 +266,8 @@ export function buildContainer(options: ContainerOptions): Container {
     .bind<AuditAnchorer>(TYPES.AuditAnchorer)
     .toResolvedValue(
       (config: Config, eventStore: EventStore, clock: Clock, ids: IdGenerator, logger: Logger) =>
-        new AuditAnchorer({ eventStore, clock, ids, key: config.auditAnchorKey, logger: logger.child({ component: 'audit-anchor' }) }),
-      [TYPES.Config, TYPES.StoredEventStore, TYPES.Clock, TYPES.Ids, TYPES.Logger],
+        new AuditAnchorer({ eventStore, clock, ids, keys: new AnchorKeyRing(config.auditAnchorKeys), logger: logger.child({ component: 'audit-anchor' }) }),
+      [TYPES.Config, TYPES.EventStore, TYPES.Clock, TYPES.Ids, TYPES.Logger],
     );
 
   container
@@ -279,7 +280,7 @@ export function buildContainer(options: ContainerOptions): Container {
 
   container
     .bind<AnchorLedger>(TYPES.AnchorLedger)
-    .toResolvedValue((config: Config, eventStore: EventStore) => new AnchorLedger(eventStore, config.auditAnchorKey), [TYPES.Config, TYPES.StoredEventStore]);
+    .toResolvedValue((config: Config, eventStore: EventStore) => new AnchorLedger(eventStore, new AnchorKeyRing(config.auditAnchorKeys)), [TYPES.Config, TYPES.StoredEventStore]);
 
   container
     .bind<AuditAccessLog>(TYPES.AuditAccessLog)

@@ -1,19 +1,87 @@
-import { PGlite } from '@electric-sql/pglite';
+import { Worker } from 'node:worker_threads';
 import { DataDirLock } from './dataDirLock';
+import { pgliteWorkerSource } from './pgliteWorkerSource';
 import type { SqlDatabase, SqlExecutor } from './sqlDatabase';
 
+type Request =
+  | { op: 'query'; text: string; params: unknown[] | undefined }
+  | { op: 'txQuery'; txId: number; text: string; params: unknown[] | undefined }
+  | { op: 'exec'; script: string }
+  | { op: 'begin'; firstStatement: string | undefined }
+  | { op: 'end'; txId: number; commit: boolean }
+  | { op: 'listen'; channel: string }
+  | { op: 'unlisten'; listenId: number }
+  | { op: 'close' };
+
+interface WireError {
+  message: string;
+  name: string;
+  stack: string | undefined;
+  fields: Record<string, unknown>;
+}
+
+type Reply = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: WireError } | { listenId: number; payload: string };
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+}
+
+type Rows<Row> = { rows: Row[]; rowCount: number };
+
+/** The error PGlite raised in the worker, with the fields callers read (code, detail, constraint, …). */
+function rebuild(wire: WireError): Error {
+  const error = new Error(wire.message);
+  Object.assign(error, wire.fields);
+  error.name = wire.name;
+  if (wire.stack !== undefined) error.stack = wire.stack;
+  return error;
+}
+
+/** The worker answers request 0 once PGlite is open. */
+const OPEN_REQUEST = 0;
+
 /**
- * Embedded PostgreSQL (PGlite, WebAssembly) in this process: the default when no
- * DATABASE_URL is set. One connection, so statements and transactions run one at a
- * time; only one process may open a data directory.
+ * Embedded PostgreSQL (PGlite, WebAssembly): the default when no DATABASE_URL is set.
+ * PGlite runs in a worker thread of its own (see pgliteWorkerSource.ts for the
+ * protocol), so its statements, CPU-bound WebAssembly, never hold up this thread's
+ * event loop, which stays free for sockets. One connection, so statements and
+ * transactions still run one at a time; only one process may open a data directory
+ * (its lock is taken and released here, on the main thread).
  */
 export class PgliteDatabase implements SqlDatabase {
   readonly kind = 'pglite' as const;
 
+  private readonly pending = new Map<number, Pending>();
+  private readonly notifyHandlers = new Map<number, (payload: string) => void>();
+  private nextId = OPEN_REQUEST + 1;
+  /** Why the worker is gone, once it is: every request from then on fails with it. */
+  private stopped: Error | null = null;
+  private closing: Promise<void> | null = null;
+
   private constructor(
-    private readonly db: PGlite,
+    private readonly worker: Worker,
     private readonly lock: DataDirLock | null,
-  ) {}
+  ) {
+    worker.on('message', (reply: Reply) => this.onReply(reply));
+    let crash: unknown = null;
+    worker.on('error', (error) => {
+      crash = error;
+    });
+    // A reply that cannot be read would leave its request waiting forever: stop instead.
+    worker.on('messageerror', (error) => {
+      crash = error;
+      void worker.terminate();
+    });
+    worker.on('exit', (exitCode) => {
+      const reason = crash instanceof Error ? `: ${crash.message}` : crash === null ? '' : `: ${String(crash)}`;
+      this.stop(
+        this.closing !== null && crash === null
+          ? new Error('the embedded database is closed')
+          : new Error(`the embedded database's worker thread stopped (exit code ${exitCode})${reason}`),
+      );
+    });
+  }
 
   /**
    * `dataDir` undefined keeps everything in memory. A directory another process has
@@ -21,47 +89,129 @@ export class PgliteDatabase implements SqlDatabase {
    */
   static async open(dataDir?: string): Promise<PgliteDatabase> {
     const lock = dataDir === undefined ? null : DataDirLock.acquire(dataDir);
+    let worker: Worker | null = null;
     try {
-      const db = dataDir === undefined ? new PGlite() : new PGlite(dataDir);
-      await db.waitReady;
-      return new PgliteDatabase(db, lock);
+      worker = new Worker(pgliteWorkerSource, {
+        eval: true,
+        workerData: { pglitePath: require.resolve('@electric-sql/pglite'), dataDir: dataDir ?? null },
+      });
+      const db = new PgliteDatabase(worker, lock);
+      await db.expect(OPEN_REQUEST);
+      return db;
     } catch (error) {
+      await worker?.terminate();
       lock?.release();
       throw error;
     }
   }
 
-  async query<Row extends object>(text: string, params?: unknown[]): Promise<{ rows: Row[]; rowCount: number }> {
-    const result = await this.db.query<Row>(text, params);
-    return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
+  /** The thread PGlite runs in (its threadId, for diagnostics and tests). */
+  get thread(): Worker {
+    return this.worker;
   }
 
-  transaction<T>(work: (tx: SqlExecutor) => Promise<T>, options: { firstStatement?: string } = {}): Promise<T> {
-    return this.db.transaction(async (tx) => {
-      if (options.firstStatement !== undefined) await tx.exec(options.firstStatement);
-      return work({
-        query: async <Row extends object>(text: string, params?: unknown[]) => {
-          const result = await tx.query<Row>(text, params);
-          return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
-        },
+  query<Row extends object>(text: string, params?: unknown[]): Promise<Rows<Row>> {
+    return this.request({ op: 'query', text, params }) as Promise<Rows<Row>>;
+  }
+
+  async transaction<T>(work: (tx: SqlExecutor) => Promise<T>, options: { firstStatement?: string } = {}): Promise<T> {
+    const txId = (await this.request({ op: 'begin', firstStatement: options.firstStatement })) as number;
+    let result: T;
+    try {
+      result = await work({
+        query: <Row extends object>(text: string, params?: unknown[]) =>
+          this.request({ op: 'txQuery', txId, text, params }) as Promise<Rows<Row>>,
       });
-    });
+    } catch (error) {
+      await this.request({ op: 'end', txId, commit: false });
+      throw error;
+    }
+    await this.request({ op: 'end', txId, commit: true });
+    return result;
   }
 
   async exec(script: string): Promise<void> {
-    await this.db.exec(script);
+    await this.request({ op: 'exec', script });
   }
 
   async listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>> {
-    const unsubscribe = await this.db.listen(channel, onNotify);
-    return async () => unsubscribe();
+    // The worker tags each notification with the id of the request that subscribed.
+    const { id: listenId, answer } = this.send({ op: 'listen', channel });
+    this.notifyHandlers.set(listenId, onNotify);
+    try {
+      await answer;
+    } catch (error) {
+      this.notifyHandlers.delete(listenId);
+      throw error;
+    }
+    return async () => {
+      if (!this.notifyHandlers.delete(listenId) || this.stopped !== null) return;
+      await this.request({ op: 'unlisten', listenId });
+    };
   }
 
-  async close(): Promise<void> {
+  /** Closes PGlite (its files flushed), ends the worker thread, then releases the data directory. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      try {
+        if (this.stopped === null) await this.request({ op: 'close' });
+      } finally {
+        await this.worker.terminate();
+        this.stop(new Error('the embedded database is closed'));
+        this.lock?.release();
+      }
+    })();
+    return this.closing;
+  }
+
+  private request(request: Request): Promise<unknown> {
+    return this.send(request).answer;
+  }
+
+  private send(request: Request): { id: number; answer: Promise<unknown> } {
+    const id = this.nextId;
+    this.nextId += 1;
+    if (this.stopped !== null) return { id, answer: Promise.reject(this.stopped) };
+    const answer = this.expect(id);
     try {
-      if (!this.db.closed) await this.db.close();
-    } finally {
-      this.lock?.release();
+      this.worker.postMessage({ id, ...request });
+    } catch (error) {
+      // A parameter that cannot be copied to the worker (a function, a symbol).
+      this.settle(id)?.reject(error as Error);
     }
+    return { id, answer };
+  }
+
+  private expect(id: number): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      // Keep the process alive only while an answer is awaited: an idle database must
+      // not hold it open, as PGlite in this thread never did.
+      if (this.pending.size === 0) this.worker.ref();
+      this.pending.set(id, { resolve, reject });
+    });
+  }
+
+  private settle(id: number): Pending | undefined {
+    const pending = this.pending.get(id);
+    this.pending.delete(id);
+    if (this.pending.size === 0) this.worker.unref();
+    return pending;
+  }
+
+  private onReply(reply: Reply): void {
+    if ('listenId' in reply) {
+      this.notifyHandlers.get(reply.listenId)?.(reply.payload);
+      return;
+    }
+    const pending = this.settle(reply.id);
+    if (reply.ok) pending?.resolve(reply.value);
+    else pending?.reject(rebuild(reply.error));
+  }
+
+  private stop(reason: Error): void {
+    this.stopped ??= reason;
+    const waiting = [...this.pending.values()];
+    this.pending.clear();
+    for (const { reject } of waiting) reject(this.stopped);
   }
 }

@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { AnchorKeyRing } from '../../application/audit/anchorKeys';
 import { AnchorLedger, AuditAnchorer } from '../../application/audit/anchors';
 import { exportEvents } from '../../application/audit/exportEvents';
 import { roomAt } from '../../application/audit/roomAt';
@@ -120,7 +121,7 @@ export async function runAuditCli(argv: readonly string[], io: CliIo): Promise<n
     .action(async (options: { room?: string; anchorHead?: { revision: number; mac: string } }) => {
       warnAboutDevelopmentKey(config, io);
       const eventStore = await store.eventStore();
-      const ledger = new AnchorLedger(eventStore, config.auditAnchorKey);
+      const ledger = new AnchorLedger(eventStore, new AnchorKeyRing(config.auditAnchorKeys));
       const summary = summarize();
       const verdicts = verifyStore(eventStore, ledger, {
         ...(options.room !== undefined ? { roomId: options.room } : {}),
@@ -243,7 +244,7 @@ export async function runAuditCli(argv: readonly string[], io: CliIo): Promise<n
         eventStore: await store.eventStore(),
         clock: systemClock,
         ids: randomIds,
-        key: config.auditAnchorKey,
+        keys: new AnchorKeyRing(config.auditAnchorKeys),
         logger: silentLogger,
       });
       const result = await anchorer.anchorNow();

@@ -7,6 +7,9 @@ export const sessionBody = jsonObject({
   userId: text(1, 64, { notBlank: true }).refine((id) => !id.startsWith('system:'), { error: 'may not start with "system:"' }),
 });
 
+/** In development mode the demo sign-in as this user name makes a moderator (docs/moderation.md). */
+export const DEV_MODERATOR = 'mod';
+
 /**
  * `POST /api/dev/session {userId}` → `{userId, token, expiresAt}`: the demo app's sign-in.
  * Mounted only in development mode (main.ts), so elsewhere the route does not exist (404).
@@ -16,8 +19,9 @@ export function devRoutes(deps: { issuer: TokenIssuer }): Router {
   const router = Router();
   router.post('/api/dev/session', jsonBody, (req, res) => {
     const { userId } = parseInput(sessionBody, req.body, 'body');
-    const { token, expiresAt } = deps.issuer.issue(userId.trim());
-    res.status(200).json({ userId: userId.trim(), token, expiresAt: expiresAt.toISOString() });
+    const id = userId.trim();
+    const { token, expiresAt } = deps.issuer.issue(id, id === DEV_MODERATOR ? ['moderator'] : []);
+    res.status(200).json({ userId: id, token, expiresAt: expiresAt.toISOString() });
   });
   return router;
 }

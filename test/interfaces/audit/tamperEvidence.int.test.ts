@@ -1,5 +1,6 @@
 import { migrateDatabase } from '../../../src/infrastructure/migrations';
 import { randomUUID } from 'node:crypto';
+import { AnchorKeyRing } from '../../../src/application/audit/anchorKeys';
 import { AnchorLedger } from '../../../src/application/audit/anchors';
 import { eventHash } from '../../../src/application/audit/hashChain';
 import type { EventMetadata } from '../../../src/application/ports/eventStore';
@@ -70,7 +71,7 @@ describe.each(databaseKinds)('tamper evidence on %s', (kind) => {
     await eventually(async () => {
       expect((await runCli(tdb, ['anchor'])).code).toBe(0);
       return withConnection(tdb, async (db) => {
-        const ledger = new AnchorLedger(new PostgresEventStore(db), TEST_AUDIT_ANCHOR_KEY);
+        const ledger = new AnchorLedger(new PostgresEventStore(db), new AnchorKeyRing([TEST_AUDIT_ANCHOR_KEY]));
         await ledger.refresh();
         return scenarios.every((scenario) => ledger.pointOf(`room-${rooms[scenario]}`)?.revision === revision);
       });
