@@ -26,6 +26,7 @@ import { pinoLogger } from './infrastructure/logging/pinoLogger';
 import { createChatMetrics } from './infrastructure/metrics/chatMetrics';
 import { ProjectionLagProbe } from './infrastructure/metrics/projectionLag';
 import type { ProjectionRunner } from './infrastructure/readModels/projectionRunner';
+import { chatProjection } from './infrastructure/readModels/chatProjection';
 import type { Notifications } from './infrastructure/notifications/notifications';
 import type { ExpirySweeper } from './infrastructure/scheduler/expirySweeper';
 import type { AnchorSchedule } from './infrastructure/scheduler/anchorSchedule';
@@ -104,7 +105,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
   liveFeed.start();
 
   const lag = new ProjectionLagProbe({
-    projection: 'chat_read_models',
+    projection: chatProjection.name,
     eventStore,
     checkpoint: () => projections.checkpoint(),
     clock,

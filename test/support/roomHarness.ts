@@ -8,7 +8,7 @@ import { makeRoomCommands, type Actor, type RoomCommands } from '../../src/appli
 import { sweepExpiredRooms, type SweepResult } from '../../src/application/room/sweepExpiredRooms';
 import { roomStreamName } from '../../src/domain/room';
 import { PostgresEventStore } from '../../src/infrastructure/eventStore/postgresEventStore';
-import { applyBatchToReadModels } from '../../src/infrastructure/readModels/chatProjection';
+import { chatProjection } from '../../src/infrastructure/readModels/chatProjection';
 import { ProjectionRunner } from '../../src/infrastructure/readModels/projectionRunner';
 import { SqlChatQueries } from '../../src/infrastructure/readModels/sqlChatQueries';
 import type { SqlDatabase } from '../../src/infrastructure/sql/sqlDatabase';
@@ -56,10 +56,9 @@ export async function openRoomHarness(kind: DatabaseKind): Promise<RoomHarness> 
   await migrateDatabase(db);
   const store = new PostgresEventStore(db, { pollIntervalMs: 50 });
   const projections = new ProjectionRunner({
-    name: 'chat_read_models',
+    projection: chatProjection,
     db,
     eventStore: store,
-    applyBatch: applyBatchToReadModels,
     logger: silentLogger,
     pollIntervalMs: 100,
   });

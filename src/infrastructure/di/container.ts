@@ -20,7 +20,7 @@ import { SqlUserProfiles } from '../identity/sqlUserProfiles';
 import { JwtVerifier } from '../auth/jwtVerifier';
 import type { ChatQueries } from '../../application/ports/readModels';
 import { isPostgresCheckpoint, PostgresEventStore } from '../eventStore/postgresEventStore';
-import { applyBatchToReadModels } from '../readModels/chatProjection';
+import { chatProjection } from '../readModels/chatProjection';
 import { ProjectionRunner } from '../readModels/projectionRunner';
 import { SqlChatQueries } from '../readModels/sqlChatQueries';
 import { SqlRoomDirectory } from '../readModels/sqlRoomDirectory';
@@ -192,10 +192,9 @@ export function buildContainer(options: ContainerOptions): Container {
               ? isPostgresCheckpoint
               : undefined;
         return new ProjectionRunner({
-          name: 'chat_read_models',
+          projection: chatProjection,
           db,
           eventStore,
-          applyBatch: applyBatchToReadModels,
           logger,
           ...(isCurrentCheckpoint !== undefined ? { isCurrentCheckpoint } : {}),
         });

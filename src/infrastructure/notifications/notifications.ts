@@ -98,7 +98,7 @@ export class Notifications {
       deadLetterRetentionMs: config.deadLetterRetentionMs,
     });
     await this.worker.start();
-    this.feeder.start();
+    await this.feeder.start();
     if (webhooks !== null) {
       this.reminders = new UnreadReminders({
         db,

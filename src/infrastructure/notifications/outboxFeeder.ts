@@ -1,4 +1,4 @@
-import type { EventStore, RecordedEvent, Subscription } from '../../application/ports/eventStore';
+import type { EventStore, RecordedEvent } from '../../application/ports/eventStore';
 import type { IdGenerator } from '../../application/ports/ids';
 import type { Logger } from '../../application/ports/logger';
 import {
@@ -11,7 +11,7 @@ import {
   type WebhookEvent,
 } from '../../application/notifications/webhookEvents';
 import { decodeEvent, decodeRoomEvent, isUserEventType } from '../../domain/events';
-import { CoalescedPump } from '../coalescedPump';
+import { CheckpointedFollower } from '../checkpointedFollower';
 import type { SqlDatabase, SqlExecutor } from '../sql/sqlDatabase';
 import { enqueueDeliveries, type NewDelivery } from './outboxStore';
 import { isOnline } from './sqlPresence';
@@ -39,59 +39,40 @@ export interface OutboxFeederOptions {
 const FEEDER = 'notifications';
 
 /**
- * Turns stored events into deliveries: a checkpointed follower of the event store with
- * a checkpoint of its own (notify_checkpoints). Each batch is written to the outbox in
- * one transaction that also moves the checkpoint, under an advisory lock, so any number
- * of processes may run it and each event becomes its deliveries exactly once; a crash
- * leaves the checkpoint behind and the next run picks up from there.
+ * Turns stored events into deliveries: a checkpointed follower of the event store
+ * (checkpointedFollower.ts) with a checkpoint of its own (notify_checkpoints). Each batch
+ * is written to the outbox in the transaction that also moves the checkpoint, under an
+ * advisory lock, so any number of processes may run it and each event becomes its
+ * deliveries exactly once; a crash leaves the checkpoint behind and the next run picks
+ * up from there.
  */
 export class OutboxFeeder {
-  private scheduled = false;
-  private doorbell: Subscription | null = null;
-  private unlistenAppends: Promise<(() => Promise<void>) | null> = Promise.resolve(null);
-  private timer: NodeJS.Timeout | null = null;
-  private readonly pump: CoalescedPump;
+  private readonly follower: CheckpointedFollower;
 
   constructor(private readonly options: OutboxFeederOptions) {
-    this.pump = new CoalescedPump(
-      () => this.catchUp(),
-      (error) => this.options.logger.error({ err: error }, 'notification feeder batch failed; will retry'),
-    );
+    this.follower = new CheckpointedFollower({
+      name: FEEDER,
+      label: 'notification feeder',
+      lockKey: 'chat:notify:feeder',
+      checkpoints: { table: 'notify_checkpoints', keyColumn: 'feeder' },
+      db: options.db,
+      eventStore: options.eventStore,
+      logger: options.logger,
+      applyBatch: (tx, events, previous) => this.feed(tx, events, previous),
+      batchSize: options.batchSize ?? 200,
+      pollIntervalMs: options.pollIntervalMs ?? 1000,
+      gatherMs: options.gatherMs ?? 25,
+      // Webhooks should leave within moments: follow the store. Pushes alone can wait for the poll.
+      doorbell: options.webhooks !== null ? 'best-effort' : 'off',
+    });
   }
 
-  start(): void {
-    // Webhooks should leave within moments: follow the store. Pushes alone can wait for the poll.
-    if (this.options.webhooks !== null) this.followStore();
-    this.timer = setInterval(() => this.wake(), this.options.pollIntervalMs ?? 1000);
-    this.timer.unref();
-    this.wake();
+  start(): Promise<void> {
+    return this.follower.start();
   }
 
-  private followStore(): void {
-    // The store's own signal where it has one: a subscription would read every event only to ring.
-    const store = this.options.eventStore;
-    if (store.onAppended !== undefined) {
-      this.unlistenAppends = store.onAppended(() => this.wake()).catch((error: unknown) => {
-        this.options.logger.warn({ err: error }, 'notification feeder could not listen for appends; polling only');
-        return null;
-      });
-      return;
-    }
-    this.doorbell = store.subscribeToAll(
-      { from: 'end' },
-      {
-        onEvent: async () => this.wake(),
-        onError: (error) => this.options.logger.warn({ err: error }, 'notification feeder wake-up subscription failed; retrying'),
-      },
-    );
-  }
-
-  async stop(): Promise<void> {
-    const pumped = this.pump.stop();
-    if (this.timer !== null) clearInterval(this.timer);
-    await this.doorbell?.stop();
-    await (await this.unlistenAppends)?.();
-    await pumped;
+  stop(): Promise<void> {
+    return this.follower.stop();
   }
 
   /**
@@ -99,48 +80,20 @@ export class OutboxFeeder {
    * batch, so a burst of messages costs the database one transaction, not one each.
    */
   wake(): void {
-    if (this.pump.isStopped || this.scheduled) return;
-    this.scheduled = true;
-    setTimeout(() => {
-      this.scheduled = false;
-      this.run();
-    }, this.options.gatherMs ?? 25).unref();
+    this.follower.wake();
   }
 
-  private run(): void {
-    this.pump.wake();
+  catchUp(): Promise<void> {
+    return this.follower.catchUp();
   }
 
-  async catchUp(): Promise<void> {
-    const batchSize = this.options.batchSize ?? 200;
-    while (!this.pump.isStopped) {
-      const from = await checkpointOf(this.options.db);
-      const events = await this.options.eventStore.readAll(from, batchSize);
-      if (events.length === 0) return;
-      await this.options.db.transaction(async (tx) => {
-        await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended('chat:notify:feeder', 0))`);
-        // Another process may have fed some of these while we were reading them.
-        const current = await checkpointOf(tx);
-        const firstRun = current === null;
-        // With no push subscription anywhere (and no webhooks), messages need no lookups at all.
-        const anySubscription =
-          this.options.push !== null && (await tx.query<{ any: boolean }>(`SELECT EXISTS (SELECT 1 FROM push_subscriptions) AS any`)).rows[0]?.any === true;
-        let reached = current;
-        for (const event of events) {
-          if (reached !== null && event.checkpoint <= reached) continue;
-          await enqueueDeliveries(tx, await this.deliveriesFor(tx, event, firstRun, anySubscription));
-          reached = event.checkpoint;
-        }
-        if (reached !== null && reached !== current) {
-          await tx.query(
-            `INSERT INTO notify_checkpoints (feeder, checkpoint) VALUES ($1, $2)
-             ON CONFLICT (feeder) DO UPDATE SET checkpoint = excluded.checkpoint`,
-            [FEEDER, reached],
-          );
-        }
-      });
-      if (events.length < batchSize) return;
-    }
+  /** One batch of events (those after `previous`) into the outbox. */
+  private async feed(tx: SqlExecutor, events: readonly RecordedEvent[], previous: string | null): Promise<void> {
+    const firstRun = previous === null;
+    // With no push subscription anywhere (and no webhooks), messages need no lookups at all.
+    const anySubscription =
+      this.options.push !== null && (await tx.query<{ any: boolean }>(`SELECT EXISTS (SELECT 1 FROM push_subscriptions) AS any`)).rows[0]?.any === true;
+    for (const event of events) await enqueueDeliveries(tx, await this.deliveriesFor(tx, event, firstRun, anySubscription));
   }
 
   private async deliveriesFor(tx: SqlExecutor, recorded: RecordedEvent, firstRun: boolean, anySubscription: boolean): Promise<NewDelivery[]> {
@@ -220,11 +173,6 @@ export class OutboxFeeder {
       };
     });
   }
-}
-
-async function checkpointOf(db: SqlExecutor): Promise<string | null> {
-  const result = await db.query<{ checkpoint: string }>(`SELECT checkpoint FROM notify_checkpoints WHERE feeder = $1`, [FEEDER]);
-  return result.rows[0]?.checkpoint ?? null;
 }
 
 export async function roomOf(db: SqlExecutor, roomId: string): Promise<RoomParticipants | null> {

@@ -2,6 +2,15 @@ import type { RecordedEvent } from '../../application/ports/eventStore';
 import { decodeEvent, type DomainEvent } from '../../domain/events';
 import type { MessageSent } from '../../domain/room';
 import type { SqlExecutor } from '../sql/sqlDatabase';
+import type { Projection } from './projectionRunner';
+import { readModelTables } from './schema';
+
+/** The chat's read models (rm_posts, rm_rooms, rm_room_members, rm_messages): what the HTTP queries and `resume` read. */
+export const chatProjection: Projection = {
+  name: 'chat_read_models',
+  tables: readModelTables,
+  applyBatch: (tx, events) => applyBatchToReadModels(tx, events),
+};
 
 /**
  * How a batch of events changes the read models, applied inside the transaction that
@@ -76,15 +85,11 @@ async function applyMessages(tx: SqlExecutor, messages: readonly MessageSent['da
 }
 
 /**
- * How one event changes the read models. Every statement is written to give the same
+ * How one event other than a message changes the read models (messages go through
+ * `applyMessages`, a run of them at a time). Every statement is written to give the same
  * rows when replayed from zero (rebuild).
  */
-export async function applyToReadModels(tx: SqlExecutor, recorded: RecordedEvent): Promise<void> {
-  const event = decodeEvent(recorded);
-  if (event !== null) await applyEvent(tx, event);
-}
-
-async function applyEvent(tx: SqlExecutor, event: DomainEvent): Promise<void> {
+async function applyEvent(tx: SqlExecutor, event: Exclude<DomainEvent, MessageSent>): Promise<void> {
   switch (event.type) {
     case 'PostUpserted': {
       const d = event.data;
@@ -109,27 +114,6 @@ async function applyEvent(tx: SqlExecutor, event: DomainEvent): Promise<void> {
          VALUES ($1, $2, 'open', $4), ($1, $3, 'open', $4)
          ON CONFLICT (room_id, user_id) DO NOTHING`,
         [d.roomId, d.lenderId, d.borrowerId, d.openedAt],
-      );
-      return;
-    }
-    case 'MessageSent': {
-      const d = event.data;
-      await tx.query(
-        `INSERT INTO rm_messages (room_id, seq, message_id, sender_id, body, client_message_id, sent_at, kind)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (room_id, seq) DO NOTHING`,
-        [d.roomId, d.seq, d.messageId, d.senderId, d.body, d.clientMessageId, d.sentAt, d.kind ?? 'text'],
-      );
-      await tx.query(
-        `UPDATE rm_rooms SET last_seq = $2, last_message_at = $3, last_activity_at = GREATEST(last_activity_at, $3)
-          WHERE room_id = $1`,
-        [d.roomId, d.seq, d.sentAt],
-      );
-      await tx.query(
-        `UPDATE rm_room_members
-            SET last_activity_at = GREATEST(last_activity_at, $3),
-                unread_count = unread_count + CASE WHEN user_id = $2 THEN 0 ELSE 1 END
-          WHERE room_id = $1`,
-        [d.roomId, d.senderId, d.sentAt],
       );
       return;
     }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { EventStore, RecordedEvent } from '../../application/ports/eventStore';
 import type { SqlDatabase, SqlExecutor } from '../sql/sqlDatabase';
-import { applyBatchToReadModels } from './chatProjection';
+import { applyBatchToReadModels, chatProjection } from './chatProjection';
 import { readModelKeys, readModelTables } from './schema';
 
 export interface RowDifference {
@@ -48,7 +48,7 @@ const PAGE = 1000;
  */
 export async function rebuildCheck(options: RebuildCheckOptions): Promise<RebuildCheckResult> {
   const { db } = options;
-  const projection = options.projection ?? 'chat_read_models';
+  const projection = options.projection ?? chatProjection.name;
   const liveSchema = quoteIdent(((await db.query<{ schema: string }>(`SELECT current_schema() AS schema`)).rows[0] as { schema: string }).schema);
   const scratch = `rebuild_check_${randomBytes(6).toString('hex')}`;
   await db.query(`CREATE SCHEMA ${scratch}`);

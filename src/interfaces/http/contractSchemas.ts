@@ -195,3 +195,28 @@ export const reportWithContextResponse = z.object({
 export const suspensionResponse = z.object({
   suspension: z.object({ userId: z.string(), until: isoTime('ISO-8601 UTC').nullable(), reason: z.string() }),
 });
+
+/** Web Push and webhook delivery answers. */
+export const vapidPublicKeyResponse = z.object({ publicKey: z.string().meta({ description: 'URL-safe base64, for PushManager.subscribe' }) });
+export const pushSubscribedResponse = z.object({ subscription: z.object({ endpoint: z.string() }) });
+export const deliveryStatusResponse = z.object({
+  pending: z.number().int().min(0),
+  dead: z.number().int().min(0),
+  oldestPendingAgeSeconds: z.number().min(0),
+});
+export const deadLetterResponse = z.object({
+  deliveryId: z.string(),
+  channel: z.enum(['webhook', 'push']),
+  target: z.string(),
+  roomId: z.string(),
+  eventId: z.string().nullable(),
+  type: z.string(),
+  attempts: z.number().int().min(0),
+  createdAt: isoTime('when it was queued'),
+  deadAt: isoTime('when it was given up'),
+  lastStatus: z.number().int().nullable(),
+  lastError: z.string().nullable(),
+  payload: z.unknown(),
+});
+export const deadLetterPageResponse = z.object({ deadLetters: z.array(deadLetterResponse), nextCursor: z.string().nullable() });
+export const replayedResponse = z.object({ replayed: z.number().int().min(0) });

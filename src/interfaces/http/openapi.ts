@@ -133,7 +133,7 @@ export const contractRoutes: readonly RouteSpec[] = [
   {
     method: 'post', path: '/api/rooms', tag: 'rooms', auth: 'user',
     summary: "Get or open the caller's room on a post, as borrower",
-    body: openRoomBody, errors: ['not_found', 'own_post', 'blocked'],
+    body: openRoomBody, errors: ['not_found', 'own_post', 'blocked', 'rate_limited', 'unavailable'],
     answers: {
       200: { description: 'the room existed and was open', body: contract.openRoomResponse },
       201: { description: 'the room was opened or reopened', body: contract.openRoomResponse },
@@ -159,7 +159,7 @@ export const contractRoutes: readonly RouteSpec[] = [
   {
     method: 'post', path: '/api/rooms/:roomId/messages', tag: 'messages', auth: 'user',
     summary: 'Send a message (the same clientMessageId twice yields one message)',
-    params: roomParams, body: sendMessageBody, errors: ['not_found', 'room_expired', 'blocked', 'rate_limited'],
+    params: roomParams, body: sendMessageBody, errors: ['not_found', 'room_expired', 'blocked', 'rate_limited', 'unavailable'],
     answers: {
       200: { description: 'a retry: the message already sent', body: messageAnswer },
       201: { description: 'sent', body: messageAnswer },
@@ -181,29 +181,29 @@ export const contractRoutes: readonly RouteSpec[] = [
   },
   {
     method: 'post', path: '/api/rooms/:roomId/read', tag: 'messages', auth: 'user',
-    summary: 'Mark messages read up to a seq', params: roomParams, body: markReadBody, errors: ['not_found'],
+    summary: 'Mark messages read up to a seq', params: roomParams, body: markReadBody, errors: ['not_found', 'rate_limited'],
     answers: { 204: noContent },
   },
   {
     method: 'post', path: '/api/rooms/:roomId/reopen', tag: 'rooms', auth: 'user', since: '1.1',
-    summary: 'Either participant reopens an expired room', params: roomParams, errors: ['not_found', 'blocked'],
+    summary: 'Either participant reopens an expired room', params: roomParams, errors: ['not_found', 'blocked', 'rate_limited'],
     answers: { 200: { description: 'the room, open', body: roomAnswer } },
   },
   {
     method: 'post', path: '/api/rooms/:roomId/block', tag: 'rooms', auth: 'user',
-    summary: 'Block the other participant in this room', params: roomParams, errors: ['not_found'],
+    summary: 'Block the other participant in this room', params: roomParams, errors: ['not_found', 'rate_limited'],
     answers: { 204: noContent },
   },
   {
     method: 'delete', path: '/api/rooms/:roomId/block', tag: 'rooms', auth: 'user',
-    summary: 'Unblock the other participant in this room', params: roomParams, errors: ['not_found'],
+    summary: 'Unblock the other participant in this room', params: roomParams, errors: ['not_found', 'rate_limited'],
     answers: { 204: noContent },
   },
   {
     method: 'post', path: '/api/push/subscriptions', tag: 'push', auth: 'user', since: '1.1',
     summary: "Register the caller's Web Push subscription (at most 10 a user: a new one past that replaces the oldest). 400 names an endpoint push may not reach (docs/webhooks.md); 404 when Web Push is off",
     body: contract.pushSubscriptionBody, errors: ['not_found', 'rate_limited'],
-    answers: { 201: { description: 'registered' } },
+    answers: { 201: { description: 'registered', body: contract.pushSubscribedResponse } },
   },
   {
     method: 'delete', path: '/api/push/subscriptions', tag: 'push', auth: 'user', since: '1.1',
@@ -213,27 +213,27 @@ export const contractRoutes: readonly RouteSpec[] = [
   {
     method: 'get', path: '/api/push/vapid-public-key', tag: 'push', auth: 'user',
     summary: 'The VAPID public key browsers subscribe with (docs/webhooks.md); 404 when Web Push is off', errors: ['not_found'],
-    answers: { 200: { description: '{publicKey}' } },
+    answers: { 200: { description: 'the key', body: contract.vapidPublicKeyResponse } },
   },
   {
     method: 'get', path: '/api/internal/webhooks/status', tag: 'push', auth: 'internal',
     summary: 'Deliveries waiting, dead letters, and the age of the oldest waiting delivery',
-    answers: { 200: { description: '{pending, dead, oldestPendingAgeSeconds}' } },
+    answers: { 200: { description: 'the outbox in numbers', body: contract.deliveryStatusResponse } },
   },
   {
     method: 'get', path: '/api/internal/webhooks/dead-letters', tag: 'push', auth: 'internal',
     summary: 'Dead letters, oldest first', query: deadLettersQuery,
-    answers: { 200: { description: '{deadLetters, nextCursor}' } },
+    answers: { 200: { description: 'one page', body: contract.deadLetterPageResponse } },
   },
   {
     method: 'post', path: '/api/internal/webhooks/dead-letters/replay', tag: 'push', auth: 'internal',
     summary: 'Every dead letter back in the queue',
-    answers: { 202: { description: '{replayed}' } },
+    answers: { 202: { description: 'how many went back in the queue', body: contract.replayedResponse } },
   },
   {
     method: 'post', path: '/api/internal/webhooks/dead-letters/:deliveryId/replay', tag: 'push', auth: 'internal',
     summary: 'One dead letter back in the queue, with its delivery id', params: deliveryParams, errors: ['not_found'],
-    answers: { 202: { description: '{replayed: 1}' } },
+    answers: { 202: { description: 'back in the queue', body: contract.replayedResponse } },
   },
   {
     method: 'get', path: '/api/audit/rooms/:roomId/events', tag: 'audit', auth: 'auditor',
@@ -324,13 +324,17 @@ function parameters(route: RouteSpec): unknown[] {
   return out;
 }
 
-function errorCodesOf(route: RouteSpec): ErrorCode[] {
+/** Every error code a route may answer with: those it names, and those its auth and inputs imply. */
+export function errorCodesOf(route: RouteSpec): ErrorCode[] {
   const codes = new Set<ErrorCode>(route.errors ?? []);
   if (route.params !== undefined || route.query !== undefined || route.body !== undefined) codes.add('bad_request');
   if (route.body !== undefined || route.rawBody !== undefined) codes.add('payload_too_large');
   if (route.rawBody !== undefined) codes.add('bad_request');
   if (route.auth !== 'none') codes.add('unauthorized');
   if (route.auth === 'auditor' || route.auth === 'moderator') codes.add('forbidden');
+  // A signed-in route: the token's keys (JWT_JWKS_URL) may be out of reach, and any write may
+  // find the store unreachable or overloaded. Nothing was done; retry after Retry-After.
+  if (route.auth !== 'none') codes.add('unavailable');
   codes.add('internal');
   return [...codes];
 }

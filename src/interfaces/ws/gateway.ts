@@ -15,13 +15,14 @@ import { LoadShedder } from './loadShedder';
 import type { RoomDirectory } from '../../application/ports/roomDirectory';
 import type { TypingSignals } from '../../application/ports/typingSignals';
 import type { RoomCommands } from '../../application/room/roomCommands';
-import { CloseCode, RATE_LIMITED_CLOSE_REASON } from './closeCodes';
+import { CloseCode } from './closeCodes';
 import { Connection, type ConnectionLimits } from './connection';
 import { makeDispatcher, type Dispatcher } from './dispatch';
 import { LiveFanOut } from './fanOut';
+import { ruleOf, refuseOverBudget, type FrameRule } from './frameRules';
 import { errorFrame, parseClientFrame, type ClientFrame } from './frames';
 import { decideHandshake, refuseUpgrade } from './handshake';
-import type { UserBudgets, BudgetKind } from '../../application/limits/userBudgets';
+import type { UserBudgets } from '../../application/limits/userBudgets';
 import { ConnectionRegistry } from './registry';
 
 /** Timings and limits that are not configuration; tests shorten them instead of sleeping. */
@@ -277,65 +278,60 @@ export class ChatGateway {
       return;
     }
     const frame = parsed.frame;
+    const rule = ruleOf(frame);
     if (connection.isWindingUp) {
-      this.refuseWhileClosing(connection, frame);
+      // Every send the client made gets an answer; what is owed none is dropped.
+      if (rule.answeredWhileClosing) connection.send(errorFrame('rate_limited', 'rate limited: this connection is being closed (4029); reconnect later', rule.ref(frame)));
       return;
     }
-    if (!this.withinBudget(connection, frame)) return;
-    if (frame.type === 'send') {
-      connection.endWarmup();
-      // Only with real work in hand: a lone pause (a GC, a test opening an embedded store) sheds nothing.
-      if (this.shedder.shedding && this.sendsUnderWay >= SHED_MIN_SENDS_UNDER_WAY) {
-        connection.send(errorFrame('unavailable', 'the server is overloaded: retry (same clientMessageId) in a moment', frame.clientMessageId));
-        return;
-      }
-      const started = connection.startNow(async () => {
-        this.sendsUnderWay += 1;
-        try {
-          await this.dispatch(connection, frame);
-        } finally {
-          this.sendsUnderWay -= 1;
-        }
-      });
-      if (!started) {
-        connection.send(errorFrame('unavailable', 'too many sends of this connection under way: retry it (same clientMessageId) in a moment', frame.clientMessageId));
-      }
+    if (!this.withinBudget(connection, frame, rule)) return;
+    if (rule.lane === 'pipelined') {
+      this.startPipelined(connection, frame, rule);
       return;
     }
-    if (frame.type === 'resume') connection.holdForResume(frame.roomId);
+    if (rule.holdsRoom && 'roomId' in frame) connection.holdForResume(frame.roomId);
     connection.enqueue(async () => {
       // Resumes sent first thing are handled before live messages flow; anything else ends the hold.
-      if (frame.type !== 'resume') connection.endWarmup();
-      if (frame.type === 'ping') connection.send({ type: 'pong' });
-      else await this.dispatch(connection, frame);
+      if (rule.endsWarmup) connection.endWarmup();
+      await this.dispatch(connection, frame);
     });
   }
 
-  /**
-   * The user's budget for this frame, in this process, before it is queued: a flood is
-   * refused without waiting behind the connection's other frames. A refused send, read
-   * or resume gets `rate_limited` and a strike (4029 when they pile up); a typing frame
-   * over its budget is dropped silently, as typing is a hint.
-   */
-  private withinBudget(connection: Connection, frame: ClientFrame): boolean {
-    const budgets = this.deps.budgets;
-    if (frame.type === 'typing') return budgets.mayType(connection.userId, frame.roomId);
-    const kind: BudgetKind | null = frame.type === 'send' ? 'send' : frame.type === 'read' ? 'read' : frame.type === 'resume' ? 'resume' : null;
-    if (kind === null || budgets.tryTakeHere(kind, connection.userId)) return true;
-    connection.send(errorFrame('rate_limited', budgets.refusal(kind), frame.type === 'send' ? frame.clientMessageId : frame.type));
-    if (connection.strikes.add()) connection.closeWhenAnswered(CloseCode.rateLimited, RATE_LIMITED_CLOSE_REASON);
-    return false;
+  /** A send: started at once beside the queue, unless the process is overloaded or the connection has too many in hand. */
+  private startPipelined(connection: Connection, frame: ClientFrame, rule: FrameRule<ClientFrame>): void {
+    if (rule.endsWarmup) connection.endWarmup();
+    // Only with real work in hand: a lone pause (a GC, a test opening an embedded store) sheds nothing.
+    if (this.shedder.shedding && this.sendsUnderWay >= SHED_MIN_SENDS_UNDER_WAY) {
+      connection.send(errorFrame('unavailable', 'the server is overloaded: retry (same clientMessageId) in a moment', rule.ref(frame)));
+      return;
+    }
+    const started = connection.startNow(async () => {
+      this.sendsUnderWay += 1;
+      try {
+        await this.dispatch(connection, frame);
+      } finally {
+        this.sendsUnderWay -= 1;
+      }
+    });
+    if (!started) {
+      connection.send(errorFrame('unavailable', 'too many sends of this connection under way: retry it (same clientMessageId) in a moment', rule.ref(frame)));
+    }
   }
 
   /**
-   * The connection will close with 4029 once its sends under way are answered: a `send`,
-   * `read` or `resume` arriving meanwhile is refused with `rate_limited` (so every send
-   * the client made has an answer), anything else is dropped.
+   * The user's budget for this frame (its row's `budget`), in this process, before it is
+   * queued: a flood is refused without waiting behind the connection's other frames. A
+   * refused frame gets `rate_limited` and a strike (4029 when they pile up); a typing
+   * frame over its budget is dropped silently, as typing is a hint.
    */
-  private refuseWhileClosing(connection: Connection, frame: ClientFrame): void {
-    if (frame.type !== 'send' && frame.type !== 'read' && frame.type !== 'resume') return;
-    const ref = frame.type === 'send' ? frame.clientMessageId : frame.type;
-    connection.send(errorFrame('rate_limited', 'rate limited: this connection is being closed (4029); reconnect later', ref));
+  private withinBudget(connection: Connection, frame: ClientFrame, rule: FrameRule<ClientFrame>): boolean {
+    const budgets = this.deps.budgets;
+    const kind = rule.budget;
+    if (kind === null) return true;
+    if (kind === 'typing') return 'roomId' in frame && budgets.mayType(connection.userId, frame.roomId);
+    if (budgets.tryTakeHere(kind, connection.userId)) return true;
+    refuseOverBudget(connection, budgets.refusal(kind), rule.ref(frame));
+    return false;
   }
 
   private beat(): void {

@@ -125,6 +125,38 @@ for (const kind of databaseKinds) {
           }
         });
 
+        serverOnly('reads the stream\'s revision only once it holds the append lock: a writer that came second is refused, not failed (PostgreSQL server only)', async () => {
+          const url = (testDb as TestDatabase).url as string;
+          const pool = new PgDatabase({ connectionString: url, maxConnections: 5 });
+          const stream = aStreamName('lock-then-read');
+          const first = anEvent();
+          await fixture().store.appendToStream(stream, [first], 'no_stream');
+          try {
+            let inserted!: () => void;
+            const hasInserted = new Promise<void>((resolve) => (inserted = resolve));
+            let release!: () => void;
+            const released = new Promise<void>((resolve) => (release = resolve));
+            // One process appends revision 1 and holds its transaction open.
+            const holderEvent = anEvent();
+            const held = new PostgresEventStore(commitWhenReleased(pool, inserted, released)).appendToStream(stream, [holderEvent], 0n);
+            await hasInserted;
+            // Another process appends at the same revision, believing the stream still at 0.
+            const late = new PostgresEventStore(pool).appendToStream(stream, [anEvent()], 0n);
+            const outcome = late.then(
+              () => 'appended',
+              (error: unknown) => error,
+            );
+            // Once it waits for the append lock, the holder commits.
+            await waitUntil(async () => (await pool.query(`SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`)).rows.length > 0);
+            release();
+            await held;
+            expect(await outcome).toBeInstanceOf(WrongExpectedRevisionError);
+            expect((await fixture().store.readStream(stream)).map((e) => e.eventId)).toEqual([first.eventId, holderEvent.eventId]);
+          } finally {
+            await pool.close();
+          }
+        });
+
         serverOnly('delivers new events at once while a transaction stays open in another database and in this one (PostgreSQL server only)', async () => {
           const url = new URL((testDb as TestDatabase).url as string);
           const elsewhere = new URL(url.toString());
@@ -152,6 +184,11 @@ for (const kind of databaseKinds) {
       },
     },
   );
+}
+
+/** Polls `condition` until it holds (a test's own deadline ends it otherwise). */
+async function waitUntil(condition: () => Promise<boolean>): Promise<void> {
+  while (!(await condition())) await delay(10);
 }
 
 /** The same database, but each transaction reports its work done and commits only when released. */

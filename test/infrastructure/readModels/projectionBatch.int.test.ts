@@ -1,6 +1,9 @@
 import { silentLogger } from '../../../src/application/ports/logger';
-import { applyBatchToReadModels, applyToReadModels } from '../../../src/infrastructure/readModels/chatProjection';
-import { ProjectionRunner, type ProjectionRunnerOptions } from '../../../src/infrastructure/readModels/projectionRunner';
+import type { RecordedEvent } from '../../../src/application/ports/eventStore';
+import { decodeEvent } from '../../../src/domain/events';
+import { applyBatchToReadModels, chatProjection } from '../../../src/infrastructure/readModels/chatProjection';
+import { ProjectionRunner, type Projection } from '../../../src/infrastructure/readModels/projectionRunner';
+import type { SqlExecutor } from '../../../src/infrastructure/sql/sqlDatabase';
 import { databaseKinds } from '../../support/databases';
 import { auditProjection, snapshotReadModels } from '../../support/readModels';
 import { openRoomHarness, type RoomHarness, ttl } from '../../support/roomHarness';
@@ -44,18 +47,73 @@ describe.each(databaseKinds)('the projection on %s, batch by batch or event by e
     expect(audit.rows).toEqual(audit.events);
     expect(audit.wrongUnread).toEqual([]);
 
-    const rebuilt = async (applyBatch: ProjectionRunnerOptions['applyBatch'], batchSize: number) => {
+    const rebuilt = async (applyBatch: Projection['applyBatch'], batchSize: number) => {
       await l.projections.stop();
-      const runner = new ProjectionRunner({ name: 'chat_read_models', db: l.db, eventStore: l.store, applyBatch, logger: silentLogger, batchSize });
+      const runner = new ProjectionRunner({ projection: { ...chatProjection, applyBatch }, db: l.db, eventStore: l.store, logger: silentLogger, batchSize });
       await runner.rebuild();
       return snapshotReadModels(l.db);
     };
-    // The reference: each event through the single-event statements, in order.
-    const oneByOne: ProjectionRunnerOptions['applyBatch'] = async (tx, events) => {
-      for (const event of events) await applyToReadModels(tx, event);
+    // The reference: each event on its own, in order; a message through the plain statements below.
+    const oneByOne: Projection['applyBatch'] = async (tx, events) => {
+      for (const event of events) await (event.type === 'MessageSent' ? applyOneMessage(tx, event) : applyBatchToReadModels(tx, [event]));
     };
     expect(await rebuilt(oneByOne, 1000)).toEqual(live);
     expect(await rebuilt(applyBatchToReadModels, 1000)).toEqual(live);
     expect(await rebuilt(applyBatchToReadModels, 7)).toEqual(live);
   });
+
+  it('rebuilds one projection without touching another projection\'s tables', async () => {
+    const { roomId, lender } = await l.anOpenRoom();
+    await l.send(roomId, lender);
+    // A second projection of its own: how many events of each type the store holds.
+    await l.db.query(`CREATE TABLE IF NOT EXISTS test_event_counts (type text PRIMARY KEY, n int NOT NULL)`);
+    const counts: Projection = {
+      name: 'test_event_counts',
+      tables: ['test_event_counts'],
+      async applyBatch(tx, events) {
+        for (const event of events) {
+          await tx.query(`INSERT INTO test_event_counts (type, n) VALUES ($1, 1) ON CONFLICT (type) DO UPDATE SET n = test_event_counts.n + 1`, [event.type]);
+        }
+      },
+    };
+    const runner = (projection: Projection) => new ProjectionRunner({ projection, db: l.db, eventStore: l.store, logger: silentLogger });
+    const countRows = async () => (await l.db.query(`SELECT type, n FROM test_event_counts ORDER BY type`)).rows;
+    // (The harness's own runner was stopped by the test before: this one brings the read models up to date.)
+    await runner(chatProjection).catchUp();
+    await runner(counts).catchUp();
+    const counted = await countRows();
+    expect(counted.length).toBeGreaterThan(0);
+    const chat = await snapshotReadModels(l.db);
+    expect(chat.rm_messages!.length).toBeGreaterThan(0);
+
+    await runner(chatProjection).rebuild();
+    expect(await countRows()).toEqual(counted);
+    await runner(counts).rebuild();
+    expect(await countRows()).toEqual(counted);
+    expect(await snapshotReadModels(l.db)).toEqual(chat);
+  });
 });
+
+/** One MessageSent as three plain statements: the reference the set-based run must agree with. */
+async function applyOneMessage(tx: SqlExecutor, recorded: RecordedEvent): Promise<void> {
+  const event = decodeEvent(recorded);
+  if (event?.type !== 'MessageSent') throw new Error(`not a message: ${recorded.type}`);
+  const d = event.data;
+  await tx.query(
+    `INSERT INTO rm_messages (room_id, seq, message_id, sender_id, body, client_message_id, sent_at, kind)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (room_id, seq) DO NOTHING`,
+    [d.roomId, d.seq, d.messageId, d.senderId, d.body, d.clientMessageId, d.sentAt, d.kind ?? 'text'],
+  );
+  await tx.query(
+    `UPDATE rm_rooms SET last_seq = $2, last_message_at = $3, last_activity_at = GREATEST(last_activity_at, $3)
+      WHERE room_id = $1`,
+    [d.roomId, d.seq, d.sentAt],
+  );
+  await tx.query(
+    `UPDATE rm_room_members
+        SET last_activity_at = GREATEST(last_activity_at, $3),
+            unread_count = unread_count + CASE WHEN user_id = $2 THEN 0 ELSE 1 END
+      WHERE room_id = $1`,
+    [d.roomId, d.senderId, d.sentAt],
+  );
+}

@@ -9,7 +9,7 @@ import { silentLogger } from '../../../src/application/ports/logger';
 import { makePostCommands } from '../../../src/application/post/postCommands';
 import { makeRoomCommands, type Actor } from '../../../src/application/room/roomCommands';
 import { PostgresEventStore } from '../../../src/infrastructure/eventStore/postgresEventStore';
-import { applyBatchToReadModels } from '../../../src/infrastructure/readModels/chatProjection';
+import { chatProjection } from '../../../src/infrastructure/readModels/chatProjection';
 import { ProjectionRunner } from '../../../src/infrastructure/readModels/projectionRunner';
 import { runCli } from '../../support/auditCli';
 import { createTestDatabase, databaseKinds, withConnection, type TestDatabase } from '../../support/databases';
@@ -45,7 +45,7 @@ describe.each(databaseKinds)('the audit tools on %s', (kind) => {
       otherRoomId = (await commands.openRoom(postId, otherBorrower)).room.roomId;
       await commands.sendMessage({ roomId: otherRoomId, clientMessageId: 'c1', body: 'Still available?' }, otherBorrower);
       // The live read models, as a running server would have them.
-      const projection = new ProjectionRunner({ name: 'chat_read_models', db, eventStore, applyBatch: applyBatchToReadModels, logger: silentLogger });
+      const projection = new ProjectionRunner({ projection: chatProjection, db, eventStore, logger: silentLogger });
       // Until every event is in: on a shared server another suite's open transaction may hold some back for a moment.
       await eventually(async () => {
         await projection.catchUp();

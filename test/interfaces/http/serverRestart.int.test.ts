@@ -4,7 +4,7 @@ import { randomIds } from '../../../src/application/ports/ids';
 import { silentLogger } from '../../../src/application/ports/logger';
 import { makeRoomCommands } from '../../../src/application/room/roomCommands';
 import { PostgresEventStore } from '../../../src/infrastructure/eventStore/postgresEventStore';
-import { applyBatchToReadModels } from '../../../src/infrastructure/readModels/chatProjection';
+import { chatProjection } from '../../../src/infrastructure/readModels/chatProjection';
 import { ProjectionRunner } from '../../../src/infrastructure/readModels/projectionRunner';
 import type { SqlDatabase } from '../../../src/infrastructure/sql/sqlDatabase';
 import { createTestDatabase, databaseKinds, withConnection, type TestDatabase } from '../../support/databases';
@@ -169,7 +169,7 @@ describe.each(databaseKinds)('a server restarted on the same %s database', (kind
     await offline(async (db) => {
       // Read as the server reads it: the message bodies it sealed, opened.
       const eventStore = await openedTestStore(db, new PostgresEventStore(db));
-      const runner = new ProjectionRunner({ name: PROJECTION, db, eventStore, applyBatch: applyBatchToReadModels, logger: silentLogger });
+      const runner = new ProjectionRunner({ projection: { ...chatProjection, name: PROJECTION }, db, eventStore, logger: silentLogger });
       const before = await snapshotReadModels(db);
       const checkpoint = await runner.checkpoint();
       expect(before.rm_messages?.length).toBeGreaterThan(5);

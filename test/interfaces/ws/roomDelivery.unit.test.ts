@@ -86,6 +86,22 @@ describe('RoomDelivery: the replay/live boundary', () => {
     );
   });
 
+  it('sends a message that arrived live during the replay before `resumed`, and counts it in lastSeq', () => {
+    const frames: ServerFrame[] = [];
+    const delivery = new RoomDelivery((f) => frames.push(f), { warming: false });
+    delivery.hold(ROOM, 'resume');
+    delivery.startReplay(ROOM, 2);
+    if (delivery.takeReplayed(ROOM, 3)) frames.push({ type: 'message', message: message(3) });
+    live(delivery, 4); // pushed live while the replay reads: held
+    expect(seqsOf(frames)).toEqual([3]);
+    // As the dispatcher does: the replay ends, `resumed` goes out, then the resume's hold is released.
+    const lastSeq = delivery.finishReplay(ROOM);
+    frames.push({ type: 'resumed', roomId: ROOM, lastSeq });
+    delivery.release(ROOM, 'resume');
+    expect(frames.map((f) => (f.type === 'message' ? f.message.seq : f.type))).toEqual([3, 4, 'resumed']);
+    expect(lastSeq).toBe(4);
+  });
+
   it('holds live messages while warming up, and sends them in order when the warm-up ends', () => {
     const frames: ServerFrame[] = [];
     const delivery = new RoomDelivery((f) => frames.push(f), { warming: true });
