@@ -49,9 +49,11 @@ export interface NetworkStatus {
  * - `online`: connected, resumed, sending;
  * - `reconnecting`: the connection was lost; retrying with backoff (`retryInMs`);
  * - `offline`: the device reports no network; waiting for it to come back;
- * - `closed`: close() was called.
+ * - `closed`: close() was called;
+ * - `erased`: the server closed with 4003, the user's account was erased: the client
+ *   stops for good (connect() does nothing; the user id is never used again).
  */
-export type ConnectionState = 'idle' | 'connecting' | 'online' | 'reconnecting' | 'offline' | 'closed';
+export type ConnectionState = 'idle' | 'connecting' | 'online' | 'reconnecting' | 'offline' | 'closed' | 'erased';
 
 export interface StateChange {
   state: ConnectionState;
@@ -77,6 +79,11 @@ export interface ChatEvents extends Record<string, unknown> {
   messageHidden: { roomId: string; seq: number };
   /** This user was suspended: writes are refused with `suspended` until `until` (null: until reinstated). */
   suspended: { until: string | null };
+  /**
+   * `userId`'s account was erased: their messages in `roomId` now read as erased. Apply
+   * `markErased` to the messages on screen; history read from now on has them erased.
+   */
+  erased: { roomId: string; userId: string };
   /** A server error frame that answers no outgoing message (e.g. a refused `auth`). */
   error: { code: ErrorCode; message: string; ref: string | null };
 }
@@ -202,9 +209,14 @@ export class ChatClient {
     this.stop(null);
   }
 
-  /** No socket, no timers, no reconnecting: `closed`, until connect() is called again. */
-  private stop(closeCode: number | null): void {
-    this.setState({ state: 'closed', retryInMs: null, closeCode });
+  /** close() was called, or the account was erased: nothing reconnects. */
+  private get stopped(): boolean {
+    return this.current.state === 'closed' || this.current.state === 'erased';
+  }
+
+  /** No socket, no timers, no reconnecting: `closed` until connect() is called again, or `erased` for good. */
+  private stop(closeCode: number | null, state: 'closed' | 'erased' = 'closed'): void {
+    this.setState({ state, retryInMs: null, closeCode });
     this.unsubscribeNetwork?.();
     this.unsubscribeNetwork = null;
     this.clearTimers();
@@ -363,7 +375,7 @@ export class ChatClient {
   }
 
   private setState(change: Partial<StateChange> & { state: ConnectionState }): void {
-    if (this.current.state === 'closed') return;
+    if (this.stopped) return;
     this.current = { ...this.current, ...change };
     this.events.emit('state', { ...this.current });
   }
@@ -378,7 +390,7 @@ export class ChatClient {
       this.scheduleReconnect(null);
       return;
     }
-    if (this.current.state === 'closed' || this.current.state === 'offline' || this.socket !== null) return;
+    if (this.stopped || this.current.state === 'offline' || this.socket !== null) return;
     let opened = false;
     let socket: WebSocketLike;
     try {
@@ -461,7 +473,12 @@ export class ChatClient {
     this.resuming.clear();
     // Whatever was on the wire goes again, same clientMessageId, after the reconnect.
     this.inFlight.clear();
-    if (this.current.state === 'closed') return;
+    if (this.stopped) return;
+    // 4003: the account was erased; its tokens are refused from now on, so never reconnect.
+    if (code === CloseCodes.accountErased) {
+      this.stop(code, 'erased');
+      return;
+    }
     // 1008: a policy the server applies on purpose, e.g. this was the user's oldest connection
     // past WS_MAX_CONNECTIONS_PER_USER; reconnecting would only push another device out.
     if (code === CloseCodes.policy) {
@@ -477,7 +494,7 @@ export class ChatClient {
   }
 
   private scheduleReconnect(code: number | null): void {
-    if (this.current.state === 'closed' || this.reconnectTimer !== null) return;
+    if (this.stopped || this.reconnectTimer !== null) return;
     const attempt = this.current.attempt;
     let delay = backoffDelay(attempt, this.backoff);
     // 4001 (new token) and 4008 (too slow: resume at once) reconnect straight away the first time.
@@ -489,7 +506,7 @@ export class ChatClient {
   }
 
   private onNetwork(online: boolean): void {
-    if (this.current.state === 'closed' || this.current.state === 'idle') return;
+    if (this.stopped || this.current.state === 'idle') return;
     if (!online) {
       // Browsers keep a dead socket open for a long time after the network goes; drop it now.
       if (this.socket !== null) this.lost(this.socket, null);
@@ -595,6 +612,9 @@ export class ChatClient {
         return;
       case 'suspended':
         this.events.emit('suspended', { until: frame.until });
+        return;
+      case 'erased':
+        this.events.emit('erased', { roomId: frame.roomId, userId: frame.userId });
         return;
       case 'pong':
         return;

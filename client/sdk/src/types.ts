@@ -42,8 +42,12 @@ export interface Message {
   kind: MessageKind;
   /** Hidden by a moderator: `body` is "". */
   hidden: boolean;
-  /** Erased (the sender's data was erased, or the room's retention ran out): `body` is "", for good. */
-  erased: boolean;
+  /**
+   * The sender's account was erased, or the room's retention elapsed: `body` is "" (seq,
+   * messageId, senderId and sentAt stay). Show it as "Message deleted". Absent from a
+   * server older than erasure: treat as false.
+   */
+  erased?: boolean;
   /** Hints for the recipient: `contact_info` when the text carries contact details that move a deal off the marketplace. */
   safety: SafetyHint[];
 }
@@ -127,6 +131,7 @@ export type ServerFrame =
   | { type: 'resumed'; roomId: string; lastSeq: number }
   | { type: 'message_hidden'; roomId: string; seq: number }
   | { type: 'suspended'; until: string | null }
+  | { type: 'erased'; roomId: string; userId: string }
   | { type: 'error'; code: ErrorCode; message: string; ref: string | null }
   | { type: 'pong' };
 
@@ -140,7 +145,17 @@ export const CloseCodes = {
   tokenExpired: 4001,
   tooSlow: 4008,
   rateLimited: 4029,
+  /** The account was erased: never reconnect. */
+  accountErased: 4003,
 } as const;
+
+/**
+ * The room's messages as they read after an `erased` event: every message of `userId` in
+ * `roomId` erased (`body` ""), seq, ids, sender and time kept; other messages unchanged.
+ */
+export function markErased<M extends Message>(messages: readonly M[], erasure: { roomId: string; userId: string }): M[] {
+  return messages.map((m) => (m.roomId === erasure.roomId && m.senderId === erasure.userId ? { ...m, body: '', erased: true } : m));
+}
 
 // Bodies of the routes an app does not call through ChatClient, typed for completeness.
 /** `POST /api/push/subscriptions` (v1.1): a browser's PushSubscription as JSON. `DELETE` takes `{endpoint}`. */

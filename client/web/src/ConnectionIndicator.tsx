@@ -7,6 +7,7 @@ const labels: Record<StateChange['state'], string> = {
   reconnecting: 'Reconnecting…',
   offline: 'Offline',
   closed: 'Disconnected',
+  erased: 'Account deleted: signed out',
 };
 
 /** The connection as the SDK reports it; a live region, so a screen reader hears it change. */

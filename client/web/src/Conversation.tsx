@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useLayoutEffect, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
-import type { ChatClient, Message, OutgoingMessage, Room } from '../../sdk/src';
+import { markErased, type ChatClient, type Message, type OutgoingMessage, type Room } from '../../sdk/src';
 import { counterpartOf } from './ConversationList';
 import { Avatar, displayName } from './people';
 import { dayKey, dayLabel, withLinks } from './richText';
@@ -55,6 +55,9 @@ export function Conversation(props: {
         if (m.senderId !== me) setTypingUntil(0);
       }),
       client.on('outbox', () => setUnsent(client.unsent(roomId))),
+      client.on('erased', (erasure) => {
+        if (erasure.roomId === roomId) setMessages((old) => markErased(old, erasure));
+      }),
       client.on('typing', (t) => {
         if (t.roomId === roomId && t.userId !== me) setTypingUntil(Date.now() + TYPING_SHOWN_MS);
       }),
@@ -240,8 +243,8 @@ export function Conversation(props: {
                   </li>,
                 ]
               : []),
-            <li key={m.seq} className={m.senderId === me ? 'mine' : 'theirs'}>
-              <p className="body">{withLinks(m.body)}</p>
+            <li key={m.seq} className={`${m.senderId === me ? 'mine' : 'theirs'}${m.erased === true ? ' erased' : ''}`}>
+              {m.erased === true ? <p className="body deleted">Message deleted</p> : <p className="body">{withLinks(m.body)}</p>}
               <p className="meta">
                 <time dateTime={m.sentAt}>{time(m.sentAt)}</time>
                 {m === lastMine && otherRead >= m.seq && <span className="read"> · Read</span>}

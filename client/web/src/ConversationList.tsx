@@ -17,7 +17,7 @@ export function ConversationList({ rooms, me, current }: { rooms: Room[]; me: st
               <a href={`#/rooms/${room.roomId}`} aria-current={room.roomId === current ? 'page' : undefined} className="conversation">
                 <span className="who">{displayName(room, counterpartOf(room, me))}</span>
                 <span className="about">{room.postTitle}</span>
-                <span className="last">{room.lastMessage === null ? 'No messages yet' : room.lastMessage.body}</span>
+                <span className="last">{room.lastMessage === null ? 'No messages yet' : room.lastMessage.erased === true ? 'Message deleted' : room.lastMessage.body}</span>
                 {room.unreadCount > 0 && (
                   <span className="badge" aria-label={`${room.unreadCount} unread`}>
                     {room.unreadCount}

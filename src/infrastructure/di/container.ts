@@ -37,6 +37,7 @@ import { AnchorLedger, AuditAnchorer } from '../../application/audit/anchors';
 import { AuditAccessLog } from '../../application/audit/accessLog';
 import { AnchorSchedule } from '../scheduler/anchorSchedule';
 import { createChatMetrics, type ChatMetrics } from '../metrics/chatMetrics';
+import { postCommandNames, roomCommandNames, userCommandNames } from '../metrics/commandNames';
 import { measuredCommands, measureRefusals } from '../metrics/instrument';
 import type { SqlDatabase } from '../sql/sqlDatabase';
 import { TYPES } from './identifiers';
@@ -132,7 +133,7 @@ export function buildContainer(options: ContainerOptions): Container {
           moderation: new SqlModerationQueries(db),
           suspensions: new SqlSuspensions(db),
         });
-        return measuredCommands(commands, metrics);
+        return measuredCommands(commands, metrics, roomCommandNames);
       },
       [
         TYPES.EventStore,
@@ -160,7 +161,7 @@ export function buildContainer(options: ContainerOptions): Container {
     .bind<UserCommands>(TYPES.UserCommands)
     .toResolvedValue(
       (eventStore: EventStore, clock: Clock, ids: IdGenerator, metrics: ChatMetrics) =>
-        measuredCommands(makeUserCommands({ eventStore, clock, ids }), metrics),
+        measuredCommands(makeUserCommands({ eventStore, clock, ids }), metrics, userCommandNames),
       [TYPES.EventStore, TYPES.Clock, TYPES.Ids, TYPES.Metrics],
     );
 
@@ -168,7 +169,7 @@ export function buildContainer(options: ContainerOptions): Container {
     .bind<PostCommands>(TYPES.PostCommands)
     .toResolvedValue(
       (eventStore: EventStore, clock: Clock, ids: IdGenerator, metrics: ChatMetrics) =>
-        measuredCommands(makePostCommands({ eventStore, clock, ids }), metrics),
+        measuredCommands(makePostCommands({ eventStore, clock, ids }), metrics, postCommandNames),
       [TYPES.EventStore, TYPES.Clock, TYPES.Ids, TYPES.Metrics],
     );
 

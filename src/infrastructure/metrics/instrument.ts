@@ -2,6 +2,7 @@ import type { BudgetKind, UserBudgets } from '../../application/limits/userBudge
 import { EventStoreBusyError, WrongExpectedRevisionError, type EventStore } from '../../application/ports/eventStore';
 import { DomainError } from '../../domain/shared/decider';
 import { secondsSince, type ChatMetrics } from './chatMetrics';
+import type { CommandNames } from './commandNames';
 
 /**
  * Measures the store's appends: count, batch size and latency, by outcome. The
@@ -37,14 +38,16 @@ export function measureAppends<S extends EventStore>(store: S, metrics: ChatMetr
 /**
  * The use cases with each call counted and timed, by name and outcome: `ok`, the
  * contract's code of a domain refusal (`room_expired`, `blocked`, …), or `error` for
- * anything unexpected. Every function-valued member is wrapped; the names are the
- * object's own, a small fixed set.
+ * anything unexpected. Every function-valued member is wrapped, under the label `names`
+ * gives it (commandNames.ts), never under the method's own name.
  */
-export function measuredCommands<T extends object>(commands: T, metrics: ChatMetrics): T {
+export function measuredCommands<T extends object>(commands: T, metrics: ChatMetrics, names: CommandNames<T>): T {
   const measured: Record<string, unknown> = {};
-  for (const [name, member] of Object.entries(commands)) {
-    if (typeof member !== 'function') {
-      measured[name] = member;
+  const labels = names as Readonly<Record<string, string | undefined>>;
+  for (const [memberName, member] of Object.entries(commands)) {
+    const name = labels[memberName];
+    if (typeof member !== 'function' || name === undefined) {
+      measured[memberName] = member;
       continue;
     }
     const record = (outcome: string, started: bigint): void => {
@@ -53,7 +56,7 @@ export function measuredCommands<T extends object>(commands: T, metrics: ChatMet
     };
     const outcomeOf = (error: unknown): string => (error instanceof DomainError ? error.code : 'error');
     // Same shape as the member: a promise is measured when it settles, a plain value at once.
-    measured[name] = (...args: unknown[]): unknown => {
+    measured[memberName] = (...args: unknown[]): unknown => {
       const started = process.hrtime.bigint();
       let result: unknown;
       try {
