@@ -42,6 +42,7 @@ import { attachmentRoutes } from './interfaces/http/attachmentRoutes';
 import type { Attachments } from './application/attachments/attachments';
 import type { AttachmentLinks } from './application/attachments/attachmentLinks';
 import type { ImageWorkerPool } from './infrastructure/attachments/imageWorkerPool';
+import type { MessageViewOptions } from './domain/room';
 import { devRoutes } from './interfaces/http/devRoutes';
 import { healthRoutes, metricsRoutes } from './interfaces/http/healthRoutes';
 import { httpMetrics } from './interfaces/http/httpMetrics';
@@ -165,6 +166,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
         ledger: await container.getAsync<AnchorLedger>(TYPES.AnchorLedger),
         accessLog: await container.getAsync<AuditAccessLog>(TYPES.AuditAccessLog),
         readMessages: auditMessageReader(await container.getAsync<DataKeys>(TYPES.DataKeys)),
+        attachments: await container.getAsync<Attachments>(TYPES.Attachments),
       }),
       // Development mode only: elsewhere POST /api/dev/session falls through to the 404.
       ...(config.development ? [devRoutes({ issuer: devTokenIssuer(config.jwt, options.clock ?? systemClock) })] : []),
@@ -218,6 +220,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
   const metricsServer = config.metricsPort === null ? null : await listenForMetrics(config.metricsPort, config.host, metrics.registry, logger);
   const gateway = new ChatGateway({
     config,
+    messageView: await container.getAsync<MessageViewOptions>(TYPES.MessageView),
     verifier,
     commands,
     queries,

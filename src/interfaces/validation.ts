@@ -91,3 +91,14 @@ export const instantText = z
   .string({ error: INSTANT_MESSAGE })
   .pipe(z.iso.datetime({ offset: true, error: INSTANT_MESSAGE }))
   .transform((text) => new Date(text));
+
+/** The photos a message sends: up to 10 attachment ids from uploads to the room (docs/attachments.md). */
+export const attachmentIdsSchema = z
+  .array(
+    z
+      .string({ error: 'must be attachment ids (UUIDs)' })
+      .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, { error: 'must be attachment ids (UUIDs)' })
+      .transform((id) => id.toLowerCase()),
+    { error: 'must be an array of attachment ids' },
+  )
+  .max(10, { error: 'at most 10 a message' });

@@ -104,6 +104,7 @@ describe('markErased', () => {
     kind: 'text',
     hidden: false,
     safety: [],
+    attachments: [],
   });
 
   it('erases only that user\'s messages in that room, keeping their seq, ids, sender and time', () => {

@@ -13,6 +13,7 @@ const message = (seq: number): Message => ({
   kind: 'text',
   hidden: false,
   safety: [],
+  attachments: [],
 });
 
 describe('a room timeline in the SDK', () => {

@@ -2,10 +2,14 @@ import { createHash } from 'node:crypto';
 import { request } from 'node:http';
 import exifr from 'exifr';
 import sharp from 'sharp';
-import { call, openRoom, unique } from '../support/http';
+import { randomUUID } from 'node:crypto';
+import { as, call, eventually, openRoom, unique } from '../support/http';
+import { withConnection } from '../support/databases';
+import { closedAfterEach, connect } from '../support/ws';
 import { aPhoneJpeg, aPng, aPngBomb, aWebp } from '../support/images';
 import { ManualClock, startTestServer, type TestServer } from '../support/server';
 import { tokenFor } from '../support/tokens';
+import { RecordingLogger } from '../support/logger';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- response bodies are what the tests assert on */
 
@@ -172,6 +176,139 @@ describe('photo attachments over HTTP', () => {
     expect((await upload(server.url, room.roomId, room.lenderId, png, 'image/png')).status).toBe(201);
   });
 
+  /** Sends over HTTP as `userId`. */
+  const send = (roomId: string, userId: string, body: string, attachments: string[], clientMessageId: string = randomUUID()) =>
+    as(server.url, tokenFor(userId)).post(`/api/rooms/${roomId}/messages`, { clientMessageId, body, attachments });
+  const track = closedAfterEach();
+
+  it('sends a photo with no words; the other participant sees it live and in the history, and both load it', async () => {
+    const room = await openRoom(server.url, unique('lender'), unique('borrower'));
+    const lender = track(await connect(server.url, room.lenderId));
+    const uploaded = (await upload(server.url, room.roomId, room.borrowerId, await aPhoneJpeg(300, 200))).body.attachment;
+
+    const sent = await send(room.roomId, room.borrowerId, '', [uploaded.attachmentId]);
+    expect(sent.status).toBe(201);
+    const expected = {
+      attachmentId: uploaded.attachmentId,
+      contentType: 'image/jpeg',
+      bytes: uploaded.bytes,
+      width: 200,
+      height: 300,
+      sha256: uploaded.sha256,
+      url: expect.stringMatching(/^\/attachments\//),
+      thumbnailUrl: expect.stringMatching(/^\/attachments\//),
+    };
+    expect(sent.body.message).toMatchObject({ body: '', attachments: [expected] });
+
+    const live = await lender.next((f) => f.type === 'message' && f.message.roomId === room.roomId);
+    expect(live.message.attachments).toEqual([expected]);
+    const history = await as(server.url, tokenFor(room.lenderId)).get(`/api/rooms/${room.roomId}/messages`);
+    const [message] = history.body.messages;
+    expect(message.attachments).toEqual([expected]);
+    const image = await download(server.url, message.attachments[0].url);
+    expect(image.status).toBe(200);
+    expect(sha256(image.data)).toBe(uploaded.sha256);
+    expect(await exifr.gps(image.data)).toBeUndefined();
+    expect((await download(server.url, live.message.attachments[0].thumbnailUrl)).status).toBe(200);
+
+    // The record: MessageSent carries each rendition's digest.
+    const audit = await as(server.url, tokenFor(unique('auditor'), { roles: ['auditor'] })).get(`/api/audit/rooms/${room.roomId}/events`);
+    const recorded = audit.body.events.find((e: any) => e.type === 'MessageSent');
+    expect(recorded.data.attachments).toEqual([
+      expect.objectContaining({ attachmentId: uploaded.attachmentId, sha256: uploaded.sha256, thumbnail: expect.objectContaining({ sha256: expect.stringMatching(/^[0-9a-f]{64}$/) }) }),
+    ]);
+  });
+
+  it('sends a photo over the WebSocket too, with words', async () => {
+    const room = await openRoom(server.url, unique('lender'), unique('borrower'));
+    const borrower = track(await connect(server.url, room.borrowerId));
+    const uploaded = (await upload(server.url, room.roomId, room.borrowerId, await aPng())).body.attachment;
+    const clientMessageId = randomUUID();
+    borrower.send({ type: 'send', roomId: room.roomId, clientMessageId, body: 'the scratch', attachments: [uploaded.attachmentId] });
+    const ack = await borrower.next((f) => f.type === 'ack' || f.type === 'error');
+    expect(ack.type).toBe('ack');
+    expect(ack.message).toMatchObject({ body: 'the scratch', attachments: [expect.objectContaining({ attachmentId: uploaded.attachmentId, contentType: 'image/png' })] });
+  });
+
+  it('needs words or a photo: an empty body with no attachment is refused', async () => {
+    const room = await openRoom(server.url, unique('lender'), unique('borrower'));
+    const refused = await send(room.roomId, room.borrowerId, '', []);
+    expect(refused.status).toBe(400);
+    expect(refused.body.error.message).toMatch(/^body:/);
+  });
+
+  it('sends an attachment once: a retry gives the same message, another message is refused and records nothing', async () => {
+    const room = await openRoom(server.url, unique('lender'), unique('borrower'));
+    const uploaded = (await upload(server.url, room.roomId, room.borrowerId, await aPng())).body.attachment;
+    const clientMessageId = randomUUID();
+    const first = await send(room.roomId, room.borrowerId, 'look', [uploaded.attachmentId], clientMessageId);
+    expect(first.status).toBe(201);
+    const retry = await send(room.roomId, room.borrowerId, 'look', [uploaded.attachmentId], clientMessageId);
+    expect(retry.status).toBe(200);
+    expect(retry.body.message.messageId).toBe(first.body.message.messageId);
+
+    const again = await send(room.roomId, room.borrowerId, 'look again', [uploaded.attachmentId]);
+    expect(again.status).toBe(400);
+    expect(again.body.error).toEqual({ code: 'bad_request', message: expect.stringMatching(/^attachments\[0\]: .*already sent/) });
+    const history = await as(server.url, tokenFor(room.borrowerId)).get(`/api/rooms/${room.roomId}/messages`);
+    expect(history.body.messages).toHaveLength(1);
+  });
+
+  it("refuses an attachment in another room, or sent by the other participant, and leaves it free to send where it belongs", async () => {
+    const lenderId = unique('lender');
+    const borrowerId = unique('borrower');
+    const here = await openRoom(server.url, lenderId, borrowerId);
+    const elsewhere = await openRoom(server.url, lenderId, borrowerId);
+    const uploaded = (await upload(server.url, here.roomId, borrowerId, await aPng())).body.attachment;
+
+    const wrongRoom = await send(elsewhere.roomId, borrowerId, 'x', [uploaded.attachmentId]);
+    expect(wrongRoom.status).toBe(400);
+    expect(wrongRoom.body.error.message).toMatch(/^attachments\[0\]: no attachment .* uploaded by you to this room/);
+    const notTheirs = await send(here.roomId, lenderId, 'x', [uploaded.attachmentId]);
+    expect(notTheirs.status).toBe(400);
+    const unknown = await send(here.roomId, borrowerId, 'x', [randomUUID()]);
+    expect(unknown.status).toBe(400);
+    // A refused send (blocked here) does not use the photo up either.
+    expect((await as(server.url, tokenFor(lenderId)).post(`/api/rooms/${here.roomId}/block`)).status).toBe(204);
+    expect((await send(here.roomId, borrowerId, 'x', [uploaded.attachmentId])).status).toBe(403);
+    expect((await as(server.url, tokenFor(lenderId)).delete(`/api/rooms/${here.roomId}/block`)).status).toBe(204);
+    expect((await send(here.roomId, borrowerId, 'x', [uploaded.attachmentId])).status).toBe(201);
+  });
+
+  it('lets an auditor fetch a photo (recorded as an audit read), and audit verify catches a swapped image', async () => {
+    const room = await openRoom(server.url, unique('lender'), unique('borrower'));
+    const auditorId = unique('auditor');
+    const auditor = as(server.url, tokenFor(auditorId, { roles: ['auditor'] }));
+    const uploaded = (await upload(server.url, room.roomId, room.borrowerId, await aPhoneJpeg(120, 90))).body.attachment;
+    expect((await send(room.roomId, room.borrowerId, 'before', [uploaded.attachmentId])).status).toBe(201);
+
+    const fetched = await fetch(`${server.url}/api/audit/attachments/${uploaded.attachmentId}/image`, { headers: { authorization: `Bearer ${tokenFor(auditorId, { roles: ['auditor'] })}` } });
+    expect(fetched.status).toBe(200);
+    expect(sha256(Buffer.from(await fetched.arrayBuffer()))).toBe(uploaded.sha256);
+    // A participant is no auditor.
+    expect((await as(server.url, tokenFor(room.borrowerId)).get(`/api/audit/attachments/${uploaded.attachmentId}/image`)).status).toBe(403);
+    const reads = await recordedReads(auditorId);
+    expect(reads).toContainEqual(expect.objectContaining({ action: 'attachment', attachmentId: uploaded.attachmentId, variant: 'image', roomId: room.roomId }));
+
+    expect((await auditor.get(`/api/audit/verify?room=${room.roomId}`)).body).toMatchObject({ verified: true });
+    // Someone with the database swaps the stored image for another picture.
+    const other = await sharp({ create: { width: 120, height: 90, channels: 3, background: 'blue' } }).jpeg().toBuffer();
+    await withConnection(server.database, (db) =>
+      db.query(`UPDATE attachment_blobs SET data = $2 WHERE key = $1`, [`${uploaded.attachmentId}/image`, other]),
+    );
+    const verdict = await auditor.get(`/api/audit/verify?room=${room.roomId}`);
+    expect(verdict.body.verified).toBe(false);
+    expect(verdict.body.failures[0].problem).toMatchObject({ kind: 'attachment_mismatch', detail: expect.stringContaining(uploaded.attachmentId) });
+  });
+
+  /** The AuditAccessed events of one auditor, from today's access stream, as another auditor reads them. */
+  async function recordedReads(auditorId: string): Promise<any[]> {
+    const { rows } = await withConnection(server.database, (db) =>
+      db.query<{ data: any }>(`SELECT data FROM events WHERE event_type = 'AuditAccessed' AND data->>'actorId' = $1`, [auditorId]),
+    );
+    return rows.map((r) => (typeof r.data === 'string' ? JSON.parse(r.data) : r.data));
+  }
+
   it('refuses a forged, altered or expired link', async () => {
     const room = await openRoom(server.url, unique('lender'), unique('borrower'));
     const first = (await upload(server.url, room.roomId, room.borrowerId, await aPng())).body.attachment;
@@ -194,5 +331,47 @@ describe('photo attachments over HTTP', () => {
     const expired = await download(server.url, first.url);
     expect(expired.status).toBe(403);
     expect(JSON.parse(expired.data.toString()).error.message).toMatch(/expired/);
+  });
+});
+
+describe('unsent attachments', () => {
+  const clock = new ManualClock(new Date());
+  const logger = new RecordingLogger();
+  let server: TestServer;
+  const sweepsDone = () => logger.lines.filter((l) => l.message.startsWith('expiry sweep finished')).length;
+
+  beforeAll(async () => {
+    // A sweep every second, on the test's clock.
+    server = await startTestServer('postgres', { clock, logger, env: { EXPIRY_SWEEP_CRON: '* * * * * *' } });
+  });
+  afterAll(async () => {
+    await server.close();
+    await server.database.drop();
+  });
+
+  it('deletes a photo never sent a day after its upload, and keeps one that was sent', async () => {
+    const room = await openRoom(server.url, unique('lender'), unique('borrower'));
+    const unsent = (await upload(server.url, room.roomId, room.borrowerId, await aPng())).body.attachment;
+    const sent = (await upload(server.url, room.roomId, room.borrowerId, await aPng(30, 30))).body.attachment;
+    const token = tokenFor(room.borrowerId);
+    expect((await as(server.url, token).post(`/api/rooms/${room.roomId}/messages`, { clientMessageId: randomUUID(), body: '', attachments: [sent.attachmentId] })).status).toBe(201);
+    const stored = () =>
+      withConnection(server.database, async (db) => {
+        const { rows } = await db.query<{ key: string }>(`SELECT key FROM attachment_blobs`);
+        return rows.map((r) => r.key.split('/')[0]);
+      });
+    expect(new Set(await stored())).toEqual(new Set([unsent.attachmentId, sent.attachmentId]));
+
+    clock.advance(23 * 3_600_000);
+    // Not a day yet: a whole sweep that began after the clock moved leaves it there.
+    const before = sweepsDone();
+    await eventually(async () => sweepsDone() >= before + 2, 15_000, 'a sweep after the clock moved');
+    expect(await stored()).toContain(unsent.attachmentId);
+
+    clock.advance(2 * 3_600_000);
+    await eventually(async () => !(await stored()).includes(unsent.attachmentId), 15_000, 'the unsent attachment to be deleted');
+    expect(await stored()).toContain(sent.attachmentId);
+    const late = await as(server.url, token).post(`/api/rooms/${room.roomId}/messages`, { clientMessageId: randomUUID(), body: '', attachments: [unsent.attachmentId] });
+    expect(late.status).toBe(400);
   });
 });

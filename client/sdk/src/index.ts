@@ -6,5 +6,5 @@ export { devSignIn } from './http.js';
 export type { OutboxStorage, OutgoingMessage } from './outbox.js';
 export { backoffDelay, type BackoffOptions } from './backoff.js';
 export { RoomTimeline } from './timeline.js';
-export { tokenExpiresAt, tokenSubject } from './jwt.js';
+export { tokenExpiresAt, tokenRoles, tokenSubject } from './jwt.js';
 export * from './types.js';

@@ -25,3 +25,9 @@ export function tokenSubject(token: string): string | null {
   const sub = payloadOf(token)?.sub;
   return typeof sub === 'string' ? sub : null;
 }
+
+/** The roles a JWT carries (`roles`), unverified: only to show what the server will allow. */
+export function tokenRoles(token: string): string[] {
+  const roles = payloadOf(token)?.roles;
+  return Array.isArray(roles) ? roles.filter((r): r is string => typeof r === 'string') : [];
+}

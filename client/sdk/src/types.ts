@@ -50,6 +50,25 @@ export interface Message {
   erased?: boolean;
   /** Hints for the recipient: `contact_info` when the text carries contact details that move a deal off the marketplace. */
   safety: SafetyHint[];
+  /** The photos sent with it; empty when none (or hidden). */
+  attachments: Attachment[];
+}
+
+/**
+ * A photo: its metadata, and signed URLs an `<img src>` loads without a token. The URLs
+ * are relative to the server and expire (an hour by default): read the message again for
+ * fresh ones.
+ */
+export interface Attachment {
+  attachmentId: string;
+  contentType: 'image/jpeg' | 'image/png' | 'image/webp';
+  bytes: number;
+  width: number;
+  height: number;
+  /** SHA-256 of the stored image, hex. */
+  sha256: string;
+  url: string;
+  thumbnailUrl: string;
 }
 
 export type MessageKind = 'text' | 'notice';
@@ -154,7 +173,7 @@ export const CloseCodes = {
  * `roomId` erased (`body` ""), seq, ids, sender and time kept; other messages unchanged.
  */
 export function markErased<M extends Message>(messages: readonly M[], erasure: { roomId: string; userId: string }): M[] {
-  return messages.map((m) => (m.roomId === erasure.roomId && m.senderId === erasure.userId ? { ...m, body: '', erased: true } : m));
+  return messages.map((m) => (m.roomId === erasure.roomId && m.senderId === erasure.userId ? { ...m, body: '', attachments: [], erased: true } : m));
 }
 
 // Bodies of the routes an app does not call through ChatClient, typed for completeness.

@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useMemo, useState } from 'react';
-import { ChatApiError, ChatClient, tokenSubject, type Room, type StateChange } from '../../sdk/src';
+import { ChatApiError, ChatClient, tokenRoles, tokenSubject, type Room, type StateChange } from '../../sdk/src';
+import { ModerationPage } from './ModerationPage';
 import { ConnectionIndicator } from './ConnectionIndicator';
 import { Conversation } from './Conversation';
 import { ConversationList } from './ConversationList';
@@ -89,6 +90,10 @@ function SignedIn({ session, onSignOut }: { session: Session; onSignOut: (() => 
   );
   const [connection, setConnection] = useState<StateChange>(client.state);
   const [rooms, setRooms] = useState<Map<string, Room>>(new Map());
+  const [moderator, setModerator] = useState(false);
+  useEffect(() => {
+    void session.getToken().then((token) => setModerator(tokenRoles(token).includes('moderator')), () => undefined);
+  }, [session]);
   const viewing = route.view === 'room' ? route.roomId : null;
 
   const upsertRoom = useCallback((room: Room) => setRooms((all) => new Map(all).set(room.roomId, room)), []);
@@ -161,9 +166,14 @@ function SignedIn({ session, onSignOut }: { session: Session; onSignOut: (() => 
           <a href="#/" aria-current={route.view === 'posts' ? 'page' : undefined}>
             Posts
           </a>
-          <a href="#/rooms" aria-current={route.view !== 'posts' ? 'page' : undefined}>
+          <a href="#/rooms" aria-current={route.view === 'rooms' || route.view === 'room' ? 'page' : undefined}>
             Chats
           </a>
+          {moderator && (
+            <a href="#/moderation" aria-current={route.view === 'moderation' ? 'page' : undefined}>
+              Reports
+            </a>
+          )}
         </nav>
         <ConnectionIndicator state={connection} onReconnect={() => client.connect()} />
         <PushNotifications session={session} />
@@ -179,6 +189,7 @@ function SignedIn({ session, onSignOut }: { session: Session; onSignOut: (() => 
       <ConversationList rooms={[...rooms.values()]} me={session.userId} current={viewing} />
       <main className="pane">
         {route.view === 'posts' && <PostsPage client={client} me={session.userId} onChat={openPost} />}
+        {route.view === 'moderation' && <ModerationPage client={client} />}
         {route.view === 'rooms' && <p className="hint">Pick a conversation, or find a post to chat about.</p>}
         {route.view === 'room' && (
           <Conversation

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useLayoutEffect, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
-import { markErased, type ChatClient, type Message, type OutgoingMessage, type Room } from '../../sdk/src';
+import { markErased, type ChatClient, type Message, type OutgoingMessage, type ReportReason, type Room } from '../../sdk/src';
 import { counterpartOf } from './ConversationList';
 import { Avatar, displayName } from './people';
 import { dayKey, dayLabel, withLinks } from './richText';
@@ -55,6 +55,10 @@ export function Conversation(props: {
         if (m.senderId !== me) setTypingUntil(0);
       }),
       client.on('outbox', () => setUnsent(client.unsent(roomId))),
+      client.on('messageHidden', (h) => {
+        if (h.roomId !== roomId) return;
+        setMessages((old) => old.map((m) => (m.seq === h.seq ? { ...m, hidden: true, body: '', safety: [] } : m)));
+      }),
       client.on('erased', (erasure) => {
         if (erasure.roomId === roomId) setMessages((old) => markErased(old, erasure));
       }),
@@ -183,6 +187,19 @@ export function Conversation(props: {
     }
   };
 
+  const [reporting, setReporting] = useState<number | null>(null);
+  const [reason, setReason] = useState<ReportReason>('scam');
+  const [reported, setReported] = useState<ReadonlySet<number>>(new Set());
+  const report = async (seq: number) => {
+    try {
+      await client.report(roomId, seq, reason);
+      setReported((old) => new Set(old).add(seq));
+      setReporting(null);
+    } catch (e) {
+      setError(e instanceof Error ? e.message : String(e));
+    }
+  };
+
   const other = room === null ? null : counterpartOf(room, me);
   const otherName = other === null ? null : displayName(room, other);
   const otherRead = room === null || other === null ? 0 : (room.lastReadSeq[other] ?? 0);
@@ -243,13 +260,71 @@ export function Conversation(props: {
                   </li>,
                 ]
               : []),
-            <li key={m.seq} className={`${m.senderId === me ? 'mine' : 'theirs'}${m.erased === true ? ' erased' : ''}`}>
-              {m.erased === true ? <p className="body deleted">Message deleted</p> : <p className="body">{withLinks(m.body)}</p>}
-              <p className="meta">
-                <time dateTime={m.sentAt}>{time(m.sentAt)}</time>
-                {m === lastMine && otherRead >= m.seq && <span className="read"> · Read</span>}
-              </p>
-            </li>,
+            m.kind === 'notice' ? (
+              <li key={m.seq} className="notice" aria-label="Notice from the marketplace">
+                <p className="body">{withLinks(m.body)}</p>
+                <p className="meta">
+                  <time dateTime={m.sentAt}>{time(m.sentAt)}</time>
+                </p>
+              </li>
+            ) : (
+              <li
+                key={m.seq}
+                className={`${m.senderId === me ? 'mine' : 'theirs'}${m.hidden ? ' hidden-message' : ''}${m.erased === true ? ' erased' : ''}`}
+              >
+                {m.erased === true ? (
+                  <p className="body deleted">Message deleted</p>
+                ) : m.hidden ? (
+                  <p className="body">
+                    <em>This message was hidden by a moderator.</em>
+                  </p>
+                ) : (
+                  <p className="body">{withLinks(m.body)}</p>
+                )}
+                {m.senderId !== me && m.safety.includes('contact_info') && (
+                  <p className="safety-warning" role="note">
+                    Careful: this message shares contact or payment details. Keep talking and paying on the marketplace, where we can help.
+                  </p>
+                )}
+                <p className="meta">
+                  <time dateTime={m.sentAt}>{time(m.sentAt)}</time>
+                  {m === lastMine && otherRead >= m.seq && <span className="read"> · Read</span>}
+                  {m.senderId !== me && !m.hidden && m.erased !== true && !reported.has(m.seq) && reporting !== m.seq && (
+                    <>
+                      {' · '}
+                      <button type="button" className="link" onClick={() => setReporting(m.seq)}>
+                        Report
+                      </button>
+                    </>
+                  )}
+                  {reported.has(m.seq) && <span> · Reported</span>}
+                </p>
+                {reporting === m.seq && (
+                  <form
+                    className="report-form"
+                    aria-label="Report this message"
+                    onSubmit={(e) => {
+                      e.preventDefault();
+                      void report(m.seq);
+                    }}
+                  >
+                    <label>
+                      Reason{' '}
+                      <select value={reason} onChange={(e) => setReason(e.target.value as ReportReason)}>
+                        <option value="scam">Scam</option>
+                        <option value="spam">Spam</option>
+                        <option value="abuse">Abuse</option>
+                        <option value="other">Other</option>
+                      </select>
+                    </label>{' '}
+                    <button type="submit">Send report</button>{' '}
+                    <button type="button" className="link" onClick={() => setReporting(null)}>
+                      Cancel
+                    </button>
+                  </form>
+                )}
+              </li>
+            ),
           ])}
           {shownUnsent.map((u) => (
             <li key={u.clientMessageId} className={`mine ${u.status}`} aria-label={u.status === 'failed' ? 'Not sent' : 'Sending'}>

@@ -1,9 +1,10 @@
-import { RoomExpiredError, RoomNotFoundError } from '../../domain/room';
+import { InvalidCommandError, RoomExpiredError, RoomNotFoundError, type MessageAttachment } from '../../domain/room';
 import { DomainError } from '../../domain/shared/decider';
 import {
   ImageRefusedError,
   storageKey,
   type AttachmentCatalog,
+  type AttachmentClaims,
   type AttachmentRecord,
   type AttachmentStore,
   type AttachmentVariant,
@@ -80,6 +81,33 @@ export function makeAttachments(deps: AttachmentDeps) {
       return record;
     },
 
+    /** The attachments a send takes (the AttachmentClaims port). */
+    claims: {
+      async claim(attachmentIds: readonly string[], roomId: string, senderId: string, clientMessageId: string): Promise<MessageAttachment[]> {
+        const taken: MessageAttachment[] = [];
+        for (const [index, attachmentId] of attachmentIds.entries()) {
+          const outcome = await deps.catalog.claim(attachmentId, roomId, senderId, clientMessageId);
+          if (outcome !== 'claimed') {
+            // Nothing of a refused send stays claimed.
+            for (const claimed of taken) await deps.catalog.unclaim(claimed.attachmentId, senderId, clientMessageId);
+            throw new InvalidCommandError(
+              `attachments[${index}]`,
+              outcome === 'already_sent'
+                ? `attachment ${attachmentId} was already sent in another message; upload the photo again to send it again`
+                : `no attachment ${attachmentId} uploaded by you to this room (an attachment is sent in the room it was uploaded to, within a day)`,
+            );
+          }
+          const record = await deps.catalog.get(attachmentId);
+          if (record === null) throw new InvalidCommandError(`attachments[${index}]`, `attachment ${attachmentId} is gone`);
+          taken.push({ attachmentId, ...record.image, thumbnail: record.thumbnail });
+        }
+        return taken;
+      },
+      async release(attachmentIds: readonly string[], _roomId: string, senderId: string, clientMessageId: string): Promise<void> {
+        for (const attachmentId of attachmentIds) await deps.catalog.unclaim(attachmentId, senderId, clientMessageId);
+      },
+    } satisfies AttachmentClaims,
+
     /** The stored bytes of one rendition, or null when the attachment (or its bytes) is gone. */
     async open(attachmentId: string, variant: AttachmentVariant): Promise<{ record: AttachmentRecord; data: Buffer; contentType: string } | null> {
       const record = await deps.catalog.get(attachmentId);
@@ -87,6 +115,11 @@ export function makeAttachments(deps: AttachmentDeps) {
       const stored = await deps.store.get(storageKey(attachmentId, variant));
       if (stored === null) return null;
       return { record, data: stored.data, contentType: stored.contentType };
+    },
+
+    /** The stored bytes of a rendition, or null when there are none (for `audit verify`). */
+    async storedBytes(attachmentId: string, variant: AttachmentVariant): Promise<Buffer | null> {
+      return (await deps.store.get(storageKey(attachmentId, variant)))?.data ?? null;
     },
 
     /** Deletes the attachments uploaded more than the TTL ago and never sent; how many went. */

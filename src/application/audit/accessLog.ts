@@ -11,6 +11,8 @@ export interface AuditAccess {
   roomId?: string;
   at?: string;
   reportId?: string;
+  attachmentId?: string;
+  variant?: string;
   /** The request's x-request-id. */
   correlationId: string;
 }
@@ -36,6 +38,8 @@ export class AuditAccessLog {
         ...(access.roomId !== undefined ? { roomId: access.roomId } : {}),
         ...(access.at !== undefined ? { at: access.at } : {}),
         ...(access.reportId !== undefined ? { reportId: access.reportId } : {}),
+        ...(access.attachmentId !== undefined ? { attachmentId: access.attachmentId } : {}),
+        ...(access.variant !== undefined ? { variant: access.variant } : {}),
         accessedAt: now.toISOString(),
       },
     };

@@ -12,6 +12,8 @@ import { hashVersionOf, safeHash } from './hashChain';
  * - `anchor_mac`: an anchor whose HMAC does not verify with the key (forged, altered, or another key).
  */
 export type ProblemKind =
+  /** A photo's stored bytes are not those its MessageSent recorded (docs/attachments.md). */
+  | 'attachment_mismatch'
   | 'hash_mismatch'
   | 'broken_link'
   | 'revision_gap'

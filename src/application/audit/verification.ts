@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { ANCHOR_STREAM } from '../../domain/audit';
+import type { MessageAttachment, MessageSent } from '../../domain/room';
 import { roomIdOfStream, roomStreamName } from '../../domain/streams';
 import type { EventStore } from '../ports/eventStore';
 import type { AnchorLedger } from './anchors';
@@ -24,12 +26,23 @@ export interface StreamVerdict {
  * (the chain was recomputed after an edit), the earlier anchors of the stream narrow
  * down where: the edit lies after the last anchored revision that still matches.
  */
-export async function verifyStream(eventStore: EventStore, streamId: string, ledger: AnchorLedger): Promise<StreamVerdict> {
+export async function verifyStream(
+  eventStore: EventStore,
+  streamId: string,
+  ledger: AnchorLedger,
+  attachments?: AttachmentBytes,
+): Promise<StreamVerdict> {
   const anchored = ledger.pointOf(streamId);
   const checker = new ChainChecker().watch(anchored === undefined ? [] : [anchored.revision]);
-  for await (const event of streamEvents(eventStore, streamId)) checker.add(event);
+  const photos: Array<{ revision: number; attachment: MessageAttachment }> = [];
+  for await (const event of streamEvents(eventStore, streamId)) {
+    checker.add(event);
+    if (attachments !== undefined && event.type === 'MessageSent') {
+      for (const attachment of (event.data as MessageSent['data']).attachments ?? []) photos.push({ revision: Number(event.streamRevision), attachment });
+    }
+  }
 
-  let problem = checker.problem;
+  let problem = checker.problem ?? (attachments === undefined ? null : await swappedPhoto(photos, attachments));
   if (problem === null && anchored !== undefined) {
     const headRevision = checker.head?.revision ?? -1;
     if (headRevision < anchored.revision) {
@@ -52,6 +65,32 @@ export async function verifyStream(eventStore: EventStore, streamId: string, led
     verified: problem === null,
     problem,
   };
+}
+
+/** Reads an attachment's stored bytes, or null when there are none (never sent, or erased). */
+export type AttachmentBytes = (attachmentId: string, variant: 'image' | 'thumbnail') => Promise<Buffer | null>;
+
+/**
+ * The first photo whose stored bytes are not those its message recorded (SHA-256 of the
+ * image and of the thumbnail). Bytes that are gone are no failure here: erasure deletes
+ * them on purpose; the digest in the event is what stays.
+ */
+async function swappedPhoto(photos: ReadonlyArray<{ revision: number; attachment: MessageAttachment }>, read: AttachmentBytes): Promise<ChainProblem | null> {
+  for (const { revision, attachment } of photos) {
+    for (const [variant, recorded] of [['image', attachment.sha256], ['thumbnail', attachment.thumbnail.sha256]] as const) {
+      const bytes = await read(attachment.attachmentId, variant);
+      if (bytes === null) continue;
+      const stored = createHash('sha256').update(bytes).digest('hex');
+      if (stored !== recorded) {
+        return {
+          revision,
+          kind: 'attachment_mismatch',
+          detail: `attachment ${attachment.attachmentId}'s stored ${variant} is not the one recorded at revision ${revision} (SHA-256 ${stored}, recorded ${recorded}): it was replaced`,
+        };
+      }
+    }
+  }
+  return null;
 }
 
 async function narrowMismatch(eventStore: EventStore, streamId: string, ledger: AnchorLedger, latest: number): Promise<ChainProblem> {
@@ -79,6 +118,8 @@ export interface VerifyStoreOptions {
   expectedAnchorHead?: { revision: number; mac: string };
   /** Called after each stream. */
   onProgress?(progress: { streams: number; events: number }): void;
+  /** The attachment store: each sent photo's stored bytes are checked against the digests its message recorded. */
+  attachments?: AttachmentBytes;
 }
 
 /**
@@ -90,7 +131,7 @@ export interface VerifyStoreOptions {
 export async function* verifyStore(eventStore: EventStore, ledger: AnchorLedger, options: VerifyStoreOptions = {}): AsyncGenerator<StreamVerdict> {
   await ledger.refresh();
   if (options.roomId !== undefined) {
-    yield await verifyStream(eventStore, roomStreamName(options.roomId), ledger);
+    yield await verifyStream(eventStore, roomStreamName(options.roomId), ledger, options.attachments);
     return;
   }
   yield anchorVerdict(ledger, options.expectedAnchorHead);
@@ -101,7 +142,7 @@ export async function* verifyStore(eventStore: EventStore, ledger: AnchorLedger,
   let events = 0;
   let streams = 0;
   for (const streamId of streamIds) {
-    const verdict = await verifyStream(eventStore, streamId, ledger);
+    const verdict = await verifyStream(eventStore, streamId, ledger, options.attachments);
     events += verdict.events;
     streams += 1;
     options.onProgress?.({ streams, events });

@@ -1,3 +1,5 @@
+import type { MessageAttachment } from '../../domain/room';
+
 /**
  * The ports of photo attachments (docs/attachments.md): where the image bytes are kept
  * (AttachmentStore, one adapter per backend), what is known about each upload
@@ -60,6 +62,19 @@ export interface AttachmentCatalog {
   /** Attachments uploaded before `before` and never sent. */
   unsentBefore(before: Date, limit: number): Promise<AttachmentRecord[]>;
   remove(attachmentId: string): Promise<void>;
+  /** Undoes a claim by that send (sender, clientMessageId); another send's claim is left alone. */
+  unclaim(attachmentId: string, senderId: string, clientMessageId: string): Promise<void>;
+}
+
+/**
+ * The attachments a send takes (application/attachments implements it over the catalog):
+ * each must have been uploaded by the sender to this room and not sent before.
+ */
+export interface AttachmentClaims {
+  /** What each attachment's message will record, in the order given; throws InvalidCommandError naming the first refused. */
+  claim(attachmentIds: readonly string[], roomId: string, senderId: string, clientMessageId: string): Promise<MessageAttachment[]>;
+  /** Gives back what a send claimed but did not send (it was refused, or it was a retry of another message). */
+  release(attachmentIds: readonly string[], roomId: string, senderId: string, clientMessageId: string): Promise<void>;
 }
 
 export interface ProcessedImage {

@@ -1,5 +1,7 @@
 import { decodeRoomEvent } from '../../domain/events';
 import { PostNotFoundError } from '../../domain/post';
+import { DomainError } from '../../domain/shared/decider';
+import type { AttachmentClaims } from '../ports/attachments';
 import {
   isParticipant,
   recentMessage,
@@ -9,6 +11,8 @@ import {
   type ExistingRoom,
   defaultMessageViewOptions,
   toMessageView,
+  InvalidCommandError,
+  type MessageAttachment,
   type Message,
   type MessageView,
   type MessageViewOptions,
@@ -89,6 +93,8 @@ export interface RoomCommandDeps extends CommandHandlerDeps {
   privacy?: { keys: DataKeys; erased: ErasedUsers };
   /** How messages are shown (SAFETY_HINTS); default: hints on. */
   messageView?: MessageViewOptions;
+  /** The photos a send takes; absent: a send with attachments is refused. */
+  attachments?: AttachmentClaims;
   /** Where a reported message's sender is looked up (the room's state keeps only its latest messages). */
   moderation?: Pick<ModerationQueries, 'messageFacts'>;
   /** Who is suspended: their writes (send, open, reopen, report) are refused. Absent: nobody. */
@@ -220,21 +226,44 @@ export function makeRoomCommands(deps: RoomCommandDeps) {
     },
 
     async sendMessage(
-      input: { roomId: string; clientMessageId: string; body: string },
+      input: { roomId: string; clientMessageId: string; body: string; attachments?: readonly string[] },
       actor: Actor,
     ): Promise<SendMessageResult> {
-      const result = await run(
-        input.roomId,
-        {
-          type: 'SendMessage',
-          data: { ...input, senderId: actor.userId, messageId: deps.ids.newId(), now: deps.clock.now() },
-        },
-        asUser(actor),
-        actor.userId,
-        true,
-      );
-      const message = toMessageView(await sentMessage(result, actor.userId, input.clientMessageId), messageView);
-      return { message, created: result.newEvents.length > 0, checkpoint: result.checkpoint };
+      const { attachments: attachmentIds = [], ...text } = input;
+      const send = (attachments: MessageAttachment[]) =>
+        run(
+          input.roomId,
+          {
+            type: 'SendMessage',
+            data: { ...text, ...(attachments.length > 0 ? { attachments } : {}), senderId: actor.userId, messageId: deps.ids.newId(), now: deps.clock.now() },
+          },
+          asUser(actor),
+          actor.userId,
+          true,
+        );
+      if (attachmentIds.length === 0) {
+        const result = await send([]);
+        const message = toMessageView(await sentMessage(result, actor.userId, input.clientMessageId), messageView);
+        return { message, created: result.newEvents.length > 0, checkpoint: result.checkpoint };
+      }
+      if (deps.attachments === undefined) throw new InvalidCommandError('attachments', 'this server does not take attachments');
+      const claims = deps.attachments;
+      // Claimed for this send (sender, clientMessageId) before it is decided: a second send of the
+      // same photo finds it taken; a retry of this one claims it again.
+      const attachments = await claims.claim(attachmentIds, input.roomId, actor.userId, input.clientMessageId);
+      let result: CommandResult<RoomState, RoomEvent>;
+      try {
+        result = await send(attachments);
+      } catch (error) {
+        // Refused by a rule: nothing was recorded, so the photos are free again.
+        if (error instanceof DomainError) await claims.release(attachmentIds, input.roomId, actor.userId, input.clientMessageId);
+        throw error;
+      }
+      const sent = await sentMessage(result, actor.userId, input.clientMessageId);
+      // A retry answered with the original: what it does not carry was not sent by it.
+      const notInMessage = attachmentIds.filter((id) => !(sent.attachments ?? []).some((a) => a.attachmentId === id));
+      if (notInMessage.length > 0) await claims.release(notInMessage, input.roomId, actor.userId, input.clientMessageId);
+      return { message: toMessageView(sent, messageView), created: result.newEvents.length > 0, checkpoint: result.checkpoint };
     },
 
     /** The marketplace posts a notice into a room; the same clientNoticeId again returns the original. */

@@ -11,7 +11,7 @@ export type AuditAccessed = Event<
   {
     /** The auditor's user id (the token's `sub`). */
     actorId: string;
-    /** `room-events`, `room-state` or `verify`. */
+    /** `room-events`, `room-state`, `verify` or `attachment`. */
     action: AuditAction;
     /** The room read; absent for a store-wide verification. */
     roomId?: string;
@@ -19,12 +19,15 @@ export type AuditAccessed = Event<
     at?: string;
     /** For `moderation-report`: the report whose messages a moderator read. */
     reportId?: string;
+    /** For `attachment`: which photo, and which rendition (`image` or `thumbnail`). */
+    attachmentId?: string;
+    variant?: string;
     accessedAt: string;
   }
 >;
 
 /** `moderation-report`: a moderator read a report and the messages around it (docs/moderation.md). */
-export type AuditAction = 'room-events' | 'room-state' | 'verify' | 'moderation-report';
+export type AuditAction = 'room-events' | 'room-state' | 'verify' | 'moderation-report' | 'attachment';
 
 /** One stream's head as it was when anchored. */
 export interface AnchoredHead {

@@ -1,3 +1,4 @@
+import type { MessageAttachment } from './events';
 import type { Command } from '../shared/decider';
 import type { ReportReason, ResolutionAction } from './events';
 
@@ -9,7 +10,16 @@ export type OpenRoom = Command<
 
 export type SendMessage = Command<
   'SendMessage',
-  { roomId: string; senderId: string; clientMessageId: string; body: string; messageId: string; now: Date }
+  {
+    roomId: string;
+    senderId: string;
+    clientMessageId: string;
+    body: string;
+    /** The photos sent with it, as the application found them uploaded to this room by this sender. */
+    attachments?: MessageAttachment[];
+    messageId: string;
+    now: Date;
+  }
 >;
 
 /** The marketplace posts a notice into the room ("Booking confirmed for Saturday"): a message of kind `notice`. */

@@ -26,6 +26,7 @@ import {
   resolutionActions,
   type MessageHidden,
   type MessageReported,
+  type MessageAttachment,
   type MessageSent,
   type MessagesRead,
   type ReportResolved,
@@ -109,7 +110,10 @@ export function sendMessage(command: SendMessage, state: RoomState): MessageSent
   // A retry returns the original whatever happened to the room since, so it is checked first.
   if (recentMessage(room, c.senderId, c.clientMessageId) !== undefined) return [];
   requireClientMessageId(c.clientMessageId);
-  requireValidBody(c.body);
+  const attachments = c.attachments ?? [];
+  requireAttachments(attachments);
+  // A photo may go without words; a message with neither is nothing.
+  if (attachments.length === 0 || c.body !== '') requireValidBody(c.body);
   if (room.status === 'expired') throw new RoomExpiredError(room.roomId);
   if (blockedBy(room, otherParticipant(room, c.senderId)) === c.senderId) throw new BlockedError();
   return [
@@ -123,6 +127,8 @@ export function sendMessage(command: SendMessage, state: RoomState): MessageSent
         body: c.body,
         clientMessageId: c.clientMessageId,
         sentAt: c.now.toISOString(),
+        // Absent rather than empty, so a message without photos is recorded as before.
+        ...(attachments.length > 0 ? { attachments } : {}),
       },
     },
   ];
@@ -280,6 +286,17 @@ function participantRoom(state: RoomState, roomId: string, userId: string): Exis
 
 function reopened(room: ExistingRoom, userId: string, now: Date): RoomReopened {
   return { type: 'RoomReopened', data: { roomId: room.roomId, reopenedBy: userId, reopenedAt: now.toISOString() } };
+}
+
+export const MAX_ATTACHMENTS_PER_MESSAGE = 10;
+
+function requireAttachments(attachments: readonly MessageAttachment[]): void {
+  if (attachments.length > MAX_ATTACHMENTS_PER_MESSAGE) {
+    throw new InvalidCommandError('attachments', `at most ${MAX_ATTACHMENTS_PER_MESSAGE} a message`);
+  }
+  if (new Set(attachments.map((a) => a.attachmentId)).size !== attachments.length) {
+    throw new InvalidCommandError('attachments', 'names the same attachment twice');
+  }
 }
 
 function requireClientMessageId(clientMessageId: string): void {

@@ -30,8 +30,29 @@ export type MessageSent = Event<
     erased?: true;
     /** Absent on a participant's message (`text`); `notice` on the marketplace's. */
     kind?: 'notice';
+    /** The photos sent with it (absent when none): what was stored, with each rendition's SHA-256. */
+    attachments?: MessageAttachment[];
   }
 >;
+
+/** One rendition of a photo as stored: its type, size, dimensions and the SHA-256 of its bytes (hex). */
+export interface StoredRendition {
+  contentType: string;
+  bytes: number;
+  width: number;
+  height: number;
+  sha256: string;
+}
+
+/**
+ * A photo as its message records it: the image's metadata and digest, and its
+ * thumbnail's, so the audit chain covers the bytes too (a swapped image no longer
+ * matches its digest).
+ */
+export interface MessageAttachment extends StoredRendition {
+  attachmentId: string;
+  thumbnail: StoredRendition;
+}
 
 export type MessagesRead = Event<'MessagesRead', { roomId: string; userId: string; upToSeq: number; readAt: string }>;
 

@@ -1,5 +1,5 @@
 import { safetyHints, type SafetyHint } from '../safety/safetyHints';
-import type { Message } from './events';
+import type { Message, MessageAttachment } from './events';
 
 /** `text`: written by a participant; `notice`: posted by the marketplace (`senderId` "system"). */
 export type MessageKind = 'text' | 'notice';
@@ -23,14 +23,46 @@ export interface MessageView {
   erased: boolean;
   /** Hints for the recipient, e.g. `contact_info`; empty when none (or when hints are off). */
   safety: SafetyHint[];
+  /** The photos sent with it; empty when none, or when the message is hidden. */
+  attachments: AttachmentView[];
+}
+
+/** A photo as a message shows it: its metadata and the URLs a browser loads it from. */
+export interface AttachmentView {
+  attachmentId: string;
+  contentType: string;
+  bytes: number;
+  width: number;
+  height: number;
+  sha256: string;
+  url: string;
+  thumbnailUrl: string;
 }
 
 export interface MessageViewOptions {
   /** SAFETY_HINTS: off leaves every message's `safety` empty. */
   safetyHints: boolean;
+  /**
+   * The URLs of a photo, made when the message is shown (they are signed and expire, so
+   * every read gives fresh ones). Absent: the URLs are empty.
+   */
+  attachmentLinks?: (attachmentId: string) => { url: string; thumbnailUrl: string };
 }
 
 export const defaultMessageViewOptions: MessageViewOptions = { safetyHints: true };
+
+function toAttachmentView(attachment: MessageAttachment, options: MessageViewOptions): AttachmentView {
+  const links = options.attachmentLinks?.(attachment.attachmentId) ?? { url: '', thumbnailUrl: '' };
+  return {
+    attachmentId: attachment.attachmentId,
+    contentType: attachment.contentType,
+    bytes: attachment.bytes,
+    width: attachment.width,
+    height: attachment.height,
+    sha256: attachment.sha256,
+    ...links,
+  };
+}
 
 /**
  * The one place a recorded message becomes its public shape, for the history (read
@@ -53,5 +85,6 @@ export function toMessageView(message: Message, options: MessageViewOptions, hid
     hidden,
     erased,
     safety: hidden || erased || kind !== 'text' || !options.safetyHints ? [] : safetyHints(message.body),
+    attachments: hidden || erased ? [] : (message.attachments ?? []).map((attachment) => toAttachmentView(attachment, options)),
   };
 }

@@ -71,6 +71,15 @@ export class SqlAttachmentCatalog implements AttachmentCatalog {
     return rows.map(toRecord);
   }
 
+  async unclaim(attachmentId: string, senderId: string, clientMessageId: string): Promise<void> {
+    if (!UUID.test(attachmentId)) return;
+    await this.db.query(
+      `UPDATE attachments SET sent_client_message_id = NULL
+        WHERE attachment_id = $1 AND uploader_id = $2 AND sent_client_message_id = $3`,
+      [attachmentId, senderId, clientMessageId],
+    );
+  }
+
   async remove(attachmentId: string): Promise<void> {
     await this.db.query(`DELETE FROM attachments WHERE attachment_id = $1`, [attachmentId]);
   }

@@ -46,6 +46,7 @@ import { ErasedUsers } from '../../application/privacy/erasedUsers';
 import { KeyRing } from '../../application/privacy/keyRing';
 import { EventOpener, OpenedEventStore } from '../../application/privacy/openedEventStore';
 import { SqlDataKeyStore } from '../privacy/sqlDataKeyStore';
+import type { MessageViewOptions } from '../../domain/room';
 import { AttachmentLinks } from '../../application/attachments/attachmentLinks';
 import { makeAttachments, type Attachments } from '../../application/attachments/attachments';
 import { UploadBudget } from '../../application/attachments/uploadBudget';
@@ -116,6 +117,8 @@ export function buildContainer(options: ContainerOptions): Container {
         config: Config,
         keys: DataKeys,
         erased: ErasedUsers,
+        messageView: MessageViewOptions,
+        attachments: Attachments,
       ) => {
         const snapshots = {
           store: new SqlSnapshotStore(db),
@@ -129,7 +132,8 @@ export function buildContainer(options: ContainerOptions): Container {
           snapshots,
           privacy: { keys, erased },
           onCommitted: (event, preceding) => liveFeed.publishLocal(event, preceding),
-          messageView: { safetyHints: config.safetyHints },
+          messageView,
+          attachments: attachments.claims,
           moderation: new SqlModerationQueries(db),
           suspensions: new SqlSuspensions(db),
         });
@@ -147,7 +151,20 @@ export function buildContainer(options: ContainerOptions): Container {
         TYPES.Config,
         TYPES.DataKeys,
         TYPES.ErasedUsers,
+        TYPES.MessageView,
+        TYPES.Attachments,
       ],
+    );
+
+  // How a recorded message is shown, everywhere: safety hints, and its photos' signed URLs.
+  container
+    .bind<MessageViewOptions>(TYPES.MessageView)
+    .toResolvedValue(
+      (config: Config, links: AttachmentLinks): MessageViewOptions => ({
+        safetyHints: config.safetyHints,
+        attachmentLinks: (attachmentId) => ({ url: links.url(attachmentId, 'image'), thumbnailUrl: links.url(attachmentId, 'thumbnail') }),
+      }),
+      [TYPES.Config, TYPES.AttachmentLinks],
     );
 
   container
@@ -176,8 +193,8 @@ export function buildContainer(options: ContainerOptions): Container {
   container
     .bind<ChatQueries>(TYPES.ChatQueries)
     .toResolvedValue(
-      (db: SqlDatabase, config: Config) => new SqlChatQueries(db, { safetyHints: config.safetyHints }),
-      [TYPES.SqlDatabase, TYPES.Config],
+      (db: SqlDatabase, messageView: MessageViewOptions) => new SqlChatQueries(db, messageView),
+      [TYPES.SqlDatabase, TYPES.MessageView],
     );
 
   container
@@ -230,16 +247,24 @@ export function buildContainer(options: ContainerOptions): Container {
   container
     .bind<ExpirySweeper>(TYPES.ExpirySweeper)
     .toResolvedValue(
-      (config: Config, logger: Logger, clock: Clock, ids: IdGenerator, commands: RoomCommands, queries: ChatQueries) => {
+      (config: Config, logger: Logger, clock: Clock, ids: IdGenerator, commands: RoomCommands, queries: ChatQueries, attachments: Attachments) => {
         const sweepLogger = logger.child({ component: 'expiry-sweeper' });
         const ttl = { emptyTtlMs: config.roomEmptyTtlMs, idleTtlMs: config.roomIdleTtlMs };
         return new ExpirySweeper({
           cron: config.expirySweepCron,
           logger: sweepLogger,
-          sweep: (signal) => sweepExpiredRooms({ queries, commands, clock, ids, logger: sweepLogger }, { ttl, signal }),
+          sweep: async (signal) => {
+            const result = await sweepExpiredRooms({ queries, commands, clock, ids, logger: sweepLogger }, { ttl, signal });
+            // The same schedule deletes the photos uploaded and never sent (ATTACHMENT_UNSENT_TTL).
+            if (!signal.aborted) {
+              const deleted = await attachments.deleteUnsent();
+              if (deleted > 0) sweepLogger.info({ deleted }, 'unsent attachments deleted');
+            }
+            return result;
+          },
         });
       },
-      [TYPES.Config, TYPES.Logger, TYPES.Clock, TYPES.Ids, TYPES.RoomCommands, TYPES.ChatQueries],
+      [TYPES.Config, TYPES.Logger, TYPES.Clock, TYPES.Ids, TYPES.RoomCommands, TYPES.ChatQueries, TYPES.Attachments],
     );
 
   container

@@ -35,4 +35,5 @@ export const TYPES = {
   ModerationQueries: Symbol.for('ModerationQueries'),
   Suspensions: Symbol.for('Suspensions'),
   UserCommands: Symbol.for('UserCommands'),
+  MessageView: Symbol.for('MessageView'),
 } as const;

@@ -7,7 +7,8 @@ import { rateBucketLeases } from './005_rate_bucket_leases';
 import { appendOnlyEvents } from './006_append_only_events';
 import { attachments } from './007_attachments';
 import { reports } from './008_reports';
-import { dataKeys } from './009_data_keys';
+import { messageAttachments } from './009_message_attachments';
+import { dataKeys } from './010_data_keys';
 import { runMigrations, type Migration, type MigrationReport } from './runner';
 
 /**
@@ -24,6 +25,7 @@ export const migrations: readonly Migration[] = [
   appendOnlyEvents,
   attachments,
   reports,
+  messageAttachments,
   dataKeys,
 ];
 

@@ -12,7 +12,7 @@ interface Row {
 const COLUMNS = 'key_id::text, room_id, sender_id, kek_id, wrapped_key';
 
 /**
- * The data keys in a table of their own (PostgreSQL or PGlite; migration 9), whatever
+ * The data keys in a table of their own (PostgreSQL or PGlite; migration 10), whatever
  * store holds the events. A destroyed key keeps its row as a tombstone (who, which room, when) with the
  * wrapped bytes and the key-encryption key id cleared: the key itself is gone.
  */

@@ -38,11 +38,17 @@ export async function applyBatchToReadModels(tx: SqlExecutor, events: readonly R
   if (run.length > 0) await applyMessages(tx, run);
 }
 
+/** The `attachments` column: the recorded photos as JSON, or null for a message without any. */
+const attachmentsColumn = (m: MessageSent['data']): string | null =>
+  m.attachments === undefined || m.attachments.length === 0 ? null : JSON.stringify(m.attachments);
+
 /** A run of MessageSent events, in order, in three statements. */
 async function applyMessages(tx: SqlExecutor, messages: readonly MessageSent['data'][]): Promise<void> {
   await tx.query(
-    `INSERT INTO rm_messages (room_id, seq, message_id, sender_id, body, client_message_id, sent_at, kind)
-     SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::text[])
+    `INSERT INTO rm_messages (room_id, seq, message_id, sender_id, body, client_message_id, sent_at, kind, attachments)
+     SELECT r, s, m, u, b, c, t, k, a::jsonb
+       FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::text[], $9::text[])
+         AS x(r, s, m, u, b, c, t, k, a)
      ON CONFLICT (room_id, seq) DO NOTHING`,
     [
       messages.map((m) => m.roomId),
@@ -53,6 +59,7 @@ async function applyMessages(tx: SqlExecutor, messages: readonly MessageSent['da
       messages.map((m) => m.clientMessageId),
       messages.map((m) => m.sentAt),
       messages.map((m) => m.kind ?? 'text'),
+      messages.map(attachmentsColumn),
     ],
   );
   // Per room: the last message (the run is in order) and how many each sender sent.

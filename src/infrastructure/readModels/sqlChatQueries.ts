@@ -1,5 +1,5 @@
 import { POST_ID_PATTERN } from '../../domain/post';
-import { defaultMessageViewOptions, toMessageView, type MessageView, type MessageViewOptions } from '../../domain/room';
+import { defaultMessageViewOptions, toMessageView, type MessageAttachment, type MessageView, type MessageViewOptions } from '../../domain/room';
 import { DomainError } from '../../domain/shared/decider';
 import type {
   ChatQueries,
@@ -45,11 +45,12 @@ interface MessageRow {
   sent_at: Date | string;
   kind: string;
   hidden: boolean;
+  attachments: MessageAttachment[] | string | null;
 }
 
 const iso = (value: Date | string): string => new Date(value).toISOString();
 
-const messageColumns = `room_id, seq, message_id, sender_id, body, client_message_id, sent_at, kind, hidden`;
+const messageColumns = `room_id, seq, message_id, sender_id, body, client_message_id, sent_at, kind, hidden, attachments`;
 
 function toMessage(row: MessageRow, options: MessageViewOptions): MessageView {
   return toMessageView(
@@ -62,6 +63,9 @@ function toMessage(row: MessageRow, options: MessageViewOptions): MessageView {
       sentAt: iso(row.sent_at),
       clientMessageId: row.client_message_id,
       ...(row.kind === 'notice' ? { kind: 'notice' as const } : {}),
+      ...(row.attachments !== null
+        ? { attachments: typeof row.attachments === 'string' ? (JSON.parse(row.attachments) as MessageAttachment[]) : row.attachments }
+        : {}),
     },
     options,
     row.hidden === true,

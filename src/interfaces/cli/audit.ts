@@ -12,6 +12,8 @@ import { silentLogger } from '../../application/ports/logger';
 import { ConfigError, loadConfig, type Config } from '../../config';
 import { APPEND_ONLY_TRIGGER, checkAppendOnly } from '../../infrastructure/eventStore/appendOnly';
 import { openEventStore } from '../../infrastructure/eventStore/openEventStore';
+import { openAttachmentStore } from '../../infrastructure/attachments/openAttachmentStore';
+import { storageKey } from '../../application/ports/attachments';
 import { createChatMetrics } from '../../infrastructure/metrics/chatMetrics';
 import { migrateDatabase } from '../../infrastructure/migrations';
 import { openDatabase } from '../../infrastructure/sql/openDatabase';
@@ -123,7 +125,10 @@ export async function runAuditCli(argv: readonly string[], io: CliIo): Promise<n
       const eventStore = await store.eventStore();
       const ledger = new AnchorLedger(eventStore, new AnchorKeyRing(config.auditAnchorKeys));
       const summary = summarize();
+      // Each sent photo's stored bytes are checked against the digests its message recorded.
+      const photos = openAttachmentStore(config.attachments.store, await store.sqlDatabase());
       const verdicts = verifyStore(eventStore, ledger, {
+        attachments: async (attachmentId, variant) => (await photos.get(storageKey(attachmentId, variant)))?.data ?? null,
         ...(options.room !== undefined ? { roomId: options.room } : {}),
         ...(options.anchorHead !== undefined ? { expectedAnchorHead: options.anchorHead } : {}),
         onProgress: ({ streams, events }) => progress(`verified ${streams} streams, ${events} events`),

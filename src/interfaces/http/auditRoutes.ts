@@ -7,6 +7,9 @@ import { exportEvents } from '../../application/audit/exportEvents';
 import { readRoomAudit } from '../../application/audit/roomAudit';
 import { roomAt } from '../../application/audit/roomAt';
 import { summarize, verifyStore } from '../../application/audit/verification';
+import { createHash } from 'node:crypto';
+import type { Attachments } from '../../application/attachments/attachments';
+import { downloadParams } from './attachmentRoutes';
 import type { TokenVerifier } from '../../application/ports/auth';
 import type { EventStore } from '../../application/ports/eventStore';
 import type { Logger } from '../../application/ports/logger';
@@ -27,6 +30,8 @@ export interface AuditRoutesDeps {
   accessLog: AuditAccessLog;
   /** Opens sealed messages for auditors (erased ones with the digest of what is stored). */
   readMessages?: AuditMessageReader;
+  /** The photos: verify checks their stored bytes against the record; auditors may read them. */
+  attachments?: Pick<Attachments, 'open' | 'storedBytes'>;
 }
 
 export const AUDITOR_ROLE = 'auditor';
@@ -52,7 +57,7 @@ export function auditRoutes(deps: AuditRoutesDeps): Router {
       next();
     },
   ];
-  const record = (res: Response, action: AuditAction, details: { roomId?: string; at?: string } = {}) =>
+  const record = (res: Response, action: AuditAction, details: { roomId?: string; at?: string; attachmentId?: string; variant?: string } = {}) =>
     deps.accessLog.record({ actorId: principalOf(res).userId, action, correlationId: requestIdOf(res), ...details });
 
   router.get('/api/audit/rooms/:roomId/events', ...auditorsOnly, async (req, res) => {
@@ -69,6 +74,17 @@ export function auditRoutes(deps: AuditRoutesDeps): Router {
     const first = await events.next();
     if (first.done === true) throw new ApiError('not_found', `room ${roomId} not found`);
     await writeJsonLines(req, res, deps.logger, prepend(first.value, events));
+  });
+
+  // A photo as stored, whoever sent it (an auditor is no participant, and the signed URLs are theirs).
+  router.get('/api/audit/attachments/:attachmentId/:variant', ...auditorsOnly, async (req, res) => {
+    const { attachmentId, variant } = parseInput(downloadParams, req.params, 'params');
+    const opened = deps.attachments === undefined ? null : await deps.attachments.open(attachmentId, variant);
+    await record(res, 'attachment', { attachmentId, variant, ...(opened !== null ? { roomId: opened.record.roomId } : {}) });
+    if (opened === null) throw new ApiError('not_found', `attachment ${attachmentId} not found`);
+    res.setHeader('content-type', opened.contentType);
+    res.setHeader('x-attachment-sha256', createHash('sha256').update(opened.data).digest('hex'));
+    res.status(200).end(opened.data);
   });
 
   router.get('/api/audit/rooms/:roomId/state', ...auditorsOnly, async (req, res) => {
@@ -88,7 +104,10 @@ export function auditRoutes(deps: AuditRoutesDeps): Router {
   router.get('/api/audit/verify', ...auditorsOnly, async (req, res) => {
     const query = parseInput(verifyQuery, req.query, 'query');
     await record(res, 'verify', query.room !== undefined ? { roomId: query.room } : {});
-    const verdicts = verifyStore(deps.eventStore, deps.ledger, query.room !== undefined ? { roomId: query.room } : {});
+    const verdicts = verifyStore(deps.eventStore, deps.ledger, {
+      ...(query.room !== undefined ? { roomId: query.room } : {}),
+      ...(deps.attachments !== undefined ? { attachments: deps.attachments.storedBytes } : {}),
+    });
     if (query.format === 'jsonl') {
       const summary = summarize();
       await writeJsonLines(

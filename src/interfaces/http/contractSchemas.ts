@@ -48,6 +48,7 @@ export const messageResponse = z.object({
   safety: z
     .array(z.enum(['contact_info']))
     .meta({ description: 'hints for the recipient: `contact_info` when the text carries a phone number, bank account or outside-messenger contact; empty when none' }),
+  attachments: z.array(attachmentResponse).meta({ description: 'the photos sent with it; empty when none (and when hidden)' }),
 });
 
 export const roomResponse = z.object({

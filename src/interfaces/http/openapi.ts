@@ -258,6 +258,12 @@ export const contractRoutes: readonly RouteSpec[] = [
     answers: { 200: { description: 'the folded state', body: contract.auditStateResponse } },
   },
   {
+    method: 'get', path: '/api/audit/attachments/:attachmentId/:variant', tag: 'audit', auth: 'auditor', since: '1.2',
+    summary: "A photo's stored image or thumbnail, for an auditor (recorded as an audit read)",
+    params: downloadParams, errors: ['not_found'],
+    answers: { 200: { description: 'the stored bytes; X-Attachment-SHA256 is their digest', body: z.string(), contentType: 'image/*' } },
+  },
+  {
     method: 'get', path: '/api/audit/verify', tag: 'audit', auth: 'auditor', since: '1.1',
     summary: "Every room's chain checked, failures named by room and revision",
     query: verifyQuery, errors: ['not_found'],

@@ -9,7 +9,7 @@ import { authenticate } from './auth';
 import { ApiError } from '../errors';
 import { awaitProjection } from './readYourWrites';
 import { actorOf, jsonBody } from './requestContext';
-import { clientMessageIdSchema, integer, integerText, jsonObject, MAX_SEQ, parseInput, postIdSchema, roomIdSchema } from '../validation';
+import { attachmentIdsSchema, clientMessageIdSchema, integer, integerText, jsonObject, MAX_SEQ, parseInput, postIdSchema, roomIdSchema } from '../validation';
 
 export interface RoomRoutesDeps {
   commands: Pick<RoomCommands, 'openRoom' | 'reopenRoom' | 'sendMessage' | 'markRead' | 'block' | 'unblock'>;
@@ -50,7 +50,8 @@ export const sendMessageBody = jsonObject({
   // The domain owns the rules (1–128 characters; body 1–4000 characters of valid text);
   // here only the types, plus what PostgreSQL cannot store at all.
   clientMessageId: clientMessageIdSchema,
-  body: z.string({ error: 'must be a string of 1 to 4000 characters' }),
+  body: z.string({ error: 'must be a string of 1 to 4000 characters ("" with attachments)' }),
+  attachments: attachmentIdsSchema.optional(),
 });
 export const markReadBody = jsonObject({ upToSeq: integer(0, Number.MAX_SAFE_INTEGER) });
 
@@ -117,10 +118,10 @@ export function roomRoutes(deps: RoomRoutesDeps): Router {
 
   router.post('/api/rooms/:roomId/messages', async (req, res) => {
     const { roomId } = parseInput(roomParams, req.params, 'params');
-    const { clientMessageId, body } = parseInput(sendMessageBody, req.body, 'body');
+    const { clientMessageId, body, attachments } = parseInput(sendMessageBody, req.body, 'body');
     const actor = actorOf(res);
     await spend('send', actor.userId, res);
-    const result = await deps.commands.sendMessage({ roomId, clientMessageId, body }, actor);
+    const result = await deps.commands.sendMessage({ roomId, clientMessageId, body, ...(attachments !== undefined ? { attachments } : {}) }, actor);
     // The message comes from the write side; waiting makes the sender's next GET see it.
     await awaitProjection(deps.progress, result.checkpoint, deps.logger);
     res.status(result.created ? 201 : 200).json({ message: result.message });

@@ -56,7 +56,12 @@ export function makeDispatcher(deps: DispatchDeps) {
     const pending = connection.expectAck(frame.roomId, frame.clientMessageId);
     try {
       const result = await deps.commands.sendMessage(
-        { roomId: frame.roomId, clientMessageId: frame.clientMessageId, body: frame.body },
+        {
+          roomId: frame.roomId,
+          clientMessageId: frame.clientMessageId,
+          body: frame.body,
+          ...(frame.attachments !== undefined ? { attachments: frame.attachments } : {}),
+        },
         actor(connection),
       );
       connection.settleAck(pending, result.message, result.created, deps.ackFallbackMs);

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { MessageView } from '../../domain/room';
 import type { RoomView } from '../../application/ports/readModels';
 import type { ErrorCode } from '../errors';
-import { clientMessageIdSchema, integer, roomIdSchema } from '../validation';
+import { attachmentIdsSchema, clientMessageIdSchema, integer, roomIdSchema } from '../validation';
 
 /**
  * The frames of the contract's WebSocket section. Client frames are validated here,
@@ -19,7 +19,8 @@ export const clientFrameSchemas = {
     type: z.literal('send'),
     roomId,
     clientMessageId: clientMessageIdSchema,
-    body: z.string({ error: 'must be a string of 1 to 4000 characters' }),
+    body: z.string({ error: 'must be a string of 1 to 4000 characters ("" with attachments)' }),
+    attachments: attachmentIdsSchema.optional(),
   }),
   read: z.object({ type: z.literal('read'), roomId, upToSeq: seq }),
   typing: z.object({ type: z.literal('typing'), roomId }),

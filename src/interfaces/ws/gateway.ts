@@ -1,3 +1,4 @@
+import type { MessageViewOptions } from '../../domain/room';
 import { FairTurns } from '../../application/live/fairTurns';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
@@ -75,6 +76,8 @@ export interface GatewayDeps {
     /** SAFETY_HINTS (default on): whether live messages carry safety hints. */
     safetyHints?: boolean;
   };
+  /** How live messages are shown (safety hints, photo URLs); default: from config.safetyHints, no photo URLs. */
+  messageView?: MessageViewOptions;
   verifier: TokenVerifier;
   commands: RoomCommands;
   queries: ChatQueries;
@@ -131,9 +134,14 @@ export class ChatGateway {
       // Never the first offered protocol blindly: that could be the token.
       handleProtocols: (_protocols, req) => this.protocolFor.get(req) ?? false,
     });
-    this.fanOut = new LiveFanOut(this.registry, deps.directory, deps.queries, deps.progress, deps.logger, {
-      safetyHints: deps.config.safetyHints ?? true,
-    });
+    this.fanOut = new LiveFanOut(
+      this.registry,
+      deps.directory,
+      deps.queries,
+      deps.progress,
+      deps.logger,
+      deps.messageView ?? { safetyHints: deps.config.safetyHints ?? true },
+    );
     this.dispatch = makeDispatcher({
       commands: deps.commands,
       queries: deps.queries,

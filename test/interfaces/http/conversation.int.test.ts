@@ -133,6 +133,7 @@ describe.each(databaseKinds)('the HTTP API on %s', (kind) => {
       hidden: false,
       erased: false,
       safety: [],
+      attachments: [],
     });
     // Read-your-writes: the lender's very next GET has it, with no waiting.
     const seen = await user(lena).get(`/api/rooms/${roomId}/messages`);

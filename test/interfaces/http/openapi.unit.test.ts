@@ -84,7 +84,7 @@ describe('GET /openapi.json', () => {
       'GET /api/push/vapid-public-key', 'GET /api/internal/webhooks/status', 'GET /api/internal/webhooks/dead-letters',
       'POST /api/internal/webhooks/dead-letters/replay', 'POST /api/internal/webhooks/dead-letters/{deliveryId}/replay',
       // Where an attachment's signed URL points (docs/attachments.md).
-      'GET /attachments/{attachmentId}/{variant}',
+      'GET /attachments/{attachmentId}/{variant}', 'GET /api/audit/attachments/{attachmentId}/{variant}',
     ];
     // Contract v1.2, as far as built.
     const v12 = [

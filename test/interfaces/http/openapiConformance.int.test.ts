@@ -51,7 +51,7 @@ needsMore('development mode only (test/interfaces/http/clientRoutes.int.test.ts)
 needsMore('an expired room (test/interfaces/expiryReopeningBlockingOverTheWire.e2e.test.ts)', 'POST /api/internal/rooms/:roomId/notices 409', 'POST /api/rooms/:roomId/messages 409', 'POST /api/rooms/:roomId/attachments 409', 'POST /api/rooms/:roomId/reopen 200');
 needsMore('a blocked or suspended user (their own suites)', 'POST /api/rooms 403', 'POST /api/rooms/:roomId/reopen 403', 'POST /api/rooms/:roomId/messages/:seq/report 403');
 needsMore('a received message and a report (docs/moderation.md suites)', 'POST /api/rooms/:roomId/messages/:seq/report 200', 'POST /api/rooms/:roomId/messages/:seq/report 201', 'GET /api/moderation/reports/:reportId 200', 'POST /api/moderation/reports/:reportId/resolution 200');
-needsMore('a real image (test/interfaces/attachments.e2e.test.ts)', 'POST /api/rooms/:roomId/attachments 201', 'POST /api/rooms/:roomId/attachments 415', 'POST /api/rooms/:roomId/attachments 429', 'GET /attachments/:attachmentId/:variant 200', 'GET /attachments/:attachmentId/:variant 403');
+needsMore('a real image (test/interfaces/attachments.e2e.test.ts)', 'POST /api/rooms/:roomId/attachments 201', 'POST /api/rooms/:roomId/attachments 415', 'POST /api/rooms/:roomId/attachments 429', 'GET /attachments/:attachmentId/:variant 200', 'GET /attachments/:attachmentId/:variant 403', 'GET /api/audit/attachments/:attachmentId/:variant 200');
 needsMore('a push endpoint the policy accepts, or a server without VAPID keys (test/interfaces/http/pushEndpointSafety.e2e.test.ts, webPush.e2e.test.ts)', 'POST /api/push/subscriptions 201', 'POST /api/push/subscriptions 404', 'POST /api/push/subscriptions 429', 'GET /api/push/vapid-public-key 404');
 needsMore('a signed URL of an attachment that is gone, or a report budget spent (their own suites)', 'GET /attachments/:attachmentId/:variant 404', 'POST /api/rooms/:roomId/messages/:seq/report 429');
 needsMore('a dead letter (test/interfaces/http/webhooks.e2e.test.ts)', 'POST /api/internal/webhooks/dead-letters/:deliveryId/replay 202');
@@ -266,6 +266,11 @@ describe('the OpenAPI document against the routes’ real answers', () => {
     await observe('POST', `/api/rooms/${roomId}/attachments`, { raw: 'x', headers: { 'content-type': 'image/png' } });
     await observe('GET', `/attachments/${randomUUID()}/image?expires=9999999999&sig=abc`);
     await observe('GET', `/attachments/${randomUUID()}/poster?expires=1&sig=abc`);
+    const auditor = as(fresh('auditor'), ['auditor']);
+    await observe('GET', `/api/audit/attachments/${randomUUID()}/image`, auditor);
+    await observe('GET', `/api/audit/attachments/${randomUUID()}/poster`, auditor);
+    await observe('GET', `/api/audit/attachments/${randomUUID()}/image`, as(bob));
+    await observe('GET', `/api/audit/attachments/${randomUUID()}/image`);
   });
 
   it('has seen every documented answer of every route, but those listed as not driven here', () => {

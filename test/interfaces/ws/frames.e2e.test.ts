@@ -19,6 +19,7 @@ const messageShape = (fields: Partial<Record<string, unknown>>) => ({
   hidden: false,
   erased: false,
   safety: [],
+  attachments: [],
   ...fields,
 });
 

@@ -16,6 +16,7 @@ const message = (seq: number): MessageView => ({
   kind: 'text',
   hidden: false,
   safety: [],
+  attachments: [],
 });
 const live = (delivery: RoomDelivery, seq: number) => delivery.deliver(ROOM, { seq, frame: { type: 'message', message: message(seq) }, kind: 'message' });
 const seqsOf = (frames: ServerFrame[]) => frames.flatMap((f) => (f.type === 'message' || f.type === 'ack' ? [f.message.seq] : []));

@@ -7,7 +7,7 @@ import type { Migration } from './runner';
  * bytes and the key-encryption key id cleared.
  */
 export const dataKeys: Migration = {
-  version: 9,
+  version: 10,
   name: 'data keys of message bodies (crypto-shredding)',
   async up(tx) {
     await tx.query(`
