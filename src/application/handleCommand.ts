@@ -53,7 +53,7 @@ export type EventEncoder<Evt> = (event: Evt) => object;
 export interface HandleCommandOptions<State, Evt, Cmd = unknown> {
   /**
    * How many times to decide again after losing an optimistic-concurrency race. Within a
-   * process commands on one stream run one at a time (serializeByKey), so a lost race
+   * process commands on one stream run one at a time (each stream's lane), so a lost race
    * means another process wrote the stream in between; the handler then reads only the
    * newer events and decides again at once. Losing 25 times in a row takes sustained
    * contention on one stream from several processes: the command then fails, and the

@@ -309,6 +309,36 @@ describe('photo attachments over HTTP', () => {
     return rows.map((r) => (typeof r.data === 'string' ? JSON.parse(r.data) : r.data));
   }
 
+  it("erases a user's photos through the erasure seam: their bytes are gone, the other side's stay", async () => {
+    const room = await openRoom(server.url, unique('lender'), unique('borrower'));
+    const theirs = (await upload(server.url, room.roomId, room.borrowerId, await aPng())).body.attachment;
+    const kept = (await upload(server.url, room.roomId, room.lenderId, await aPng())).body.attachment;
+    expect((await send(room.roomId, room.borrowerId, '', [theirs.attachmentId])).status).toBe(201);
+    expect(await eraseThroughDatabase(room.borrowerId)).toBe(1);
+    expect((await download(server.url, theirs.url)).status).toBe(404);
+    expect((await download(server.url, kept.url)).status).toBe(200);
+  });
+
+  /** The use case over this server's own database, as the erasure process will call it (only the parts it uses). */
+  async function eraseThroughDatabase(userId: string): Promise<number> {
+    const { makeAttachments } = await import('../../src/application/attachments/attachments');
+    const { SqlAttachmentCatalog } = await import('../../src/infrastructure/attachments/sqlAttachmentCatalog');
+    const { PostgresAttachmentStore } = await import('../../src/infrastructure/attachments/postgresAttachmentStore');
+    return withConnection(server.database, (db) =>
+      makeAttachments({
+        store: new PostgresAttachmentStore(db),
+        catalog: new SqlAttachmentCatalog(db),
+        pipeline: null as never,
+        rooms: null as never,
+        budget: null as never,
+        clock: clock,
+        ids: null as never,
+        logger: null as never,
+        unsentTtlMs: 86_400_000,
+      }).eraseUploadsOf(userId),
+    );
+  }
+
   it('refuses a forged, altered or expired link', async () => {
     const room = await openRoom(server.url, unique('lender'), unique('borrower'));
     const first = (await upload(server.url, room.roomId, room.borrowerId, await aPng())).body.attachment;

@@ -122,6 +122,20 @@ export function makeAttachments(deps: AttachmentDeps) {
       return (await deps.store.get(storageKey(attachmentId, variant)))?.data ?? null;
     },
 
+    /**
+     * Erasure's seam: deletes the bytes and the record of every photo this user uploaded,
+     * sent or not. The MessageSent events keep each photo's metadata and digest (the
+     * record is append-only); the images themselves are gone. How many went.
+     */
+    async eraseUploadsOf(userId: string): Promise<number> {
+      const uploads = await deps.catalog.uploadedBy(userId);
+      for (const attachment of uploads) {
+        await deps.store.delete([storageKey(attachment.attachmentId, 'image'), storageKey(attachment.attachmentId, 'thumbnail')]);
+        await deps.catalog.remove(attachment.attachmentId);
+      }
+      return uploads.length;
+    },
+
     /** Deletes the attachments uploaded more than the TTL ago and never sent; how many went. */
     async deleteUnsent(): Promise<number> {
       const before = new Date(deps.clock.now().getTime() - deps.unsentTtlMs);

@@ -80,6 +80,11 @@ export class SqlAttachmentCatalog implements AttachmentCatalog {
     );
   }
 
+  async uploadedBy(uploaderId: string): Promise<AttachmentRecord[]> {
+    const { rows } = await this.db.query<Row>(`SELECT ${columns} FROM attachments WHERE uploader_id = $1`, [uploaderId]);
+    return rows.map(toRecord);
+  }
+
   async remove(attachmentId: string): Promise<void> {
     await this.db.query(`DELETE FROM attachments WHERE attachment_id = $1`, [attachmentId]);
   }
