@@ -103,7 +103,7 @@ export function startServer(env: Record<string, string | undefined>): Promise<Be
       for (const line of lines) {
         try {
           const entry = JSON.parse(line) as { msg?: string; port?: number; level?: number };
-          if (entry.msg === 'chat service listening' && typeof entry.port === 'number') {
+          if (entry.msg?.startsWith('chat service listening') === true && typeof entry.port === 'number') {
             resolve({ url: `http://127.0.0.1:${entry.port}`, child, stop });
           } else if ((entry.level ?? 0) >= 50) process.stderr.write(`${line}\n`);
         } catch {
