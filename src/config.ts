@@ -1,4 +1,4 @@
-import { createPrivateKey, createPublicKey, hkdfSync, X509Certificate } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, hkdfSync, X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
@@ -43,6 +43,12 @@ export interface Config {
    * never holds them.
    */
   auditAnchorKeys: string[];
+  /**
+   * The key-encryption keys that wrap the data keys (docs/privacy.md), newest first: new
+   * data keys are wrapped with the first, the others still unwrap keys wrapped before a
+   * rotation. Each key's id is derived from the key (see keyEncryptionKeyId).
+   */
+  dataKeyEncryptionKeys: KeyEncryptionKey[];
   tls: { certFile: string; keyFile: string } | null;
   wsMaxFrameBytes: number;
   /** Messages a second per user; 0 turns the limit off. */
@@ -84,6 +90,13 @@ export interface Config {
   development: boolean;
   /** What start-up should warn about: development defaults in use. */
   warnings: string[];
+}
+
+export interface KeyEncryptionKey {
+  /** A fingerprint of the key, recorded beside every data key it wraps. */
+  id: string;
+  /** 32 bytes: an AES-256 key. */
+  key: Buffer;
 }
 
 export interface WebhookConfig {
@@ -152,6 +165,8 @@ export class ConfigError extends Error {
 const DEV_JWT_SECRET = 'dev-only-jwt-secret-change-me-please';
 const DEV_INTERNAL_TOKEN = 'dev-only-internal-token-change-me';
 const DEV_AUDIT_ANCHOR_KEY = 'dev-only-audit-anchor-key-change-me-please';
+/** 32 bytes anyone can read: development mode only, so erasure works out of the box there. */
+const DEV_DATA_KEY_ENCRYPTION_KEY = Buffer.from('dev-only-data-key-kek-change-me!').toString('base64');
 
 /**
  * Secrets printed in this repository (the development defaults, docker-compose.yml,
@@ -163,6 +178,7 @@ const PUBLISHED_SECRETS: ReadonlySet<string> = new Set([
   DEV_JWT_SECRET,
   DEV_INTERNAL_TOKEN,
   DEV_AUDIT_ANCHOR_KEY,
+  DEV_DATA_KEY_ENCRYPTION_KEY,
   'local-compose-secret-change-me-0123456789',
   'local-compose-internal-token',
 ]);
@@ -290,6 +306,8 @@ export function loadConfig(env: Env = process.env, options: { stdoutIsTty?: bool
   }
   const auditAnchorKeys = anchorKeys(get('AUDIT_ANCHOR_KEY'), production, warnings);
 
+  const dataKeyEncryptionKeys = loadKeyEncryptionKeys(get, production, warnings);
+
   const certFile = get('TLS_CERT_FILE');
   const keyFile = get('TLS_KEY_FILE');
   let tls: Config['tls'] = null;
@@ -362,6 +380,7 @@ export function loadConfig(env: Env = process.env, options: { stdoutIsTty?: bool
     expirySweepCron,
     auditAnchorCron,
     auditAnchorKeys,
+    dataKeyEncryptionKeys,
     tls,
     wsMaxFrameBytes: int('WS_MAX_FRAME_BYTES', 16 * 1024, 256, 16 * 1024 * 1024),
     sendRateLimit: int('SEND_RATE_LIMIT', 10, 0, 1_000_000),
@@ -454,6 +473,44 @@ function loadJwt(get: (name: string) => string | undefined, production: boolean,
 }
 
 type Get = (name: string) => string | undefined;
+
+/** The id recorded beside each data key a key-encryption key wraps: the first 16 hex digits of its SHA-256. */
+export function keyEncryptionKeyId(key: Buffer): string {
+  return createHash('sha256').update('chat:kek:').update(key).digest('hex').slice(0, 16);
+}
+
+/**
+ * DATA_KEY_ENCRYPTION_KEY: a comma list of 32-byte keys, newest first, each written as
+ * 64 hex digits or as base64 (`openssl rand -base64 32`). Both spellings are unambiguous:
+ * 64 characters of hex are never 32 bytes of base64 (that is 44 characters).
+ */
+function loadKeyEncryptionKeys(get: Get, production: boolean, warnings: string[]): KeyEncryptionKey[] {
+  const raw = get('DATA_KEY_ENCRYPTION_KEY');
+  const name = 'DATA_KEY_ENCRYPTION_KEY';
+  if (raw === undefined) {
+    if (production) throw new ConfigError(name, 'is required when NODE_ENV=production (32 random bytes in base64: openssl rand -base64 32)');
+    warnings.push('DATA_KEY_ENCRYPTION_KEY is not set: data keys are wrapped with the development key, which anyone can read');
+    const key = Buffer.from(DEV_DATA_KEY_ENCRYPTION_KEY, 'base64');
+    return [{ id: keyEncryptionKeyId(key), key }];
+  }
+  const keys = raw.split(',').map((part, index) => {
+    const text = part.trim();
+    const key = /^[0-9a-fA-F]{64}$/.test(text)
+      ? Buffer.from(text, 'hex')
+      : /^[A-Za-z0-9+/]{43}=$/.test(text)
+        ? Buffer.from(text, 'base64')
+        : null;
+    if (key === null || key.length !== 32) {
+      throw new ConfigError(name, `key ${index + 1} of the list is not 32 bytes written as base64 (44 characters) or hex (64 digits)`);
+    }
+    if (production && isPublishedSecret(text)) {
+      throw new ConfigError(name, 'is an example value published with this service: set a key of your own in production');
+    }
+    return { id: keyEncryptionKeyId(key), key };
+  });
+  if (new Set(keys.map((k) => k.id)).size !== keys.length) throw new ConfigError(name, 'names the same key twice');
+  return keys;
+}
 type Int = (name: string, fallback: number, min: number, max: number) => number;
 type Flag = (name: string, fallback: boolean) => boolean;
 type Duration = (name: string, fallback: string, max?: { ms: number; text: string }) => number;

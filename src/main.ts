@@ -33,6 +33,8 @@ import type { AnchorSchedule } from './infrastructure/scheduler/anchorSchedule';
 import type { AnchorLedger } from './application/audit/anchors';
 import type { AuditAccessLog } from './application/audit/accessLog';
 import { describeStorage, openDatabase } from './infrastructure/sql/openDatabase';
+import { auditMessageReader } from './application/privacy/auditContent';
+import type { DataKeys } from './application/privacy/dataKeys';
 import { createHttpApp } from './interfaces/http/app';
 import { defaultHttpTuning, timeoutOptions, tlsOptions, type HttpTuning } from './interfaces/http/serverOptions';
 import { auditRoutes } from './interfaces/http/auditRoutes';
@@ -163,6 +165,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
         logger,
         ledger: await container.getAsync<AnchorLedger>(TYPES.AnchorLedger),
         accessLog: await container.getAsync<AuditAccessLog>(TYPES.AuditAccessLog),
+        readMessages: auditMessageReader(await container.getAsync<DataKeys>(TYPES.DataKeys)),
         attachments: await container.getAsync<Attachments>(TYPES.Attachments),
       }),
       // Development mode only: elsewhere POST /api/dev/session falls through to the 404.

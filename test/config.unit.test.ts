@@ -1,7 +1,7 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import webpush from 'web-push';
-import { ConfigError, loadConfig, parseDuration } from '../src/config';
+import { ConfigError, keyEncryptionKeyId, loadConfig, parseDuration } from '../src/config';
 
 const pem = (key: { export(options: { type: 'spki'; format: 'pem' }): string | Buffer }) => String(key.export({ type: 'spki', format: 'pem' }));
 const rsaPublicKey = pem(generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey);
@@ -22,6 +22,33 @@ function refusal(env: Record<string, string>): { variable: string; message: stri
   }
   throw new Error(`loadConfig accepted ${JSON.stringify(env)}`);
 }
+
+const KEK_A = randomBytes(32).toString('base64');
+const KEK_B = randomBytes(32).toString('hex');
+/** The development key-encryption key, as src/config.ts writes it. */
+const DEV_KEK = Buffer.from('dev-only-data-key-kek-change-me!').toString('base64');
+
+describe('the key-encryption key of the data keys (DATA_KEY_ENCRYPTION_KEY)', () => {
+  it('takes a comma list of 32-byte keys in base64 or hex, newest first, each with an id derived from the key', () => {
+    const { dataKeyEncryptionKeys: keys } = loadConfig({ DATA_KEY_ENCRYPTION_KEY: `${KEK_A}, ${KEK_B}` });
+    expect(keys.map((k) => k.key)).toEqual([Buffer.from(KEK_A, 'base64'), Buffer.from(KEK_B, 'hex')]);
+    expect(keys.map((k) => k.id)).toEqual([keyEncryptionKeyId(Buffer.from(KEK_A, 'base64')), keyEncryptionKeyId(Buffer.from(KEK_B, 'hex'))]);
+    expect(keys[0]?.id).toMatch(/^[0-9a-f]{16}$/);
+    expect(keys[0]?.id).not.toBe(keys[1]?.id);
+  });
+
+  it('uses the development key, with a warning, outside production when unset', () => {
+    const config = loadConfig({});
+    expect(config.dataKeyEncryptionKeys.map((k) => k.key)).toEqual([Buffer.from(DEV_KEK, 'base64')]);
+    expect(config.warnings.join('\n')).toMatch(/DATA_KEY_ENCRYPTION_KEY is not set/);
+    expect(loadConfig({ DATA_KEY_ENCRYPTION_KEY: KEK_A }).warnings.join('\n')).not.toMatch(/DATA_KEY_ENCRYPTION_KEY/);
+  });
+
+  it('never prints the key it refuses', () => {
+    const short = randomBytes(16).toString('base64');
+    expect(refusal({ DATA_KEY_ENCRYPTION_KEY: short }).message).not.toContain(short);
+  });
+});
 
 describe('configuration', () => {
   it('starts with no environment at all, on development defaults it warns about', () => {
@@ -77,6 +104,7 @@ describe('configuration', () => {
       WS_MAX_CONNECTIONS: '10000',
       AUDIT_ANCHOR_CRON: '*/5 * * * *',
       AUDIT_ANCHOR_KEY: 'an-audit-anchor-key-of-32-chars-or-more',
+      DATA_KEY_ENCRYPTION_KEY: KEK_A,
       VAPID_PUBLIC_KEY: VAPID.publicKey,
       VAPID_PRIVATE_KEY: VAPID.privateKey,
     });
@@ -211,6 +239,15 @@ describe('configuration', () => {
       { NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40), INTERNAL_API_TOKEN: 'a-long-enough-internal-token' },
       'AUDIT_ANCHOR_KEY',
     ],
+    [
+      'production without DATA_KEY_ENCRYPTION_KEY',
+      { NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40), INTERNAL_API_TOKEN: 'a-long-enough-internal-token', AUDIT_ANCHOR_KEY: 'k'.repeat(40) },
+      'DATA_KEY_ENCRYPTION_KEY',
+    ],
+    ['DATA_KEY_ENCRYPTION_KEY of 16 bytes', { DATA_KEY_ENCRYPTION_KEY: randomBytes(16).toString('base64') }, 'DATA_KEY_ENCRYPTION_KEY'],
+    ['DATA_KEY_ENCRYPTION_KEY not base64 or hex', { DATA_KEY_ENCRYPTION_KEY: 'a passphrase is not a key, however long it is' }, 'DATA_KEY_ENCRYPTION_KEY'],
+    ['DATA_KEY_ENCRYPTION_KEY with a bad second key', { DATA_KEY_ENCRYPTION_KEY: `${randomBytes(32).toString('base64')},nope` }, 'DATA_KEY_ENCRYPTION_KEY'],
+    ['DATA_KEY_ENCRYPTION_KEY naming a key twice', { DATA_KEY_ENCRYPTION_KEY: `${randomBytes(32).toString('hex')},`.repeat(2).slice(0, -1) }, 'DATA_KEY_ENCRYPTION_KEY'],
   ];
   it.each(bad)('refuses a bad %s with one line naming the variable', (_case, env, variable) => {
     const refused = refusal(env);
@@ -229,7 +266,13 @@ describe('configuration', () => {
   });
 
   it('says at start-up that production serves /metrics only on METRICS_PORT', () => {
-    const production = { NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40), INTERNAL_API_TOKEN: 'a-long-enough-internal-token', AUDIT_ANCHOR_KEY: 'k'.repeat(40) };
+    const production = {
+      NODE_ENV: 'production',
+      JWT_SECRET: 'x'.repeat(40),
+      INTERNAL_API_TOKEN: 'a-long-enough-internal-token',
+      AUDIT_ANCHOR_KEY: 'k'.repeat(40),
+      DATA_KEY_ENCRYPTION_KEY: KEK_A,
+    };
     expect(loadConfig(production).warnings).toContain('METRICS_PORT is not set: /metrics is not served (in production it is served only on METRICS_PORT)');
     expect(loadConfig({ ...production, METRICS_PORT: '9464' }).warnings.some((w) => w.startsWith('METRICS_PORT'))).toBe(false);
   });
@@ -258,7 +301,13 @@ describe('configuration', () => {
     expect(loadConfig({}).push.endpoints).toEqual({ allowedHosts: ['fcm.googleapis.com', 'updates.push.services.mozilla.com', '*.push.apple.com', '*.notify.windows.com'], allowLoopback: true });
     expect(loadConfig({ PUSH_ALLOWED_HOSTS: 'FCM.googleapis.com, *.push.example' }).push.endpoints.allowedHosts).toEqual(['fcm.googleapis.com', '*.push.example']);
     expect(
-      loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40), INTERNAL_API_TOKEN: 'a-long-enough-internal-token', AUDIT_ANCHOR_KEY: 'k'.repeat(40) }).push.endpoints.allowLoopback,
+      loadConfig({
+        NODE_ENV: 'production',
+        JWT_SECRET: 'x'.repeat(40),
+        INTERNAL_API_TOKEN: 'a-long-enough-internal-token',
+        AUDIT_ANCHOR_KEY: 'k'.repeat(40),
+        DATA_KEY_ENCRYPTION_KEY: KEK_A,
+      }).push.endpoints.allowLoopback,
     ).toBe(false);
   });
 
@@ -319,7 +368,8 @@ describe('configuration', () => {
       expect(refusal({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40), INTERNAL_API_TOKEN: 'please-CHANGE_ME-soon' }).variable).toBe('INTERNAL_API_TOKEN');
       const ownSecrets = { JWT_SECRET: 'k3J9xq2L8vB4nM7pR1tY6wZ0aS5dF3gH', INTERNAL_API_TOKEN: 'a-long-enough-internal-token' };
       expect(refusal({ NODE_ENV: 'production', ...ownSecrets, AUDIT_ANCHOR_KEY: 'dev-only-audit-anchor-key-change-me-please' }).variable).toBe('AUDIT_ANCHOR_KEY');
-      expect(loadConfig({ NODE_ENV: 'production', ...ownSecrets, AUDIT_ANCHOR_KEY: 'q8Vn2Lr5Tx9Kb3Wm7Yc1Hd4Jf6Gs0Pa2' }).production).toBe(true);
+      expect(refusal({ NODE_ENV: 'production', ...ownSecrets, AUDIT_ANCHOR_KEY: 'q8Vn2Lr5Tx9Kb3Wm7Yc1Hd4Jf6Gs0Pa2', DATA_KEY_ENCRYPTION_KEY: DEV_KEK }).variable).toBe('DATA_KEY_ENCRYPTION_KEY');
+      expect(loadConfig({ NODE_ENV: 'production', ...ownSecrets, AUDIT_ANCHOR_KEY: 'q8Vn2Lr5Tx9Kb3Wm7Yc1Hd4Jf6Gs0Pa2', DATA_KEY_ENCRYPTION_KEY: KEK_A }).production).toBe(true);
     });
   });
 });
@@ -342,7 +392,13 @@ describe('operations configuration', () => {
   });
 
   it('logs pretty lines only for a person at a terminal outside production; JSON lines otherwise', () => {
-    const production = { NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40), INTERNAL_API_TOKEN: 'a-long-enough-internal-token', AUDIT_ANCHOR_KEY: 'k'.repeat(40) };
+    const production = {
+      NODE_ENV: 'production',
+      JWT_SECRET: 'x'.repeat(40),
+      INTERNAL_API_TOKEN: 'a-long-enough-internal-token',
+      AUDIT_ANCHOR_KEY: 'k'.repeat(40),
+      DATA_KEY_ENCRYPTION_KEY: KEK_A,
+    };
     expect(loadConfig({}, { stdoutIsTty: true }).logPretty).toBe(true);
     expect(loadConfig({}, { stdoutIsTty: false }).logPretty).toBe(false);
     expect(loadConfig({}).logPretty).toBe(false);

@@ -33,6 +33,15 @@ describe('start-up refuses a setting it cannot use (malformed, unreachable, unre
       () => ({ NODE_ENV: 'production', JWT_SECRET: 'k3J9xq2L8vB4nM7pR1tY6wZ0aS5dF3gH', INTERNAL_API_TOKEN: 'a-long-enough-internal-token' }),
     ],
     [
+      'DATA_KEY_ENCRYPTION_KEY',
+      () => ({
+        NODE_ENV: 'production',
+        JWT_SECRET: 'k3J9xq2L8vB4nM7pR1tY6wZ0aS5dF3gH',
+        INTERNAL_API_TOKEN: 'a-long-enough-internal-token',
+        AUDIT_ANCHOR_KEY: 'q8Vn2Lr5Tx9Kb3Wm7Yc1Hd4Jf6Gs0Pa2',
+      }),
+    ],
+    [
       'TLS_CERT_FILE',
       () => {
         const file = path.join(scratch, 'not-a-cert.pem');

@@ -47,7 +47,10 @@ export interface CommandResult<State, Evt> {
   checkpoint: string | null;
 }
 
-export interface HandleCommandOptions<State, Evt> {
+/** Turns a decided event's data into what is stored (e.g. personal text sealed); synchronous, so it runs right before the append. */
+export type EventEncoder<Evt> = (event: Evt) => object;
+
+export interface HandleCommandOptions<State, Evt, Cmd = unknown> {
   /**
    * How many times to decide again after losing an optimistic-concurrency race. Within a
    * process commands on one stream run one at a time (each stream's lane), so a lost race
@@ -72,6 +75,13 @@ export interface HandleCommandOptions<State, Evt> {
    * before the next command on the stream runs: the local path of live delivery.
    */
   onCommitted?(event: RecordedEvent, preceding: { revision: bigint | 'no_stream'; checkpoint: string | null }): void;
+  /**
+   * How this command's events are stored, when not as decided: made while the command
+   * waits for its turn (it may fetch a key), applied before the events are hashed, so the
+   * hash chain covers what is stored. Reads must give back the decided form (the store
+   * the handler is given opens what this seals). Undefined: stored as decided.
+   */
+  encoderFor?(command: Cmd): Promise<EventEncoder<Evt> | undefined>;
 }
 
 type DomainEvent = { type: string; data: object };
@@ -114,7 +124,7 @@ export class StreamCommandHandler<State, Cmd, Evt extends DomainEvent> {
   constructor(
     private readonly deps: CommandHandlerDeps,
     private readonly decider: Decider<State, Cmd, Evt>,
-    private readonly options: HandleCommandOptions<State, Evt> = {},
+    private readonly options: HandleCommandOptions<State, Evt, Cmd> = {},
   ) {
     this.cache = options.cache ?? new StreamStateCache<State>(1);
   }
@@ -140,7 +150,9 @@ export class StreamCommandHandler<State, Cmd, Evt extends DomainEvent> {
     try {
       await this.turn(lane, ticket);
       await admit?.();
-      return await this.run(streamId, command, context, lane, ticket);
+      // After admission, so a stranger's command makes no key; a cached key is at hand at once.
+      const encode = await this.options.encoderFor?.(command);
+      return await this.run(streamId, command, context, lane, ticket, encode);
     } finally {
       lane.splice(lane.indexOf(ticket), 1);
       if (lane.length === 0) this.lanes.delete(streamId);
@@ -170,7 +182,14 @@ export class StreamCommandHandler<State, Cmd, Evt extends DomainEvent> {
     if (next !== undefined && this.mayGo(lane, next)) next.wake?.();
   }
 
-  private async run(streamId: string, command: Cmd, context: CommandContext, lane: Ticket[], ticket: Ticket): Promise<CommandResult<State, Evt>> {
+  private async run(
+    streamId: string,
+    command: Cmd,
+    context: CommandContext,
+    lane: Ticket[],
+    ticket: Ticket,
+    encode: EventEncoder<Evt> | undefined,
+  ): Promise<CommandResult<State, Evt>> {
     const maxAttempts = this.options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
     /** The state last read from the store in this call: a refusal on it is final. */
     let confirmed: FoldedStream<State> | undefined;
@@ -198,7 +217,7 @@ export class StreamCommandHandler<State, Cmd, Evt extends DomainEvent> {
         confirmed = await this.confirm(streamId, pending !== undefined);
         continue;
       }
-      const toAppend = withMetadata(this.deps, newEvents, base.lastHash, context, this.options.eventIdFor);
+      const toAppend = withMetadata(this.deps, newEvents, base.lastHash, context, this.options.eventIdFor, encode);
       const pipeline = pending?.pipeline ?? ++this.pipelines;
       const after: FoldedStream<State> & { pipeline: number } = {
         state: newEvents.reduce(this.decider.evolve, base.state),
@@ -227,7 +246,7 @@ export class StreamCommandHandler<State, Cmd, Evt extends DomainEvent> {
           this.cache.set(streamId, committed);
         }
         this.maybeSnapshot(streamId, after);
-        this.publish(streamId, toAppend, appended, base);
+        this.publish(streamId, toAppend, newEvents, appended, base);
         return { newEvents, state: after.state, appended, repeated: false, checkpoint: appended.checkpoint };
       } catch (error) {
         // Everything appended behind this one is refused by the store as well: all of them
@@ -302,15 +321,17 @@ export class StreamCommandHandler<State, Cmd, Evt extends DomainEvent> {
     flight.settle();
   }
 
-  private publish(streamId: string, toAppend: EventToAppend[], appended: AppendResult, base: FoldedStream<State>): void {
+  private publish(streamId: string, toAppend: EventToAppend[], decided: Evt[], appended: AppendResult, base: FoldedStream<State>): void {
     const only = toAppend.length === 1 ? toAppend[0] : undefined;
     if (only === undefined || this.options.onCommitted === undefined) return;
+    // As a read of the store would give it back: the decided data, not the stored (sealed) form.
     const recorded: RecordedEvent = {
       streamId,
       streamRevision: appended.nextExpectedRevision,
       globalPosition: appended.globalPosition,
       checkpoint: appended.checkpoint,
       ...only,
+      data: (decided[0] as Evt).data,
     };
     this.options.onCommitted(recorded, { revision: base.revision, checkpoint: base.checkpoint });
   }
@@ -336,7 +357,7 @@ export function handleCommand<State, Cmd, Evt extends DomainEvent>(
   decider: Decider<State, Cmd, Evt>,
   command: Cmd,
   context: CommandContext,
-  options: HandleCommandOptions<State, Evt> = {},
+  options: HandleCommandOptions<State, Evt, Cmd> = {},
 ): Promise<CommandResult<State, Evt>> {
   return new StreamCommandHandler(deps, decider, options).execute(streamId, command, context);
 }
@@ -401,17 +422,19 @@ function withMetadata<Evt extends DomainEvent>(
   previousHash: string,
   context: CommandContext,
   eventIdFor: ((event: Evt) => string | undefined) | undefined,
+  encode: EventEncoder<Evt> | undefined,
 ): EventToAppend[] {
   const recordedAt = deps.clock.now().toISOString();
   let prevHash = previousHash;
   return events.map((event) => {
     const base = { ...context, recordedAt, hashVersion: HASH_VERSION };
     const eventId = eventIdFor?.(event) ?? deps.ids.newId();
-    const hash = eventHash(prevHash, { eventId, type: event.type, data: event.data, metadata: base });
+    const data = encode?.(event) ?? event.data;
+    const hash = eventHash(prevHash, { eventId, type: event.type, data, metadata: base });
     const toAppend: EventToAppend = {
       eventId,
       type: event.type,
-      data: event.data,
+      data,
       metadata: { ...base, prevHash, hash },
     };
     prevHash = hash;

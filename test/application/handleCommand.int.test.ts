@@ -1,6 +1,6 @@
 import { migrateDatabase } from '../../src/infrastructure/migrations';
 import { randomUUID } from 'node:crypto';
-import { verifyChain } from '../../src/application/audit/hashChain';
+import { HASH_VERSION, verifyChain } from '../../src/application/audit/hashChain';
 import { handleCommand, StreamCommandHandler, type CommandContext, type HandleCommandOptions } from '../../src/application/handleCommand';
 import {
   NO_PREVIOUS_HASH,
@@ -182,8 +182,8 @@ describe.each(kinds)('the command handler on %s', (kind) => {
         ['Added', { key: 'a', n: 1 }],
         ['Added', { key: 'a', n: 2 }],
       ]);
-      expect(events[0]?.metadata).toMatchObject({ ...first, recordedAt: '2026-02-01T09:00:00.000Z', hashVersion: 2, prevHash: NO_PREVIOUS_HASH });
-      for (const event of events.slice(1)) expect(event.metadata).toMatchObject({ ...second, recordedAt: '2026-02-01T09:00:01.000Z', hashVersion: 2 });
+      expect(events[0]?.metadata).toMatchObject({ ...first, recordedAt: '2026-02-01T09:00:00.000Z', hashVersion: HASH_VERSION, prevHash: NO_PREVIOUS_HASH });
+      for (const event of events.slice(1)) expect(event.metadata).toMatchObject({ ...second, recordedAt: '2026-02-01T09:00:01.000Z', hashVersion: HASH_VERSION });
       expect(events[1]?.metadata.prevHash).toBe(events[0]?.metadata.hash);
       expect(events[2]?.metadata.prevHash).toBe(events[1]?.metadata.hash);
       expect(verifyChain(events)).toBe(true);

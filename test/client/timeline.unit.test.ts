@@ -4,6 +4,7 @@ import { backoffDelay, RoomTimeline, type Message } from '../../client/sdk/src';
 const message = (seq: number): Message => ({
   messageId: `m${seq}`,
   roomId: 'room',
+  erased: false,
   seq,
   senderId: 'lena',
   body: `message ${seq}`,

@@ -4,7 +4,7 @@ import type { Logger } from '../../src/application/ports/logger';
 import type { GatewayTuning } from '../../src/interfaces/ws/gateway';
 import { start, type RunningServer } from '../../src/main';
 import { createTestDatabase, type DatabaseKind, type TestDatabase } from './databases';
-import { TEST_AUDIT_ANCHOR_KEY, TEST_INTERNAL_TOKEN, TEST_JWT_SECRET } from './tokens';
+import { TEST_AUDIT_ANCHOR_KEY, TEST_DATA_KEY_ENCRYPTION_KEY, TEST_INTERNAL_TOKEN, TEST_JWT_SECRET } from './tokens';
 
 export interface TestServer extends RunningServer {
   database: TestDatabase;
@@ -24,6 +24,7 @@ export function testEnv(database: TestDatabase, env: Record<string, string> = {}
     // Likewise no audit anchor behind a test's back; audit tests anchor when they mean to.
     AUDIT_ANCHOR_CRON: '0 0 1 1 *',
     AUDIT_ANCHOR_KEY: TEST_AUDIT_ANCHOR_KEY,
+    DATA_KEY_ENCRYPTION_KEY: TEST_DATA_KEY_ENCRYPTION_KEY,
     ...(database.url !== null ? { DATABASE_URL: database.url } : { DATA_DIR: database.dataDir as string }),
     ...env,
   };

@@ -14,3 +14,6 @@ export function tokenFor(
     expiresIn: options.expiresInSeconds ?? 3600,
   });
 }
+
+/** The key-encryption key of the data keys in test servers (32 bytes, base64). */
+export const TEST_DATA_KEY_ENCRYPTION_KEY = Buffer.from('test-data-key-encryption-key-32b').toString('base64');

@@ -1,5 +1,6 @@
 import { roomStreamName } from '../../domain/room';
 import type { EventStore, RecordedEvent } from '../ports/eventStore';
+import { noMessageReader, type AuditMessageReader } from '../privacy/auditContent';
 import { allEvents, streamEvents, toAuditedEvent, type AuditedEvent } from './records';
 
 export interface ExportOptions {
@@ -12,9 +13,17 @@ export interface ExportOptions {
 }
 
 /** The events as recorded, one at a time: an export of any size runs in the memory of one page. */
-export async function* exportEvents(eventStore: EventStore, options: ExportOptions = {}): AsyncGenerator<AuditedEvent> {
+export async function* exportEvents(
+  eventStore: EventStore,
+  options: ExportOptions = {},
+  readMessages: AuditMessageReader = noMessageReader,
+): AsyncGenerator<AuditedEvent> {
   const source = options.roomId !== undefined ? streamEvents(eventStore, roomStreamName(options.roomId)) : allEvents(eventStore);
-  for await (const event of source) if (inWindow(event, options)) yield toAuditedEvent(event);
+  for await (const event of source) {
+    if (!inWindow(event, options)) continue;
+    const [content] = await readMessages([event]);
+    yield toAuditedEvent(event, content);
+  }
 }
 
 function inWindow(event: RecordedEvent, { from, to }: ExportOptions): boolean {

@@ -18,9 +18,12 @@ export function canonicalJson(value: unknown): string {
  * The canonical form new events are hashed with, recorded in their metadata as
  * `hashVersion`. Version 1 (no `hashVersion`): `{type, data, metadata}`. Version 2 adds
  * the event id, so neither the id nor anything in the metadata (the recorded time
- * included) can change unnoticed. Events keep the version they were written with.
+ * included) can change unnoticed. Version 3 hashes the same form as 2 and says what the
+ * data is: personal data in it is sealed (a `MessageSent` holds `sealedBody`, never
+ * `body`), so the hash covers the ciphertext and verifies the same before and after its
+ * data key is destroyed (docs/privacy.md). Events keep the version they were written with.
  */
-export const HASH_VERSION = 2;
+export const HASH_VERSION = 3;
 
 type UnhashedMetadata = Omit<EventMetadata, 'hash' | 'prevHash'>;
 
@@ -42,7 +45,7 @@ export class UnknownHashVersionError extends Error {
 /** The version an event was hashed with: its metadata's `hashVersion`, 1 when absent. */
 export function hashVersionOf(metadata: Readonly<Record<string, unknown>>): number {
   const version = metadata.hashVersion ?? 1;
-  if (version !== 1 && version !== 2) throw new UnknownHashVersionError(version);
+  if (version !== 1 && version !== 2 && version !== 3) throw new UnknownHashVersionError(version);
   return version;
 }
 
@@ -50,7 +53,7 @@ export function hashVersionOf(metadata: Readonly<Record<string, unknown>>): numb
 export function canonicalForm(event: HashableEvent): string {
   const { hash: _h, prevHash: _p, ...metadata } = event.metadata as EventMetadata;
   if (hashVersionOf(metadata) === 1) return canonicalJson({ type: event.type, data: event.data, metadata });
-  if (event.eventId === undefined) throw new Error('a version 2 event hash needs the event id');
+  if (event.eventId === undefined) throw new Error('a version 2 or 3 event hash needs the event id');
   return canonicalJson({ eventId: event.eventId, type: event.type, data: event.data, metadata });
 }
 

@@ -1,4 +1,5 @@
 import type { EventMetadata, EventStore, RecordedEvent } from '../ports/eventStore';
+import type { MessageContent } from '../privacy/auditContent';
 
 /** One event as the audit record shows it: one line of an export, one item of the events route. */
 export interface AuditedEvent {
@@ -11,9 +12,14 @@ export interface AuditedEvent {
   type: string;
   data: unknown;
   metadata: EventMetadata;
+  /**
+   * A sealed message's text as an auditor reads it (or `erased`, with the digest of what is
+   * stored): beside `data`, which stays exactly as stored and hashed (docs/privacy.md).
+   */
+  content?: MessageContent;
 }
 
-export function toAuditedEvent(event: RecordedEvent): AuditedEvent {
+export function toAuditedEvent(event: RecordedEvent, content?: MessageContent): AuditedEvent {
   return {
     streamId: event.streamId,
     streamRevision: Number(event.streamRevision),
@@ -23,6 +29,7 @@ export function toAuditedEvent(event: RecordedEvent): AuditedEvent {
     type: event.type,
     data: event.data,
     metadata: event.metadata,
+    ...(content !== undefined ? { content } : {}),
   };
 }
 

@@ -1,5 +1,6 @@
 import { roomStreamName } from '../../domain/room';
 import type { EventStore } from '../ports/eventStore';
+import { noMessageReader, type AuditMessageReader } from '../privacy/auditContent';
 import type { AnchorLedger } from './anchors';
 import type { ChainProblem } from './chainChecker';
 import { streamEvents, toAuditedEvent, type AuditedEvent } from './records';
@@ -16,9 +17,17 @@ export interface RoomAudit {
 }
 
 /** A room's whole history as recorded, verified; null for a room that does not exist. */
-export async function readRoomAudit(eventStore: EventStore, ledger: AnchorLedger, roomId: string): Promise<RoomAudit | null> {
+export async function readRoomAudit(
+  eventStore: EventStore,
+  ledger: AnchorLedger,
+  roomId: string,
+  readMessages: AuditMessageReader = noMessageReader,
+): Promise<RoomAudit | null> {
   const events: AuditedEvent[] = [];
-  for await (const event of streamEvents(eventStore, roomStreamName(roomId))) events.push(toAuditedEvent(event));
+  for await (const event of streamEvents(eventStore, roomStreamName(roomId))) {
+    const [content] = await readMessages([event]);
+    events.push(toAuditedEvent(event, content));
+  }
   await ledger.refresh();
   const verdict = await verifyStream(eventStore, roomStreamName(roomId), ledger);
   if (events.length === 0 && verdict.verified) return null;

@@ -34,6 +34,10 @@ import type { RecordedEvent } from '../ports/eventStore';
 import type { RoomDirectory } from '../ports/roomDirectory';
 import type { SnapshotStore } from '../ports/snapshots';
 import { StreamStateCache } from '../streamStateCache';
+import type { DataKeys } from '../privacy/dataKeys';
+import type { ErasedUsers } from '../privacy/erasedUsers';
+import { sealMessage } from '../privacy/roomEventSealing';
+import { sealedRoomSnapshots } from '../privacy/sealedRoomSnapshots';
 import { roomIdFor } from './roomId';
 import { sentMessageEventId } from './sentMessageEventId';
 
@@ -80,6 +84,13 @@ export interface RoomCommandDeps extends CommandHandlerDeps {
   roomStateCacheSize?: number;
   /** Each room event this process commits, at once: the local path of live delivery. */
   onCommitted?(event: RecordedEvent, preceding: PrecedingEvent): void;
+  /**
+   * Crypto-shredding (docs/privacy.md): message bodies are stored sealed under the data
+   * key of (room, sender), and so are the snapshots' recent messages. The event store
+   * given must then open what is sealed (OpenedEventStore). Absent: stored as decided
+   * (some tests of other concerns); the server always passes it.
+   */
+  privacy?: { keys: DataKeys; erased: ErasedUsers };
   /** How messages are shown (SAFETY_HINTS); default: hints on. */
   messageView?: MessageViewOptions;
   /** The photos a send takes; absent: a send with attachments is refused. */
@@ -104,10 +115,27 @@ const ROOM_STATE_VERSION = 'room-state/3';
 
 /** The room use cases: each is one command through the generic handler. */
 export function makeRoomCommands(deps: RoomCommandDeps) {
+  const privacy = deps.privacy;
+  const snapshotStore =
+    deps.snapshots === undefined || privacy === undefined ? deps.snapshots?.store : sealedRoomSnapshots(deps.snapshots.store, privacy.keys, privacy.erased);
   const messageView = deps.messageView ?? defaultMessageViewOptions;
   const snapshots =
-    deps.snapshots === undefined ? undefined : { ...deps.snapshots, every: SNAPSHOT_EVERY, version: ROOM_STATE_VERSION };
+    deps.snapshots === undefined || snapshotStore === undefined
+      ? undefined
+      : { ...deps.snapshots, store: snapshotStore, every: SNAPSHOT_EVERY, version: ROOM_STATE_VERSION };
   const rooms = new StreamCommandHandler<RoomState, RoomCommand, RoomEvent>(deps, roomDecider, {
+    ...(privacy !== undefined
+      ? {
+          // A message's body is sealed under its sender's key in the room (the marketplace's
+          // notices under "system"'s) before it is hashed and stored.
+          encoderFor: async (command: RoomCommand) => {
+            const sender = command.type === 'SendMessage' ? command.data.senderId : command.type === 'PostNotice' ? SYSTEM_SENDER : null;
+            if (sender === null) return undefined;
+            const key = await privacy.keys.keyFor(command.data.roomId, sender);
+            return (event: RoomEvent) => (event.type === 'MessageSent' ? sealMessage(event.data, key) : event.data);
+          },
+        }
+      : {}),
     cache: new StreamStateCache<RoomState>(deps.roomStateCacheSize ?? 10_000),
     ...(snapshots !== undefined ? { snapshots } : {}),
     ...(deps.onCommitted !== undefined ? { onCommitted: deps.onCommitted } : {}),

@@ -22,6 +22,12 @@ export type MessageSent = Event<
     body: string;
     clientMessageId: string;
     sentAt: string;
+    /**
+     * True when the text can no longer be read: its data key was destroyed (the sender's
+     * data was erased, or the room's retention ran out). `body` is then "". Never decided:
+     * the event is stored with its body sealed, and reading it back tells which it is.
+     */
+    erased?: true;
     /** Absent on a participant's message (`text`); `notice` on the marketplace's. */
     kind?: 'notice';
     /** The photos sent with it (absent when none): what was stored, with each rendition's SHA-256. */

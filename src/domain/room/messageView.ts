@@ -19,6 +19,8 @@ export interface MessageView {
   kind: MessageKind;
   /** Hidden by a moderator: the body is "" for the participants (auditors still read the event). */
   hidden: boolean;
+  /** Erased (its sender's data, or the room's retention): the body is "" for everyone, auditors included. */
+  erased: boolean;
   /** Hints for the recipient, e.g. `contact_info`; empty when none (or when hints are off). */
   safety: SafetyHint[];
   /** The photos sent with it; empty when none, or when the message is hidden. */
@@ -70,17 +72,19 @@ function toAttachmentView(attachment: MessageAttachment, options: MessageViewOpt
  */
 export function toMessageView(message: Message, options: MessageViewOptions, hidden = false): MessageView {
   const kind = message.kind ?? 'text';
+  const erased = message.erased === true;
   return {
     messageId: message.messageId,
     roomId: message.roomId,
     seq: message.seq,
     senderId: message.senderId,
-    body: hidden ? '' : message.body,
+    body: hidden || erased ? '' : message.body,
     sentAt: message.sentAt,
     clientMessageId: message.clientMessageId,
     kind,
     hidden,
-    safety: hidden || kind !== 'text' || !options.safetyHints ? [] : safetyHints(message.body),
-    attachments: hidden ? [] : (message.attachments ?? []).map((attachment) => toAttachmentView(attachment, options)),
+    erased,
+    safety: hidden || erased || kind !== 'text' || !options.safetyHints ? [] : safetyHints(message.body),
+    attachments: hidden || erased ? [] : (message.attachments ?? []).map((attachment) => toAttachmentView(attachment, options)),
   };
 }

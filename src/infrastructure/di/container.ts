@@ -41,6 +41,11 @@ import { postCommandNames, roomCommandNames, userCommandNames } from '../metrics
 import { measuredCommands, measureRefusals } from '../metrics/instrument';
 import type { SqlDatabase } from '../sql/sqlDatabase';
 import { TYPES } from './identifiers';
+import { DataKeys } from '../../application/privacy/dataKeys';
+import { ErasedUsers } from '../../application/privacy/erasedUsers';
+import { KeyRing } from '../../application/privacy/keyRing';
+import { EventOpener, OpenedEventStore } from '../../application/privacy/openedEventStore';
+import { SqlDataKeyStore } from '../privacy/sqlDataKeyStore';
 import type { MessageViewOptions } from '../../domain/room';
 import { AttachmentLinks } from '../../application/attachments/attachmentLinks';
 import { makeAttachments, type Attachments } from '../../application/attachments/attachments';
@@ -60,7 +65,10 @@ export interface ContainerOptions {
   metrics?: ChatMetrics;
   /** Opened and migrated by the caller (src/main.ts): the container only builds on it. */
   db: SqlDatabase;
+  /** The store as it is: what audit reads and verifies. The rest of the service reads it opened (OpenedEventStore). */
   eventStore: EventStore;
+  /** The users known to be erased at start (src/main.ts loads them); kept current from the events. */
+  erasedUsers?: ErasedUsers;
 }
 
 /**
@@ -78,7 +86,21 @@ export function buildContainer(options: ContainerOptions): Container {
   container.bind<ChatMetrics>(TYPES.Metrics).toConstantValue(options.metrics ?? createChatMetrics({ defaultMetrics: false }));
 
   container.bind<SqlDatabase>(TYPES.SqlDatabase).toConstantValue(options.db);
-  container.bind<EventStore>(TYPES.EventStore).toConstantValue(options.eventStore);
+  container.bind<EventStore>(TYPES.StoredEventStore).toConstantValue(options.eventStore);
+  container.bind<ErasedUsers>(TYPES.ErasedUsers).toConstantValue(options.erasedUsers ?? new ErasedUsers());
+  container
+    .bind<DataKeys>(TYPES.DataKeys)
+    .toResolvedValue((config: Config, db: SqlDatabase) => new DataKeys(new SqlDataKeyStore(db), new KeyRing(config.dataKeyEncryptionKeys)), [
+      TYPES.Config,
+      TYPES.SqlDatabase,
+    ]);
+  // Everything but audit reads the store opened: message bodies in the clear, or erased.
+  container
+    .bind<EventStore>(TYPES.EventStore)
+    .toResolvedValue(
+      (stored: EventStore, keys: DataKeys, erased: ErasedUsers) => new OpenedEventStore(stored, new EventOpener(keys, erased)),
+      [TYPES.StoredEventStore, TYPES.DataKeys, TYPES.ErasedUsers],
+    );
 
   container
     .bind<RoomCommands>(TYPES.RoomCommands)
@@ -93,6 +115,8 @@ export function buildContainer(options: ContainerOptions): Container {
         liveFeed: LiveFeed,
         metrics: ChatMetrics,
         config: Config,
+        keys: DataKeys,
+        erased: ErasedUsers,
         messageView: MessageViewOptions,
         attachments: Attachments,
       ) => {
@@ -106,6 +130,7 @@ export function buildContainer(options: ContainerOptions): Container {
           ids,
           directory,
           snapshots,
+          privacy: { keys, erased },
           onCommitted: (event, preceding) => liveFeed.publishLocal(event, preceding),
           messageView,
           attachments: attachments.claims,
@@ -124,6 +149,8 @@ export function buildContainer(options: ContainerOptions): Container {
         TYPES.LiveFeed,
         TYPES.Metrics,
         TYPES.Config,
+        TYPES.DataKeys,
+        TYPES.ErasedUsers,
         TYPES.MessageView,
         TYPES.Attachments,
       ],
@@ -173,13 +200,13 @@ export function buildContainer(options: ContainerOptions): Container {
   container
     .bind<ProjectionRunner>(TYPES.ProjectionRunner)
     .toResolvedValue(
-      async (db: SqlDatabase, eventStore: EventStore, logger: Logger, config: Config) => {
+      async (db: SqlDatabase, eventStore: EventStore, logger: Logger, config: Config, stored: EventStore) => {
         // A checkpoint of the other store (the deployment switched stores) rebuilds the read models too.
         // The EventStoreDB module is loaded only when chosen, as in openEventStore: the only await here.
         const isCurrentCheckpoint =
           config.eventStore.kind === 'eventstoredb'
             ? (await import('../eventStore/eventStoreDbEventStore')).isEventStoreDbCheckpoint
-            : eventStore instanceof PostgresEventStore
+            : stored instanceof PostgresEventStore
               ? isPostgresCheckpoint
               : undefined;
         return new ProjectionRunner({
@@ -190,7 +217,7 @@ export function buildContainer(options: ContainerOptions): Container {
           ...(isCurrentCheckpoint !== undefined ? { isCurrentCheckpoint } : {}),
         });
       },
-      [TYPES.SqlDatabase, TYPES.EventStore, TYPES.Logger, TYPES.Config],
+      [TYPES.SqlDatabase, TYPES.EventStore, TYPES.Logger, TYPES.Config, TYPES.StoredEventStore],
     );
 
   container
@@ -278,13 +305,13 @@ export function buildContainer(options: ContainerOptions): Container {
 
   container
     .bind<AnchorLedger>(TYPES.AnchorLedger)
-    .toResolvedValue((config: Config, eventStore: EventStore) => new AnchorLedger(eventStore, new AnchorKeyRing(config.auditAnchorKeys)), [TYPES.Config, TYPES.EventStore]);
+    .toResolvedValue((config: Config, eventStore: EventStore) => new AnchorLedger(eventStore, new AnchorKeyRing(config.auditAnchorKeys)), [TYPES.Config, TYPES.StoredEventStore]);
 
   container
     .bind<AuditAccessLog>(TYPES.AuditAccessLog)
     .toResolvedValue(
       (eventStore: EventStore, clock: Clock, ids: IdGenerator) => new AuditAccessLog({ eventStore, clock, ids }),
-      [TYPES.EventStore, TYPES.Clock, TYPES.Ids],
+      [TYPES.StoredEventStore, TYPES.Clock, TYPES.Ids],
     );
 
   container

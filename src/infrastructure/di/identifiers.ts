@@ -5,7 +5,12 @@ export const TYPES = {
   Clock: Symbol.for('Clock'),
   Ids: Symbol.for('Ids'),
   SqlDatabase: Symbol.for('SqlDatabase'),
+  /** The store read opened (bodies in the clear, or erased): what the service reads. */
   EventStore: Symbol.for('EventStore'),
+  /** The store as it is (sealed bodies): what audit reads and verifies. */
+  StoredEventStore: Symbol.for('StoredEventStore'),
+  DataKeys: Symbol.for('DataKeys'),
+  ErasedUsers: Symbol.for('ErasedUsers'),
   RoomCommands: Symbol.for('RoomCommands'),
   PostCommands: Symbol.for('PostCommands'),
   ChatQueries: Symbol.for('ChatQueries'),

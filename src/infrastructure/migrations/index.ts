@@ -8,6 +8,7 @@ import { appendOnlyEvents } from './006_append_only_events';
 import { attachments } from './007_attachments';
 import { reports } from './008_reports';
 import { messageAttachments } from './009_message_attachments';
+import { dataKeys } from './010_data_keys';
 import { runMigrations, type Migration, type MigrationReport } from './runner';
 
 /**
@@ -25,6 +26,7 @@ export const migrations: readonly Migration[] = [
   attachments,
   reports,
   messageAttachments,
+  dataKeys,
 ];
 
 /**

@@ -21,6 +21,12 @@ import { rebuildCheck } from '../../infrastructure/readModels/rebuildCheck';
 import type { SqlDatabase } from '../../infrastructure/sql/sqlDatabase';
 import { roomStreamName } from '../../domain/streams';
 import { instantText, roomIdSchema } from '../validation';
+import { auditMessageReader } from '../../application/privacy/auditContent';
+import { DataKeys } from '../../application/privacy/dataKeys';
+import { KeyRing } from '../../application/privacy/keyRing';
+import { EventOpener, OpenedEventStore } from '../../application/privacy/openedEventStore';
+import { SqlDataKeyStore } from '../../infrastructure/privacy/sqlDataKeyStore';
+import { loadErasedUsers } from '../../infrastructure/privacy/erasedUsersTable';
 
 /** Exit codes: everything verified / equal; something did not; the command could not run. */
 export const EXIT = { ok: 0, failed: 1, unusable: 2 } as const;
@@ -52,6 +58,18 @@ class Store {
       return eventStore;
     })();
     return this.store;
+  }
+
+  /** The data keys, unwrapped with DATA_KEY_ENCRYPTION_KEY: what opens sealed messages. */
+  async dataKeys(): Promise<DataKeys> {
+    return new DataKeys(new SqlDataKeyStore(await this.sqlDatabase()), new KeyRing(this.config.dataKeyEncryptionKeys));
+  }
+
+  /** The store as the service reads it (messages opened, or erased): for replaying into read models. */
+  async openedEventStore(): Promise<EventStore> {
+    const keys = await this.dataKeys();
+    const erased = await loadErasedUsers(await this.sqlDatabase());
+    return new OpenedEventStore(await this.eventStore(), new EventOpener(keys, erased));
   }
 
   async sqlDatabase(): Promise<SqlDatabase> {
@@ -135,7 +153,7 @@ export async function runAuditCli(argv: readonly string[], io: CliIo): Promise<n
 
   program
     .command('export')
-    .description('write events as JSON Lines, one event a line, as recorded')
+    .description('write events as JSON Lines, one event a line, as recorded (a sealed message with its text, or erased, as `content`)')
     .option('--room <roomId>', 'one room\'s events', roomId)
     .option('--all', 'every event of the store, in global order')
     .option('--from <iso>', 'events recorded at or after this instant', instant)
@@ -152,7 +170,7 @@ export async function runAuditCli(argv: readonly string[], io: CliIo): Promise<n
         ...(options.room !== undefined ? { roomId: options.room } : {}),
         ...(options.from !== undefined ? { from: options.from } : {}),
         ...(options.to !== undefined ? { to: options.to } : {}),
-      });
+      }, auditMessageReader(await store.dataKeys()));
       for await (const event of events) {
         if (!io.stdout.write(`${JSON.stringify(event)}\n`)) await once(io.stdout, 'drain');
         count += 1;
@@ -167,7 +185,7 @@ export async function runAuditCli(argv: readonly string[], io: CliIo): Promise<n
     .requiredOption('--room <roomId>', 'the room', roomId)
     .requiredOption('--at <iso>', 'the instant', instant)
     .action(async (options: { room: string; at: Date }) => {
-      const result = await roomAt(await store.eventStore(), options.room, options.at);
+      const result = await roomAt(await store.eventStore(), options.room, options.at, auditMessageReader(await store.dataKeys()));
       if (!result.found) {
         throw new CliError(
           result.reason === 'no_room' ? `room ${options.room} not found` : `room ${options.room} was not open yet at ${options.at.toISOString()}`,
@@ -181,7 +199,7 @@ export async function runAuditCli(argv: readonly string[], io: CliIo): Promise<n
     .description('replay every event into scratch read-model tables and compare them with the live ones; exit 1 when they differ')
     .action(async () => {
       const db = await store.sqlDatabase();
-      const eventStore = await store.eventStore();
+      const eventStore = await store.openedEventStore();
       const result = await rebuildCheck({ db, eventStore, onProgress: (events) => progress(`replayed ${events} events`) });
       for (const difference of result.differences) {
         const key = JSON.stringify(difference.key);

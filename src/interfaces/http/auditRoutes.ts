@@ -13,6 +13,7 @@ import { downloadParams } from './attachmentRoutes';
 import type { TokenVerifier } from '../../application/ports/auth';
 import type { EventStore } from '../../application/ports/eventStore';
 import type { Logger } from '../../application/ports/logger';
+import type { AuditMessageReader } from '../../application/privacy/auditContent';
 import type { AuditAction } from '../../domain/audit';
 import { authenticate } from './auth';
 import { ApiError } from '../errors';
@@ -27,6 +28,8 @@ export interface AuditRoutesDeps {
   ledger: AnchorLedger;
   /** Where every audit read is recorded. */
   accessLog: AuditAccessLog;
+  /** Opens sealed messages for auditors (erased ones with the digest of what is stored). */
+  readMessages?: AuditMessageReader;
   /** The photos: verify checks their stored bytes against the record; auditors may read them. */
   attachments?: Pick<Attachments, 'open' | 'storedBytes'>;
 }
@@ -62,12 +65,12 @@ export function auditRoutes(deps: AuditRoutesDeps): Router {
     const query = parseInput(eventsQuery, req.query, 'query');
     await record(res, 'room-events', { roomId });
     if (query.format === 'json') {
-      const audit = await readRoomAudit(deps.eventStore, deps.ledger, roomId);
+      const audit = await readRoomAudit(deps.eventStore, deps.ledger, roomId, deps.readMessages);
       if (audit === null) throw new ApiError('not_found', `room ${roomId} not found`);
       res.json(audit);
       return;
     }
-    const events = exportEvents(deps.eventStore, { roomId });
+    const events = exportEvents(deps.eventStore, { roomId }, deps.readMessages);
     const first = await events.next();
     if (first.done === true) throw new ApiError('not_found', `room ${roomId} not found`);
     await writeJsonLines(req, res, deps.logger, prepend(first.value, events));
@@ -88,7 +91,7 @@ export function auditRoutes(deps: AuditRoutesDeps): Router {
     const { roomId } = parseInput(roomParams, req.params, 'params');
     const { at } = parseInput(stateQuery, req.query, 'query');
     await record(res, 'room-state', { roomId, at: at.toISOString() });
-    const result = await roomAt(deps.eventStore, roomId, at);
+    const result = await roomAt(deps.eventStore, roomId, at, deps.readMessages);
     if (!result.found) {
       throw new ApiError(
         'not_found',

@@ -42,6 +42,9 @@ export const messageResponse = z.object({
   clientMessageId: z.string(),
   kind: z.enum(['text', 'notice']).meta({ description: '`notice`: posted by the marketplace; its senderId is "system"' }),
   hidden: z.boolean().meta({ description: 'hidden by a moderator: body is "" (seq, messageId, senderId and sentAt stay)' }),
+  erased: z
+    .boolean()
+    .meta({ description: "erased (the sender's data, or the room's retention): body is \"\" for everyone (seq, messageId, senderId and sentAt stay)" }),
   safety: z
     .array(z.enum(['contact_info']))
     .meta({ description: 'hints for the recipient: `contact_info` when the text carries a phone number, bank account or outside-messenger contact; empty when none' }),

@@ -131,6 +131,7 @@ describe.each(databaseKinds)('the HTTP API on %s', (kind) => {
       clientMessageId: 'c-1',
       kind: 'text',
       hidden: false,
+      erased: false,
       safety: [],
       attachments: [],
     });

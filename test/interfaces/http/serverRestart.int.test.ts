@@ -12,6 +12,7 @@ import { as, eventually } from '../../support/http';
 import { auditProjection, seqsAreContiguous, snapshotReadModels } from '../../support/readModels';
 import { startTestServer, type TestServer } from '../../support/server';
 import { TEST_INTERNAL_TOKEN, tokenFor } from '../../support/tokens';
+import { openedTestStore } from '../../support/privacy';
 
 /** The projection's name in the server (see the container): a rebuild must use the same one. */
 const PROJECTION = 'chat_read_models';
@@ -166,7 +167,9 @@ describe.each(databaseKinds)('a server restarted on the same %s database', (kind
 
   it('rebuilds the read models from the events, row for row', async () => {
     await offline(async (db) => {
-      const runner = new ProjectionRunner({ projection: { ...chatProjection, name: PROJECTION }, db, eventStore: new PostgresEventStore(db), logger: silentLogger });
+      // Read as the server reads it: the message bodies it sealed, opened.
+      const eventStore = await openedTestStore(db, new PostgresEventStore(db));
+      const runner = new ProjectionRunner({ projection: { ...chatProjection, name: PROJECTION }, db, eventStore, logger: silentLogger });
       const before = await snapshotReadModels(db);
       const checkpoint = await runner.checkpoint();
       expect(before.rm_messages?.length).toBeGreaterThan(5);

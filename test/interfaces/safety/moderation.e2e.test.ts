@@ -112,7 +112,8 @@ describe('reports, moderation and suspension', () => {
     const audit = await as(one.url, tokenFor(unique('auditor'), { roles: ['auditor'] })).get(`/api/audit/rooms/${room.roomId}/events`);
     const types = audit.body.events.map((e: { type: string }) => e.type);
     expect(types).toEqual(expect.arrayContaining(['MessageReported', 'ReportResolved', 'MessageHidden']));
-    expect(audit.body.events.find((e: { type: string; data: { seq: number } }) => e.type === 'MessageSent' && e.data.seq === 1).data.body).toBe('계좌로 먼저 입금해 주세요');
+    // The text is stored sealed (docs/privacy.md); the auditor reads it opened, as `content`.
+    expect(audit.body.events.find((e: { type: string; data: { seq: number } }) => e.type === 'MessageSent' && e.data.seq === 1).content.body).toBe('계좌로 먼저 입금해 주세요');
 
     // Resolved once: a second resolution changes nothing.
     const twice = await mod.post(`/api/moderation/reports/${report.reportId}/resolution`, { action: 'dismiss', note: '' });

@@ -17,6 +17,7 @@ const messageShape = (fields: Partial<Record<string, unknown>>) => ({
   clientMessageId: expect.any(String),
   kind: 'text',
   hidden: false,
+  erased: false,
   safety: [],
   attachments: [],
   ...fields,

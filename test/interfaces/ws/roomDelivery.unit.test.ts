@@ -7,6 +7,7 @@ const ROOM = 'room-1';
 const message = (seq: number): MessageView => ({
   roomId: ROOM,
   messageId: `m-${seq}`,
+  erased: false,
   seq,
   senderId: 'lena',
   body: `message ${seq}`,

@@ -1,0 +1,134 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { DataKeyStore, WrappedDataKey } from '../ports/dataKeys';
+import type { KeyRing } from './keyRing';
+import { LruMap } from './lruMap';
+
+/** An unwrapped data key: 32 bytes of AES-256 key, and where it belongs. */
+export interface DataKey {
+  keyId: string;
+  roomId: string;
+  senderId: string;
+  key: Buffer;
+}
+
+/** Unwrapped keys kept in memory by default: about 150 bytes each, so some 3 MB. */
+export const DEFAULT_DATA_KEY_CACHE = 20_000;
+
+export interface RewrapProgress {
+  rewrapped: number;
+  /** True when no live key is left wrapped under an older key-encryption key. */
+  done: boolean;
+}
+
+/**
+ * The data keys of personal data (docs/privacy.md), over the store of wrapped keys. Keys
+ * are unwrapped once and kept in a bounded cache (least recently used out), so a send or a
+ * page of history costs no unwrapping once its keys are warm; a batch of events needs at
+ * most one query for the keys it misses. A destroyed key is dropped from this process's
+ * cache by `forgetSender`/`forgetRoom`, which every process calls when it sees the
+ * erasure's event (the destruction itself is in the database, for every process at once).
+ */
+export class DataKeys {
+  private readonly byId: LruMap<string, DataKey>;
+  /** (room, sender) → the id of its live key. */
+  private readonly live: LruMap<string, string>;
+  private readonly making = new Map<string, Promise<DataKey>>();
+
+  constructor(
+    private readonly store: DataKeyStore,
+    private readonly ring: KeyRing,
+    cacheSize: number = DEFAULT_DATA_KEY_CACHE,
+  ) {
+    this.byId = new LruMap(cacheSize);
+    this.live = new LruMap(cacheSize);
+  }
+
+  /** The live key of (room, sender), made now when there is none. */
+  keyFor(roomId: string, senderId: string): Promise<DataKey> {
+    const slot = liveSlot(roomId, senderId);
+    const cachedId = this.live.get(slot);
+    const cached = cachedId === undefined ? undefined : this.byId.get(cachedId);
+    if (cached !== undefined) return Promise.resolve(cached);
+    let making = this.making.get(slot);
+    if (making === undefined) {
+      making = this.findOrMake(roomId, senderId).finally(() => this.making.delete(slot));
+      this.making.set(slot, making);
+    }
+    return making;
+  }
+
+  /** The keys of these ids that exist (not destroyed), unwrapped; at most one query for the ones not cached. */
+  async keysById(keyIds: Iterable<string>): Promise<Map<string, DataKey>> {
+    const found = new Map<string, DataKey>();
+    const missing: string[] = [];
+    for (const keyId of new Set(keyIds)) {
+      const cached = this.byId.get(keyId);
+      if (cached !== undefined) found.set(keyId, cached);
+      else missing.push(keyId);
+    }
+    if (missing.length > 0) {
+      for (const row of await this.store.findByIds(missing)) found.set(row.keyId, this.remember(row));
+    }
+    return found;
+  }
+
+  /** Destroys every key of a sender (erasure); answers the rooms it had keys in. */
+  async destroySenderKeys(senderId: string): Promise<{ destroyed: number; roomIds: string[] }> {
+    const destroyed = await this.store.destroyBySender(senderId);
+    this.forgetSender(senderId);
+    return { destroyed: destroyed.length, roomIds: [...new Set(destroyed.map((d) => d.roomId))] };
+  }
+
+  /** Destroys every key of a room, of every sender (retention). */
+  async destroyRoomKeys(roomId: string): Promise<{ destroyed: number }> {
+    const destroyed = await this.store.destroyByRoom(roomId);
+    this.forgetRoom(roomId);
+    return { destroyed: destroyed.length };
+  }
+
+  /** Drops a sender's keys from this process's cache: another process destroyed them. */
+  forgetSender(senderId: string): void {
+    this.byId.deleteWhere((_, key) => key.senderId === senderId);
+    this.live.deleteWhere((slot) => slot.endsWith(`\u0000${senderId}`));
+  }
+
+  /** Drops a room's keys from this process's cache. */
+  forgetRoom(roomId: string): void {
+    this.byId.deleteWhere((_, key) => key.roomId === roomId);
+    this.live.deleteWhere((slot) => slot.startsWith(`${roomId}\u0000`));
+  }
+
+  /**
+   * One step of a key-encryption key rotation: re-wraps up to `batch` keys wrapped under an
+   * older key-encryption key with the newest. Resumable: each step picks up what is left.
+   */
+  async rewrapStep(batch = 500): Promise<RewrapProgress> {
+    const rows = await this.store.findWrappedOtherThan(this.ring.currentId, batch);
+    let rewrapped = 0;
+    for (const row of rows) {
+      const key = this.ring.unwrap(row.keyId, row.kekId, row.wrapped);
+      if (await this.store.rewrap(row.keyId, row.kekId, this.ring.wrap(row.keyId, key))) rewrapped += 1;
+    }
+    return { rewrapped, done: rows.length < batch };
+  }
+
+  private async findOrMake(roomId: string, senderId: string): Promise<DataKey> {
+    const existing = await this.store.findLive(roomId, senderId);
+    if (existing !== null) return this.remember(existing);
+    const keyId = randomUUID();
+    const key = randomBytes(32);
+    const stored = await this.store.insertLive({ keyId, roomId, senderId, ...this.ring.wrap(keyId, key) });
+    return this.remember(stored);
+  }
+
+  private remember(row: WrappedDataKey): DataKey {
+    const key: DataKey = { keyId: row.keyId, roomId: row.roomId, senderId: row.senderId, key: this.ring.unwrap(row.keyId, row.kekId, row.wrapped) };
+    this.byId.set(key.keyId, key);
+    this.live.set(liveSlot(row.roomId, row.senderId), key.keyId);
+    return key;
+  }
+}
+
+function liveSlot(roomId: string, senderId: string): string {
+  return `${roomId}\u0000${senderId}`;
+}

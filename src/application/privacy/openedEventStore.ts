@@ -1,0 +1,100 @@
+import type {
+  AppendOptions,
+  AppendResult,
+  EventStore,
+  EventToAppend,
+  ExpectedRevision,
+  ReadStreamOptions,
+  RecordedEvent,
+  SubscribeOptions,
+  Subscription,
+  SubscriptionStart,
+} from '../ports/eventStore';
+import type { DataKeys } from './dataKeys';
+import type { ErasedUsers } from './erasedUsers';
+import { erasedMessage, keyIdsOf, openMessage, sealedMessageOf } from './roomEventSealing';
+
+/** The event that starts a user's erasure: every process that reads it stops trusting that user's keys. */
+export const USER_ERASURE_REQUESTED = 'UserErasureRequested';
+
+/**
+ * Opens what the store holds sealed: each `MessageSent` comes back with its body in the
+ * clear, or erased (body "", `erased: true`) when its data key is destroyed or its sender
+ * erased. A batch needs at most one query for its keys (DataKeys caches them). Events
+ * written before bodies were sealed come back as they are, erased too once their sender is.
+ * Hashes and metadata are left as stored: they cover the sealed form.
+ */
+export class EventOpener {
+  constructor(
+    private readonly keys: DataKeys,
+    private readonly erased: ErasedUsers,
+  ) {}
+
+  async open(events: RecordedEvent[]): Promise<RecordedEvent[]> {
+    const keyIds = keyIdsOf(events);
+    const keys = keyIds.size === 0 ? null : await this.keys.keysById(keyIds);
+    return events.map((event) => {
+      if (event.type === USER_ERASURE_REQUESTED) this.noteErasure(event);
+      if (event.type !== 'MessageSent') return event;
+      const sealed = sealedMessageOf(event);
+      const senderId = (event.data as { senderId?: unknown }).senderId;
+      if (typeof senderId === 'string' && this.erased.has(senderId)) {
+        return { ...event, data: sealed !== null ? openMessage(sealed, undefined) : erasedMessage(event.data as never) };
+      }
+      if (sealed === null) return event;
+      return { ...event, data: openMessage(sealed, keys?.get(sealed.sealedBody.keyId)) };
+    });
+  }
+
+  async openOne(event: RecordedEvent): Promise<RecordedEvent> {
+    return (await this.open([event]))[0] as RecordedEvent;
+  }
+
+  private noteErasure(event: RecordedEvent): void {
+    const userId = (event.data as { userId?: unknown }).userId;
+    if (typeof userId !== 'string' || this.erased.has(userId)) return;
+    this.erased.add(userId);
+    this.keys.forgetSender(userId);
+  }
+}
+
+/**
+ * The event store as the application reads it: appends pass through (the command handler
+ * seals before it hashes), reads come back opened. Audit reads use the store itself, to
+ * show and verify what is stored.
+ */
+export class OpenedEventStore implements EventStore {
+  readonly pipelinesAppends: boolean | undefined;
+  readonly onAppended?: EventStore['onAppended'];
+
+  constructor(
+    private readonly inner: EventStore,
+    private readonly opener: EventOpener,
+  ) {
+    this.pipelinesAppends = inner.pipelinesAppends;
+    if (inner.onAppended !== undefined) this.onAppended = (wake) => (inner.onAppended as NonNullable<EventStore['onAppended']>).call(inner, wake);
+  }
+
+  appendToStream(streamId: string, events: readonly EventToAppend[], expectedRevision: ExpectedRevision, options?: AppendOptions): Promise<AppendResult> {
+    return this.inner.appendToStream(streamId, events, expectedRevision, options);
+  }
+
+  async readStream(streamId: string, options?: ReadStreamOptions): Promise<RecordedEvent[]> {
+    return this.opener.open(await this.inner.readStream(streamId, options));
+  }
+
+  async readAll(after: string | null, maxCount: number): Promise<RecordedEvent[]> {
+    return this.opener.open(await this.inner.readAll(after, maxCount));
+  }
+
+  subscribeToAll(start: SubscriptionStart, options: SubscribeOptions): Subscription {
+    return this.inner.subscribeToAll(start, {
+      ...options,
+      onEvent: async (event) => options.onEvent(await this.opener.openOne(event)),
+    });
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
