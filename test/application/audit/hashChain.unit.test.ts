@@ -52,7 +52,7 @@ describe('the versioned event hash', () => {
     expect(verifyChain(old)).toBe(true);
     expect(check(old)).toBeNull();
     const mixed = appendCurrent(old, 2);
-    expect(mixed[3]?.metadata.hashVersion).toBe(2);
+    expect(mixed[3]?.metadata.hashVersion).toBe(HASH_VERSION);
     expect(check(mixed)).toBeNull();
   });
 
