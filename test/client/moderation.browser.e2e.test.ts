@@ -13,6 +13,7 @@ import { DEMO_POSTS } from '../../src/application/demo/demoPosts';
 import { createTestDatabase, type TestDatabase } from '../support/databases';
 import { freePort } from '../support/freePort';
 import { spawnServer, stopServer, type ServerProcess } from '../support/serverProcess';
+import { TEST_INTERNAL_TOKEN } from '../support/tokens';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const withBrowser = existsSync(CHROMIUM) ? describe : describe.skip;
@@ -20,6 +21,7 @@ if (!existsSync(CHROMIUM)) process.stdout.write(`[moderation browser e2e] skippe
 
 const root = path.resolve(__dirname, '../..');
 const drill = DEMO_POSTS.find((p) => p.postId === 'demo-drill') as (typeof DEMO_POSTS)[number];
+const tent = DEMO_POSTS.find((p) => p.postId === 'demo-tent') as (typeof DEMO_POSTS)[number];
 
 withBrowser('reporting and moderating in the web app', () => {
   let database: TestDatabase;
@@ -97,5 +99,51 @@ withBrowser('reporting and moderating in the web app', () => {
     await borrower.reload();
     await history(borrower).getByText('This message was hidden by a moderator.').waitFor();
     expect(await history(borrower).getByText('Is the drill free on Saturday?').count()).toBe(1);
+  }, 90_000);
+
+  it('suspends the sender from the Reports page (their sends refused, reads kept) and shows a marketplace notice in both windows', async () => {
+    const lender = await page(tent.ownerId);
+    const borrower = await page('cato');
+    await borrower.getByRole('article', { name: tent.title }).getByRole('button', { name: 'Chat' }).click();
+    await send(borrower, 'Is the tent still free next weekend?');
+    await history(borrower).getByText('Is the tent still free next weekend?').waitFor();
+    await borrower.getByText(/Sending…|Waiting for connection…/).waitFor({ state: 'detached' });
+    const roomId = /#\/rooms\/([0-9a-f-]{36})$/.exec(borrower.url())?.[1] as string;
+    expect(roomId).toMatch(/^[0-9a-f-]{36}$/);
+    await lender.reload();
+    await lender.getByRole('navigation', { name: 'Conversations' }).getByRole('link').filter({ hasText: 'cato' }).click();
+    await history(lender).getByText('Is the tent still free next weekend?').waitFor();
+    const scam = 'Send the deposit first to 계좌 110-123-456789';
+    await send(lender, scam);
+
+    const theirs = history(borrower).getByRole('listitem').filter({ hasText: scam });
+    await theirs.getByRole('note').waitFor();
+    await theirs.getByRole('button', { name: 'Report' }).click();
+    await theirs.getByLabel('Reason').selectOption('scam');
+    await theirs.getByRole('button', { name: 'Send report' }).click();
+    await theirs.getByText('Reported').waitFor();
+
+    const moderator = await page('mod');
+    await moderator.getByRole('link', { name: 'Reports' }).click();
+    await moderator.getByRole('button', { name: /scam: cato reported/ }).click();
+    await moderator.getByRole('list', { name: 'Reported message in context' }).getByText(scam).waitFor();
+    await moderator.getByRole('button', { name: 'Suspend sender' }).click();
+    await moderator.getByText('No open reports.').waitFor();
+
+    // The suspended lender still reads the room, but a new message is refused as suspended.
+    await send(lender, 'still there?');
+    await history(lender).getByRole('listitem', { name: 'Not sent' }).filter({ hasText: 'still there?' }).getByText(/suspended/).waitFor();
+    expect(await history(borrower).getByText('still there?').count()).toBe(0);
+    await history(lender).getByText('Is the tent still free next weekend?').waitFor();
+
+    // The marketplace posts a notice into the room through the internal API: both windows show it.
+    const notice = 'Booking confirmed for Saturday';
+    const posted = await fetch(`${server.url}/api/internal/rooms/${roomId}/notices`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TEST_INTERNAL_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ clientNoticeId: 'booking-1', text: notice }),
+    });
+    expect(posted.status).toBe(201);
+    for (const p of [borrower, lender]) await history(p).getByRole('listitem', { name: 'Notice from the marketplace' }).filter({ hasText: notice }).waitFor();
   }, 90_000);
 });
