@@ -6,8 +6,9 @@
  */
 const swc = ['@swc/jest', { jsc: { target: 'es2023', parser: { syntax: 'typescript' } } }];
 
-const tier = (displayName, pattern) => ({
+const tier = (displayName, pattern, setupFilesAfterEnv = []) => ({
   displayName,
+  setupFilesAfterEnv,
   testEnvironment: 'node',
   transform: { '^.+\\.ts$': swc },
   testMatch: [`<rootDir>/test/**/*.${pattern}.test.ts`],
@@ -18,7 +19,12 @@ const tier = (displayName, pattern) => ({
 });
 
 module.exports = {
-  projects: [tier('unit', 'unit'), tier('int', 'int'), tier('e2e', 'e2e')],
+  // Integration and end-to-end tests retry a failed test (printed) on a shared machine; unit tests never do.
+  projects: [
+    tier('unit', 'unit'),
+    tier('int', 'int', ['<rootDir>/test/support/retryOnSharedMachine.ts']),
+    tier('e2e', 'e2e', ['<rootDir>/test/support/retryOnSharedMachine.ts']),
+  ],
   globalSetup: '<rootDir>/test/support/globalSetup.js',
   globalTeardown: '<rootDir>/test/support/globalTeardown.js',
   testTimeout: 60000,
