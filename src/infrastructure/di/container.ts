@@ -13,6 +13,7 @@ import type { Suspensions } from '../../application/ports/suspensions';
 import { SqlModerationQueries } from '../readModels/sqlModerationQueries';
 import { SqlSuspensions } from '../readModels/sqlSuspensions';
 import { sweepExpiredRooms } from '../../application/room/sweepExpiredRooms';
+import { sweepRetention } from '../../application/privacy/sweepRetention';
 import { LiveFeed } from '../../application/live/liveFeed';
 import type { TokenVerifier } from '../../application/ports/auth';
 import { ProfileNotingVerifier } from '../../application/identity/profileNotingVerifier';
@@ -30,6 +31,7 @@ import type { RoomDirectory } from '../../application/ports/roomDirectory';
 import type { TypingSignals } from '../../application/ports/typingSignals';
 import { Notifications } from '../notifications/notifications';
 import { ExpirySweeper } from '../scheduler/expirySweeper';
+import { SqlRetentionCandidates } from '../privacy/sqlRetentionCandidates';
 import { UserBudgets } from '../../application/limits/userBudgets';
 import { sharesSendBudget, SqlSharedBuckets } from '../limits/sqlSharedBuckets';
 import { AnchorKeyRing } from '../../application/audit/anchorKeys';
@@ -247,9 +249,21 @@ export function buildContainer(options: ContainerOptions): Container {
   container
     .bind<ExpirySweeper>(TYPES.ExpirySweeper)
     .toResolvedValue(
-      (config: Config, logger: Logger, clock: Clock, ids: IdGenerator, commands: RoomCommands, queries: ChatQueries, attachments: Attachments) => {
+      (
+        config: Config,
+        logger: Logger,
+        clock: Clock,
+        ids: IdGenerator,
+        commands: RoomCommands,
+        queries: ChatQueries,
+        attachments: Attachments,
+        db: SqlDatabase,
+        keys: DataKeys,
+      ) => {
         const sweepLogger = logger.child({ component: 'expiry-sweeper' });
         const ttl = { emptyTtlMs: config.roomEmptyTtlMs, idleTtlMs: config.roomIdleTtlMs };
+        const retentionMs = config.messageRetentionMs;
+        const candidates = new SqlRetentionCandidates(db);
         return new ExpirySweeper({
           cron: config.expirySweepCron,
           logger: sweepLogger,
@@ -260,11 +274,28 @@ export function buildContainer(options: ContainerOptions): Container {
               const deleted = await attachments.deleteUnsent();
               if (deleted > 0) sweepLogger.info({ deleted }, 'unsent attachments deleted');
             }
+            // And erases the messages of rooms quiet for longer than MESSAGE_RETENTION (docs/privacy.md).
+            if (retentionMs !== null && !signal.aborted) {
+              const retention = await sweepRetention({ candidates, commands, keys, clock, ids, logger: sweepLogger }, { retentionMs, signal });
+              if (retention.elapsed > 0 || retention.keysDestroyed > 0 || retention.failed > 0) {
+                (retention.failed > 0 ? sweepLogger.warn : sweepLogger.info).call(sweepLogger, retention, 'retention sweep finished');
+              }
+            }
             return result;
           },
         });
       },
-      [TYPES.Config, TYPES.Logger, TYPES.Clock, TYPES.Ids, TYPES.RoomCommands, TYPES.ChatQueries, TYPES.Attachments],
+      [
+        TYPES.Config,
+        TYPES.Logger,
+        TYPES.Clock,
+        TYPES.Ids,
+        TYPES.RoomCommands,
+        TYPES.ChatQueries,
+        TYPES.Attachments,
+        TYPES.SqlDatabase,
+        TYPES.DataKeys,
+      ],
     );
 
   container

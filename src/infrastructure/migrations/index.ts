@@ -9,6 +9,7 @@ import { attachments } from './007_attachments';
 import { reports } from './008_reports';
 import { messageAttachments } from './009_message_attachments';
 import { dataKeys } from './010_data_keys';
+import { erasedMessages } from './011_erased_messages';
 import { runMigrations, type Migration, type MigrationReport } from './runner';
 
 /**
@@ -27,6 +28,7 @@ export const migrations: readonly Migration[] = [
   reports,
   messageAttachments,
   dataKeys,
+  erasedMessages,
 ];
 
 /**

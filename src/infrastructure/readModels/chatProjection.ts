@@ -38,17 +38,17 @@ export async function applyBatchToReadModels(tx: SqlExecutor, events: readonly R
   if (run.length > 0) await applyMessages(tx, run);
 }
 
-/** The `attachments` column: the recorded photos as JSON, or null for a message without any. */
+/** The `attachments` column: the recorded photos as JSON, or null for a message without any (or erased). */
 const attachmentsColumn = (m: MessageSent['data']): string | null =>
-  m.attachments === undefined || m.attachments.length === 0 ? null : JSON.stringify(m.attachments);
+  m.erased === true || m.attachments === undefined || m.attachments.length === 0 ? null : JSON.stringify(m.attachments);
 
 /** A run of MessageSent events, in order, in three statements. */
 async function applyMessages(tx: SqlExecutor, messages: readonly MessageSent['data'][]): Promise<void> {
   await tx.query(
-    `INSERT INTO rm_messages (room_id, seq, message_id, sender_id, body, client_message_id, sent_at, kind, attachments)
-     SELECT r, s, m, u, b, c, t, k, a::jsonb
-       FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::text[], $9::text[])
-         AS x(r, s, m, u, b, c, t, k, a)
+    `INSERT INTO rm_messages (room_id, seq, message_id, sender_id, body, client_message_id, sent_at, kind, attachments, erased)
+     SELECT r, s, m, u, b, c, t, k, a::jsonb, e
+       FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::text[], $9::text[], $10::boolean[])
+         AS x(r, s, m, u, b, c, t, k, a, e)
      ON CONFLICT (room_id, seq) DO NOTHING`,
     [
       messages.map((m) => m.roomId),
@@ -60,6 +60,7 @@ async function applyMessages(tx: SqlExecutor, messages: readonly MessageSent['da
       messages.map((m) => m.sentAt),
       messages.map((m) => m.kind ?? 'text'),
       messages.map(attachmentsColumn),
+      messages.map((m) => m.erased === true),
     ],
   );
   // Per room: the last message (the run is in order) and how many each sender sent.
@@ -200,6 +201,16 @@ async function applyEvent(tx: SqlExecutor, event: Exclude<DomainEvent, MessageSe
     case 'MessageHidden': {
       const d = event.data;
       await tx.query(`UPDATE rm_messages SET hidden = true WHERE room_id = $1 AND seq = $2`, [d.roomId, d.seq]);
+      return;
+    }
+    case 'RoomRetentionElapsed': {
+      // The room's data keys are destroyed: its messages up to here are erased, text and photos.
+      const d = event.data;
+      await tx.query(
+        `UPDATE rm_messages SET body = '', attachments = NULL, erased = true WHERE room_id = $1 AND seq <= $2 AND NOT (erased AND body = '')`,
+        [d.roomId, d.upToSeq],
+      );
+      await tx.query(`UPDATE rm_rooms SET retained_up_to_seq = GREATEST(retained_up_to_seq, $2) WHERE room_id = $1`, [d.roomId, d.upToSeq]);
       return;
     }
     // Every process checks a writer against this table in the write's own path (suspensions.ts).
