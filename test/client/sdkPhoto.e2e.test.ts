@@ -113,9 +113,12 @@ describe('photo messages through the SDK', () => {
 
     expect(borrower.sockets.length).toBeGreaterThanOrEqual(2);
     expect(borrower.uploads).toBe(1);
-    const history = await as(server.url, tokenFor(room.borrowerId)).get(`/api/rooms/${room.roomId}/messages`);
-    expect(history.body.messages).toHaveLength(1);
-    expect(history.body.messages[0]).toMatchObject({ body: '', clientMessageId: queued.clientMessageId, attachments: [{ contentType: 'image/png', width: 80, height: 60 }] });
+    // The read model follows the store a moment after the ack.
+    const history = () => as(server.url, tokenFor(room.borrowerId)).get(`/api/rooms/${room.roomId}/messages?limit=10`);
+    await eventually(async () => (await history()).body.messages.length > 0, 10_000, 'the message in the history');
+    const messages = (await history()).body.messages;
+    expect(messages).toHaveLength(1);
+    expect(messages[0]).toMatchObject({ body: '', clientMessageId: queued.clientMessageId, attachments: [{ contentType: 'image/png', width: 80, height: 60 }] });
   });
 
   it('leaves a photo the server refuses failed with its code, and the room goes on', async () => {
