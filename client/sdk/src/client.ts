@@ -1,6 +1,6 @@
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 import { Emitter } from './emitter.js';
-import { PERMANENT_SEND_ERRORS } from './errors.js';
+import { ChatApiError, PERMANENT_SEND_ERRORS } from './errors.js';
 import { HttpApi } from './http.js';
 import { tokenExpiresAt, tokenSubject } from './jwt.js';
 import { Outbox, type OutboxStorage, type OutgoingMessage } from './outbox.js';
@@ -152,7 +152,11 @@ export class ChatClient {
   private stableTimer: ReturnType<typeof setTimeout> | null = null;
   private resumeRetry: ReturnType<typeof setTimeout> | null = null;
   private readonly lastTyping = new Map<string, number>();
-  private readonly readSent = new Map<string, number>();
+  /** Per room: the read mark asked for, kept until the server confirms it (its `read` frame for this user). */
+  private readonly reads = new Map<string, { upToSeq: number; confirmed: boolean }>();
+  /** Read marks refused (or failed over HTTP) in a row, so the pause before sending them again grows. */
+  private readRefusals = 0;
+  private readRetry: ReturnType<typeof setTimeout> | null = null;
   private unsubscribeNetwork: (() => void) | null = null;
 
   constructor(private readonly options: ChatClientOptions) {
@@ -286,20 +290,66 @@ export class ChatClient {
     this.sendFrame({ type: 'typing', roomId });
   }
 
-  /** Marks the room read up to `upToSeq` (only ever forward): over the socket when online, else over HTTP. */
+  /**
+   * Marks the room read up to `upToSeq` (only ever forward): over the socket when online, else
+   * over HTTP. The mark is kept until the server confirms it: refused for rate or a fault (a
+   * socket `error` with ref `read`, or an HTTP 429/5xx/network failure), it goes again after a
+   * growing pause, and after every reconnect. Rejects when the HTTP call fails (the retries go
+   * on by themselves); a mark refused for good (e.g. `not_found`) is dropped.
+   */
   async markRead(roomId: string, upToSeq: number): Promise<void> {
-    if (upToSeq <= (this.readSent.get(roomId) ?? 0)) return;
-    this.readSent.set(roomId, upToSeq);
+    const mark = this.reads.get(roomId);
+    if (mark !== undefined && upToSeq <= mark.upToSeq) return;
+    this.reads.set(roomId, { upToSeq, confirmed: false });
+    await this.sendRead(roomId);
+  }
+
+  private async sendRead(roomId: string): Promise<void> {
+    const mark = this.reads.get(roomId);
+    if (mark === undefined || mark.confirmed) return;
+    // Answered by a `read` frame (confirmRead) or an `error` with ref `read` (onReadRefused);
+    // a frame lost with its socket goes again from onOpen.
     if (this.isOnline()) {
-      this.sendFrame({ type: 'read', roomId, upToSeq });
+      this.sendFrame({ type: 'read', roomId, upToSeq: mark.upToSeq });
       return;
     }
     try {
-      await this.http.markRead(roomId, upToSeq);
+      await this.http.markRead(roomId, mark.upToSeq);
+      this.confirmRead(roomId, mark.upToSeq);
     } catch (error) {
-      this.readSent.delete(roomId);
+      if (error instanceof ChatApiError && (error.status === 0 || error.status === 429 || error.status >= 500)) this.retryReadsLater();
+      else if (this.reads.get(roomId) === mark) this.reads.delete(roomId);
       throw error;
     }
+  }
+
+  /** The server holds this user's read mark of the room at `upToSeq`. */
+  private confirmRead(roomId: string, upToSeq: number): void {
+    const mark = this.reads.get(roomId);
+    if (mark === undefined || upToSeq < mark.upToSeq) return;
+    mark.confirmed = true;
+    this.readRefusals = 0;
+  }
+
+  /** A `read` frame was refused; the error does not say which room, so every unconfirmed mark goes again (the server keeps the highest). */
+  private onReadRefused(code: ErrorCode): void {
+    if (code === 'rate_limited' || code === 'unavailable' || code === 'internal') {
+      this.retryReadsLater();
+      return;
+    }
+    for (const [roomId, mark] of [...this.reads]) if (!mark.confirmed) this.reads.delete(roomId);
+  }
+
+  private retryReadsLater(): void {
+    if (this.readRetry !== null || this.stopped) return;
+    this.readRefusals += 1;
+    const delay = Math.max(1000, backoffDelay(this.readRefusals, this.backoff));
+    this.readRetry = setTimeout(() => {
+      this.readRetry = null;
+      // Offline: the reconnect sends them (onOpen).
+      if (this.current.state === 'offline') return;
+      for (const [roomId, mark] of this.reads) if (!mark.confirmed) void this.sendRead(roomId).catch(() => undefined);
+    }, delay);
   }
 
   // ---- HTTP ----
@@ -445,6 +495,8 @@ export class ChatClient {
     this.inFlight.clear();
     this.setState({ state: 'online', retryInMs: null, closeCode: null });
     for (const roomId of new Set(this.outbox.pending().map((i) => i.roomId))) this.pump(roomId);
+    // Read marks not confirmed yet (their frame or its answer may have been lost with the last socket).
+    for (const [roomId, mark] of this.reads) if (!mark.confirmed) void this.sendRead(roomId).catch(() => undefined);
     this.scheduleRefresh();
     const heartbeatMs = this.options.heartbeatMs ?? 20_000;
     this.heartbeatTimer = setInterval(() => {
@@ -529,7 +581,8 @@ export class ChatClient {
     if (this.heartbeatTimer !== null) clearInterval(this.heartbeatTimer);
     if (this.stableTimer !== null) clearTimeout(this.stableTimer);
     if (this.resumeRetry !== null) clearTimeout(this.resumeRetry);
-    this.reconnectTimer = this.refreshTimer = this.heartbeatTimer = this.stableTimer = this.resumeRetry = null;
+    if (this.readRetry !== null) clearTimeout(this.readRetry);
+    this.reconnectTimer = this.refreshTimer = this.heartbeatTimer = this.stableTimer = this.resumeRetry = this.readRetry = null;
   }
 
   private dropSocket(code: number, reason: string): void {
@@ -599,6 +652,7 @@ export class ChatClient {
         this.events.emit('room', frame.room);
         return;
       case 'read':
+        if (frame.userId === this.me) this.confirmRead(frame.roomId, frame.upToSeq);
         this.events.emit('read', { roomId: frame.roomId, userId: frame.userId, upToSeq: frame.upToSeq });
         return;
       case 'typing':
@@ -653,6 +707,7 @@ export class ChatClient {
   private onError(frame: Extract<ServerFrame, { type: 'error' }>): void {
     const item = frame.ref === null ? undefined : this.outbox.get(frame.ref);
     if (item === undefined || item.status !== 'pending') {
+      if (frame.ref === 'read') this.onReadRefused(frame.code);
       // A resume the server could not answer yet (its read models behind): the error does not
       // say which room, so every room still waiting for its `resumed` asks again shortly (a
       // repeated replay costs nothing: the timeline drops what it has).

@@ -8,3 +8,4 @@ export { backoffDelay, type BackoffOptions } from './backoff.js';
 export { RoomTimeline } from './timeline.js';
 export { tokenExpiresAt, tokenRoles, tokenSubject } from './jwt.js';
 export * from './types.js';
+export { RoomView, type RoomViewClient, type RoomViewOptions, type RoomViewState } from './roomView.js';
