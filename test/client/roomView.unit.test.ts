@@ -62,14 +62,37 @@ function fakeClient(pages: MessagePage[]) {
       calls.sent.push(body);
       return item;
     },
+    sendPhoto: (roomId, photo, options = {}) => {
+      const bytes = photo instanceof ArrayBuffer ? photo.byteLength : photo instanceof Uint8Array ? photo.byteLength : photo.size;
+      const item: OutgoingMessage = {
+        clientMessageId: `out-${outbox.length + 1}`,
+        roomId,
+        body: options.body ?? '',
+        status: 'pending',
+        createdAt: '2026-05-01T09:01:00.000Z',
+        attempts: 0,
+        photo: { contentType: 'image/jpeg', bytes, loaded: 0, attachment: null },
+      };
+      outbox = [...outbox, item];
+      return item;
+    },
     retry: () => undefined,
+    discard: (clientMessageId) => {
+      outbox = outbox.filter((o) => o.clientMessageId !== clientMessageId);
+    },
     markRead: async (roomId, upToSeq) => void calls.markRead.push([roomId, upToSeq]),
     typing: () => undefined,
   };
   const settle = (clientMessageId: string) => {
     outbox = outbox.filter((o) => o.clientMessageId !== clientMessageId);
   };
-  return { client, events, calls, settle };
+  /** The outbox's item changed (e.g. its upload went on), as the client would report it. */
+  const change = (clientMessageId: string, update: (o: OutgoingMessage) => OutgoingMessage) => {
+    outbox = outbox.map((o) => (o.clientMessageId === clientMessageId ? update(o) : o));
+    const changed = outbox.find((o) => o.clientMessageId === clientMessageId);
+    if (changed !== undefined) events.emit('outbox', { ...changed });
+  };
+  return { client, events, calls, settle, change };
 }
 
 describe('RoomView', () => {
@@ -111,6 +134,22 @@ describe('RoomView', () => {
     expect(view.state.messages.map((m) => m.clientMessageId)).toEqual([sent.clientMessageId]);
     fake.settle(sent.clientMessageId);
     fake.events.emit('outbox', { ...sent, status: 'sent' });
+    expect(view.state.unsent).toEqual([]);
+    view.close();
+  });
+
+  it("shows a photo message's upload progress in unsent until it is delivered; discard drops it", async () => {
+    const fake = fakeClient([{ messages: [], hasMore: false }]);
+    const view = new RoomView(fake.client, ROOM);
+    await view.open();
+    const photo = view.sendPhoto(new Uint8Array(1000), { body: 'the scratch' });
+    expect(view.state.unsent).toMatchObject([{ body: 'the scratch', photo: { bytes: 1000, loaded: 0 } }]);
+    fake.change(photo.clientMessageId, (o) => ({ ...o, photo: { ...o.photo!, loaded: 400 } }));
+    expect(view.state.unsent[0]?.photo?.loaded).toBe(400);
+    const other = view.sendPhoto(new Uint8Array(10));
+    view.discard(other.clientMessageId);
+    expect(view.state.unsent.map((u) => u.clientMessageId)).toEqual([photo.clientMessageId]);
+    fake.events.emit('message', message(1, 'lena', photo.clientMessageId));
     expect(view.state.unsent).toEqual([]);
     view.close();
   });

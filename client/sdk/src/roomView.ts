@@ -1,9 +1,10 @@
 import type { ChatClient } from './client.js';
 import type { OutgoingMessage } from './outbox.js';
+import type { PhotoData } from './upload.js';
 import { markErased, type Message, type Room } from './types.js';
 
 /** What a room view needs of the client (a `ChatClient`; a fake in tests). */
-export type RoomViewClient = Pick<ChatClient, 'on' | 'userId' | 'room' | 'history' | 'follow' | 'unsent' | 'send' | 'retry' | 'markRead' | 'typing'>;
+export type RoomViewClient = Pick<ChatClient, 'on' | 'userId' | 'room' | 'history' | 'follow' | 'unsent' | 'send' | 'sendPhoto' | 'retry' | 'discard' | 'markRead' | 'typing'>;
 
 /** One conversation as a screen shows it; a new object on every change. */
 export interface RoomViewState {
@@ -112,9 +113,25 @@ export class RoomView {
     return item;
   }
 
+  /**
+   * Queues a photo message (uploaded, then sent, by the outbox: see ChatClient.sendPhoto); it
+   * shows in `unsent` with its upload's progress (`photo.loaded` of `photo.bytes`) until delivered.
+   */
+  sendPhoto(photo: PhotoData, options: { body?: string; contentType?: string } = {}): OutgoingMessage {
+    const item = this.client.sendPhoto(this.roomId, photo, options);
+    this.refreshUnsent();
+    return item;
+  }
+
   /** Puts a failed message back in the queue. */
   retry(clientMessageId: string): void {
     this.client.retry(clientMessageId);
+    this.refreshUnsent();
+  }
+
+  /** Drops a pending or failed message (a photo's upload stops). */
+  discard(clientMessageId: string): void {
+    this.client.discard(clientMessageId);
     this.refreshUnsent();
   }
 
@@ -197,7 +214,13 @@ export class RoomView {
     const delivered = new Set(this.current.messages.filter((m) => m.senderId === me).map((m) => m.clientMessageId));
     const unsent = this.client.unsent(this.roomId).filter((u) => !delivered.has(u.clientMessageId));
     const old = this.current.unsent;
-    if (unsent.length === old.length && unsent.every((u, i) => u.clientMessageId === old[i]!.clientMessageId && u.status === old[i]!.status && u.attempts === old[i]!.attempts)) return;
+    const same = (u: OutgoingMessage, o: OutgoingMessage) =>
+      u.clientMessageId === o.clientMessageId &&
+      u.status === o.status &&
+      u.attempts === o.attempts &&
+      u.photo?.loaded === o.photo?.loaded &&
+      u.photo?.attachment === o.photo?.attachment;
+    if (unsent.length === old.length && unsent.every((u, i) => same(u, old[i]!))) return;
     this.update({ unsent });
   }
 
