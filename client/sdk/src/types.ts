@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'suspended'
   | 'rate_limited'
   | 'payload_too_large'
+  | 'unsupported_media_type'
   | 'internal'
   | 'unavailable';
 
@@ -133,7 +134,7 @@ export interface DevSession {
 
 // WebSocket frames, client → server
 export type ClientFrame =
-  | { type: 'send'; roomId: string; clientMessageId: string; body: string }
+  | { type: 'send'; roomId: string; clientMessageId: string; body: string; attachments?: string[] }
   | { type: 'read'; roomId: string; upToSeq: number }
   | { type: 'typing'; roomId: string }
   | { type: 'resume'; roomId: string; afterSeq: number }

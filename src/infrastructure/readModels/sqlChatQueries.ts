@@ -45,12 +45,13 @@ interface MessageRow {
   sent_at: Date | string;
   kind: string;
   hidden: boolean;
+  erased: boolean;
   attachments: MessageAttachment[] | string | null;
 }
 
 const iso = (value: Date | string): string => new Date(value).toISOString();
 
-const messageColumns = `room_id, seq, message_id, sender_id, body, client_message_id, sent_at, kind, hidden, attachments`;
+const messageColumns = `room_id, seq, message_id, sender_id, body, client_message_id, sent_at, kind, hidden, erased, attachments`;
 
 function toMessage(row: MessageRow, options: MessageViewOptions): MessageView {
   return toMessageView(
@@ -63,6 +64,7 @@ function toMessage(row: MessageRow, options: MessageViewOptions): MessageView {
       sentAt: iso(row.sent_at),
       clientMessageId: row.client_message_id,
       ...(row.kind === 'notice' ? { kind: 'notice' as const } : {}),
+      ...(row.erased === true ? { erased: true as const } : {}),
       ...(row.attachments !== null
         ? { attachments: typeof row.attachments === 'string' ? (JSON.parse(row.attachments) as MessageAttachment[]) : row.attachments }
         : {}),

@@ -109,8 +109,9 @@ export class SqlModerationQueries implements ModerationQueries {
       sent_at: Date | string;
       kind: string;
       hidden: boolean;
+      erased: boolean;
     }>(
-      `SELECT room_id, seq, message_id, sender_id, body, client_message_id, sent_at, kind, hidden FROM rm_messages
+      `SELECT room_id, seq, message_id, sender_id, body, client_message_id, sent_at, kind, hidden, erased FROM rm_messages
         WHERE room_id = $1 AND seq BETWEEN $2 AND $3 ORDER BY seq`,
       [roomId, seq - around, seq + around],
     );
@@ -125,6 +126,7 @@ export class SqlModerationQueries implements ModerationQueries {
           sentAt: iso(row.sent_at),
           clientMessageId: row.client_message_id,
           ...(row.kind === 'notice' ? { kind: 'notice' as const } : {}),
+          ...(row.erased === true ? { erased: true as const } : {}),
         },
         this.messageOptions,
       ),
