@@ -9,7 +9,8 @@ import { attachments } from './007_attachments';
 import { reports } from './008_reports';
 import { messageAttachments } from './009_message_attachments';
 import { dataKeys } from './010_data_keys';
-import { erasedMessages } from './011_erased_messages';
+import { userErasures } from './011_user_erasures';
+import { roomRetention } from './012_room_retention';
 import { runMigrations, type Migration, type MigrationReport } from './runner';
 
 /**
@@ -28,7 +29,8 @@ export const migrations: readonly Migration[] = [
   reports,
   messageAttachments,
   dataKeys,
-  erasedMessages,
+  userErasures,
+  roomRetention,
 ];
 
 /**

@@ -207,7 +207,8 @@ async function applyEvent(tx: SqlExecutor, event: Exclude<DomainEvent, MessageSe
       // The room's data keys are destroyed: its messages up to here are erased, text and photos.
       const d = event.data;
       await tx.query(
-        `UPDATE rm_messages SET body = '', attachments = NULL, erased = true WHERE room_id = $1 AND seq <= $2 AND NOT (erased AND body = '')`,
+        `UPDATE rm_messages SET body = '', erased = true, attachments = NULL
+          WHERE room_id = $1 AND seq <= $2 AND (NOT erased OR body <> '' OR attachments IS NOT NULL)`,
         [d.roomId, d.upToSeq],
       );
       await tx.query(`UPDATE rm_rooms SET retained_up_to_seq = GREATEST(retained_up_to_seq, $2) WHERE room_id = $1`, [d.roomId, d.upToSeq]);
@@ -226,6 +227,17 @@ async function applyEvent(tx: SqlExecutor, event: Exclude<DomainEvent, MessageSe
     }
     case 'UserReinstated':
       await tx.query(`DELETE FROM rm_suspensions WHERE user_id = $1`, [event.data.userId]);
+      return;
+    // Erasure (docs/privacy.md): what the user wrote before the request leaves the history
+    // here; what comes after it is read erased already (the store reads it so).
+    case 'UserErasureRequested':
+      await tx.query(
+        `UPDATE rm_messages SET body = '', erased = true, attachments = NULL
+          WHERE sender_id = $1 AND (NOT erased OR body <> '' OR attachments IS NOT NULL)`,
+        [event.data.userId],
+      );
+      return;
+    case 'UserErased':
       return;
     default: {
       const exhaustive: never = event;
