@@ -170,8 +170,9 @@ export function buildContainer(options: ContainerOptions): Container {
   container
     .bind<ModerationQueries>(TYPES.ModerationQueries)
     .toResolvedValue(
-      (db: SqlDatabase, config: Config) => new SqlModerationQueries(db, { safetyHints: config.safetyHints }),
-      [TYPES.SqlDatabase, TYPES.Config],
+      // The same view of a message as the room's history: a photo's signed URLs included.
+      (db: SqlDatabase, messageView: MessageViewOptions) => new SqlModerationQueries(db, messageView),
+      [TYPES.SqlDatabase, TYPES.MessageView],
     );
   container.bind<Suspensions>(TYPES.Suspensions).toResolvedValue((db: SqlDatabase) => new SqlSuspensions(db), [TYPES.SqlDatabase]);
   container
