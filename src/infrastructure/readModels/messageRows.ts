@@ -11,11 +11,12 @@ export interface MessageRow {
   sent_at: Date | string;
   kind: string;
   hidden: boolean;
+  erased: boolean;
   attachments: MessageAttachment[] | string | null;
 }
 
 /** The columns of `rm_messages` a `MessageRow` holds. */
-export const messageColumns = `room_id, seq, message_id, sender_id, body, client_message_id, sent_at, kind, hidden, attachments`;
+export const messageColumns = `room_id, seq, message_id, sender_id, body, client_message_id, sent_at, kind, hidden, erased, attachments`;
 
 /**
  * The message a row records, photos included: one mapping for every read model that
@@ -31,6 +32,7 @@ export function messageOfRow(row: MessageRow): Message {
     sentAt: new Date(row.sent_at).toISOString(),
     clientMessageId: row.client_message_id,
     ...(row.kind === 'notice' ? { kind: 'notice' as const } : {}),
+    ...(row.erased === true ? { erased: true as const } : {}),
     ...(row.attachments !== null
       ? { attachments: typeof row.attachments === 'string' ? (JSON.parse(row.attachments) as MessageAttachment[]) : row.attachments }
       : {}),
