@@ -56,6 +56,8 @@ export const postEventSpecs: EventSpecs<'post', PostEvent> = {
 export const userEventSpecs: EventSpecs<'user', UserEvent> = {
   UserSuspended: { family: 'user' },
   UserReinstated: { family: 'user' },
+  UserErasureRequested: { family: 'user' },
+  UserErased: { family: 'user' },
 };
 
 export function isUserEventType(type: string): type is UserEvent['type'] {

@@ -17,15 +17,15 @@ export interface CallOptions {
   token?: string | null;
   /** Sent as JSON. */
   json?: unknown;
-  /** Sent as is (with Content-Type: application/json unless headers say otherwise). */
-  raw?: string;
+  /** Sent as is (with Content-Type: application/json unless headers say otherwise): text, or bytes such as an image. */
+  raw?: string | Uint8Array;
   headers?: Record<string, string>;
 }
 
 export async function call<T = any>(baseUrl: string, method: string, path: string, options: CallOptions = {}): Promise<ApiResponse<T>> {
   const headers: Record<string, string> = { ...(options.headers ?? {}) };
   if (options.token != null) headers.authorization = `Bearer ${options.token}`;
-  let body: string | undefined;
+  let body: string | Uint8Array | undefined;
   if (options.json !== undefined || options.raw !== undefined) {
     body = options.raw ?? JSON.stringify(options.json);
     headers['content-type'] ??= 'application/json';

@@ -1,12 +1,14 @@
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 import { Emitter } from './emitter.js';
-import { PERMANENT_SEND_ERRORS } from './errors.js';
+import { ChatApiError, PERMANENT_SEND_ERRORS } from './errors.js';
 import { HttpApi } from './http.js';
 import { tokenExpiresAt, tokenSubject } from './jwt.js';
-import { Outbox, type OutboxStorage, type OutgoingMessage } from './outbox.js';
+import { Outbox, type OutboxStorage, type OutgoingErrorCode, type OutgoingMessage } from './outbox.js';
 import { Timelines } from './timeline.js';
+import { contentTypeOf, sizeOf, uploadPhoto, type PhotoData, type UploadOptions, type XMLHttpRequestConstructor } from './upload.js';
 import {
   CloseCodes,
+  type Attachment,
   type ClientFrame,
   type ErrorCode,
   type Message,
@@ -96,6 +98,12 @@ export interface ChatClientOptions {
   /** Default: the global WebSocket (browsers); pass `ws`'s in Node 20. */
   WebSocket?: WebSocketConstructor;
   fetch?: typeof fetch;
+  /**
+   * Photo uploads go through XMLHttpRequest where there is one (browsers), for upload
+   * progress; default: the global one. null (or none, as in Node 20): fetch, with progress
+   * only at the start and the end.
+   */
+  XMLHttpRequest?: XMLHttpRequestConstructor | null;
   backoff?: Partial<BackoffOptions>;
   /**
    * Send `auth` this long before the token's `exp` (default 60 s; at most half the time left).
@@ -115,6 +123,11 @@ export interface ChatClientOptions {
 
 const OPEN = 1;
 const CONNECT_TIMEOUT_MS = 15_000;
+/** A photo upload broken off this many times in a row while the socket is up fails (`network`); retry() tries again. */
+const MAX_UPLOAD_BREAKS = 3;
+
+/** A copy for listeners, so they cannot change the outbox's own item. */
+const copyOf = (item: OutgoingMessage): OutgoingMessage => ({ ...item, ...(item.photo ? { photo: { ...item.photo } } : {}) });
 
 /**
  * The chat client: one WebSocket for all of the user's rooms, reconnected with backoff and
@@ -152,8 +165,22 @@ export class ChatClient {
   private stableTimer: ReturnType<typeof setTimeout> | null = null;
   private resumeRetry: ReturnType<typeof setTimeout> | null = null;
   private readonly lastTyping = new Map<string, number>();
-  private readonly readSent = new Map<string, number>();
+  /** Per room: the read mark asked for, kept until the server confirms it (its `read` frame for this user). */
+  private readonly reads = new Map<string, { upToSeq: number; confirmed: boolean }>();
+  /** Read marks refused (or failed over HTTP) in a row, so the pause before sending them again grows. */
+  private readRefusals = 0;
+  private readRetry: ReturnType<typeof setTimeout> | null = null;
   private unsubscribeNetwork: (() => void) | null = null;
+  /** Photo messages' photos, by clientMessageId, until uploaded (memory only: a Blob does not fit in the outbox's storage). */
+  private readonly photos = new Map<string, PhotoData>();
+  /** Uploads under way, by clientMessageId. */
+  private readonly uploads = new Map<string, AbortController>();
+  /** Per photo message: uploads that failed in a row for a reason a retry may fix, and the timer of the next try. */
+  private readonly uploadFailures = new Map<string, number>();
+  private readonly uploadTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  private readonly XMLHttpRequestImpl: XMLHttpRequestConstructor | null;
+  private readonly fetchImpl: typeof fetch;
+  private readonly base: string;
 
   constructor(private readonly options: ChatClientOptions) {
     const origin = options.baseUrl ?? (globalThis as { location?: { origin: string } }).location?.origin;
@@ -167,7 +194,11 @@ export class ChatClient {
     this.network = options.network === undefined ? browserNetwork() : options.network;
     this.now = options.now ?? (() => new Date());
     this.outbox = new Outbox(options.outboxStorage);
-    this.http = new HttpApi(base, options.fetch ?? globalThis.fetch.bind(globalThis), {
+    this.base = base;
+    this.fetchImpl = options.fetch ?? globalThis.fetch.bind(globalThis);
+    this.XMLHttpRequestImpl =
+      options.XMLHttpRequest === undefined ? ((globalThis as { XMLHttpRequest?: XMLHttpRequestConstructor }).XMLHttpRequest ?? null) : options.XMLHttpRequest;
+    this.http = new HttpApi(base, this.fetchImpl, {
       token: () => this.validToken(),
       rejected: (token) => this.dropToken(token),
     });
@@ -222,6 +253,11 @@ export class ChatClient {
     this.clearTimers();
     for (const timer of this.roomPauses.values()) clearTimeout(timer);
     this.roomPauses.clear();
+    // Uploads stop too; connect() starts them again (the photos are kept).
+    for (const upload of this.uploads.values()) upload.abort();
+    this.uploads.clear();
+    for (const timer of this.uploadTimers.values()) clearTimeout(timer);
+    this.uploadTimers.clear();
     this.dropSocket(CloseCodes.normal, 'client closed');
   }
 
@@ -254,17 +290,50 @@ export class ChatClient {
     return { ...item };
   }
 
-  /** Puts a failed message back in the queue, same clientMessageId. */
+  /**
+   * Queues a photo message (`body`: an optional caption) and returns at once with it
+   * `pending` and `photo.loaded` 0. The photo is uploaded (`outbox` events report the
+   * progress), then the message is sent with `attachments: [attachmentId]`, both in the
+   * room's order with its text messages: uploaded once, sent once, retried across
+   * reconnects like a text message. A photo the server refuses (`payload_too_large`,
+   * `unsupported_media_type`…) leaves the message `failed` with that code.
+   */
+  sendPhoto(roomId: string, photo: PhotoData, options: { body?: string; contentType?: string } = {}): OutgoingMessage {
+    const item = this.outbox.add(roomId, options.body ?? '', this.now(), { contentType: contentTypeOf(photo, options.contentType), bytes: sizeOf(photo) });
+    this.photos.set(item.clientMessageId, photo);
+    this.events.emit('outbox', copyOf(item));
+    this.pump(roomId);
+    return copyOf(item);
+  }
+
+  /**
+   * Uploads a photo to a room (`POST /api/rooms/:roomId/attachments`) → the attachment, to
+   * send yourself with a message. `onProgress` reports the bytes sent (see docs/client.md).
+   * Refusals reject with `ChatApiError` (413 `payload_too_large`, 415 `unsupported_media_type`,
+   * 429 `rate_limited`…). Most apps use sendPhoto() instead.
+   */
+  uploadPhoto(roomId: string, photo: PhotoData, options: UploadOptions = {}): Promise<Attachment> {
+    return uploadPhoto(
+      { url: `${this.base}/api/rooms/${encodeURIComponent(roomId)}/attachments`, fetch: this.fetchImpl, XMLHttpRequest: this.XMLHttpRequestImpl },
+      { token: () => this.validToken(), rejected: (token) => this.dropToken(token) },
+      photo,
+      options,
+    );
+  }
+
+  /** Puts a failed message back in the queue, same clientMessageId (a photo not uploaded yet is uploaded again). */
   retry(clientMessageId: string): void {
     const item = this.outbox.retry(clientMessageId);
     if (item === null) return;
-    this.events.emit('outbox', { ...item });
+    this.uploadFailures.delete(clientMessageId);
+    this.events.emit('outbox', copyOf(item));
     this.pump(item.roomId);
   }
 
-  /** Drops a pending or failed message from the outbox (it may still arrive if it already went out). */
+  /** Drops a pending or failed message from the outbox (it may still arrive if it already went out); stops its upload. */
   discard(clientMessageId: string): void {
     const item = this.outbox.get(clientMessageId);
+    this.forgetPhoto(clientMessageId);
     this.outbox.discard(clientMessageId);
     if (item !== undefined && this.inFlight.get(item.roomId) === clientMessageId) {
       this.inFlight.delete(item.roomId);
@@ -274,7 +343,7 @@ export class ChatClient {
 
   /** Pending and failed messages (all, or one room's), oldest first. */
   unsent(roomId?: string): OutgoingMessage[] {
-    return this.outbox.list(roomId).map((i) => ({ ...i }));
+    return this.outbox.list(roomId).map(copyOf);
   }
 
   /** "I am typing": at most one frame per room every `typingIntervalMs`; dropped while offline. */
@@ -286,20 +355,66 @@ export class ChatClient {
     this.sendFrame({ type: 'typing', roomId });
   }
 
-  /** Marks the room read up to `upToSeq` (only ever forward): over the socket when online, else over HTTP. */
+  /**
+   * Marks the room read up to `upToSeq` (only ever forward): over the socket when online, else
+   * over HTTP. The mark is kept until the server confirms it: refused for rate or a fault (a
+   * socket `error` with ref `read`, or an HTTP 429/5xx/network failure), it goes again after a
+   * growing pause, and after every reconnect. Rejects when the HTTP call fails (the retries go
+   * on by themselves); a mark refused for good (e.g. `not_found`) is dropped.
+   */
   async markRead(roomId: string, upToSeq: number): Promise<void> {
-    if (upToSeq <= (this.readSent.get(roomId) ?? 0)) return;
-    this.readSent.set(roomId, upToSeq);
+    const mark = this.reads.get(roomId);
+    if (mark !== undefined && upToSeq <= mark.upToSeq) return;
+    this.reads.set(roomId, { upToSeq, confirmed: false });
+    await this.sendRead(roomId);
+  }
+
+  private async sendRead(roomId: string): Promise<void> {
+    const mark = this.reads.get(roomId);
+    if (mark === undefined || mark.confirmed) return;
+    // Answered by a `read` frame (confirmRead) or an `error` with ref `read` (onReadRefused);
+    // a frame lost with its socket goes again from onOpen.
     if (this.isOnline()) {
-      this.sendFrame({ type: 'read', roomId, upToSeq });
+      this.sendFrame({ type: 'read', roomId, upToSeq: mark.upToSeq });
       return;
     }
     try {
-      await this.http.markRead(roomId, upToSeq);
+      await this.http.markRead(roomId, mark.upToSeq);
+      this.confirmRead(roomId, mark.upToSeq);
     } catch (error) {
-      this.readSent.delete(roomId);
+      if (error instanceof ChatApiError && (error.status === 0 || error.status === 429 || error.status >= 500)) this.retryReadsLater();
+      else if (this.reads.get(roomId) === mark) this.reads.delete(roomId);
       throw error;
     }
+  }
+
+  /** The server holds this user's read mark of the room at `upToSeq`. */
+  private confirmRead(roomId: string, upToSeq: number): void {
+    const mark = this.reads.get(roomId);
+    if (mark === undefined || upToSeq < mark.upToSeq) return;
+    mark.confirmed = true;
+    this.readRefusals = 0;
+  }
+
+  /** A `read` frame was refused; the error does not say which room, so every unconfirmed mark goes again (the server keeps the highest). */
+  private onReadRefused(code: ErrorCode): void {
+    if (code === 'rate_limited' || code === 'unavailable' || code === 'internal') {
+      this.retryReadsLater();
+      return;
+    }
+    for (const [roomId, mark] of [...this.reads]) if (!mark.confirmed) this.reads.delete(roomId);
+  }
+
+  private retryReadsLater(): void {
+    if (this.readRetry !== null || this.stopped) return;
+    this.readRefusals += 1;
+    const delay = Math.max(1000, backoffDelay(this.readRefusals, this.backoff));
+    this.readRetry = setTimeout(() => {
+      this.readRetry = null;
+      // Offline: the reconnect sends them (onOpen).
+      if (this.current.state === 'offline') return;
+      for (const [roomId, mark] of this.reads) if (!mark.confirmed) void this.sendRead(roomId).catch(() => undefined);
+    }, delay);
   }
 
   // ---- HTTP ----
@@ -445,6 +560,8 @@ export class ChatClient {
     this.inFlight.clear();
     this.setState({ state: 'online', retryInMs: null, closeCode: null });
     for (const roomId of new Set(this.outbox.pending().map((i) => i.roomId))) this.pump(roomId);
+    // Read marks not confirmed yet (their frame or its answer may have been lost with the last socket).
+    for (const [roomId, mark] of this.reads) if (!mark.confirmed) void this.sendRead(roomId).catch(() => undefined);
     this.scheduleRefresh();
     const heartbeatMs = this.options.heartbeatMs ?? 20_000;
     this.heartbeatTimer = setInterval(() => {
@@ -481,7 +598,7 @@ export class ChatClient {
     }
     // 1008: a policy the server applies on purpose, e.g. this was the user's oldest connection
     // past WS_MAX_CONNECTIONS_PER_USER; reconnecting would only push another device out.
-    if (code === CloseCodes.policy) {
+    if (code === CloseCodes.policyViolation) {
       this.stop(code);
       return;
     }
@@ -529,7 +646,8 @@ export class ChatClient {
     if (this.heartbeatTimer !== null) clearInterval(this.heartbeatTimer);
     if (this.stableTimer !== null) clearTimeout(this.stableTimer);
     if (this.resumeRetry !== null) clearTimeout(this.resumeRetry);
-    this.reconnectTimer = this.refreshTimer = this.heartbeatTimer = this.stableTimer = this.resumeRetry = null;
+    if (this.readRetry !== null) clearTimeout(this.readRetry);
+    this.reconnectTimer = this.refreshTimer = this.heartbeatTimer = this.stableTimer = this.resumeRetry = this.readRetry = null;
   }
 
   private dropSocket(code: number, reason: string): void {
@@ -563,13 +681,98 @@ export class ChatClient {
    * for rate and retried, or a reconnect comes in between.
    */
   private pump(roomId: string): void {
-    if (!this.isOnline() || this.inFlight.has(roomId) || this.roomPauses.has(roomId)) return;
+    if (this.stopped || this.inFlight.has(roomId) || this.roomPauses.has(roomId)) return;
     const next = this.outbox.pending().find((i) => i.roomId === roomId);
     if (next === undefined) return;
-    if (this.sendFrame({ type: 'send', roomId, clientMessageId: next.clientMessageId, body: next.body })) {
+    // A photo is uploaded first (over HTTP, online or not); the room's later messages wait for it.
+    if (next.photo !== undefined && next.photo.attachment === null) {
+      this.startUpload(next);
+      return;
+    }
+    if (!this.isOnline()) return;
+    const attachments = next.photo?.attachment ? { attachments: [next.photo.attachment.attachmentId] } : {};
+    if (this.sendFrame({ type: 'send', roomId, clientMessageId: next.clientMessageId, body: next.body, ...attachments })) {
       this.outbox.attempted(next);
       this.inFlight.set(roomId, next.clientMessageId);
     }
+  }
+
+  /** Uploads a photo message's photo, once; on success the room's queue goes on and sends it. */
+  private startUpload(item: OutgoingMessage): void {
+    const id = item.clientMessageId;
+    if (this.uploads.has(id) || this.uploadTimers.has(id)) return;
+    const photo = this.photos.get(id);
+    if (photo === undefined) {
+      // Loaded from the outbox's storage after a reload: the photo itself was not kept.
+      this.failPhoto(item, 'network', 'the photo was not uploaded before the page was closed: attach it again');
+      return;
+    }
+    const controller = new AbortController();
+    this.uploads.set(id, controller);
+    const roomId = item.roomId;
+    this.uploadPhoto(roomId, photo, {
+      contentType: item.photo?.contentType,
+      signal: controller.signal,
+      onProgress: ({ loaded }) => {
+        if (this.uploads.get(id) !== controller) return;
+        const updated = this.outbox.progress(id, loaded);
+        if (updated !== null) this.events.emit('outbox', copyOf(updated));
+      },
+    }).then(
+      (attachment) => {
+        if (this.uploads.get(id) !== controller) return;
+        this.uploads.delete(id);
+        this.uploadFailures.delete(id);
+        this.photos.delete(id);
+        const updated = this.outbox.uploaded(id, attachment);
+        if (updated !== null) this.events.emit('outbox', copyOf(updated));
+        this.pump(roomId);
+      },
+      (error: unknown) => {
+        if (this.uploads.get(id) !== controller) return;
+        this.uploads.delete(id);
+        const current = this.outbox.get(id);
+        if (current === undefined || current.status !== 'pending') return;
+        const refusal = error instanceof ChatApiError ? error : new ChatApiError(0, 'network', String(error));
+        if (refusal.code !== 'network' && PERMANENT_SEND_ERRORS.has(refusal.code)) {
+          this.failPhoto(current, refusal.code, refusal.message);
+          return;
+        }
+        // Transient (network, 429, 5xx): again after a growing pause. A connection that keeps
+        // breaking off while the service is otherwise reachable (the socket is up) is given up
+        // on after a few tries: a proxy may be cutting a photo too large for it.
+        const failures = (this.uploadFailures.get(id) ?? 0) + 1;
+        this.uploadFailures.set(id, failures);
+        if (refusal.code === 'network' && this.isOnline() && failures >= MAX_UPLOAD_BREAKS) {
+          this.failPhoto(current, 'network', `the photo could not be uploaded (${refusal.message})`);
+          return;
+        }
+        const delay = Math.max(1000, (refusal.retryAfter ?? 0) * 1000, backoffDelay(failures, this.backoff));
+        this.uploadTimers.set(
+          id,
+          setTimeout(() => {
+            this.uploadTimers.delete(id);
+            this.pump(roomId);
+          }, delay),
+        );
+      },
+    );
+  }
+
+  private failPhoto(item: OutgoingMessage, code: OutgoingErrorCode, message: string): void {
+    const failed = this.outbox.fail(item.clientMessageId, { code, message });
+    if (failed !== null) this.events.emit('outbox', copyOf(failed));
+    this.pump(item.roomId);
+  }
+
+  private forgetPhoto(clientMessageId: string): void {
+    this.uploads.get(clientMessageId)?.abort();
+    this.uploads.delete(clientMessageId);
+    const timer = this.uploadTimers.get(clientMessageId);
+    if (timer !== undefined) clearTimeout(timer);
+    this.uploadTimers.delete(clientMessageId);
+    this.uploadFailures.delete(clientMessageId);
+    this.photos.delete(clientMessageId);
   }
 
   /** The message on the wire for its room was answered: the next may go. */
@@ -599,6 +802,7 @@ export class ChatClient {
         this.events.emit('room', frame.room);
         return;
       case 'read':
+        if (frame.userId === this.me) this.confirmRead(frame.roomId, frame.upToSeq);
         this.events.emit('read', { roomId: frame.roomId, userId: frame.userId, upToSeq: frame.upToSeq });
         return;
       case 'typing':
@@ -628,6 +832,7 @@ export class ChatClient {
     if (message.senderId === this.userId) {
       const settled = this.outbox.settle(message.clientMessageId, message);
       if (settled !== null) {
+        this.forgetPhoto(message.clientMessageId);
         this.refusals.delete(message.roomId);
         this.events.emit('outbox', settled);
       }
@@ -653,6 +858,7 @@ export class ChatClient {
   private onError(frame: Extract<ServerFrame, { type: 'error' }>): void {
     const item = frame.ref === null ? undefined : this.outbox.get(frame.ref);
     if (item === undefined || item.status !== 'pending') {
+      if (frame.ref === 'read') this.onReadRefused(frame.code);
       // A resume the server could not answer yet (its read models behind): the error does not
       // say which room, so every room still waiting for its `resumed` asks again shortly (a
       // repeated replay costs nothing: the timeline drops what it has).

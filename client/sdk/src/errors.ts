@@ -23,5 +23,6 @@ export const PERMANENT_SEND_ERRORS: ReadonlySet<string> = new Set([
   'suspended',
   'room_expired',
   'payload_too_large',
+  'unsupported_media_type',
   'own_post',
 ]);

@@ -1,5 +1,20 @@
 import { newClientMessageId } from './ids.js';
-import type { ErrorCode, Message } from './types.js';
+import type { Attachment, ErrorCode, Message } from './types.js';
+
+/** Why an outgoing message failed: the service's error code, or `network` (a photo that could not be uploaded). */
+export type OutgoingErrorCode = ErrorCode | 'network';
+
+/** A photo message's upload: uploaded once, then sent (and retried) with its attachment id. */
+export interface OutgoingPhoto {
+  /** The type the app gave (or the file's); the server decides from the bytes. */
+  contentType: string;
+  /** The photo's size. */
+  bytes: number;
+  /** Bytes uploaded so far (see docs/client.md for when this moves). */
+  loaded: number;
+  /** Set once uploaded: the message then goes out with `attachments: [attachment.attachmentId]`. */
+  attachment: Attachment | null;
+}
 
 /**
  * A message the app sent: pending until the server acks it (then `sent`, with the stored
@@ -18,7 +33,9 @@ export interface OutgoingMessage {
   /** Set when sent. */
   message?: Message;
   /** Set when failed. */
-  error?: { code: ErrorCode; message: string };
+  error?: { code: OutgoingErrorCode; message: string };
+  /** A photo message (`body` is its caption, may be ""): the photo's upload. */
+  photo?: OutgoingPhoto;
 }
 
 /** Where unsent messages outlive the page (e.g. localStorage); the outbox saves on every change. */
@@ -37,7 +54,7 @@ export class Outbox {
     }
   }
 
-  add(roomId: string, body: string, now: Date): OutgoingMessage {
+  add(roomId: string, body: string, now: Date, photo?: { contentType: string; bytes: number }): OutgoingMessage {
     const item: OutgoingMessage = {
       clientMessageId: newClientMessageId(),
       roomId,
@@ -45,6 +62,7 @@ export class Outbox {
       status: 'pending',
       createdAt: now.toISOString(),
       attempts: 0,
+      ...(photo !== undefined ? { photo: { ...photo, loaded: 0, attachment: null } } : {}),
     };
     this.items.set(item.clientMessageId, item);
     this.persist();
@@ -79,7 +97,24 @@ export class Outbox {
     return sent;
   }
 
-  fail(clientMessageId: string, error: { code: ErrorCode; message: string }): OutgoingMessage | null {
+  /** Upload progress of a photo message (not persisted on every step: only the end matters after a reload). */
+  progress(clientMessageId: string, loaded: number): OutgoingMessage | null {
+    const item = this.items.get(clientMessageId);
+    if (item?.photo === undefined || item.photo.attachment !== null) return null;
+    item.photo = { ...item.photo, loaded };
+    return item;
+  }
+
+  /** A photo message's photo is uploaded: kept (and persisted) so it is never uploaded again. */
+  uploaded(clientMessageId: string, attachment: Attachment): OutgoingMessage | null {
+    const item = this.items.get(clientMessageId);
+    if (item?.photo === undefined) return null;
+    item.photo = { ...item.photo, loaded: item.photo.bytes, attachment };
+    this.persist();
+    return item;
+  }
+
+  fail(clientMessageId: string, error: { code: OutgoingErrorCode; message: string }): OutgoingMessage | null {
     const item = this.items.get(clientMessageId);
     if (item === undefined || item.status !== 'pending') return null;
     item.status = 'failed';

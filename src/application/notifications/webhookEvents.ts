@@ -125,7 +125,7 @@ export function pushPayload(event: Extract<RoomEvent, { type: 'MessageSent' }>, 
  * `user.suspended` and `user.reinstated`, from the user's stream. Their `roomId` is the
  * user's stream name: it only orders deliveries (one user's changes arrive in order).
  */
-export function userWebhookEventFor(event: UserEvent): WebhookEvent {
+export function userWebhookEventFor(event: Extract<UserEvent, { type: 'UserSuspended' | 'UserReinstated' }>): WebhookEvent {
   switch (event.type) {
     case 'UserSuspended':
       return { type: 'user.suspended', roomId: userStreamName(event.data.userId), data: { ...event.data } };

@@ -9,6 +9,7 @@ import { attachments } from './007_attachments';
 import { reports } from './008_reports';
 import { messageAttachments } from './009_message_attachments';
 import { dataKeys } from './010_data_keys';
+import { userErasures } from './011_user_erasures';
 import { runMigrations, type Migration, type MigrationReport } from './runner';
 
 /**
@@ -27,6 +28,7 @@ export const migrations: readonly Migration[] = [
   reports,
   messageAttachments,
   dataKeys,
+  userErasures,
 ];
 
 /**

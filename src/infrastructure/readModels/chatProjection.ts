@@ -45,10 +45,10 @@ const attachmentsColumn = (m: MessageSent['data']): string | null =>
 /** A run of MessageSent events, in order, in three statements. */
 async function applyMessages(tx: SqlExecutor, messages: readonly MessageSent['data'][]): Promise<void> {
   await tx.query(
-    `INSERT INTO rm_messages (room_id, seq, message_id, sender_id, body, client_message_id, sent_at, kind, attachments)
-     SELECT r, s, m, u, b, c, t, k, a::jsonb
-       FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::text[], $9::text[])
-         AS x(r, s, m, u, b, c, t, k, a)
+    `INSERT INTO rm_messages (room_id, seq, message_id, sender_id, body, client_message_id, sent_at, kind, attachments, erased)
+     SELECT r, s, m, u, b, c, t, k, a::jsonb, e
+       FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::text[], $9::text[], $10::boolean[])
+         AS x(r, s, m, u, b, c, t, k, a, e)
      ON CONFLICT (room_id, seq) DO NOTHING`,
     [
       messages.map((m) => m.roomId),
@@ -59,7 +59,8 @@ async function applyMessages(tx: SqlExecutor, messages: readonly MessageSent['da
       messages.map((m) => m.clientMessageId),
       messages.map((m) => m.sentAt),
       messages.map((m) => m.kind ?? 'text'),
-      messages.map(attachmentsColumn),
+      messages.map((m) => (m.erased === true ? null : attachmentsColumn(m))),
+      messages.map((m) => m.erased === true),
     ],
   );
   // Per room: the last message (the run is in order) and how many each sender sent.
@@ -215,6 +216,17 @@ async function applyEvent(tx: SqlExecutor, event: Exclude<DomainEvent, MessageSe
     }
     case 'UserReinstated':
       await tx.query(`DELETE FROM rm_suspensions WHERE user_id = $1`, [event.data.userId]);
+      return;
+    // Erasure (docs/privacy.md): what the user wrote before the request leaves the history
+    // here; what comes after it is read erased already (the store reads it so).
+    case 'UserErasureRequested':
+      await tx.query(
+        `UPDATE rm_messages SET body = '', erased = true, attachments = NULL
+          WHERE sender_id = $1 AND (NOT erased OR body <> '' OR attachments IS NOT NULL)`,
+        [event.data.userId],
+      );
+      return;
+    case 'UserErased':
       return;
     default: {
       const exhaustive: never = event;

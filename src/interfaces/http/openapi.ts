@@ -64,13 +64,13 @@ export const contractRoutes: readonly RouteSpec[] = [
   {
     method: 'put', path: '/api/internal/posts/:postId', tag: 'posts', auth: 'internal',
     summary: 'Upsert a post the service may open rooms for (marketplace backend)',
-    params: postParams, body: upsertPostBody,
+    params: postParams, body: upsertPostBody, errors: ['unavailable'],
     answers: { 200: { description: 'the post as stored', body: z.object({ post: contract.postResponse }) } },
   },
   {
     method: 'post', path: '/api/internal/rooms/:roomId/notices', tag: 'messages', auth: 'internal', since: '1.2',
     summary: 'Post a notice of the marketplace into a room (a message of kind notice from "system")',
-    params: roomParams, body: postNoticeBody, errors: ['not_found', 'room_expired'],
+    params: roomParams, body: postNoticeBody, errors: ['not_found', 'room_expired', 'unavailable'],
     answers: {
       200: { description: 'a retry: the notice already posted with this clientNoticeId', body: messageAnswer },
       201: { description: 'posted', body: messageAnswer },
@@ -105,12 +105,12 @@ export const contractRoutes: readonly RouteSpec[] = [
   {
     method: 'put', path: '/api/internal/users/:userId/suspension', tag: 'moderation', auth: 'internal', since: '1.2',
     summary: 'Suspend a user (until a time, or until reinstated): they may read but not write',
-    params: userParams, body: suspensionBody,
+    params: userParams, body: suspensionBody, errors: ['unavailable'],
     answers: { 200: { description: 'suspended', body: contract.suspensionResponse } },
   },
   {
     method: 'delete', path: '/api/internal/users/:userId/suspension', tag: 'moderation', auth: 'internal', since: '1.2',
-    summary: 'Reinstate a suspended user', params: userParams,
+    summary: 'Reinstate a suspended user', params: userParams, errors: ['unavailable'],
     answers: { 204: noContent },
   },
   {
@@ -133,7 +133,7 @@ export const contractRoutes: readonly RouteSpec[] = [
   {
     method: 'post', path: '/api/rooms', tag: 'rooms', auth: 'user',
     summary: "Get or open the caller's room on a post, as borrower",
-    body: openRoomBody, errors: ['not_found', 'own_post', 'blocked', 'rate_limited', 'unavailable'],
+    body: openRoomBody, errors: ['not_found', 'own_post', 'blocked', 'suspended', 'rate_limited', 'unavailable'],
     answers: {
       200: { description: 'the room existed and was open', body: contract.openRoomResponse },
       201: { description: 'the room was opened or reopened', body: contract.openRoomResponse },
@@ -159,7 +159,7 @@ export const contractRoutes: readonly RouteSpec[] = [
   {
     method: 'post', path: '/api/rooms/:roomId/messages', tag: 'messages', auth: 'user',
     summary: 'Send a message (the same clientMessageId twice yields one message)',
-    params: roomParams, body: sendMessageBody, errors: ['not_found', 'room_expired', 'blocked', 'rate_limited', 'unavailable'],
+    params: roomParams, body: sendMessageBody, errors: ['not_found', 'room_expired', 'blocked', 'suspended', 'rate_limited', 'unavailable'],
     answers: {
       200: { description: 'a retry: the message already sent', body: messageAnswer },
       201: { description: 'sent', body: messageAnswer },
@@ -186,7 +186,7 @@ export const contractRoutes: readonly RouteSpec[] = [
   },
   {
     method: 'post', path: '/api/rooms/:roomId/reopen', tag: 'rooms', auth: 'user', since: '1.1',
-    summary: 'Either participant reopens an expired room', params: roomParams, errors: ['not_found', 'blocked', 'rate_limited'],
+    summary: 'Either participant reopens an expired room', params: roomParams, errors: ['not_found', 'blocked', 'suspended', 'rate_limited', 'unavailable'],
     answers: { 200: { description: 'the room, open', body: roomAnswer } },
   },
   {
@@ -207,7 +207,7 @@ export const contractRoutes: readonly RouteSpec[] = [
   },
   {
     method: 'delete', path: '/api/push/subscriptions', tag: 'push', auth: 'user', since: '1.1',
-    summary: "Remove the caller's Web Push subscription", body: contract.pushUnsubscribeBody,
+    summary: "Remove the caller's Web Push subscription; 404 when Web Push is off", body: contract.pushUnsubscribeBody, errors: ['not_found'],
     answers: { 204: noContent },
   },
   {
@@ -338,9 +338,10 @@ export function errorCodesOf(route: RouteSpec): ErrorCode[] {
   if (route.rawBody !== undefined) codes.add('bad_request');
   if (route.auth !== 'none') codes.add('unauthorized');
   if (route.auth === 'auditor' || route.auth === 'moderator') codes.add('forbidden');
-  // A signed-in route: the token's keys (JWT_JWKS_URL) may be out of reach, and any write may
-  // find the store unreachable or overloaded. Nothing was done; retry after Retry-After.
-  if (route.auth !== 'none') codes.add('unavailable');
+  // A user's token: the keys to check it with (JWT_JWKS_URL) may be out of reach. A route that
+  // appends events also names `unavailable` itself (the event store overloaded). Nothing was
+  // done; retry after Retry-After.
+  if (route.auth === 'user' || route.auth === 'auditor' || route.auth === 'moderator') codes.add('unavailable');
   codes.add('internal');
   return [...codes];
 }

@@ -15,6 +15,9 @@ import {
   type RecordedEvent,
   type SubscriptionStart,
 } from '../../../src/application/ports/eventStore';
+import { decodeEvent, evolveStored } from '../../../src/domain/events';
+import { userStreamName } from '../../../src/domain/streams';
+import { userDecider } from '../../../src/domain/user';
 
 export interface EventStoreFixture {
   store: EventStore;
@@ -387,6 +390,39 @@ export function eventStoreContract(
         await writing;
         await delay(SETTLE_MS);
         expect(follower.all.length).toBe(delivered);
+      });
+    });
+
+    describe("a user's erasure events", () => {
+      it('keeps UserErasureRequested and UserErased in the user stream exactly as written, decoded and folded by the user decider', async () => {
+        const userId = `contract-${randomUUID()}`;
+        const stream = userStreamName(userId);
+        const requested = {
+          type: 'UserErasureRequested',
+          data: { userId, erasureId: randomUUID(), requestedBy: randomUUID(), requestedAt: '2026-12-07T10:00:00.000Z' },
+        };
+        const erased = {
+          type: 'UserErased',
+          data: { ...requested.data, erasedAt: '2026-12-07T10:01:00.000Z', counts: { rooms: 3, messages: 4000 } },
+        };
+        const written = [anEvent(requested), anEvent(erased)];
+        await store().appendToStream(stream, [written[0] as EventToAppend], 'no_stream');
+        const last = await store().appendToStream(stream, [written[1] as EventToAppend], 0n);
+        const read = await store().readStream(stream);
+        expect(read.map(({ eventId, type, data, metadata }) => ({ eventId, type, data, metadata }))).toEqual(
+          written.map(({ eventId, type, data, metadata }) => ({ eventId, type, data, metadata })),
+        );
+        const events = read.map((e) => decodeEvent(e));
+        expect(events.map((e) => e?.type)).toEqual(['UserErasureRequested', 'UserErased']);
+        const state = read.reduce((s, e) => evolveStored(userDecider.evolve, s, e), userDecider.initialState());
+        expect(state.erasure).toEqual({
+          erasureId: requested.data.erasureId,
+          requestedBy: requested.data.requestedBy,
+          requestedAt: requested.data.requestedAt,
+          erasedAt: erased.data.erasedAt,
+          counts: { rooms: 3, messages: 4000 },
+        });
+        expect(read.at(-1)?.checkpoint).toBe(last.checkpoint);
       });
     });
 
