@@ -36,6 +36,8 @@ export interface DataKeyStore {
   destroyByRoom(roomId: string): Promise<Array<{ keyId: string; senderId: string }>>;
   /** Up to `limit` live keys not wrapped under `kekId`: the work left of a rotation. */
   findWrappedOtherThan(kekId: string, limit: number): Promise<WrappedDataKey[]>;
+  /** How many live keys are not wrapped under `kekId`: what a rotation has left to do. */
+  countWrappedOtherThan(kekId: string): Promise<number>;
   /** Replaces a key's wrapping, only if it is still live and wrapped under `fromKekId`; true when replaced. */
   rewrap(keyId: string, fromKekId: string, to: { kekId: string; wrapped: Buffer }): Promise<boolean>;
 }

@@ -141,6 +141,16 @@ export class DataKeys {
     return { rewrapped, done: rows.length < batch };
   }
 
+  /** How many live keys are still wrapped under an older key-encryption key. */
+  rewrapRemaining(): Promise<number> {
+    return this.store.countWrappedOtherThan(this.ring.currentId);
+  }
+
+  /** The id of the key-encryption key new wrappings use (the first of DATA_KEY_ENCRYPTION_KEY). */
+  get currentKeyEncryptionKeyId(): string {
+    return this.ring.currentId;
+  }
+
   /**
    * The live key of (room, sender) from the store, made now when there is none. The keys
    * asked for at about the same time (a burst of first messages) are found or made in

@@ -112,6 +112,14 @@ export class SqlDataKeyStore implements DataKeyStore {
     return result.rows.map(toKey);
   }
 
+  async countWrappedOtherThan(kekId: string): Promise<number> {
+    const result = await this.db.query<{ n: string }>(
+      `SELECT count(*)::text AS n FROM data_keys WHERE destroyed_at IS NULL AND kek_id <> $1`,
+      [kekId],
+    );
+    return Number(result.rows[0]?.n ?? 0);
+  }
+
   async rewrap(keyId: string, fromKekId: string, to: { kekId: string; wrapped: Buffer }): Promise<boolean> {
     const result = await this.db.query(
       `UPDATE data_keys SET kek_id = $3, wrapped_key = $4 WHERE key_id = $1::uuid AND kek_id = $2 AND destroyed_at IS NULL`,

@@ -111,7 +111,7 @@ export async function runAuditCli(argv: readonly string[], io: CliIo): Promise<n
   let exitCode: number = EXIT.ok;
 
   const program = new Command('audit')
-    .description('Verify, export and inspect the chat service\'s audit record')
+    .description('Verify, export and inspect the chat service\'s audit record; re-wrap its data keys')
     .exitOverride()
     .configureOutput({ writeOut: (text) => void io.stdout.write(text), writeErr: (text) => void io.stderr.write(text) });
 
@@ -241,6 +241,42 @@ export async function runAuditCli(argv: readonly string[], io: CliIo): Promise<n
     });
 
   program
+    .command('rewrap-keys')
+    .description(
+      're-wrap every data key under the newest DATA_KEY_ENCRYPTION_KEY (the first of the list), a batch at a time; ' +
+        'safe to stop and run again, and while the service runs; exit 0 once none is left under an older key, 1 when stopped with keys left',
+    )
+    .option('--batch <n>', 'keys re-wrapped per step (default 500)', positiveInt)
+    .option('--max-batches <n>', 'stop after this many steps (run again to go on)', positiveInt)
+    .action(async (options: { batch?: number; maxBatches?: number }) => {
+      const keys = await store.dataKeys();
+      const target = keys.currentKeyEncryptionKeyId;
+      const batch = options.batch ?? 500;
+      let left = await keys.rewrapRemaining();
+      say(io.stderr, `re-wrapping under key-encryption key ${target}: ${left} data keys under older keys`);
+      let total = 0;
+      let batches = 0;
+      for (;;) {
+        if (left === 0) break;
+        if (options.maxBatches !== undefined && batches >= options.maxBatches) break;
+        const step = await keys.rewrapStep(batch);
+        batches += 1;
+        total += step.rewrapped;
+        left = await keys.rewrapRemaining();
+        say(io.stderr, `… batch ${batches}: re-wrapped ${step.rewrapped} (${total} so far), ${left} left`);
+        // Nothing re-wrapped though keys are left: they changed under it (another run); stop and report.
+        if (step.rewrapped === 0) break;
+      }
+      if (left === 0) {
+        say(io.stdout, `DONE: re-wrapped ${total} data keys; every live data key is wrapped under ${target}`);
+        exitCode = EXIT.ok;
+      } else {
+        say(io.stdout, `STOPPED: re-wrapped ${total} data keys; ${left} still under older keys, run rewrap-keys again to go on`);
+        exitCode = EXIT.failed;
+      }
+    });
+
+  program
     .command('anchor')
     .description('record an anchor now (the service does it on AUDIT_ANCHOR_CRON) and print the anchor head')
     .action(async () => {
@@ -280,6 +316,12 @@ function roomId(value: string): string {
   const parsed = roomIdSchema.safeParse(value);
   if (!parsed.success) throw new InvalidArgumentError('must be a room id (a UUID).');
   return parsed.data;
+}
+
+function positiveInt(value: string): number {
+  const parsed = Number(value);
+  if (!/^\d{1,9}$/.test(value) || !Number.isSafeInteger(parsed) || parsed < 1) throw new InvalidArgumentError('must be a whole number of 1 or more.');
+  return parsed;
 }
 
 function instant(value: string): Date {
