@@ -49,6 +49,9 @@ import { httpMetrics } from './interfaces/http/httpMetrics';
 import { contractRouteOf, openApiRoutes } from './interfaces/http/openapi';
 import { postRoutes } from './interfaces/http/postRoutes';
 import { noticeRoutes } from './interfaces/http/noticeRoutes';
+import { erasureRoutes } from './interfaces/http/erasureRoutes';
+import type { ErasureProcess } from './application/privacy/erasureProcess';
+import { loadErasedUsers } from './infrastructure/privacy/erasedUsersTable';
 import { moderationRoutes } from './interfaces/http/moderationRoutes';
 import type { UserCommands } from './application/user/userCommands';
 import type { ModerationQueries } from './application/ports/moderation';
@@ -99,11 +102,16 @@ export async function start(config: Config, options: StartOptions = {}): Promise
   if (schema.unknown.length > 0) {
     logger.warn({ version: schema.version, unknown: schema.unknown }, 'the database schema is newer than this release: it was migrated by a newer one');
   }
-  const container = buildContainer({ config, logger, clock, ids: options.ids ?? randomIds, metrics, db, eventStore });
+  // Who is erased, as far as the table knows at start; kept current from the events.
+  const erasedUsers = await loadErasedUsers(db);
+  const container = buildContainer({ config, logger, clock, ids: options.ids ?? randomIds, metrics, db, eventStore, erasedUsers });
   const projections = await container.getAsync<ProjectionRunner>(TYPES.ProjectionRunner);
   const liveFeed = await container.getAsync<LiveFeed>(TYPES.LiveFeed);
   await projections.start();
   liveFeed.start();
+  // Erasures a killed process left unfinished go on now (docs/privacy.md).
+  const erasures = await container.getAsync<ErasureProcess>(TYPES.ErasureProcess);
+  erasures.start();
 
   const lag = new ProjectionLagProbe({
     projection: chatProjection.name,
@@ -147,6 +155,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
       }),
       roomRoutes({ ...api, budgets }),
       noticeRoutes({ commands, progress: projections, internalApiToken: config.internalApiToken, logger }),
+      erasureRoutes({ erasures, internalApiToken: config.internalApiToken }),
       moderationRoutes({
         commands,
         users: await container.getAsync<UserCommands>(TYPES.UserCommands),
@@ -233,6 +242,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
     metrics: metrics.registry,
     budgets,
     presence: notifications.presence,
+    erasedUsers,
     ...(options.ws ? { tuning: options.ws } : {}),
   });
   await gateway.start();
@@ -267,6 +277,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
         // No new sweep, and the running one stops after the rooms in hand, before the stores go.
         await sweeper.stop();
         await anchorSchedule.stop();
+        await erasures.stop();
         await notifications.stop();
         await imageWorkers.close();
         await new Promise<void>((resolve) => {

@@ -46,6 +46,9 @@ import { ErasedUsers } from '../../application/privacy/erasedUsers';
 import { KeyRing } from '../../application/privacy/keyRing';
 import { EventOpener, OpenedEventStore } from '../../application/privacy/openedEventStore';
 import { SqlDataKeyStore } from '../privacy/sqlDataKeyStore';
+import { SqlErasureScrubber, SqlErasureTable } from '../privacy/sqlErasures';
+import { ErasureProcess } from '../../application/privacy/erasureProcess';
+import { ErasedRefusingVerifier } from '../../application/privacy/erasedRefusingVerifier';
 import type { MessageViewOptions } from '../../domain/room';
 import { AttachmentLinks } from '../../application/attachments/attachmentLinks';
 import { makeAttachments, type Attachments } from '../../application/attachments/attachments';
@@ -234,8 +237,10 @@ export function buildContainer(options: ContainerOptions): Container {
   container
     .bind<TokenVerifier>(TYPES.TokenVerifier)
     .toResolvedValue(
-      (config: Config, profiles: SqlUserProfiles) => new ProfileNotingVerifier(new JwtVerifier(config.jwt), profiles),
-      [TYPES.Config, TYPES.UserProfiles],
+      // An erased user's token is refused before their profile could be noted again.
+      (config: Config, profiles: SqlUserProfiles, erased: ErasedUsers) =>
+        new ProfileNotingVerifier(new ErasedRefusingVerifier(new JwtVerifier(config.jwt), erased), profiles),
+      [TYPES.Config, TYPES.UserProfiles, TYPES.ErasedUsers],
     );
 
   container
@@ -358,6 +363,45 @@ export function buildContainer(options: ContainerOptions): Container {
         // One worker a spare core (at least one): the chat keeps a core to itself.
         new ImageWorkerPool({ maxPixels: config.attachments.maxPixels, workers: Math.min(4, availableParallelism() - 1), logger }),
       [TYPES.Config, TYPES.Logger],
+    );
+
+  container
+    .bind<ErasureProcess>(TYPES.ErasureProcess)
+    .toResolvedValue(
+      (
+        db: SqlDatabase,
+        keys: DataKeys,
+        erased: ErasedUsers,
+        users: UserCommands,
+        attachments: Attachments,
+        progress: ProjectionRunner,
+        clock: Clock,
+        ids: IdGenerator,
+        logger: Logger,
+      ) =>
+        new ErasureProcess({
+          table: new SqlErasureTable(db),
+          scrubber: new SqlErasureScrubber(db),
+          keys,
+          erased,
+          users,
+          attachments,
+          progress,
+          clock,
+          ids,
+          logger: logger.child({ component: 'erasure' }),
+        }),
+      [
+        TYPES.SqlDatabase,
+        TYPES.DataKeys,
+        TYPES.ErasedUsers,
+        TYPES.UserCommands,
+        TYPES.Attachments,
+        TYPES.ProjectionRunner,
+        TYPES.Clock,
+        TYPES.Ids,
+        TYPES.Logger,
+      ],
     );
 
   return container;

@@ -36,4 +36,5 @@ export const TYPES = {
   Suspensions: Symbol.for('Suspensions'),
   UserCommands: Symbol.for('UserCommands'),
   MessageView: Symbol.for('MessageView'),
+  ErasureProcess: Symbol.for('ErasureProcess'),
 } as const;

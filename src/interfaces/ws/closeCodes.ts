@@ -10,6 +10,8 @@ export const CloseCode = {
   serverError: 1011,
   /** The token's `exp` passed without an `auth` frame replacing it. */
   tokenExpired: 4001,
+  /** The account was erased: its tokens are refused from now on, never reconnect. */
+  accountErased: 4003,
   /** The connection's unsent buffer passed its limit: reconnect and `resume`. */
   tooSlow: 4008,
   /** The client kept sending well past the rate limit after `rate_limited` errors. */

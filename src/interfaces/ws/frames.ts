@@ -46,6 +46,7 @@ export type ServerFrame =
   | { type: 'resumed'; roomId: string; lastSeq: number }
   | { type: 'message_hidden'; roomId: string; seq: number }
   | { type: 'suspended'; until: string | null }
+  | { type: 'erased'; roomId: string; userId: string }
   | { type: 'error'; code: ErrorCode; message: string; ref: string | null }
   | { type: 'pong' };
 
