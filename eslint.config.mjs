@@ -55,8 +55,8 @@ export default tseslint.config(
   },
   {
     // The WebSocket side and the HTTP side are siblings: what they share lives in src/interfaces.
-    // (A later entry for the same rule replaces the one above for these files, so inversify is repeated.)
     files: ['src/interfaces/ws/**/*.ts'],
+    // (A later entry for the same rule replaces the one above for these files, so inversify is repeated.)
     rules: {
       'no-restricted-imports': ['error', {
         paths: [

@@ -127,7 +127,7 @@ export class Connection implements ReplayTarget {
     for (const send of waiting) {
       if (send.acked) continue;
       send.acked = true;
-      const frame: ServerFrame = { type: 'ack', clientMessageId: message.clientMessageId, message };
+      const frame: ServerFrame = { type: 'ack', clientMessageId: message.clientMessageId, message, ...(send.ref !== null ? { ref: send.ref } : {}) };
       if (!ordered) this.delivery.deliver(message.roomId, { seq: message.seq, frame, kind: 'ack' });
       else this.send(frame);
       ordered = true;
@@ -193,8 +193,8 @@ export class Connection implements ReplayTarget {
   }
 
   /** Registers a `send` before it runs, so its event is recognised however early it is handed over. */
-  expectAck(roomId: string, clientMessageId: string): PendingSend {
-    return this.acks.expect(roomId, clientMessageId);
+  expectAck(roomId: string, clientMessageId: string, ref: string | null = null): PendingSend {
+    return this.acks.expect(roomId, clientMessageId, ref);
   }
 
   /** The send failed: nothing will be acked for it. */
@@ -212,7 +212,7 @@ export class Connection implements ReplayTarget {
     const ackNow = (): void => {
       if (send.acked) return;
       send.acked = true;
-      this.send({ type: 'ack', clientMessageId: message.clientMessageId, message });
+      this.send({ type: 'ack', clientMessageId: message.clientMessageId, message, ...(send.ref !== null ? { ref: send.ref } : {}) });
       this.closeIfAnswered();
     };
     if (!created) {

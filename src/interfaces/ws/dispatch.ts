@@ -14,8 +14,8 @@ import { UnavailableError } from '../../application/unavailable';
 import { refusedTokenMessage } from '../refusedToken';
 import { CloseCode } from './closeCodes';
 import type { Connection } from './connection';
-import { refOfFrame, refuseOverBudget } from './frameRules';
-import { errorFrame, type AuthFrame, type ClientFrame, type ClientFrameType, type ReadFrame, type ResumeFrame, type SendFrame, type TypingFrame } from './frames';
+import { refOfFrame, refuseOverBudget, ruleOf } from './frameRules';
+import { errorFrame, refTo, type AuthFrame, type ClientFrame, type ClientFrameType, type ReadFrame, type ResumeFrame, type SendFrame, type TypingFrame } from './frames';
 
 export interface DispatchDeps {
   commands: RoomCommands;
@@ -53,7 +53,7 @@ export function makeDispatcher(deps: DispatchDeps) {
       refuseOverBudget(connection, deps.budgets.refusal('send'), refOfFrame(frame));
       return;
     }
-    const pending = connection.expectAck(frame.roomId, frame.clientMessageId);
+    const pending = connection.expectAck(frame.roomId, frame.clientMessageId, frame.id ?? null);
     try {
       const result = await deps.commands.sendMessage(
         {
@@ -71,7 +71,7 @@ export function makeDispatcher(deps: DispatchDeps) {
     }
   };
 
-  const read = async (connection: Connection, frame: ReadFrame): Promise<void> => {
+  const read = async (connection: Connection, frame: ReadFrame): Promise<Outcome> => {
     try {
       const result = await deps.commands.markRead(frame.roomId, frame.upToSeq, actor(connection));
       // Nothing new was read, so no event will come: answer this connection with where it stands.
@@ -79,23 +79,27 @@ export function makeDispatcher(deps: DispatchDeps) {
         const upToSeq = result.room.lastReadSeq[connection.userId] ?? 0;
         connection.send({ type: 'read', roomId: frame.roomId, userId: connection.userId, upToSeq });
       }
+      return 'applied';
     } catch (error) {
       answerError(connection, error, refOfFrame(frame));
+      return 'refused';
     }
   };
 
-  const typing = async (connection: Connection, frame: TypingFrame): Promise<void> => {
+  const typing = async (connection: Connection, frame: TypingFrame): Promise<Outcome> => {
     try {
       await sendTyping(deps, frame.roomId, connection.userId);
+      return 'applied';
     } catch (error) {
       answerError(connection, error, refOfFrame(frame));
+      return 'refused';
     }
   };
 
   const resume = async (connection: Connection, frame: ResumeFrame): Promise<void> => {
     try {
       const lastSeq = await resumeRoom({ queries: deps.queries, livePushed: deps.livePushed, turns: deps.replayTurns }, connection, frame.roomId, frame.afterSeq);
-      if (lastSeq !== null) connection.send({ type: 'resumed', roomId: frame.roomId, lastSeq });
+      if (lastSeq !== null) connection.send({ type: 'resumed', roomId: frame.roomId, lastSeq, ...refTo(frame) });
     } catch (error) {
       const apiError = toApiError(error);
       // A replay that broke off leaves the client with a hole it cannot see: close, so it resumes again.
@@ -125,12 +129,14 @@ export function makeDispatcher(deps: DispatchDeps) {
     connection.replaceToken(principal);
   };
 
-  const ping = async (connection: Connection): Promise<void> => {
-    connection.send({ type: 'pong' });
+  const ping = async (connection: Connection, frame: ClientFrame): Promise<void> => {
+    connection.send({ type: 'pong', ...refTo(frame) });
   };
 
   // One handler a frame type: a frame without one does not compile (see frameRules.ts for the rest of its row).
-  const handlers: { readonly [Type in ClientFrameType]: (connection: Connection, frame: Extract<ClientFrame, { type: Type }>) => Promise<void> } = {
+  const handlers: {
+    readonly [Type in ClientFrameType]: (connection: Connection, frame: Extract<ClientFrame, { type: Type }>) => Promise<Outcome | void>;
+  } = {
     send,
     read,
     typing,
@@ -139,8 +145,14 @@ export function makeDispatcher(deps: DispatchDeps) {
     ping,
   };
 
-  return (connection: Connection, frame: ClientFrame): Promise<void> =>
-    (handlers[frame.type] as (connection: Connection, frame: ClientFrame) => Promise<void>)(connection, frame);
+  return async (connection: Connection, frame: ClientFrame): Promise<void> => {
+    const outcome = await (handlers[frame.type] as (connection: Connection, frame: ClientFrame) => Promise<Outcome | void>)(connection, frame);
+    // A frame with no answer of its own (its row's answeredDone) that carried an id: `done` once applied.
+    if (outcome === 'applied' && frame.id !== undefined && ruleOf(frame).answeredDone) connection.send({ type: 'done', ref: frame.id });
+  };
 }
+
+/** Whether a handler applied its frame or answered it with an error (for `done`, see frameRules.ts). */
+type Outcome = 'applied' | 'refused';
 
 export type Dispatcher = ReturnType<typeof makeDispatcher>;

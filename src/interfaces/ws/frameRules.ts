@@ -27,8 +27,10 @@ export interface FrameRule<Frame extends ClientFrame> {
   holdsRoom: boolean;
   /** While the connection winds up (closing with 4029): refused with `rate_limited` (it is owed an answer), else dropped. */
   answeredWhileClosing: boolean;
-  /** What an error answering it names as `ref`. */
-  ref(frame: Frame): string;
+  /** What an error answering it names as `ref` when the frame carries no `id` (v1.1); with one, the `id` (see refOfFrame). */
+  refWithoutId(frame: Frame): string;
+  /** Whether the frame, when it carries an `id`, is answered `{type:"done", ref: id}` once applied (those with no answer of their own). */
+  answeredDone: boolean;
 }
 
 export type FrameRules = { readonly [Type in ClientFrameType]: FrameRule<Extract<ClientFrame, { type: Type }>> };
@@ -36,12 +38,12 @@ export type FrameRules = { readonly [Type in ClientFrameType]: FrameRule<Extract
 const byType = (frame: ClientFrame): string => frame.type;
 
 export const frameRules: FrameRules = {
-  send: { budget: 'send', lane: 'pipelined', endsWarmup: true, holdsRoom: false, answeredWhileClosing: true, ref: (frame) => frame.clientMessageId },
-  read: { budget: 'read', lane: 'queued', endsWarmup: true, holdsRoom: false, answeredWhileClosing: true, ref: byType },
-  resume: { budget: 'resume', lane: 'queued', endsWarmup: false, holdsRoom: true, answeredWhileClosing: true, ref: byType },
-  typing: { budget: 'typing', lane: 'queued', endsWarmup: true, holdsRoom: false, answeredWhileClosing: false, ref: byType },
-  auth: { budget: null, lane: 'queued', endsWarmup: true, holdsRoom: false, answeredWhileClosing: false, ref: byType },
-  ping: { budget: null, lane: 'queued', endsWarmup: true, holdsRoom: false, answeredWhileClosing: false, ref: byType },
+  send: { budget: 'send', lane: 'pipelined', endsWarmup: true, holdsRoom: false, answeredWhileClosing: true, refWithoutId: (frame) => frame.clientMessageId, answeredDone: false },
+  read: { budget: 'read', lane: 'queued', endsWarmup: true, holdsRoom: false, answeredWhileClosing: true, refWithoutId: byType, answeredDone: true },
+  resume: { budget: 'resume', lane: 'queued', endsWarmup: false, holdsRoom: true, answeredWhileClosing: true, refWithoutId: byType, answeredDone: false },
+  typing: { budget: 'typing', lane: 'queued', endsWarmup: true, holdsRoom: false, answeredWhileClosing: false, refWithoutId: byType, answeredDone: true },
+  auth: { budget: null, lane: 'queued', endsWarmup: true, holdsRoom: false, answeredWhileClosing: false, refWithoutId: byType, answeredDone: false },
+  ping: { budget: null, lane: 'queued', endsWarmup: true, holdsRoom: false, answeredWhileClosing: false, refWithoutId: byType, answeredDone: false },
 };
 
 /** The row of a frame, for code that handles any frame. */
@@ -49,9 +51,9 @@ export function ruleOf(frame: ClientFrame): FrameRule<ClientFrame> {
   return frameRules[frame.type] as FrameRule<ClientFrame>;
 }
 
-/** The error ref of any frame. */
+/** The error ref of any frame: its `id` when it has one (v1.2), else its clientMessageId or type. */
 export function refOfFrame(frame: ClientFrame): string {
-  return ruleOf(frame).ref(frame);
+  return frame.id ?? ruleOf(frame).refWithoutId(frame);
 }
 
 /**

@@ -21,7 +21,7 @@ import { CloseCode } from './closeCodes';
 import { Connection, type ConnectionLimits } from './connection';
 import { makeDispatcher, type Dispatcher } from './dispatch';
 import { LiveFanOut } from './fanOut';
-import { ruleOf, refuseOverBudget, type FrameRule } from './frameRules';
+import { ruleOf, refOfFrame, refuseOverBudget, type FrameRule } from './frameRules';
 import { errorFrame, parseClientFrame, type ClientFrame } from './frames';
 import { decideHandshake, refuseUpgrade } from './handshake';
 import type { UserBudgets } from '../../application/limits/userBudgets';
@@ -300,7 +300,7 @@ export class ChatGateway {
     const rule = ruleOf(frame);
     if (connection.isWindingUp) {
       // Every send the client made gets an answer; what is owed none is dropped.
-      if (rule.answeredWhileClosing) connection.send(errorFrame('rate_limited', 'rate limited: this connection is being closed (4029); reconnect later', rule.ref(frame)));
+      if (rule.answeredWhileClosing) connection.send(errorFrame('rate_limited', 'rate limited: this connection is being closed (4029); reconnect later', refOfFrame(frame)));
       return;
     }
     if (!this.withinBudget(connection, frame, rule)) return;
@@ -321,7 +321,7 @@ export class ChatGateway {
     if (rule.endsWarmup) connection.endWarmup();
     // Only with real work in hand: a lone pause (a GC, a test opening an embedded store) sheds nothing.
     if (this.shedder.shedding && this.sendsUnderWay >= SHED_MIN_SENDS_UNDER_WAY) {
-      connection.send(errorFrame('unavailable', 'the server is overloaded: retry (same clientMessageId) in a moment', rule.ref(frame)));
+      connection.send(errorFrame('unavailable', 'the server is overloaded: retry (same clientMessageId) in a moment', refOfFrame(frame)));
       return;
     }
     const started = connection.startNow(async () => {
@@ -333,7 +333,7 @@ export class ChatGateway {
       }
     });
     if (!started) {
-      connection.send(errorFrame('unavailable', 'too many sends of this connection under way: retry it (same clientMessageId) in a moment', rule.ref(frame)));
+      connection.send(errorFrame('unavailable', 'too many sends of this connection under way: retry it (same clientMessageId) in a moment', refOfFrame(frame)));
     }
   }
 
@@ -349,7 +349,7 @@ export class ChatGateway {
     if (kind === null) return true;
     if (kind === 'typing') return 'roomId' in frame && budgets.mayType(connection.userId, frame.roomId);
     if (budgets.tryTakeHere(kind, connection.userId)) return true;
-    refuseOverBudget(connection, budgets.refusal(kind), rule.ref(frame));
+    refuseOverBudget(connection, budgets.refusal(kind), refOfFrame(frame));
     return false;
   }
 

@@ -3,6 +3,8 @@ import type { MessageView } from '../../domain/room';
 /** A `send` frame waiting for its ack. */
 export interface PendingSend {
   acked: boolean;
+  /** The send frame's `id`, named as `ref` by its ack; null when it had none. */
+  ref: string | null;
   timer: NodeJS.Timeout | null;
 }
 
@@ -15,8 +17,8 @@ export interface PendingSend {
 export class PendingAcks {
   private readonly pending = new Map<string, PendingSend[]>();
 
-  expect(roomId: string, clientMessageId: string): PendingSend {
-    const send: PendingSend = { acked: false, timer: null };
+  expect(roomId: string, clientMessageId: string, ref: string | null = null): PendingSend {
+    const send: PendingSend = { acked: false, ref, timer: null };
     const key = keyOf(roomId, clientMessageId);
     const list = this.pending.get(key);
     if (list === undefined) this.pending.set(key, [send]);
