@@ -598,7 +598,7 @@ export class ChatClient {
     }
     // 1008: a policy the server applies on purpose, e.g. this was the user's oldest connection
     // past WS_MAX_CONNECTIONS_PER_USER; reconnecting would only push another device out.
-    if (code === CloseCodes.policy) {
+    if (code === CloseCodes.policyViolation) {
       this.stop(code);
       return;
     }

@@ -1,22 +1,27 @@
 /**
- * The service's public contract (shared/CONTRACT.md v1.1) as TypeScript types: every HTTP
- * body and WebSocket frame the client sees or sends.
+ * The service's public contract (v1.2) as TypeScript types: every HTTP body and WebSocket
+ * frame the client sees or sends. test/client/contract.unit.test.ts checks the error codes,
+ * frames and close codes here against the server's own (src/interfaces), so they cannot drift.
  */
 
-export type ErrorCode =
-  | 'bad_request'
-  | 'unauthorized'
-  | 'forbidden'
-  | 'not_found'
-  | 'own_post'
-  | 'room_expired'
-  | 'blocked'
-  | 'suspended'
-  | 'rate_limited'
-  | 'payload_too_large'
-  | 'unsupported_media_type'
-  | 'internal'
-  | 'unavailable';
+/** The service's error codes (HTTP bodies and `error` frames). */
+export const ERROR_CODES = [
+  'bad_request',
+  'unauthorized',
+  'forbidden',
+  'not_found',
+  'own_post',
+  'room_expired',
+  'blocked',
+  'suspended',
+  'rate_limited',
+  'payload_too_large',
+  'unsupported_media_type',
+  'internal',
+  'unavailable',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
 
 /** Every non-2xx HTTP body. */
 export interface ErrorBody {
@@ -132,41 +137,59 @@ export interface DevSession {
   expiresAt: string;
 }
 
-// WebSocket frames, client → server
+// WebSocket frames, client → server. Each may carry `id` (1–64 characters): its answer names it as `ref`.
 export type ClientFrame =
-  | { type: 'send'; roomId: string; clientMessageId: string; body: string; attachments?: string[] }
-  | { type: 'read'; roomId: string; upToSeq: number }
-  | { type: 'typing'; roomId: string }
-  | { type: 'resume'; roomId: string; afterSeq: number }
-  | { type: 'auth'; token: string }
-  | { type: 'ping' };
+  | { type: 'send'; roomId: string; clientMessageId: string; body: string; attachments?: string[]; id?: string }
+  | { type: 'read'; roomId: string; upToSeq: number; id?: string }
+  | { type: 'typing'; roomId: string; id?: string }
+  | { type: 'resume'; roomId: string; afterSeq: number; id?: string }
+  | { type: 'auth'; token: string; id?: string }
+  | { type: 'ping'; id?: string };
 
-// WebSocket frames, server → client
+export const CLIENT_FRAME_TYPES = ['send', 'read', 'typing', 'resume', 'auth', 'ping'] as const satisfies ReadonlyArray<ClientFrame['type']>;
+
+// WebSocket frames, server → client. `ref`: the `id` of the frame answered (absent when it had none).
 export type ServerFrame =
-  | { type: 'ack'; clientMessageId: string; message: Message }
+  | { type: 'ack'; clientMessageId: string; message: Message; ref?: string }
   | { type: 'message'; message: Message }
   | { type: 'read'; roomId: string; userId: string; upToSeq: number }
   | { type: 'typing'; roomId: string; userId: string }
   | { type: 'room'; room: Room }
-  | { type: 'resumed'; roomId: string; lastSeq: number }
+  | { type: 'resumed'; roomId: string; lastSeq: number; ref?: string }
   | { type: 'message_hidden'; roomId: string; seq: number }
   | { type: 'suspended'; until: string | null }
   | { type: 'erased'; roomId: string; userId: string }
   | { type: 'error'; code: ErrorCode; message: string; ref: string | null }
-  | { type: 'pong' };
+  | { type: 'done'; ref: string }
+  | { type: 'pong'; ref?: string };
 
-/** The contract's close codes, and the standard ones the client acts on. */
+export const SERVER_FRAME_TYPES = [
+  'ack',
+  'message',
+  'read',
+  'typing',
+  'room',
+  'resumed',
+  'message_hidden',
+  'suspended',
+  'erased',
+  'error',
+  'done',
+  'pong',
+] as const satisfies ReadonlyArray<ServerFrame['type']>;
+
+/** The close codes the server sends (named as the server names them), and 1000, which the client sends. */
 export const CloseCodes = {
   normal: 1000,
   goingAway: 1001,
-  policy: 1008,
-  tooBig: 1009,
+  policyViolation: 1008,
+  frameTooBig: 1009,
   serverError: 1011,
   tokenExpired: 4001,
-  tooSlow: 4008,
-  rateLimited: 4029,
   /** The account was erased: never reconnect. */
   accountErased: 4003,
+  tooSlow: 4008,
+  rateLimited: 4029,
 } as const;
 
 /**

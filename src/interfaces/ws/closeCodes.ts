@@ -10,6 +10,8 @@ export const CloseCode = {
   serverError: 1011,
   /** The token's `exp` passed without an `auth` frame replacing it. */
   tokenExpired: 4001,
+  /** The user's account was erased (v1.2): their tokens are refused from now on; clients must not reconnect. */
+  accountErased: 4003,
   /** The connection's unsent buffer passed its limit: reconnect and `resume`. */
   tooSlow: 4008,
   /** The client kept sending well past the rate limit after `rate_limited` errors. */

@@ -63,6 +63,7 @@ export type ServerFrame =
   | { type: 'resumed'; roomId: string; lastSeq: number; ref?: string }
   | { type: 'message_hidden'; roomId: string; seq: number }
   | { type: 'suspended'; until: string | null }
+  | { type: 'erased'; roomId: string; userId: string }
   | { type: 'error'; code: ErrorCode; message: string; ref: string | null }
   | { type: 'done'; ref: string }
   | { type: 'pong'; ref?: string };
@@ -77,6 +78,7 @@ export const serverFrameTypes = {
   resumed: true,
   message_hidden: true,
   suspended: true,
+  erased: true,
   error: true,
   done: true,
   pong: true,
