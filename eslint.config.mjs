@@ -35,7 +35,7 @@ export default tseslint.config(
     files: ['src/domain/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', { patterns: [
-        { group: ['**/application/*', '**/infrastructure/*', '**/interfaces/*', 'node:*'], message: 'the domain imports nothing from outside src/domain' },
+        { group: ['**/application/*', '**/infrastructure/*', '**/interfaces/*', 'node:*', 'inversify', 'reflect-metadata'], message: 'the domain imports nothing from outside src/domain' },
       ] }],
       'no-restricted-syntax': ['error',
         { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: 'time comes in with the command' },
@@ -44,10 +44,25 @@ export default tseslint.config(
     },
   },
   {
+    // inversify stays at the edge: only the composition root and src/infrastructure/di know it.
+    files: ['src/application/**/*.ts', 'src/interfaces/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { paths: [
+        { name: 'inversify', message: 'inversify belongs in src/infrastructure/di and src/main.ts' },
+        { name: 'reflect-metadata', message: 'inversify belongs in src/infrastructure/di and src/main.ts' },
+      ] }],
+    },
+  },
+  {
     // The WebSocket side and the HTTP side are siblings: what they share lives in src/interfaces.
     files: ['src/interfaces/ws/**/*.ts'],
+    // (A later entry for the same rule replaces the one above for these files, so inversify is repeated.)
     rules: {
       'no-restricted-imports': ['error', {
+        paths: [
+          { name: 'inversify', message: 'inversify belongs in src/infrastructure/di and src/main.ts' },
+          { name: 'reflect-metadata', message: 'inversify belongs in src/infrastructure/di and src/main.ts' },
+        ],
         patterns: [{ group: ['../http', '../http/*', '**/interfaces/http/*'], message: 'interfaces/ws does not import interfaces/http: share through src/interfaces (errors.ts, validation.ts, ...)' }],
       }],
     },

@@ -1,6 +1,8 @@
 /**
  * Jest runs TypeScript through @swc/jest: it strips types only (tsc --noEmit in
  * `npm test` does the type checking), which keeps the suite fast on two cores.
+ * The project is CommonJS throughout, so inversify 7 (which ships CommonJS) is
+ * used rather than the ESM-only inversify 8: see docs/decisions.md.
  */
 const swc = ['@swc/jest', { jsc: { target: 'es2023', parser: { syntax: 'typescript' } } }];
 

@@ -173,7 +173,8 @@ export async function wireServices(options: WiringOptions): Promise<Services> {
       };
     },
     chatQueries: (s) => new SqlChatQueries(s.db, s.messageView),
-    moderationQueries: (s) => new SqlModerationQueries(s.db, { safetyHints: s.config.safetyHints }),
+    // The same view of a message as the room's history: a photo's signed URLs included.
+    moderationQueries: (s) => new SqlModerationQueries(s.db, s.messageView),
     suspensions: (s) => new SqlSuspensions(s.db),
 
     projections: (s) =>

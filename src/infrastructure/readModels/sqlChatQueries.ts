@@ -1,5 +1,5 @@
 import { POST_ID_PATTERN } from '../../domain/post';
-import { defaultMessageViewOptions, toMessageView, type MessageAttachment, type MessageView, type MessageViewOptions } from '../../domain/room';
+import { defaultMessageViewOptions, toMessageView, type MessageView, type MessageViewOptions } from '../../domain/room';
 import { DomainError } from '../../domain/shared/decider';
 import type {
   ChatQueries,
@@ -13,6 +13,7 @@ import type {
   RoomView,
 } from '../../application/ports/readModels';
 import type { SqlExecutor } from '../sql/sqlDatabase';
+import { messageColumns, messageOfRow, type MessageRow } from './messageRows';
 
 interface RoomRow {
   room_id: string;
@@ -35,43 +36,10 @@ interface RoomRow {
   borrower_picture: string | null;
 }
 
-interface MessageRow {
-  room_id: string;
-  seq: number;
-  message_id: string;
-  sender_id: string;
-  body: string;
-  client_message_id: string;
-  sent_at: Date | string;
-  kind: string;
-  hidden: boolean;
-  erased: boolean;
-  attachments: MessageAttachment[] | string | null;
-}
-
 const iso = (value: Date | string): string => new Date(value).toISOString();
 
-const messageColumns = `room_id, seq, message_id, sender_id, body, client_message_id, sent_at, kind, hidden, erased, attachments`;
-
 function toMessage(row: MessageRow, options: MessageViewOptions): MessageView {
-  return toMessageView(
-    {
-      messageId: row.message_id,
-      roomId: row.room_id,
-      seq: Number(row.seq),
-      senderId: row.sender_id,
-      body: row.body,
-      sentAt: iso(row.sent_at),
-      clientMessageId: row.client_message_id,
-      ...(row.kind === 'notice' ? { kind: 'notice' as const } : {}),
-      ...(row.erased === true ? { erased: true as const } : {}),
-      ...(row.attachments !== null
-        ? { attachments: typeof row.attachments === 'string' ? (JSON.parse(row.attachments) as MessageAttachment[]) : row.attachments }
-        : {}),
-    },
-    options,
-    row.hidden === true,
-  );
+  return toMessageView(messageOfRow(row), options, row.hidden === true);
 }
 
 const roomSelect = `

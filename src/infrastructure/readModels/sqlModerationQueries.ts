@@ -2,6 +2,7 @@ import type { ModerationQueries, ReportPage, ReportView } from '../../applicatio
 import { defaultMessageViewOptions, toMessageView, type MessageView, type MessageViewOptions, type ReportReason, type ResolutionAction } from '../../domain/room';
 import { DomainError } from '../../domain/shared/decider';
 import type { SqlExecutor } from '../sql/sqlDatabase';
+import { messageColumns, messageOfRow, type MessageRow } from './messageRows';
 
 interface ReportRow {
   report_id: string;
@@ -98,40 +99,13 @@ export class SqlModerationQueries implements ModerationQueries {
     return row === undefined ? null : { senderId: row.sender_id, kind: row.kind === 'notice' ? 'notice' : 'text' };
   }
 
+  /** The messages around `seq`, as a moderator sees them: a hidden one is marked, with its body and photos still shown. */
   async context(roomId: string, seq: number, around: number): Promise<MessageView[]> {
-    const result = await this.db.query<{
-      room_id: string;
-      seq: number;
-      message_id: string;
-      sender_id: string;
-      body: string;
-      client_message_id: string;
-      sent_at: Date | string;
-      kind: string;
-      hidden: boolean;
-      erased: boolean;
-    }>(
-      `SELECT room_id, seq, message_id, sender_id, body, client_message_id, sent_at, kind, hidden, erased FROM rm_messages
-        WHERE room_id = $1 AND seq BETWEEN $2 AND $3 ORDER BY seq`,
+    const result = await this.db.query<MessageRow>(
+      `SELECT ${messageColumns} FROM rm_messages WHERE room_id = $1 AND seq BETWEEN $2 AND $3 ORDER BY seq`,
       [roomId, seq - around, seq + around],
     );
-    return result.rows.map((row) => ({
-      ...toMessageView(
-        {
-          messageId: row.message_id,
-          roomId: row.room_id,
-          seq: Number(row.seq),
-          senderId: row.sender_id,
-          body: row.body,
-          sentAt: iso(row.sent_at),
-          clientMessageId: row.client_message_id,
-          ...(row.kind === 'notice' ? { kind: 'notice' as const } : {}),
-          ...(row.erased === true ? { erased: true as const } : {}),
-        },
-        this.messageOptions,
-      ),
-      hidden: row.hidden === true,
-    }));
+    return result.rows.map((row) => ({ ...toMessageView(messageOfRow(row), this.messageOptions), hidden: row.hidden === true }));
   }
 }
 

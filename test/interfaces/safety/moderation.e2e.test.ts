@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { withConnection } from '../../support/databases';
-import { as, eventually, openRoom, unique } from '../../support/http';
+import { aPng } from '../../support/images';
+import { as, call, eventually, openRoom, unique } from '../../support/http';
 import { ManualClock, startTestServer, type TestServer } from '../../support/server';
 import { HOUR, MINUTE } from '../../support/time';
 import { TEST_INTERNAL_TOKEN, tokenFor } from '../../support/tokens';
@@ -41,6 +42,39 @@ describe('reports, moderation and suspension', () => {
   const user = (server: TestServer, id: string) => as(server.url, tokenFor(id));
   const webhook = (type: string, match: (data: Record<string, unknown>) => boolean) =>
     receiver.received.find((r) => r.json?.type === type && match(r.json.data));
+
+  it('shows a reported photo in the report’s context, as the room shows it: its attachments, at URLs that load, also once hidden', async () => {
+    const lena = unique('lena');
+    const bob = unique('bob');
+    const room = await openRoom(one.url, lena, bob);
+    const upload = await call(one.url, 'POST', `/api/rooms/${room.roomId}/attachments`, { token: tokenFor(lena), raw: await aPng(), headers: { 'content-type': 'image/png' } });
+    expect(upload.status).toBe(201);
+    const { attachmentId } = upload.body.attachment;
+    const sent = await user(one, lena).post(`/api/rooms/${room.roomId}/messages`, { clientMessageId: randomUUID(), body: 'see the photo', attachments: [attachmentId] });
+    expect(sent.status).toBe(201);
+    const reported = await user(one, bob).post(`/api/rooms/${room.roomId}/messages/1/report`, { reason: 'abuse' });
+    expect(reported.status).toBe(201);
+    const mod = moderator(two);
+    const shown = async () => {
+      const read = await mod.get(`/api/moderation/reports/${reported.body.report.reportId}`);
+      expect(read.status).toBe(200);
+      return read.body.context.find((m: { seq: number }) => m.seq === 1);
+    };
+    const inContext = await shown();
+    const inRoom = (await user(one, bob).get(`/api/rooms/${room.roomId}/messages`)).body.messages.find((m: { seq: number }) => m.seq === 1);
+    expect(inContext.attachments).toHaveLength(1);
+    expect(inContext.attachments[0]).toMatchObject({ attachmentId, contentType: 'image/png', width: 64, height: 48, sha256: inRoom.attachments[0].sha256 });
+    for (const link of [inContext.attachments[0].url, inContext.attachments[0].thumbnailUrl]) {
+      expect(link).toMatch(/^\/attachments\//);
+      const image = await fetch(`${two.url}${link}`);
+      expect([image.status, image.headers.get('content-type')?.startsWith('image/')]).toEqual([200, true]);
+    }
+    // Hidden by the moderator: the participants no longer see the photo; the moderator still does.
+    const hidden = await mod.post(`/api/moderation/reports/${reported.body.report.reportId}/resolution`, { action: 'hide_message', note: 'not for a rental chat' });
+    expect(hidden.status).toBe(200);
+    await eventually(async () => (await shown()).hidden === true, 10_000, 'hidden in the context');
+    expect((await shown()).attachments).toHaveLength(1);
+  });
 
   it('takes a report from the recipient, queues it, and hides the message for both participants, live and after reload', async () => {
     const lena = unique('lena');
