@@ -20,8 +20,10 @@ interface ReadFrame {
 /**
  * A server that hands every `read` frame it gets, in order, to `answer`: what it returns is
  * sent back; 'drop' closes the connection (1011) without an answer; null answers nothing.
+ * `reads` keeps the frames without their request ids (`ids` has those).
  */
-async function readServer(answer: (frame: ReadFrame, nth: number) => object | 'drop' | null) {
+async function readServer(answer: (frame: ReadFrame & { id?: string }, nth: number) => object | 'drop' | null) {
+  const ids: Array<string | undefined> = [];
   const reads: ReadFrame[] = [];
   let connections = 0;
   const http: Server = createServer((_req, res) => res.writeHead(404).end());
@@ -32,8 +34,10 @@ async function readServer(answer: (frame: ReadFrame, nth: number) => object | 'd
       const frame = JSON.parse(String(data)) as { type: string };
       if (frame.type === 'ping') socket.send(JSON.stringify({ type: 'pong' }));
       if (frame.type !== 'read') return;
-      reads.push(frame as ReadFrame);
-      const reply = answer(frame as ReadFrame, reads.length);
+      const { id, ...read } = frame as ReadFrame & { id?: string };
+      reads.push(read);
+      ids.push(id);
+      const reply = answer(frame as ReadFrame & { id?: string }, reads.length);
       if (reply === 'drop') socket.close(1011, 'dropped');
       else if (reply !== null) socket.send(JSON.stringify(reply));
     });
@@ -42,6 +46,7 @@ async function readServer(answer: (frame: ReadFrame, nth: number) => object | 'd
   return {
     url: `http://127.0.0.1:${(http.address() as AddressInfo).port}`,
     reads,
+    ids,
     connections: () => connections,
     close: async () => {
       for (const client of wss.clients) client.terminate();
@@ -52,7 +57,8 @@ async function readServer(answer: (frame: ReadFrame, nth: number) => object | 'd
 }
 
 const confirmed = (frame: ReadFrame, userId = 'lena') => ({ type: 'read', roomId: frame.roomId, userId, upToSeq: frame.upToSeq });
-const refused = { type: 'error', code: 'rate_limited', message: 'too many reads', ref: 'read' };
+/** A refusal naming the frame by its request id (v1.2), or as a server before request ids did (ref `read`). */
+const refused = (frame: { id?: string }, legacy = false) => ({ type: 'error', code: 'rate_limited', message: 'too many reads', ref: legacy ? 'read' : frame.id });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function lenaAt(baseUrl: string, fetchImpl?: typeof fetch): ChatClient {
@@ -68,7 +74,7 @@ function lenaAt(baseUrl: string, fetchImpl?: typeof fetch): ChatClient {
 
 describe('the SDK’s read marks', () => {
   it('sends a read mark the server refused again after a pause, and stops once the server confirms it', async () => {
-    const server = await readServer((frame, nth) => (nth === 1 ? refused : confirmed(frame)));
+    const server = await readServer((frame, nth) => (nth === 1 ? refused(frame) : confirmed(frame)));
     const lena = lenaAt(server.url);
     try {
       lena.connect();
@@ -79,10 +85,31 @@ describe('the SDK’s read marks', () => {
         { type: 'read', roomId: 'room-1', upToSeq: 5 },
         { type: 'read', roomId: 'room-1', upToSeq: 5 },
       ]);
+      // Each frame has its own request id.
+      expect(new Set(server.ids).size).toBe(2);
       // Confirmed: it is not sent again, and asking for the same mark sends nothing.
       await lena.markRead('room-1', 5);
       await sleep(2_500);
       expect(server.reads).toHaveLength(2);
+    } finally {
+      lena.close();
+      await server.close();
+    }
+  });
+
+  it('also sends again a mark a server older than request ids refused (ref "read"), confirmed by its read event', async () => {
+    const server = await readServer((frame, nth) => (nth === 1 ? refused(frame, true) : confirmed(frame)));
+    const lena = lenaAt(server.url);
+    try {
+      lena.connect();
+      await eventually(async () => lena.state.state === 'online', 10_000, 'online');
+      await lena.markRead('room-1', 5);
+      await eventually(async () => server.reads.length >= 2, 10_000, 'the read mark sent again');
+      await sleep(2_500);
+      expect(server.reads).toEqual([
+        { type: 'read', roomId: 'room-1', upToSeq: 5 },
+        { type: 'read', roomId: 'room-1', upToSeq: 5 },
+      ]);
     } finally {
       lena.close();
       await server.close();

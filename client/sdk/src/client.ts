@@ -1,15 +1,15 @@
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
+import { copyOf, RoomChannel, type ChannelHost } from './channel.js';
 import { Emitter } from './emitter.js';
-import { ChatApiError, PERMANENT_SEND_ERRORS } from './errors.js';
 import { HttpApi } from './http.js';
 import { tokenExpiresAt, tokenSubject } from './jwt.js';
-import { Outbox, type OutboxStorage, type OutgoingErrorCode, type OutgoingMessage } from './outbox.js';
-import { Timelines } from './timeline.js';
+import { Outbox, type OutboxStorage, type OutgoingMessage } from './outbox.js';
+import { Requests, type RequestFrame } from './requests.js';
+import { ConnectionStates, type StateChange } from './state.js';
 import { contentTypeOf, sizeOf, uploadPhoto, type PhotoData, type UploadOptions, type XMLHttpRequestConstructor } from './upload.js';
 import {
   CloseCodes,
   type Attachment,
-  type ClientFrame,
   type ErrorCode,
   type Message,
   type MessagePage,
@@ -46,26 +46,7 @@ export interface NetworkStatus {
   subscribe(onChange: (online: boolean) => void): () => void;
 }
 
-/**
- * - `connecting`: the first connection is being made;
- * - `online`: connected, resumed, sending;
- * - `reconnecting`: the connection was lost; retrying with backoff (`retryInMs`);
- * - `offline`: the device reports no network; waiting for it to come back;
- * - `closed`: close() was called;
- * - `erased`: the server closed with 4003, the user's account was erased: the client
- *   stops for good (connect() does nothing; the user id is never used again).
- */
-export type ConnectionState = 'idle' | 'connecting' | 'online' | 'reconnecting' | 'offline' | 'closed' | 'erased';
-
-export interface StateChange {
-  state: ConnectionState;
-  /** Failed attempts since the last good connection. */
-  attempt: number;
-  /** When reconnecting: how long until the next attempt. */
-  retryInMs: number | null;
-  /** The close code that ended the last connection, if any. */
-  closeCode: number | null;
-}
+export type { ConnectionState, StateChange } from './state.js';
 
 export interface ChatEvents extends Record<string, unknown> {
   state: StateChange;
@@ -86,7 +67,11 @@ export interface ChatEvents extends Record<string, unknown> {
    * `markErased` to the messages on screen; history read from now on has them erased.
    */
   erased: { roomId: string; userId: string };
-  /** A server error frame that answers no outgoing message (e.g. a refused `auth`). */
+  /**
+   * A server error frame that answers no outgoing message: a refused `auth`, `typing` or
+   * `ping`, or a room's `resume` or `read` refused for good (`not_found`…). Temporary
+   * refusals of those (rate, overload) are retried by the client, and reported here too.
+   */
   error: { code: ErrorCode; message: string; ref: string | null };
 }
 
@@ -123,30 +108,36 @@ export interface ChatClientOptions {
 
 const OPEN = 1;
 const CONNECT_TIMEOUT_MS = 15_000;
-/** A photo upload broken off this many times in a row while the socket is up fails (`network`); retry() tries again. */
-const MAX_UPLOAD_BREAKS = 3;
-
-/** A copy for listeners, so they cannot change the outbox's own item. */
-const copyOf = (item: OutgoingMessage): OutgoingMessage => ({ ...item, ...(item.photo ? { photo: { ...item.photo } } : {}) });
 
 /**
  * The chat client: one WebSocket for all of the user's rooms, reconnected with backoff and
  * resumed room by room; an outbox that retries each message under one clientMessageId until
  * it is acked; token refresh; and the HTTP calls an app needs. Framework-free.
+ *
+ * Inside: the connection's state machine (`state.ts`, changed only through `states.set`),
+ * one `RoomChannel` per room (`channel.ts`: its timeline, resume, outbox, read mark and
+ * refusals), and the requests on the socket by id (`requests.ts`), so each answer settles
+ * exactly the frame it answers and reaches that frame's room.
  */
 export class ChatClient {
   private readonly events = new Emitter<ChatEvents>();
   private readonly http: HttpApi;
-  private readonly timelines = new Timelines();
   private readonly outbox: Outbox;
   private readonly backoff: BackoffOptions;
   private readonly WebSocketImpl: WebSocketConstructor;
   private readonly network: NetworkStatus | null;
   private readonly now: () => Date;
   private readonly wsUrl: string;
+  private readonly base: string;
+  private readonly fetchImpl: typeof fetch;
+  private readonly XMLHttpRequestImpl: XMLHttpRequestConstructor | null;
+  private readonly states = new ConnectionStates((change) => this.events.emit('state', change));
+  /** One per room, created by channel() and stopped in stop(). */
+  private readonly channels = new Map<string, RoomChannel>();
+  private readonly requests = new Requests();
+  private readonly host: ChannelHost;
 
   private socket: WebSocketLike | null = null;
-  private current: StateChange = { state: 'idle', attempt: 0, retryInMs: null, closeCode: null };
   private everOnline = false;
   private token: string | null = null;
   private me: string | null = null;
@@ -154,38 +145,15 @@ export class ChatClient {
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   private refreshTimer: ReturnType<typeof setTimeout> | null = null;
   private heartbeatTimer: ReturnType<typeof setInterval> | null = null;
-  private lastHeard = 0;
-  private readonly resuming = new Set<string>();
-  /** Per room: the one message on the wire, waiting for its ack or error. */
-  private readonly inFlight = new Map<string, string>();
-  /** Per room: a pause after a rate_limited (or transient) refusal, before the queue goes on. */
-  private readonly roomPauses = new Map<string, ReturnType<typeof setTimeout>>();
-  /** Per room: refusals in a row, so the pause grows; an ack resets it. */
-  private readonly refusals = new Map<string, number>();
   private stableTimer: ReturnType<typeof setTimeout> | null = null;
-  private resumeRetry: ReturnType<typeof setTimeout> | null = null;
-  private readonly lastTyping = new Map<string, number>();
-  /** Per room: the read mark asked for, kept until the server confirms it (its `read` frame for this user). */
-  private readonly reads = new Map<string, { upToSeq: number; confirmed: boolean }>();
-  /** Read marks refused (or failed over HTTP) in a row, so the pause before sending them again grows. */
-  private readRefusals = 0;
-  private readRetry: ReturnType<typeof setTimeout> | null = null;
+  private lastHeard = 0;
   private unsubscribeNetwork: (() => void) | null = null;
-  /** Photo messages' photos, by clientMessageId, until uploaded (memory only: a Blob does not fit in the outbox's storage). */
-  private readonly photos = new Map<string, PhotoData>();
-  /** Uploads under way, by clientMessageId. */
-  private readonly uploads = new Map<string, AbortController>();
-  /** Per photo message: uploads that failed in a row for a reason a retry may fix, and the timer of the next try. */
-  private readonly uploadFailures = new Map<string, number>();
-  private readonly uploadTimers = new Map<string, ReturnType<typeof setTimeout>>();
-  private readonly XMLHttpRequestImpl: XMLHttpRequestConstructor | null;
-  private readonly fetchImpl: typeof fetch;
-  private readonly base: string;
 
   constructor(private readonly options: ChatClientOptions) {
     const origin = options.baseUrl ?? (globalThis as { location?: { origin: string } }).location?.origin;
     if (origin === undefined) throw new Error('ChatClient: baseUrl is required outside a browser page');
     const base = origin.replace(/\/+$/, '');
+    this.base = base;
     this.wsUrl = `${base.replace(/^http/, 'ws')}/chat`;
     const WebSocketImpl = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     if (WebSocketImpl === undefined) throw new Error('ChatClient: no WebSocket; pass one (e.g. the `ws` package in Node)');
@@ -194,7 +162,6 @@ export class ChatClient {
     this.network = options.network === undefined ? browserNetwork() : options.network;
     this.now = options.now ?? (() => new Date());
     this.outbox = new Outbox(options.outboxStorage);
-    this.base = base;
     this.fetchImpl = options.fetch ?? globalThis.fetch.bind(globalThis);
     this.XMLHttpRequestImpl =
       options.XMLHttpRequest === undefined ? ((globalThis as { XMLHttpRequest?: XMLHttpRequestConstructor }).XMLHttpRequest ?? null) : options.XMLHttpRequest;
@@ -202,6 +169,20 @@ export class ChatClient {
       token: () => this.validToken(),
       rejected: (token) => this.dropToken(token),
     });
+    this.host = {
+      userId: () => this.me,
+      backoff: this.backoff,
+      outbox: this.outbox,
+      http: this.http,
+      typingIntervalMs: options.typingIntervalMs ?? 3000,
+      now: () => this.now(),
+      online: () => this.isOnline(),
+      stopped: () => this.states.stopped,
+      request: (frame) => this.request(frame),
+      uploadPhoto: (roomId, photo, uploadOptions) => this.uploadPhoto(roomId, photo, uploadOptions),
+      delivered: (message) => this.events.emit('message', message),
+      outboxChanged: (item) => this.events.emit('outbox', copyOf(item)),
+    };
   }
 
   // ---- events and state ----
@@ -211,7 +192,7 @@ export class ChatClient {
   }
 
   get state(): StateChange {
-    return { ...this.current };
+    return this.states.value;
   }
 
   /** The signed-in user, from the token's `sub` (null before the first token). */
@@ -224,14 +205,14 @@ export class ChatClient {
    * 1008). Unsent messages of a stored outbox go out once online.
    */
   connect(): void {
-    if (this.current.state !== 'idle' && this.current.state !== 'closed') return;
-    this.current = { state: 'idle', attempt: 0, retryInMs: null, closeCode: null };
+    if (this.states.state !== 'idle' && this.states.state !== 'closed') return;
     this.unsubscribeNetwork?.();
     this.unsubscribeNetwork = this.network?.subscribe((online) => this.onNetwork(online)) ?? null;
     if (this.network !== null && !this.network.online()) {
-      this.setState({ state: 'offline', retryInMs: null });
+      this.states.set({ state: 'offline', attempt: 0, retryInMs: null, closeCode: null }, { reopen: true });
       return;
     }
+    this.states.set({ state: 'connecting', attempt: 0, retryInMs: null, closeCode: null }, { reopen: true });
     void this.openSocket();
   }
 
@@ -240,25 +221,22 @@ export class ChatClient {
     this.stop(null);
   }
 
-  /** close() was called, or the account was erased: nothing reconnects. */
-  private get stopped(): boolean {
-    return this.current.state === 'closed' || this.current.state === 'erased';
-  }
-
-  /** No socket, no timers, no reconnecting: `closed` until connect() is called again, or `erased` for good. */
+  /** No socket, no timers, no reconnecting, no uploads: `closed` until connect() is called again, or `erased` for good. */
   private stop(closeCode: number | null, state: 'closed' | 'erased' = 'closed'): void {
-    this.setState({ state, retryInMs: null, closeCode });
+    this.states.set({ state, retryInMs: null, closeCode });
     this.unsubscribeNetwork?.();
     this.unsubscribeNetwork = null;
     this.clearTimers();
-    for (const timer of this.roomPauses.values()) clearTimeout(timer);
-    this.roomPauses.clear();
-    // Uploads stop too; connect() starts them again (the photos are kept).
-    for (const upload of this.uploads.values()) upload.abort();
-    this.uploads.clear();
-    for (const timer of this.uploadTimers.values()) clearTimeout(timer);
-    this.uploadTimers.clear();
+    this.requests.clear();
+    for (const channel of this.channels.values()) channel.stop();
     this.dropSocket(CloseCodes.normal, 'client closed');
+  }
+
+  /** The room's channel, made on first use: the one place rooms are created. */
+  private channel(roomId: string): RoomChannel {
+    let channel = this.channels.get(roomId);
+    if (channel === undefined) this.channels.set(roomId, (channel = new RoomChannel(roomId, this.host)));
+    return channel;
   }
 
   // ---- rooms and messages ----
@@ -270,12 +248,12 @@ export class ChatClient {
    * live message anyway.
    */
   follow(roomId: string, afterSeq: number): void {
-    if (this.timelines.follow(roomId, afterSeq) && this.isOnline()) this.resume(roomId, afterSeq);
+    this.channel(roomId).follow(afterSeq);
   }
 
   /** The highest seq handed on for a room (null when not followed). */
   lastSeq(roomId: string): number | null {
-    return this.timelines.get(roomId)?.last ?? null;
+    return this.channels.get(roomId)?.lastSeq ?? null;
   }
 
   /**
@@ -285,9 +263,8 @@ export class ChatClient {
    */
   send(roomId: string, body: string): OutgoingMessage {
     const item = this.outbox.add(roomId, body, this.now());
-    this.events.emit('outbox', { ...item });
-    this.pump(roomId);
-    return { ...item };
+    this.channel(roomId).queued(item);
+    return copyOf(item);
   }
 
   /**
@@ -300,9 +277,7 @@ export class ChatClient {
    */
   sendPhoto(roomId: string, photo: PhotoData, options: { body?: string; contentType?: string } = {}): OutgoingMessage {
     const item = this.outbox.add(roomId, options.body ?? '', this.now(), { contentType: contentTypeOf(photo, options.contentType), bytes: sizeOf(photo) });
-    this.photos.set(item.clientMessageId, photo);
-    this.events.emit('outbox', copyOf(item));
-    this.pump(roomId);
+    this.channel(roomId).queued(item, photo);
     return copyOf(item);
   }
 
@@ -324,21 +299,14 @@ export class ChatClient {
   /** Puts a failed message back in the queue, same clientMessageId (a photo not uploaded yet is uploaded again). */
   retry(clientMessageId: string): void {
     const item = this.outbox.retry(clientMessageId);
-    if (item === null) return;
-    this.uploadFailures.delete(clientMessageId);
-    this.events.emit('outbox', copyOf(item));
-    this.pump(item.roomId);
+    if (item !== null) this.channel(item.roomId).retried(item);
   }
 
   /** Drops a pending or failed message from the outbox (it may still arrive if it already went out); stops its upload. */
   discard(clientMessageId: string): void {
     const item = this.outbox.get(clientMessageId);
-    this.forgetPhoto(clientMessageId);
     this.outbox.discard(clientMessageId);
-    if (item !== undefined && this.inFlight.get(item.roomId) === clientMessageId) {
-      this.inFlight.delete(item.roomId);
-      this.pump(item.roomId);
-    }
+    if (item !== undefined) this.channel(item.roomId).discarded(clientMessageId);
   }
 
   /** Pending and failed messages (all, or one room's), oldest first. */
@@ -348,73 +316,19 @@ export class ChatClient {
 
   /** "I am typing": at most one frame per room every `typingIntervalMs`; dropped while offline. */
   typing(roomId: string): void {
-    const now = this.now().getTime();
-    if (now - (this.lastTyping.get(roomId) ?? -Infinity) < (this.options.typingIntervalMs ?? 3000)) return;
-    if (!this.isOnline()) return;
-    this.lastTyping.set(roomId, now);
-    this.sendFrame({ type: 'typing', roomId });
+    this.channel(roomId).typing();
   }
 
   /**
    * Marks the room read up to `upToSeq` (only ever forward): over the socket when online, else
-   * over HTTP. The mark is kept until the server confirms it: refused for rate or a fault (a
-   * socket `error` with ref `read`, or an HTTP 429/5xx/network failure), it goes again after a
-   * growing pause, and after every reconnect. Rejects when the HTTP call fails (the retries go
-   * on by themselves); a mark refused for good (e.g. `not_found`) is dropped.
+   * over HTTP. The mark is kept until the server confirms it (`done`, or its `read` event):
+   * refused for rate or a fault (an `error` answering that very frame, or an HTTP
+   * 429/5xx/network failure), it goes again after a growing pause, and after every reconnect.
+   * Rejects when the HTTP call fails (the retries go on by themselves); a mark refused for
+   * good (e.g. `not_found`) is dropped.
    */
-  async markRead(roomId: string, upToSeq: number): Promise<void> {
-    const mark = this.reads.get(roomId);
-    if (mark !== undefined && upToSeq <= mark.upToSeq) return;
-    this.reads.set(roomId, { upToSeq, confirmed: false });
-    await this.sendRead(roomId);
-  }
-
-  private async sendRead(roomId: string): Promise<void> {
-    const mark = this.reads.get(roomId);
-    if (mark === undefined || mark.confirmed) return;
-    // Answered by a `read` frame (confirmRead) or an `error` with ref `read` (onReadRefused);
-    // a frame lost with its socket goes again from onOpen.
-    if (this.isOnline()) {
-      this.sendFrame({ type: 'read', roomId, upToSeq: mark.upToSeq });
-      return;
-    }
-    try {
-      await this.http.markRead(roomId, mark.upToSeq);
-      this.confirmRead(roomId, mark.upToSeq);
-    } catch (error) {
-      if (error instanceof ChatApiError && (error.status === 0 || error.status === 429 || error.status >= 500)) this.retryReadsLater();
-      else if (this.reads.get(roomId) === mark) this.reads.delete(roomId);
-      throw error;
-    }
-  }
-
-  /** The server holds this user's read mark of the room at `upToSeq`. */
-  private confirmRead(roomId: string, upToSeq: number): void {
-    const mark = this.reads.get(roomId);
-    if (mark === undefined || upToSeq < mark.upToSeq) return;
-    mark.confirmed = true;
-    this.readRefusals = 0;
-  }
-
-  /** A `read` frame was refused; the error does not say which room, so every unconfirmed mark goes again (the server keeps the highest). */
-  private onReadRefused(code: ErrorCode): void {
-    if (code === 'rate_limited' || code === 'unavailable' || code === 'internal') {
-      this.retryReadsLater();
-      return;
-    }
-    for (const [roomId, mark] of [...this.reads]) if (!mark.confirmed) this.reads.delete(roomId);
-  }
-
-  private retryReadsLater(): void {
-    if (this.readRetry !== null || this.stopped) return;
-    this.readRefusals += 1;
-    const delay = Math.max(1000, backoffDelay(this.readRefusals, this.backoff));
-    this.readRetry = setTimeout(() => {
-      this.readRetry = null;
-      // Offline: the reconnect sends them (onOpen).
-      if (this.current.state === 'offline') return;
-      for (const [roomId, mark] of this.reads) if (!mark.confirmed) void this.sendRead(roomId).catch(() => undefined);
-    }, delay);
+  markRead(roomId: string, upToSeq: number): Promise<void> {
+    return this.channel(roomId).markRead(upToSeq);
   }
 
   // ---- HTTP ----
@@ -486,18 +400,12 @@ export class ChatClient {
   // ---- the connection ----
 
   private isOnline(): boolean {
-    return this.current.state === 'online' && this.socket?.readyState === OPEN;
-  }
-
-  private setState(change: Partial<StateChange> & { state: ConnectionState }): void {
-    if (this.stopped) return;
-    this.current = { ...this.current, ...change };
-    this.events.emit('state', { ...this.current });
+    return this.states.state === 'online' && this.socket?.readyState === OPEN;
   }
 
   private async openSocket(): Promise<void> {
     this.reconnectTimer = null;
-    this.setState({ state: this.everOnline ? 'reconnecting' : 'connecting', retryInMs: null });
+    this.states.set({ state: this.states.state === 'connecting' || !this.everOnline ? 'connecting' : 'reconnecting', retryInMs: null });
     let token: string;
     try {
       token = await this.validToken();
@@ -505,7 +413,7 @@ export class ChatClient {
       this.scheduleReconnect(null);
       return;
     }
-    if (this.stopped || this.current.state === 'offline' || this.socket !== null) return;
+    if (this.states.stopped || this.states.state === 'offline' || this.socket !== null) return;
     let opened = false;
     let socket: WebSocketLike;
     try {
@@ -547,27 +455,24 @@ export class ChatClient {
     if (this.socket !== socket) return;
     this.everOnline = true;
     this.lastHeard = Date.now();
+    this.requests.clear();
     // The failure count is forgotten only once a connection has held for a while, so a
     // server that accepts and at once closes still meets a growing backoff.
-    this.stableTimer = setTimeout(() => {
-      this.current = { ...this.current, attempt: 0 };
-    }, 5_000);
+    this.stableTimer = setTimeout(() => this.states.set({ attempt: 0 }), 5_000);
     // Resumes first, before anything a listener of the state change might send: the server
     // holds live messages until the first other frame, so none arrives before its room's replay.
-    this.resuming.clear();
-    for (const [roomId, timeline] of this.timelines.entries()) this.resume(roomId, timeline.last);
-    this.sendFrame({ type: 'ping' });
-    this.inFlight.clear();
-    this.setState({ state: 'online', retryInMs: null, closeCode: null });
-    for (const roomId of new Set(this.outbox.pending().map((i) => i.roomId))) this.pump(roomId);
-    // Read marks not confirmed yet (their frame or its answer may have been lost with the last socket).
-    for (const [roomId, mark] of this.reads) if (!mark.confirmed) void this.sendRead(roomId).catch(() => undefined);
+    for (const channel of this.channels.values()) channel.opened();
+    this.request({ type: 'ping' });
+    this.states.set({ state: 'online', retryInMs: null, closeCode: null });
+    // The outbox, and read marks not confirmed yet (their frame or its answer may have been lost with the last socket).
+    for (const channel of this.channels.values()) channel.online();
+    for (const roomId of new Set(this.outbox.pending().map((i) => i.roomId))) this.channel(roomId).pump();
     this.scheduleRefresh();
     const heartbeatMs = this.options.heartbeatMs ?? 20_000;
     this.heartbeatTimer = setInterval(() => {
       const quiet = Date.now() - this.lastHeard;
       if (quiet >= 2 * heartbeatMs) this.lost(socket, null);
-      else if (quiet >= heartbeatMs) this.sendFrame({ type: 'ping' });
+      else if (quiet >= heartbeatMs) this.request({ type: 'ping' });
     }, Math.max(50, heartbeatMs / 2));
   }
 
@@ -587,10 +492,10 @@ export class ChatClient {
         // Already closing.
       }
     }
-    this.resuming.clear();
-    // Whatever was on the wire goes again, same clientMessageId, after the reconnect.
-    this.inFlight.clear();
-    if (this.stopped) return;
+    // Their answers went with the socket; whatever was on the wire goes again after the reconnect.
+    this.requests.clear();
+    for (const channel of this.channels.values()) channel.disconnected();
+    if (this.states.stopped) return;
     // 4003: the account was erased; its tokens are refused from now on, so never reconnect.
     if (code === CloseCodes.accountErased) {
       this.stop(code, 'erased');
@@ -603,7 +508,7 @@ export class ChatClient {
       return;
     }
     if (this.network !== null && !this.network.online()) {
-      this.setState({ state: 'offline', retryInMs: null, closeCode: code });
+      this.states.set({ state: 'offline', retryInMs: null, closeCode: code });
       return;
     }
     if (code === CloseCodes.tokenExpired) this.token = null;
@@ -611,31 +516,31 @@ export class ChatClient {
   }
 
   private scheduleReconnect(code: number | null): void {
-    if (this.stopped || this.reconnectTimer !== null) return;
-    const attempt = this.current.attempt;
+    if (this.states.stopped || this.reconnectTimer !== null) return;
+    const attempt = this.states.value.attempt;
     let delay = backoffDelay(attempt, this.backoff);
     // 4001 (new token) and 4008 (too slow: resume at once) reconnect straight away the first time.
     if ((code === CloseCodes.tokenExpired || code === CloseCodes.tooSlow) && attempt === 0) delay = 0;
     // 4029: the server asked us to slow down.
     if (code === CloseCodes.rateLimited) delay = Math.max(delay, 5_000);
-    this.setState({ state: 'reconnecting', attempt: attempt + 1, retryInMs: delay, closeCode: code });
+    this.states.set({ state: 'reconnecting', attempt: attempt + 1, retryInMs: delay, closeCode: code });
     this.reconnectTimer = setTimeout(() => void this.openSocket(), delay);
   }
 
   private onNetwork(online: boolean): void {
-    if (this.stopped || this.current.state === 'idle') return;
+    if (this.states.stopped || this.states.state === 'idle') return;
     if (!online) {
       // Browsers keep a dead socket open for a long time after the network goes; drop it now.
       if (this.socket !== null) this.lost(this.socket, null);
       if (this.reconnectTimer !== null) clearTimeout(this.reconnectTimer);
       this.reconnectTimer = null;
-      this.setState({ state: 'offline', retryInMs: null });
+      this.states.set({ state: 'offline', retryInMs: null });
       return;
     }
-    if (this.current.state === 'offline' || this.current.state === 'reconnecting') {
+    if (this.states.state === 'offline' || this.states.state === 'reconnecting') {
       if (this.reconnectTimer !== null) clearTimeout(this.reconnectTimer);
       this.reconnectTimer = null;
-      this.current = { ...this.current, attempt: 0 };
+      this.states.set({ attempt: 0 });
       if (this.socket === null) void this.openSocket();
     }
   }
@@ -645,9 +550,7 @@ export class ChatClient {
     if (this.refreshTimer !== null) clearTimeout(this.refreshTimer);
     if (this.heartbeatTimer !== null) clearInterval(this.heartbeatTimer);
     if (this.stableTimer !== null) clearTimeout(this.stableTimer);
-    if (this.resumeRetry !== null) clearTimeout(this.resumeRetry);
-    if (this.readRetry !== null) clearTimeout(this.readRetry);
-    this.reconnectTimer = this.refreshTimer = this.heartbeatTimer = this.stableTimer = this.resumeRetry = this.readRetry = null;
+    this.reconnectTimer = this.refreshTimer = this.heartbeatTimer = this.stableTimer = null;
   }
 
   private dropSocket(code: number, reason: string): void {
@@ -663,122 +566,12 @@ export class ChatClient {
     }
   }
 
-  private sendFrame(frame: ClientFrame): boolean {
+  /** Sends a frame with a fresh request id (remembered, so its answer finds it); false without an open socket. */
+  private request(frame: RequestFrame): boolean {
     const socket = this.socket;
     if (socket === null || socket.readyState !== OPEN) return false;
-    socket.send(JSON.stringify(frame));
+    socket.send(JSON.stringify(this.requests.issue(frame)));
     return true;
-  }
-
-  private resume(roomId: string, afterSeq: number): void {
-    if (this.sendFrame({ type: 'resume', roomId, afterSeq })) this.resuming.add(roomId);
-  }
-
-  /**
-   * Sends the room's oldest pending message, if none is on the wire and the room is not
-   * paused. One at a time per room: a message is acked (or refused) before the next goes,
-   * so a room's messages are stored in the order they were sent even when one is refused
-   * for rate and retried, or a reconnect comes in between.
-   */
-  private pump(roomId: string): void {
-    if (this.stopped || this.inFlight.has(roomId) || this.roomPauses.has(roomId)) return;
-    const next = this.outbox.pending().find((i) => i.roomId === roomId);
-    if (next === undefined) return;
-    // A photo is uploaded first (over HTTP, online or not); the room's later messages wait for it.
-    if (next.photo !== undefined && next.photo.attachment === null) {
-      this.startUpload(next);
-      return;
-    }
-    if (!this.isOnline()) return;
-    const attachments = next.photo?.attachment ? { attachments: [next.photo.attachment.attachmentId] } : {};
-    if (this.sendFrame({ type: 'send', roomId, clientMessageId: next.clientMessageId, body: next.body, ...attachments })) {
-      this.outbox.attempted(next);
-      this.inFlight.set(roomId, next.clientMessageId);
-    }
-  }
-
-  /** Uploads a photo message's photo, once; on success the room's queue goes on and sends it. */
-  private startUpload(item: OutgoingMessage): void {
-    const id = item.clientMessageId;
-    if (this.uploads.has(id) || this.uploadTimers.has(id)) return;
-    const photo = this.photos.get(id);
-    if (photo === undefined) {
-      // Loaded from the outbox's storage after a reload: the photo itself was not kept.
-      this.failPhoto(item, 'network', 'the photo was not uploaded before the page was closed: attach it again');
-      return;
-    }
-    const controller = new AbortController();
-    this.uploads.set(id, controller);
-    const roomId = item.roomId;
-    this.uploadPhoto(roomId, photo, {
-      contentType: item.photo?.contentType,
-      signal: controller.signal,
-      onProgress: ({ loaded }) => {
-        if (this.uploads.get(id) !== controller) return;
-        const updated = this.outbox.progress(id, loaded);
-        if (updated !== null) this.events.emit('outbox', copyOf(updated));
-      },
-    }).then(
-      (attachment) => {
-        if (this.uploads.get(id) !== controller) return;
-        this.uploads.delete(id);
-        this.uploadFailures.delete(id);
-        this.photos.delete(id);
-        const updated = this.outbox.uploaded(id, attachment);
-        if (updated !== null) this.events.emit('outbox', copyOf(updated));
-        this.pump(roomId);
-      },
-      (error: unknown) => {
-        if (this.uploads.get(id) !== controller) return;
-        this.uploads.delete(id);
-        const current = this.outbox.get(id);
-        if (current === undefined || current.status !== 'pending') return;
-        const refusal = error instanceof ChatApiError ? error : new ChatApiError(0, 'network', String(error));
-        if (refusal.code !== 'network' && PERMANENT_SEND_ERRORS.has(refusal.code)) {
-          this.failPhoto(current, refusal.code, refusal.message);
-          return;
-        }
-        // Transient (network, 429, 5xx): again after a growing pause. A connection that keeps
-        // breaking off while the service is otherwise reachable (the socket is up) is given up
-        // on after a few tries: a proxy may be cutting a photo too large for it.
-        const failures = (this.uploadFailures.get(id) ?? 0) + 1;
-        this.uploadFailures.set(id, failures);
-        if (refusal.code === 'network' && this.isOnline() && failures >= MAX_UPLOAD_BREAKS) {
-          this.failPhoto(current, 'network', `the photo could not be uploaded (${refusal.message})`);
-          return;
-        }
-        const delay = Math.max(1000, (refusal.retryAfter ?? 0) * 1000, backoffDelay(failures, this.backoff));
-        this.uploadTimers.set(
-          id,
-          setTimeout(() => {
-            this.uploadTimers.delete(id);
-            this.pump(roomId);
-          }, delay),
-        );
-      },
-    );
-  }
-
-  private failPhoto(item: OutgoingMessage, code: OutgoingErrorCode, message: string): void {
-    const failed = this.outbox.fail(item.clientMessageId, { code, message });
-    if (failed !== null) this.events.emit('outbox', copyOf(failed));
-    this.pump(item.roomId);
-  }
-
-  private forgetPhoto(clientMessageId: string): void {
-    this.uploads.get(clientMessageId)?.abort();
-    this.uploads.delete(clientMessageId);
-    const timer = this.uploadTimers.get(clientMessageId);
-    if (timer !== undefined) clearTimeout(timer);
-    this.uploadTimers.delete(clientMessageId);
-    this.uploadFailures.delete(clientMessageId);
-    this.photos.delete(clientMessageId);
-  }
-
-  /** The message on the wire for its room was answered: the next may go. */
-  private answered(roomId: string, clientMessageId: string): void {
-    if (this.inFlight.get(roomId) === clientMessageId) this.inFlight.delete(roomId);
-    this.pump(roomId);
   }
 
   // ---- frames ----
@@ -786,23 +579,26 @@ export class ChatClient {
   private onFrame(frame: ServerFrame): void {
     switch (frame.type) {
       case 'message':
-        this.deliver(frame.message);
+        this.channel(frame.message.roomId).deliver(frame.message);
         return;
       case 'ack':
-        this.deliver(frame.message);
+        this.requests.take(frame.ref);
+        this.channel(frame.message.roomId).deliver(frame.message);
         return;
-      case 'resumed': {
-        this.resuming.delete(frame.roomId);
-        const timeline = this.timelines.get(frame.roomId);
-        // Still a hole after a full replay (it should not happen): read it over HTTP.
-        if (timeline?.hasGap) void this.fillGap(frame.roomId);
+      case 'resumed':
+        this.requests.take(frame.ref);
+        this.channel(frame.roomId).onResumed();
+        return;
+      case 'done': {
+        const request = this.requests.take(frame.ref);
+        if (request?.type === 'read') this.channel(request.roomId).confirmRead(request.upToSeq);
         return;
       }
       case 'room':
         this.events.emit('room', frame.room);
         return;
       case 'read':
-        if (frame.userId === this.me) this.confirmRead(frame.roomId, frame.upToSeq);
+        if (frame.userId === this.me) this.channels.get(frame.roomId)?.confirmRead(frame.upToSeq);
         this.events.emit('read', { roomId: frame.roomId, userId: frame.userId, upToSeq: frame.upToSeq });
         return;
       case 'typing':
@@ -821,78 +617,50 @@ export class ChatClient {
         this.events.emit('erased', { roomId: frame.roomId, userId: frame.userId });
         return;
       case 'pong':
+        this.requests.take(frame.ref);
         return;
       default:
         return;
     }
   }
 
-  private deliver(message: Message): void {
-    // Our own message, by ack, by another device, or replayed after a lost ack: it is sent.
-    if (message.senderId === this.userId) {
-      const settled = this.outbox.settle(message.clientMessageId, message);
-      if (settled !== null) {
-        this.forgetPhoto(message.clientMessageId);
-        this.refusals.delete(message.roomId);
-        this.events.emit('outbox', settled);
-      }
-      this.answered(message.roomId, message.clientMessageId);
-    }
-    const { ready, gap } = this.timelines.accept(message);
-    for (const m of ready) this.events.emit('message', m);
-    const timeline = this.timelines.get(message.roomId);
-    if (gap && timeline !== undefined && !this.resuming.has(message.roomId)) this.resume(message.roomId, timeline.last);
-  }
-
-  private async fillGap(roomId: string): Promise<void> {
-    const timeline = this.timelines.get(roomId);
-    if (timeline === undefined) return;
-    try {
-      const page = await this.http.messages(roomId, { after: timeline.last, limit: 200 });
-      for (const message of page.messages) this.deliver(message);
-    } catch {
-      // The next reconnect resumes the room again.
-    }
-  }
-
+  /** An error goes to the request its `ref` names: a send, read or resume to its room's channel; anything else to the app. */
   private onError(frame: Extract<ServerFrame, { type: 'error' }>): void {
-    const item = frame.ref === null ? undefined : this.outbox.get(frame.ref);
-    if (item === undefined || item.status !== 'pending') {
-      if (frame.ref === 'read') this.onReadRefused(frame.code);
-      // A resume the server could not answer yet (its read models behind): the error does not
-      // say which room, so every room still waiting for its `resumed` asks again shortly (a
-      // repeated replay costs nothing: the timeline drops what it has).
-      if (frame.ref === 'resume' && (frame.code === 'unavailable' || frame.code === 'internal') && this.resumeRetry === null) {
-        this.resumeRetry = setTimeout(() => {
-          this.resumeRetry = null;
-          if (!this.isOnline()) return;
-          for (const roomId of [...this.resuming]) this.resume(roomId, this.timelines.get(roomId)?.last ?? 0);
-        }, 500 + backoffDelay(1, this.backoff));
+    const error = { code: frame.code, message: frame.message, ref: frame.ref };
+    const request = this.requests.take(frame.ref) ?? this.legacyRequest(frame.ref);
+    if (request === undefined && (frame.ref === 'read' || frame.ref === 'resume')) {
+      // A server older than request ids names only the frame's type: every room that may be concerned.
+      this.events.emit('error', error);
+      for (const channel of this.channels.values()) {
+        if (frame.ref === 'read') channel.onReadRefused(error, Number.MAX_SAFE_INTEGER);
+        else channel.onResumeError(error, { onlyIfResuming: true });
       }
-      this.events.emit('error', { code: frame.code, message: frame.message, ref: frame.ref });
       return;
     }
-    if (PERMANENT_SEND_ERRORS.has(frame.code)) {
-      const failed = this.outbox.fail(item.clientMessageId, { code: frame.code, message: frame.message });
-      if (failed !== null) this.events.emit('outbox', { ...failed });
-      this.answered(item.roomId, item.clientMessageId);
-      return;
+    switch (request?.type) {
+      case 'send':
+        this.channel(request.roomId).onSendError(request.clientMessageId, error);
+        return;
+      case 'read':
+        this.events.emit('error', error);
+        this.channel(request.roomId).onReadRefused(error, request.upToSeq);
+        return;
+      case 'resume':
+        this.events.emit('error', error);
+        this.channel(request.roomId).onResumeError(error);
+        return;
+      default:
+        this.events.emit('error', error);
     }
-    // rate_limited, internal, unavailable: the room's queue pauses (growing, jittered), then
-    // goes on from this same message.
-    const roomId = item.roomId;
-    if (this.inFlight.get(roomId) === item.clientMessageId) this.inFlight.delete(roomId);
-    if (this.roomPauses.has(roomId)) return;
-    const refusals = (this.refusals.get(roomId) ?? 0) + 1;
-    this.refusals.set(roomId, refusals);
-    const delay = Math.max(frame.code === 'rate_limited' ? 1000 : 500, backoffDelay(refusals, this.backoff));
-    this.roomPauses.set(
-      roomId,
-      setTimeout(() => {
-        this.roomPauses.delete(roomId);
-        this.pump(roomId);
-      }, delay),
-    );
+  }
+
+  /**
+   * An error whose `ref` names no request: a server older than request ids names a send by
+   * its clientMessageId (still matched to its message); anything else is the app's to see.
+   */
+  private legacyRequest(ref: string | null): { type: 'send'; roomId: string; clientMessageId: string } | undefined {
+    const item = ref === null ? undefined : this.outbox.get(ref);
+    return item === undefined || item.status !== 'pending' ? undefined : { type: 'send', roomId: item.roomId, clientMessageId: item.clientMessageId };
   }
 
   // ---- tokens ----
@@ -935,7 +703,7 @@ export class ChatClient {
     try {
       if (old !== null) this.dropToken(old);
       const token = await this.validToken();
-      if (this.isOnline() && token !== old) this.sendFrame({ type: 'auth', token });
+      if (this.isOnline() && token !== old) this.request({ type: 'auth', token });
       this.scheduleRefresh();
     } catch {
       // getToken failed: try again shortly; if `exp` passes first, the 4001 reconnect asks again.
