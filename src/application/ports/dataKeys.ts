@@ -22,6 +22,12 @@ export interface DataKeyStore {
    * first (another process): answers the key that is live afterwards.
    */
   insertLive(key: WrappedDataKey): Promise<WrappedDataKey>;
+  /**
+   * The live key of each (room, sender) of `fresh`: the one already stored, else the
+   * fresh one, stored now (at most one per (room, sender) in `fresh`). One statement for
+   * the lot, where the store can; answers one key per (room, sender).
+   */
+  findOrInsertLive(fresh: readonly WrappedDataKey[]): Promise<WrappedDataKey[]>;
   /** The keys of these ids that are not destroyed. */
   findByIds(keyIds: readonly string[]): Promise<WrappedDataKey[]>;
   /** Destroys every key of this sender, in every room; answers what was destroyed now. */

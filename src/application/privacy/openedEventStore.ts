@@ -42,7 +42,8 @@ export class EventOpener {
         return { ...event, data: sealed !== null ? openMessage(sealed, undefined) : erasedMessage(event.data as never) };
       }
       if (sealed === null) return event;
-      return { ...event, data: openMessage(sealed, keys?.get(sealed.sealedBody.keyId)) };
+      const key = keys?.get(sealed.sealedBody.keyId);
+      return { ...event, data: openMessage(sealed, key, key === undefined ? undefined : this.keys.sealedBodyOf(sealed.sealedBody, sealed.messageId)) };
     });
   }
 

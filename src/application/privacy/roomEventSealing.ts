@@ -24,10 +24,14 @@ export function sealedMessageOf(event: { type: string; data: unknown }): StoredM
   return isSealedText(sealedBody) ? (event.data as StoredMessageSent) : null;
 }
 
-/** The message with its body opened, or erased when the key is gone (or the sender erased). */
-export function openMessage(stored: StoredMessageSent, key: DataKey | undefined): MessageData {
+/**
+ * The message with its body opened, or erased when the key is gone (or the sender erased).
+ * `sealedHere`: the body, when this process sealed it lately (no decryption then); used
+ * only when the key is at hand, so a destroyed key erases the message all the same.
+ */
+export function openMessage(stored: StoredMessageSent, key: DataKey | undefined, sealedHere?: string): MessageData {
   const { sealedBody, ...rest } = stored;
-  const body = key === undefined ? null : openText(key.key, sealedBody, stored.messageId);
+  const body = key === undefined ? null : (sealedHere ?? openText(key.key, sealedBody, stored.messageId));
   return body === null ? { ...rest, body: '', erased: true } : { ...rest, body };
 }
 

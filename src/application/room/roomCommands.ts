@@ -132,7 +132,13 @@ export function makeRoomCommands(deps: RoomCommandDeps) {
             const sender = command.type === 'SendMessage' ? command.data.senderId : command.type === 'PostNotice' ? SYSTEM_SENDER : null;
             if (sender === null) return undefined;
             const key = await privacy.keys.keyFor(command.data.roomId, sender);
-            return (event: RoomEvent) => (event.type === 'MessageSent' ? sealMessage(event.data, key) : event.data);
+            return (event: RoomEvent) => {
+              if (event.type !== 'MessageSent') return event.data;
+              const stored = sealMessage(event.data, key);
+              // Reading it back in this process (live feed, projection, feeder) then needs no decryption.
+              privacy.keys.noteSealed(stored.sealedBody, event.data.messageId, key, event.data.body);
+              return stored;
+            };
           },
         }
       : {}),

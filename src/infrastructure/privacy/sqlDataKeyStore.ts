@@ -39,6 +39,43 @@ export class SqlDataKeyStore implements DataKeyStore {
     return live;
   }
 
+  async findOrInsertLive(fresh: readonly WrappedDataKey[]): Promise<WrappedDataKey[]> {
+    if (fresh.length === 0) return [];
+    // Inserted rows come back from the insert; rows live before the statement from the
+    // select (it does not see this statement's own inserts). A key made by another
+    // process after this statement began is in neither: read on its own below (rare).
+    const result = await this.db.query<Row>(
+      `WITH fresh AS (
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[]) AS f(key_id, room_id, sender_id, kek_id, wrapped_hex)
+       ), inserted AS (
+         INSERT INTO data_keys (key_id, room_id, sender_id, kek_id, wrapped_key)
+         SELECT key_id, room_id, sender_id, kek_id, decode(wrapped_hex, 'hex') FROM fresh
+         ON CONFLICT (room_id, sender_id) WHERE destroyed_at IS NULL DO NOTHING
+         RETURNING ${COLUMNS}
+       )
+       SELECT * FROM inserted
+       UNION ALL
+       SELECT d.key_id::text, d.room_id, d.sender_id, d.kek_id, d.wrapped_key
+         FROM data_keys d JOIN fresh f ON d.room_id = f.room_id AND d.sender_id = f.sender_id
+        WHERE d.destroyed_at IS NULL`,
+      [
+        fresh.map((k) => k.keyId),
+        fresh.map((k) => k.roomId),
+        fresh.map((k) => k.senderId),
+        fresh.map((k) => k.kekId),
+        fresh.map((k) => k.wrapped.toString('hex')),
+      ],
+    );
+    const found = new Map(result.rows.map((row) => [slot(row.room_id, row.sender_id), toKey(row)]));
+    const keys: WrappedDataKey[] = [];
+    for (const key of fresh) {
+      const live = found.get(slot(key.roomId, key.senderId)) ?? (await this.findLive(key.roomId, key.senderId));
+      if (live === null) throw new Error(`the data key of room ${key.roomId} and sender ${key.senderId} was destroyed as it was made`);
+      keys.push(live);
+    }
+    return keys;
+  }
+
   async findByIds(keyIds: readonly string[]): Promise<WrappedDataKey[]> {
     const ids = keyIds.filter((id) => /^[0-9a-f-]{36}$/i.test(id));
     if (ids.length === 0) return [];
@@ -86,4 +123,8 @@ export class SqlDataKeyStore implements DataKeyStore {
 
 function toKey(row: Row): WrappedDataKey {
   return { keyId: row.key_id, roomId: row.room_id, senderId: row.sender_id, kekId: row.kek_id, wrapped: Buffer.from(row.wrapped_key) };
+}
+
+function slot(roomId: string, senderId: string): string {
+  return `${roomId}\u0000${senderId}`;
 }

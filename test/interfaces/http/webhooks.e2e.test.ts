@@ -181,6 +181,41 @@ describe.each(databaseKinds)('webhooks to the marketplace on %s', (kind) => {
     expect((await internal.post('/api/internal/webhooks/dead-letters/not-a-uuid/replay')).body.error.code).toBe('bad_request');
   });
 
+  it('puts a replayed dead letter back in its place: after the room’s later events already delivered, before one still retrying (docs/webhooks.md)', async () => {
+    const { roomId, borrower } = await aRoom();
+    // seq 1 refused (a dead letter at once), seq 2 accepted, seq 3 retrying: 503 with
+    // Retry-After 2, so its next attempt is at least 2 s away when the replay is asked for.
+    let mode: 'refusing' | 'fixed' = 'refusing';
+    receiver.answer = (r) => {
+      if (r.json?.data?.roomId !== roomId || r.json.type !== 'message.created' || mode === 'fixed') return { status: 200 };
+      const seq = r.json.data.seq as number;
+      if (seq === 1) return { status: 422 };
+      if (seq === 3) return { status: 503, headers: { 'retry-after': '2' } };
+      return { status: 200 };
+    };
+    await send(roomId, borrower, 'one');
+    await send(roomId, borrower, 'two');
+    await send(roomId, borrower, 'three');
+    await eventually(async () => seqsOf(receiver.of(roomId, 'message.created')).includes(3), 15_000, 'the first attempt of seq 3');
+    expect(seqsOf(receiver.of(roomId, 'message.created'))).toEqual([1, 2, 3]);
+    const internal = as(server.url, TEST_INTERNAL_TOKEN);
+    let dead: { deliveryId: string } | undefined;
+    await eventually(async () => {
+      const list = await internal.get('/api/internal/webhooks/dead-letters?limit=500');
+      dead = list.body.deadLetters.find((d: { roomId: string; type: string }) => d.roomId === roomId && d.type === 'message.created');
+      return dead !== undefined;
+    }, 15_000, 'seq 1 as a dead letter');
+
+    mode = 'fixed';
+    const attemptsBefore = receiver.of(roomId, 'message.created').length;
+    expect((await internal.post(`/api/internal/webhooks/dead-letters/${dead!.deliveryId}/replay`)).status).toBe(202);
+    await eventually(async () => receiver.of(roomId, 'message.created').length >= attemptsBefore + 2, 15_000, 'the replay and the retry');
+    const afterReplay = receiver.of(roomId, 'message.created').slice(attemptsBefore);
+    // The replay first (with its original webhook-id), then seq 3, which waited behind it.
+    expect(seqsOf(afterReplay)).toEqual([1, 3]);
+    expect(afterReplay[0]!.headers['webhook-id']).toBe(dead!.deliveryId);
+  });
+
   it('gives up on a receiver that keeps failing once the retry window has passed', async () => {
     const { roomId, borrower } = await aRoom();
     receiver.answer = (r) => (r.json?.data?.roomId === roomId ? { status: 500 } : { status: 200 });
