@@ -10,6 +10,7 @@ import {
   roomStreamName,
   type ExistingRoom,
   defaultMessageViewOptions,
+  lastActivityOf,
   toMessageView,
   InvalidCommandError,
   type MessageAttachment,
@@ -73,6 +74,17 @@ export interface ExpireResult {
   checkpoint: string | null;
 }
 
+export interface RetentionResult {
+  /** True when this call recorded RoomRetentionElapsed. */
+  elapsed: boolean;
+  /**
+   * True when, on the stream as it now stands, every message of the room is covered by a
+   * RoomRetentionElapsed and the room has been quiet for the retention: its data keys may go.
+   */
+  erasable: boolean;
+  checkpoint: string | null;
+}
+
 export type RoomCommands = ReturnType<typeof makeRoomCommands>;
 
 export interface RoomCommandDeps extends CommandHandlerDeps {
@@ -111,7 +123,7 @@ export interface ReportResult {
 /** A snapshot every this many events of a room. */
 const SNAPSHOT_EVERY = 100;
 /** The shape of RoomState in snapshots; change it whenever RoomState changes. */
-const ROOM_STATE_VERSION = 'room-state/3';
+const ROOM_STATE_VERSION = 'room-state/4';
 
 /** The room use cases: each is one command through the generic handler. */
 export function makeRoomCommands(deps: RoomCommandDeps) {
@@ -345,6 +357,16 @@ export function makeRoomCommands(deps: RoomCommandDeps) {
         { actorId: 'system:scheduler', correlationId },
       );
       return { expired: result.newEvents.length > 0, checkpoint: result.checkpoint };
+    },
+
+    /** Erase the room's messages if its last activity is older than the retention, judged on its stream at this moment. */
+    async elapseRetention(roomId: string, retentionMs: number, correlationId: string): Promise<RetentionResult> {
+      const now = deps.clock.now();
+      const result = await run(roomId, { type: 'ElapseRetention', data: { roomId, retentionMs, now } }, { actorId: 'system:scheduler', correlationId });
+      const room = result.state;
+      const erasable =
+        room.status !== 'none' && room.lastSeq <= room.retainedUpToSeq && now.getTime() - Date.parse(lastActivityOf(room)) >= retentionMs;
+      return { elapsed: result.newEvents.length > 0, erasable, checkpoint: result.checkpoint };
     },
   };
 }

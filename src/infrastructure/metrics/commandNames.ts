@@ -20,6 +20,7 @@ export const roomCommandNames: CommandNames<RoomCommands> = {
   unblock: 'unblock',
   reopenRoom: 'reopenRoom',
   expireRoom: 'expireRoom',
+  elapseRetention: 'elapseRetention',
 };
 
 export const userCommandNames: CommandNames<UserCommands> = {

@@ -158,9 +158,12 @@ export class LiveFanOut {
           for (const connection of this.registry.of(user)) connection.send({ type: 'message_hidden', roomId, seq: event.data.seq });
         }
         return;
-      // Reports and their resolutions are the moderators' business: no frame.
+      // Reports and their resolutions are the moderators' business: no frame. A room past
+      // its retention has been quiet for that long: its clients see the messages erased on
+      // their next read (docs/privacy.md, Retention).
       case 'MessageReported':
       case 'ReportResolved':
+      case 'RoomRetentionElapsed':
         return;
       case 'RoomOpened':
       case 'RoomReopened':
