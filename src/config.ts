@@ -34,6 +34,8 @@ export interface Config {
   allowedOrigins: string[] | null;
   roomEmptyTtlMs: number;
   roomIdleTtlMs: number;
+  /** MESSAGE_RETENTION: how long after a room's last activity its messages are erased; null: kept forever. */
+  messageRetentionMs: number | null;
   expirySweepCron: string;
   /** When the audit anchor is recorded (node-schedule cron). */
   auditAnchorCron: string;
@@ -377,6 +379,7 @@ export function loadConfig(env: Env = process.env, options: { stdoutIsTty?: bool
     allowedOrigins,
     roomEmptyTtlMs: duration('ROOM_EMPTY_TTL', '1h', maxTtl),
     roomIdleTtlMs: duration('ROOM_IDLE_TTL', '30d', maxTtl),
+    messageRetentionMs: get('MESSAGE_RETENTION') === undefined ? null : duration('MESSAGE_RETENTION', '', maxTtl),
     expirySweepCron,
     auditAnchorCron,
     auditAnchorKeys,

@@ -228,6 +228,9 @@ export class StreamCommandHandler<State, Cmd, Evt extends DomainEvent> {
         if (attempt > maxAttempts) throw error;
         if (attempt > 2) await backoff(attempt);
         confirmed = await this.refresh(streamId);
+        // Made again on what the refresh read: another process may have destroyed the key it
+        // held (a room's retention), and reading that event dropped it from the cache.
+        if (encode !== undefined) encode = await this.options.encoderFor?.(command);
       } finally {
         lane.leaveFlight();
       }

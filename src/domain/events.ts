@@ -47,6 +47,7 @@ export const roomEventSpecs: EventSpecs<'room', RoomEvent> = {
   MessageReported: { family: 'room' },
   ReportResolved: { family: 'room' },
   MessageHidden: { family: 'room' },
+  RoomRetentionElapsed: { family: 'room' },
 };
 
 export const postEventSpecs: EventSpecs<'post', PostEvent> = {

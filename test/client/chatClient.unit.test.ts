@@ -126,7 +126,8 @@ describe('ChatClient against a fake server', () => {
     await client.markRead('room-b', 1);
     await tick(30_000);
     expect(server.sent('read').filter((f) => f.roomId === 'room-b')).toHaveLength(1);
-    expect(seen.errors.at(-1)).toMatchObject({ code: 'not_found', ref: server.sent('read').at(-1)?.id });
+    expect(seen.errors.at(-1)).toMatchObject({ code: 'not_found', ref: server.sent('read').at(-1)?.id, temporary: false });
+    expect(seen.errors[0]).toMatchObject({ code: 'rate_limited', temporary: true });
   });
 
   it('asks again for the resume of only the room whose resume was refused', async () => {

@@ -86,6 +86,7 @@ describe('photo upload with XMLHttpRequest', () => {
       name: 'ChatApiError',
       status,
       code,
+      temporary: false,
     });
   });
 });

@@ -113,10 +113,22 @@ export class TestClient {
 export async function connect(
   baseUrl: string,
   userId: string,
-  options: { token?: string; protocols?: string[]; wsOptions?: ClientOptions } = {},
+  options: {
+    token?: string;
+    protocols?: string[];
+    wsOptions?: ClientOptions;
+    /**
+     * Called with the socket before it opens, to listen for what may come with the
+     * handshake: a ping the server sent at once arrives in the same read as the upgrade
+     * and is emitted before `connect` resolves, so a listener added after it misses it.
+     */
+    beforeOpen?: (ws: WebSocket) => void;
+  } = {},
 ): Promise<TestClient> {
   const token = options.token ?? tokenFor(userId);
-  const client = new TestClient(new WebSocket(wsUrl(baseUrl), options.protocols ?? ['chat.v1', token], options.wsOptions));
+  const ws = new WebSocket(wsUrl(baseUrl), options.protocols ?? ['chat.v1', token], options.wsOptions);
+  options.beforeOpen?.(ws);
+  const client = new TestClient(ws);
   await client.opened;
   return client;
 }

@@ -1,5 +1,5 @@
 import { backoffDelay, type BackoffOptions } from './backoff.js';
-import { ChatApiError, PERMANENT_SEND_ERRORS } from './errors.js';
+import { ChatApiError, PERMANENT_SEND_ERRORS, TEMPORARY_ERRORS as TEMPORARY } from './errors.js';
 import type { HttpApi } from './http.js';
 import type { Outbox, OutgoingErrorCode, OutgoingMessage } from './outbox.js';
 import type { RequestFrame } from './requests.js';
@@ -31,8 +31,6 @@ export interface ChannelHost {
 
 /** A photo upload broken off this many times in a row while the socket is up fails (`network`); retry() tries again. */
 const MAX_UPLOAD_BREAKS = 3;
-/** Codes after which a frame goes again after a pause (the server may take it then). */
-const TEMPORARY: ReadonlySet<string> = new Set(['rate_limited', 'unavailable', 'internal']);
 
 /** A copy for listeners, so they cannot change the outbox's own item. */
 export const copyOf = (item: OutgoingMessage): OutgoingMessage => ({ ...item, ...(item.photo ? { photo: { ...item.photo } } : {}) });

@@ -1,6 +1,7 @@
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 import { copyOf, RoomChannel, type ChannelHost } from './channel.js';
 import { Emitter } from './emitter.js';
+import { TEMPORARY_ERRORS } from './errors.js';
 import { HttpApi } from './http.js';
 import { tokenExpiresAt, tokenSubject } from './jwt.js';
 import { Outbox, type OutboxStorage, type OutgoingMessage } from './outbox.js';
@@ -72,7 +73,7 @@ export interface ChatEvents extends Record<string, unknown> {
    * `ping`, or a room's `resume` or `read` refused for good (`not_found`…). Temporary
    * refusals of those (rate, overload) are retried by the client, and reported here too.
    */
-  error: { code: ErrorCode; message: string; ref: string | null };
+  error: { code: ErrorCode; message: string; ref: string | null; temporary: boolean };
 }
 
 export interface ChatClientOptions {
@@ -626,7 +627,7 @@ export class ChatClient {
 
   /** An error goes to the request its `ref` names: a send, read or resume to its room's channel; anything else to the app. */
   private onError(frame: Extract<ServerFrame, { type: 'error' }>): void {
-    const error = { code: frame.code, message: frame.message, ref: frame.ref };
+    const error = { code: frame.code, message: frame.message, ref: frame.ref, temporary: TEMPORARY_ERRORS.has(frame.code) };
     const request = this.requests.take(frame.ref) ?? this.legacyRequest(frame.ref);
     if (request === undefined && (frame.ref === 'read' || frame.ref === 'resume')) {
       // A server older than request ids names only the frame's type: every room that may be concerned.

@@ -1,7 +1,13 @@
 import type { ErrorCode } from './types.js';
 
+/** Codes after which the same request may succeed later (overload, rate, a fault): the SDK retries these itself. */
+export const TEMPORARY_ERRORS: ReadonlySet<string> = new Set(['rate_limited', 'unavailable', 'internal']);
+
 /** An HTTP call the service refused (its `{"error":{code,message}}`), or a network failure (`status` 0). */
 export class ChatApiError extends Error {
+  /** Whether trying again later may succeed: a network failure, `rate_limited`, `unavailable` or `internal`. */
+  readonly temporary: boolean;
+
   constructor(
     readonly status: number,
     readonly code: ErrorCode | 'network',
@@ -11,6 +17,7 @@ export class ChatApiError extends Error {
   ) {
     super(message);
     this.name = 'ChatApiError';
+    this.temporary = code === 'network' || TEMPORARY_ERRORS.has(code);
   }
 }
 

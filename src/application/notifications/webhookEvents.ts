@@ -98,6 +98,7 @@ export function webhookEventFor(
     case 'RoomUnblocked':
     case 'ReportResolved':
     case 'MessageHidden':
+    case 'RoomRetentionElapsed':
       return null;
     default: {
       const _exhaustive: never = event;

@@ -17,6 +17,9 @@ import { erasedMessage, keyIdsOf, openMessage, sealedMessageOf } from './roomEve
 /** The event that starts a user's erasure: every process that reads it stops trusting that user's keys. */
 export const USER_ERASURE_REQUESTED = 'UserErasureRequested';
 
+/** A room's retention ran out: every process that reads it drops that room's keys from its cache. */
+export const ROOM_RETENTION_ELAPSED = 'RoomRetentionElapsed';
+
 /**
  * Opens what the store holds sealed: each `MessageSent` comes back with its body in the
  * clear, or erased (body "", `erased: true`) when its data key is destroyed or its sender
@@ -35,6 +38,7 @@ export class EventOpener {
     const keys = keyIds.size === 0 ? null : await this.keys.keysById(keyIds);
     return events.map((event) => {
       if (event.type === USER_ERASURE_REQUESTED) this.noteErasure(event);
+      if (event.type === ROOM_RETENTION_ELAPSED) this.noteRetention(event);
       if (event.type !== 'MessageSent') return event;
       const sealed = sealedMessageOf(event);
       const senderId = (event.data as { senderId?: unknown }).senderId;
@@ -49,6 +53,12 @@ export class EventOpener {
 
   async openOne(event: RecordedEvent): Promise<RecordedEvent> {
     return (await this.open([event]))[0] as RecordedEvent;
+  }
+
+  /** The room's keys are (being) destroyed: a new message there gets a new key, never a cached old one. */
+  private noteRetention(event: RecordedEvent): void {
+    const roomId = (event.data as { roomId?: unknown }).roomId;
+    if (typeof roomId === 'string') this.keys.forgetRoom(roomId);
   }
 
   private noteErasure(event: RecordedEvent): void {

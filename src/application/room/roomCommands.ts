@@ -10,6 +10,7 @@ import {
   roomStreamName,
   type ExistingRoom,
   defaultMessageViewOptions,
+  lastActivityOf,
   toMessageView,
   InvalidCommandError,
   type MessageAttachment,
@@ -35,7 +36,7 @@ import type { RoomDirectory } from '../ports/roomDirectory';
 import type { SnapshotStore } from '../ports/snapshots';
 import { StreamStateCache } from '../streamStateCache';
 import type { DataKeys } from '../privacy/dataKeys';
-import type { ErasedUsers } from '../privacy/erasedUsers';
+import { SenderErasedError, type ErasedUsers } from '../privacy/erasedUsers';
 import { sealMessage } from '../privacy/roomEventSealing';
 import { sealedRoomSnapshots } from '../privacy/sealedRoomSnapshots';
 import { roomIdFor } from './roomId';
@@ -70,6 +71,17 @@ export interface ChangeResult {
 
 export interface ExpireResult {
   expired: boolean;
+  checkpoint: string | null;
+}
+
+export interface RetentionResult {
+  /** True when this call recorded RoomRetentionElapsed. */
+  elapsed: boolean;
+  /**
+   * True when, on the stream as it now stands, every message of the room is covered by a
+   * RoomRetentionElapsed and the room has been quiet for the retention: its data keys may go.
+   */
+  erasable: boolean;
   checkpoint: string | null;
 }
 
@@ -111,7 +123,7 @@ export interface ReportResult {
 /** A snapshot every this many events of a room. */
 const SNAPSHOT_EVERY = 100;
 /** The shape of RoomState in snapshots; change it whenever RoomState changes. */
-const ROOM_STATE_VERSION = 'room-state/3';
+const ROOM_STATE_VERSION = 'room-state/4';
 
 /** The room use cases: each is one command through the generic handler. */
 export function makeRoomCommands(deps: RoomCommandDeps) {
@@ -131,6 +143,7 @@ export function makeRoomCommands(deps: RoomCommandDeps) {
           encoderFor: async (command: RoomCommand) => {
             const sender = command.type === 'SendMessage' ? command.data.senderId : command.type === 'PostNotice' ? SYSTEM_SENDER : null;
             if (sender === null) return undefined;
+            if (privacy.erased.has(sender)) throw new SenderErasedError(sender);
             const key = await privacy.keys.keyFor(command.data.roomId, sender);
             return (event: RoomEvent) => {
               if (event.type !== 'MessageSent') return event.data;
@@ -345,6 +358,16 @@ export function makeRoomCommands(deps: RoomCommandDeps) {
         { actorId: 'system:scheduler', correlationId },
       );
       return { expired: result.newEvents.length > 0, checkpoint: result.checkpoint };
+    },
+
+    /** Erase the room's messages if its last activity is older than the retention, judged on its stream at this moment. */
+    async elapseRetention(roomId: string, retentionMs: number, correlationId: string): Promise<RetentionResult> {
+      const now = deps.clock.now();
+      const result = await run(roomId, { type: 'ElapseRetention', data: { roomId, retentionMs, now } }, { actorId: 'system:scheduler', correlationId });
+      const room = result.state;
+      const erasable =
+        room.status !== 'none' && room.lastSeq <= room.retainedUpToSeq && now.getTime() - Date.parse(lastActivityOf(room)) >= retentionMs;
+      return { elapsed: result.newEvents.length > 0, erasable, checkpoint: result.checkpoint };
     },
   };
 }

@@ -37,6 +37,9 @@ export type UnblockParticipant = Command<'UnblockParticipant', { roomId: string;
 /** Expire the room if, at `now`, it has been quiet for longer than its TTL. */
 export type ExpireRoom = Command<'ExpireRoom', { roomId: string; emptyTtlMs: number; idleTtlMs: number; now: Date }>;
 
+/** Erase the room's messages if, at `now`, its last activity is older than the retention. */
+export type ElapseRetention = Command<'ElapseRetention', { roomId: string; retentionMs: number; now: Date }>;
+
 export type ReopenRoom = Command<'ReopenRoom', { roomId: string; userId: string; now: Date }>;
 
 /**
@@ -72,6 +75,7 @@ export type RoomCommand =
   | BlockParticipant
   | UnblockParticipant
   | ExpireRoom
+  | ElapseRetention
   | ReopenRoom
   | ReportMessage
   | ResolveReport;

@@ -1,5 +1,6 @@
 import type {
   BlockParticipant,
+  ElapseRetention,
   ExpireRoom,
   MarkRead,
   OpenRoom,
@@ -35,10 +36,11 @@ import {
   type RoomExpired,
   type RoomOpened,
   type RoomReopened,
+  type RoomRetentionElapsed,
   type RoomUnblocked,
 } from './events';
 import { SYSTEM_SENDER } from './messageView';
-import { blockedBy, type ExistingRoom, isParticipant, otherParticipant, recentMessage, reportOf, type RoomState } from './state';
+import { blockedBy, type ExistingRoom, isParticipant, lastActivityOf, otherParticipant, recentMessage, reportOf, type RoomState } from './state';
 
 /** The longest note a reporter or a moderator may write. */
 export const MAX_NOTE_CHARACTERS = 1000;
@@ -64,6 +66,8 @@ export function decideRoom(command: RoomCommand, state: RoomState): RoomEvent[] 
       return unblockParticipant(command, state);
     case 'ExpireRoom':
       return expireRoom(command, state);
+    case 'ElapseRetention':
+      return elapseRetention(command, state);
     case 'ReportMessage':
       return reportMessage(command, state);
     case 'ResolveReport':
@@ -261,6 +265,24 @@ export function expireRoom(command: ExpireRoom, state: RoomState): RoomExpired[]
   if (state.status !== 'open') return [];
   const due = expiryDue(state, c.now, c.emptyTtlMs, c.idleTtlMs);
   return due ? [{ type: 'RoomExpired', data: { roomId: state.roomId, reason: due, expiredAt: c.now.toISOString() } }] : [];
+}
+
+/**
+ * The room's retention: when its last activity (a message, an opening or a reopening) is
+ * at least `retentionMs` before `now` and it holds messages not yet erased by an earlier
+ * retention, every one of them up to the last is erased. Open and expired rooms alike.
+ */
+export function elapseRetention(command: ElapseRetention, state: RoomState): RoomRetentionElapsed[] {
+  const c = command.data;
+  if (state.status === 'none' || state.lastSeq <= state.retainedUpToSeq) return [];
+  const lastActivityAt = lastActivityOf(state);
+  if (c.now.getTime() - Date.parse(lastActivityAt) < c.retentionMs) return [];
+  return [
+    {
+      type: 'RoomRetentionElapsed',
+      data: { roomId: state.roomId, upToSeq: state.lastSeq, lastActivityAt, retentionMs: c.retentionMs, elapsedAt: c.now.toISOString() },
+    },
+  ];
 }
 
 /**

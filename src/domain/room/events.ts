@@ -111,6 +111,17 @@ export type MessageHidden = Event<
   { roomId: string; seq: number; reportId: string | null; hiddenBy: string; hiddenAt: string }
 >;
 
+/**
+ * The room's retention ran out (MESSAGE_RETENTION): its last activity (message, opening or
+ * reopening) was longer ago than that, so every message up to `upToSeq` is erased, by
+ * destroying the room's data keys (docs/privacy.md). Recorded by the scheduler, once per
+ * run of messages: the room goes on, and later messages are kept until their own turn.
+ */
+export type RoomRetentionElapsed = Event<
+  'RoomRetentionElapsed',
+  { roomId: string; upToSeq: number; lastActivityAt: string; retentionMs: number; elapsedAt: string }
+>;
+
 export type RoomEvent =
   | RoomOpened
   | MessageSent
@@ -121,7 +132,8 @@ export type RoomEvent =
   | RoomReopened
   | MessageReported
   | ReportResolved
-  | MessageHidden;
+  | MessageHidden
+  | RoomRetentionElapsed;
 
 export type RoomEventType = RoomEvent['type'];
 

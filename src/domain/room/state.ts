@@ -25,6 +25,8 @@ interface RoomFacts {
    * than this window is caught by the event store instead (see roomCommands.ts).
    */
   recentMessages: readonly Message[];
+  /** The last seq the room's retention erased (RoomRetentionElapsed); 0 when none. */
+  retainedUpToSeq: number;
   /** The room's reports, by reportId: one per message and reporter. */
   reports: Readonly<Record<string, RoomReport>>;
   /** The seqs a moderator hid. */
@@ -100,6 +102,7 @@ export function evolveRoom(state: RoomState, event: RoomEvent): RoomState {
       lastMessageAt: null,
       lastSeq: 0,
       recentMessages: [],
+      retainedUpToSeq: 0,
       reports: {},
       hiddenSeqs: [],
       blocks: {},
@@ -133,6 +136,16 @@ export function evolveRoom(state: RoomState, event: RoomEvent): RoomState {
     }
     case 'MessageHidden':
       return state.hiddenSeqs.includes(event.data.seq) ? state : { ...state, hiddenSeqs: [...state.hiddenSeqs, event.data.seq] };
+    case 'RoomRetentionElapsed': {
+      // What the retention erased is erased in the state too, so a retry, a snapshot or a
+      // cached state holds no trace of its text.
+      const upTo = event.data.upToSeq;
+      return {
+        ...state,
+        retainedUpToSeq: Math.max(state.retainedUpToSeq, upTo),
+        recentMessages: state.recentMessages.map((message) => (message.seq <= upTo ? erasedInState(message) : message)),
+      };
+    }
     case 'RoomExpired': {
       const { status: _status, ...facts } = state;
       return { ...facts, status: 'expired', expiredAt: event.data.expiredAt };
@@ -148,6 +161,18 @@ export function evolveRoom(state: RoomState, event: RoomEvent): RoomState {
       return state;
     }
   }
+}
+
+/** A message as the erased show: seq, ids, sender and time stay; its words and photos are gone. */
+export function erasedInState(message: Message): Message {
+  const { body: _body, attachments: _attachments, ...rest } = message;
+  return { ...rest, body: '', erased: true };
+}
+
+/** When the room was last active: its last message, or its last (re)opening if that came later. */
+export function lastActivityOf(room: ExistingRoom): string {
+  if (room.lastMessageAt === null) return room.activeSince;
+  return Date.parse(room.lastMessageAt) >= Date.parse(room.activeSince) ? room.lastMessageAt : room.activeSince;
 }
 
 function dropExpiredAt<T extends { expiredAt: string }>(facts: T): Omit<T, 'expiredAt'> {

@@ -12,6 +12,7 @@ import type { Suspensions } from '../../application/ports/suspensions';
 import { SqlModerationQueries } from '../readModels/sqlModerationQueries';
 import { SqlSuspensions } from '../readModels/sqlSuspensions';
 import { sweepExpiredRooms } from '../../application/room/sweepExpiredRooms';
+import { sweepRetention } from '../../application/privacy/sweepRetention';
 import { LiveFeed } from '../../application/live/liveFeed';
 import type { TokenVerifier } from '../../application/ports/auth';
 import { ProfileNotingVerifier } from '../../application/identity/profileNotingVerifier';
@@ -29,6 +30,7 @@ import type { RoomDirectory } from '../../application/ports/roomDirectory';
 import type { TypingSignals } from '../../application/ports/typingSignals';
 import { Notifications } from '../notifications/notifications';
 import { ExpirySweeper } from '../scheduler/expirySweeper';
+import { SqlRetentionCandidates } from '../privacy/sqlRetentionCandidates';
 import { UserBudgets } from '../../application/limits/userBudgets';
 import { sharesSendBudget, SqlSharedBuckets } from '../limits/sqlSharedBuckets';
 import { AnchorKeyRing } from '../../application/audit/anchorKeys';
@@ -41,6 +43,9 @@ import { measuredCommands, measureRefusals } from '../metrics/instrument';
 import type { SqlDatabase } from '../sql/sqlDatabase';
 import { DataKeys } from '../../application/privacy/dataKeys';
 import { ErasedUsers } from '../../application/privacy/erasedUsers';
+import { ErasedRefusingVerifier } from '../../application/privacy/erasedRefusingVerifier';
+import { ErasureProcess } from '../../application/privacy/erasureProcess';
+import { SqlErasureScrubber, SqlErasureTable } from '../privacy/sqlErasures';
 import { KeyRing } from '../../application/privacy/keyRing';
 import { EventOpener, OpenedEventStore } from '../../application/privacy/openedEventStore';
 import { SqlDataKeyStore } from '../privacy/sqlDataKeyStore';
@@ -107,6 +112,7 @@ export interface Services {
   attachmentLinks: AttachmentLinks;
   attachments: Attachments;
   imageWorkers: ImageWorkerPool;
+  erasures: ErasureProcess;
 }
 
 /**
@@ -188,14 +194,30 @@ export async function wireServices(options: WiringOptions): Promise<Services> {
     liveFeed: (s) => new LiveFeed(s.eventStore, s.logger),
 
     userProfiles: (s) => new SqlUserProfiles(s.db, s.logger),
-    tokenVerifier: (s) => new ProfileNotingVerifier(new JwtVerifier(s.config.jwt), s.userProfiles),
+    // An erased user's token is refused before their profile could be noted again.
+    tokenVerifier: (s) => new ProfileNotingVerifier(new ErasedRefusingVerifier(new JwtVerifier(s.config.jwt), s.erasedUsers), s.userProfiles),
+    erasures: (s) =>
+      new ErasureProcess({
+        table: new SqlErasureTable(s.db),
+        scrubber: new SqlErasureScrubber(s.db),
+        keys: s.dataKeys,
+        erased: s.erasedUsers,
+        users: s.userCommands,
+        attachments: s.attachments,
+        progress: s.projections,
+        clock: s.clock,
+        ids: s.ids,
+        logger: s.logger.child({ component: 'erasure' }),
+      }),
     roomDirectory: (s) => new SqlRoomDirectory(s.db),
     typingSignals: (s) => new PgTypingSignals(s.db),
 
     expirySweeper: (s) => {
       const sweepLogger = s.logger.child({ component: 'expiry-sweeper' });
       const ttl = { emptyTtlMs: s.config.roomEmptyTtlMs, idleTtlMs: s.config.roomIdleTtlMs };
-      const { chatQueries: queries, roomCommands: commands, clock, ids, attachments } = s;
+      const { chatQueries: queries, roomCommands: commands, clock, ids, attachments, dataKeys: keys } = s;
+      const retentionMs = s.config.messageRetentionMs;
+      const candidates = new SqlRetentionCandidates(s.db);
       return new ExpirySweeper({
         cron: s.config.expirySweepCron,
         logger: sweepLogger,
@@ -205,6 +227,12 @@ export async function wireServices(options: WiringOptions): Promise<Services> {
           if (!signal.aborted) {
             const deleted = await attachments.deleteUnsent();
             if (deleted > 0) sweepLogger.info({ deleted }, 'unsent attachments deleted');
+          }
+          // And erases the messages of rooms quiet for longer than MESSAGE_RETENTION (docs/privacy.md).
+          if (retentionMs !== null && !signal.aborted) {
+            const retention = await sweepRetention({ candidates, commands, keys, clock, ids, logger: sweepLogger }, { retentionMs, signal });
+            if (retention.failed > 0) sweepLogger.warn(retention, 'retention sweep finished with failures');
+            else if (retention.elapsed > 0 || retention.keysDestroyed > 0) sweepLogger.info(retention, 'retention sweep finished');
           }
           return result;
         },

@@ -20,11 +20,14 @@ export const roomCommandNames: CommandNames<RoomCommands> = {
   unblock: 'unblock',
   reopenRoom: 'reopenRoom',
   expireRoom: 'expireRoom',
+  elapseRetention: 'elapseRetention',
 };
 
 export const userCommandNames: CommandNames<UserCommands> = {
   suspend: 'suspend',
   reinstate: 'reinstate',
+  requestErasure: 'requestErasure',
+  completeErasure: 'completeErasure',
 };
 
 export const postCommandNames: CommandNames<PostCommands> = {

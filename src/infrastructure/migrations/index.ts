@@ -10,6 +10,7 @@ import { reports } from './008_reports';
 import { messageAttachments } from './009_message_attachments';
 import { dataKeys } from './010_data_keys';
 import { userErasures } from './011_user_erasures';
+import { roomRetention } from './012_room_retention';
 import { runMigrations, type Migration, type MigrationReport } from './runner';
 
 /**
@@ -29,6 +30,7 @@ export const migrations: readonly Migration[] = [
   messageAttachments,
   dataKeys,
   userErasures,
+  roomRetention,
 ];
 
 /**

@@ -13,7 +13,7 @@ import {
 import { decodeEvent, decodeRoomEvent, isUserEventType } from '../../domain/events';
 import { CheckpointedFollower } from '../checkpointedFollower';
 import type { SqlDatabase, SqlExecutor } from '../sql/sqlDatabase';
-import { enqueueDeliveries, type NewDelivery } from './outboxStore';
+import { enqueueDeliveries, scrubRoomMessageBodies, type NewDelivery } from './outboxStore';
 import { isOnline } from './sqlPresence';
 
 export interface OutboxFeederOptions {
@@ -111,6 +111,11 @@ export class OutboxFeeder {
          ON CONFLICT (room_id) DO NOTHING`,
         [d.roomId, d.postId, d.postTitle, d.lenderId, d.borrowerId],
       );
+    }
+    if (event.type === 'RoomRetentionElapsed') {
+      // The messages before it were fed already (the store's order): their words leave the outbox.
+      await scrubRoomMessageBodies(tx, event.data.roomId, event.data.upToSeq);
+      return [];
     }
     // Reads and unblocks are not sent, nor the marketplace's own notices (it tells its users
     // itself); with webhooks off, only messages matter (Web Push).

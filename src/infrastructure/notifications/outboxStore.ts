@@ -64,6 +64,24 @@ export async function enqueueDeliveries(tx: SqlExecutor, deliveries: readonly Ne
 }
 
 /**
+ * Takes the words out of a room's deliveries of messages up to `upToSeq` still in the
+ * outbox, waiting or dead (delivered ones are deleted): their data keys are destroyed
+ * (retention, docs/privacy.md), so no copy of the text may stay in the clear. The delivery
+ * goes out, or is replayed, without its `body`. Answers how many were scrubbed.
+ */
+export async function scrubRoomMessageBodies(tx: SqlExecutor, roomId: string, upToSeq: number): Promise<number> {
+  const result = await tx.query(
+    `UPDATE notify_outbox
+        SET body = CASE channel WHEN 'webhook' THEN (body::jsonb #- '{data,body}')::text ELSE (body::jsonb - 'body')::text END
+      WHERE ordering_key = $1 AND type = 'message.created'
+        AND CASE channel WHEN 'webhook' THEN body::jsonb #> '{data,body}' IS NOT NULL AND (body::jsonb #>> '{data,seq}')::int <= $2
+                         ELSE body::jsonb -> 'body' IS NOT NULL AND (body::jsonb ->> 'seq')::int <= $2 END`,
+    [roomId, upToSeq],
+  );
+  return result.rowCount;
+}
+
+/**
  * The outbox: deliveries waiting to go out, leased by one worker at a time. Only the
  * oldest waiting delivery of each (channel, target, room) can be claimed, so a room's
  * deliveries reach each receiver in order; a lease that runs out (its worker died)

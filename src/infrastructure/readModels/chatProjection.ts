@@ -38,9 +38,9 @@ export async function applyBatchToReadModels(tx: SqlExecutor, events: readonly R
   if (run.length > 0) await applyMessages(tx, run);
 }
 
-/** The `attachments` column: the recorded photos as JSON, or null for a message without any. */
+/** The `attachments` column: the recorded photos as JSON, or null for a message without any (or erased). */
 const attachmentsColumn = (m: MessageSent['data']): string | null =>
-  m.attachments === undefined || m.attachments.length === 0 ? null : JSON.stringify(m.attachments);
+  m.erased === true || m.attachments === undefined || m.attachments.length === 0 ? null : JSON.stringify(m.attachments);
 
 /** A run of MessageSent events, in order, in three statements. */
 async function applyMessages(tx: SqlExecutor, messages: readonly MessageSent['data'][]): Promise<void> {
@@ -59,7 +59,7 @@ async function applyMessages(tx: SqlExecutor, messages: readonly MessageSent['da
       messages.map((m) => m.clientMessageId),
       messages.map((m) => m.sentAt),
       messages.map((m) => m.kind ?? 'text'),
-      messages.map((m) => (m.erased === true ? null : attachmentsColumn(m))),
+      messages.map(attachmentsColumn),
       messages.map((m) => m.erased === true),
     ],
   );
@@ -201,6 +201,17 @@ async function applyEvent(tx: SqlExecutor, event: Exclude<DomainEvent, MessageSe
     case 'MessageHidden': {
       const d = event.data;
       await tx.query(`UPDATE rm_messages SET hidden = true WHERE room_id = $1 AND seq = $2`, [d.roomId, d.seq]);
+      return;
+    }
+    case 'RoomRetentionElapsed': {
+      // The room's data keys are destroyed: its messages up to here are erased, text and photos.
+      const d = event.data;
+      await tx.query(
+        `UPDATE rm_messages SET body = '', erased = true, attachments = NULL
+          WHERE room_id = $1 AND seq <= $2 AND (NOT erased OR body <> '' OR attachments IS NOT NULL)`,
+        [d.roomId, d.upToSeq],
+      );
+      await tx.query(`UPDATE rm_rooms SET retained_up_to_seq = GREATEST(retained_up_to_seq, $2) WHERE room_id = $1`, [d.roomId, d.upToSeq]);
       return;
     }
     // Every process checks a writer against this table in the write's own path (suspensions.ts).

@@ -223,6 +223,7 @@ describe('room decider over random conversations', () => {
         // The scheduler's expiry and the marketplace's notices have no participant acting.
         if (
           command.type === 'ExpireRoom' ||
+          command.type === 'ElapseRetention' ||
           command.type === 'PostNotice' ||
           command.type === 'ReportMessage' ||
           command.type === 'ResolveReport' ||

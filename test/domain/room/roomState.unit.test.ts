@@ -51,6 +51,7 @@ describe('the room as it is folded', () => {
       lastMessageAt: null,
       lastSeq: 0,
       recentMessages: [],
+      retainedUpToSeq: 0,
       reports: {},
       hiddenSeqs: [],
       blocks: {},
