@@ -29,6 +29,8 @@ import { httpMetrics } from './interfaces/http/httpMetrics';
 import { contractRouteOf, openApiRoutes } from './interfaces/http/openapi';
 import { postRoutes } from './interfaces/http/postRoutes';
 import { noticeRoutes } from './interfaces/http/noticeRoutes';
+import { erasureRoutes } from './interfaces/http/erasureRoutes';
+import { loadErasedUsers } from './infrastructure/privacy/erasedUsersTable';
 import { moderationRoutes } from './interfaces/http/moderationRoutes';
 import { pushRoutes } from './interfaces/http/pushRoutes';
 import { roomRoutes } from './interfaces/http/roomRoutes';
@@ -88,7 +90,9 @@ export async function start(config: Config, options: StartOptions = {}): Promise
   if (schema.unknown.length > 0) {
     logger.warn({ version: schema.version, unknown: schema.unknown }, 'the database schema is newer than this release: it was migrated by a newer one');
   }
-  const services = await wireServices({ config, logger, clock, ids: options.ids ?? randomIds, metrics, db, eventStore });
+  // Who is erased, as far as the table knows at start; kept current from the events.
+  const erasedUsers = await loadErasedUsers(db);
+  const services = await wireServices({ config, logger, clock, ids: options.ids ?? randomIds, metrics, db, eventStore, erasedUsers });
   const { projections, liveFeed, notifications, roomCommands: commands, chatQueries: queries, tokenVerifier: verifier, userBudgets: budgets } = services;
 
   const lag = new ProjectionLagProbe({
@@ -119,6 +123,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
         }),
         roomRoutes({ ...api, budgets }),
         noticeRoutes({ commands, progress: projections, internalApiToken: config.internalApiToken, logger }),
+        erasureRoutes({ erasures: services.erasures, internalApiToken: config.internalApiToken }),
         moderationRoutes({
           commands,
           users: services.userCommands,
@@ -210,6 +215,8 @@ export async function start(config: Config, options: StartOptions = {}): Promise
         },
         stop: () => stopMeasuringDelivery(),
       },
+      // Erasures a killed process left unfinished go on now (docs/privacy.md).
+      { name: 'erasure process', start: () => services.erasures.start(), stop: () => services.erasures.stop() },
       // Webhooks, unread reminders and Web Push: off the chat's path, in this process.
       { name: 'notifications', start: () => notifications.start(metrics.registry), stop: () => notifications.stop() },
       // Photos are resized in worker threads, started on the first upload.
@@ -258,6 +265,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
             metrics: metrics.registry,
             budgets,
             presence: notifications.presence,
+            erasedUsers: services.erasedUsers,
             ...(options.ws ? { tuning: options.ws } : {}),
           });
           await started.start();

@@ -200,6 +200,7 @@ function SignedIn({ session, onSignOut }: { session: Session; onSignOut: (() => 
             room={rooms.get(route.roomId) ?? null}
             onRoom={upsertRoom}
             online={connection.state === 'online'}
+            baseUrl={session.baseUrl}
           />
         )}
       </main>

@@ -1,15 +1,61 @@
-import { useState, type FormEvent, type KeyboardEvent } from 'react';
+import { useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
+
+/** The photo types the service takes (it decides from the bytes; the picker offers these). */
+const PHOTO_TYPES = 'image/jpeg,image/png,image/webp';
+
+/** A data: URL of the file, for the preview (the page's CSP allows data: images, not blob:). */
+function readAsDataUrl(file: File): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(String(reader.result));
+    reader.onerror = () => reject(reader.error ?? new Error('could not read the file'));
+    reader.readAsDataURL(file);
+  });
+}
 
 /**
  * Where a message is written: Enter sends, Shift+Enter is a new line (never while an IME is
- * composing); typing tells the other side. Disabled, saying why, when the other participant
- * does not accept this user's messages.
+ * composing); typing tells the other side. **Attach photo** picks a photo, previewed above
+ * the box (with **Remove photo**) until Send, which sends it with the text as its caption.
+ * Disabled, saying why, when the other participant does not accept this user's messages.
  */
-export function Composer(props: { disabled: boolean; placeholder: string; onSend: (body: string) => void; onTyping: () => void }) {
+export function Composer(props: {
+  disabled: boolean;
+  placeholder: string;
+  onSend: (body: string) => void;
+  onSendPhoto: (file: File, body: string, preview: string | null) => void;
+  onTyping: () => void;
+}) {
   const [draft, setDraft] = useState('');
+  const [photo, setPhoto] = useState<{ file: File; preview: string | null } | null>(null);
+  const picker = useRef<HTMLInputElement>(null);
+
+  // A file picked while another is still being read: only the latest one is kept.
+  const picked = useRef<File | null>(null);
+  const pick = (file: File | undefined) => {
+    if (file === undefined) return;
+    picked.current = file;
+    setPhoto({ file, preview: null });
+    void readAsDataUrl(file).then(
+      (preview) => {
+        if (picked.current === file) setPhoto({ file, preview });
+      },
+      () => undefined,
+    );
+  };
+  useEffect(() => {
+    if (props.disabled) setPhoto(null);
+  }, [props.disabled]);
 
   const send = (event?: FormEvent) => {
     event?.preventDefault();
+    if (photo !== null) {
+      props.onSendPhoto(photo.file, draft.trim() === '' ? '' : draft, photo.preview);
+      setPhoto(null);
+      picked.current = null;
+      setDraft('');
+      return;
+    }
     if (draft.trim() === '') return;
     props.onSend(draft);
     setDraft('');
@@ -22,6 +68,37 @@ export function Composer(props: { disabled: boolean; placeholder: string; onSend
 
   return (
     <form className="composer" onSubmit={send}>
+      {photo !== null && (
+        <figure className="photo-preview" aria-label="Photo to send">
+          {photo.preview !== null && <img src={photo.preview} alt={`Preview of ${photo.file.name}`} />}
+          <figcaption>{photo.file.name}</figcaption>
+          <button
+            type="button"
+            className="link"
+            onClick={() => {
+              setPhoto(null);
+              picked.current = null;
+            }}
+          >
+            Remove photo
+          </button>
+        </figure>
+      )}
+      <input
+        ref={picker}
+        type="file"
+        accept={PHOTO_TYPES}
+        className="visually-hidden"
+        tabIndex={-1}
+        aria-hidden="true"
+        onChange={(e) => {
+          pick(e.target.files?.[0]);
+          e.target.value = '';
+        }}
+      />
+      <button type="button" className="attach" aria-label="Attach photo" title="Attach photo" disabled={props.disabled} onClick={() => picker.current?.click()}>
+        📎
+      </button>
       <label htmlFor="message-box" className="visually-hidden">
         Message
       </label>
@@ -31,7 +108,7 @@ export function Composer(props: { disabled: boolean; placeholder: string; onSend
         value={draft}
         maxLength={4000}
         disabled={props.disabled}
-        placeholder={props.placeholder}
+        placeholder={photo !== null ? 'Add a caption (optional)' : props.placeholder}
         onChange={(e) => {
           setDraft(e.target.value);
           if (e.target.value !== '') props.onTyping();

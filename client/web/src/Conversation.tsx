@@ -10,7 +10,16 @@ import { useConversation } from './useConversation';
  * block notices, the messages (MessageList), who is typing, and the Composer. The state is
  * the SDK's room view (useConversation).
  */
-export function Conversation(props: { client: ChatClient; me: string; roomId: string; room: Room | null; onRoom: (room: Room) => void; online: boolean }) {
+export function Conversation(props: {
+  client: ChatClient;
+  me: string;
+  roomId: string;
+  room: Room | null;
+  onRoom: (room: Room) => void;
+  online: boolean;
+  /** The service's origin: attachment URLs are relative to it. */
+  baseUrl: string;
+}) {
   const { me } = props;
   const conversation = useConversation(props.client, props.roomId, props.room, props.onRoom);
   const { room } = conversation;
@@ -73,6 +82,10 @@ export function Conversation(props: { client: ChatClient; me: string; roomId: st
         }
         onLoadOlder={() => void conversation.loadOlder()}
         onRetry={conversation.retry}
+        onDiscard={conversation.discard}
+        previews={conversation.previews}
+        nameOf={(userId) => displayName(room, userId)}
+        resolve={(url) => new URL(url, props.baseUrl).toString()}
         onReport={conversation.report}
       />
       <p className="typing" aria-live="polite">
@@ -82,6 +95,7 @@ export function Conversation(props: { client: ChatClient; me: string; roomId: st
         disabled={blockedMe}
         placeholder={blockedMe ? `${otherName} isn’t accepting your messages` : room?.status === 'expired' ? 'Reopen the conversation to write' : 'Write a message'}
         onSend={(body) => conversation.send(body)}
+        onSendPhoto={conversation.sendPhoto}
         onTyping={conversation.notifyTyping}
       />
     </section>

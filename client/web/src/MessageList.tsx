@@ -1,6 +1,10 @@
 import { useLayoutEffect, useRef, useState, type ReactNode } from 'react';
-import type { Message, OutgoingMessage, ReportReason } from '../../sdk/src';
+import type { Attachment, Message, OutgoingMessage, ReportReason } from '../../sdk/src';
+import { PhotoDialog, photoRefusal, Thumbnails, UnsentPhoto } from './Photos';
 import { dayKey, dayLabel, withLinks } from './richText';
+
+/** Refusals of the photo itself: sending it again cannot help, so the message offers Dismiss, not Retry. */
+const PHOTO_REFUSALS: ReadonlySet<string> = new Set(['payload_too_large', 'unsupported_media_type', 'bad_request']);
 
 const time = (iso: string) => new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
 
@@ -22,6 +26,13 @@ export function MessageList(props: {
   empty: ReactNode;
   onLoadOlder: () => void;
   onRetry: (clientMessageId: string) => void;
+  onDiscard: (clientMessageId: string) => void;
+  /** Previews (data: URLs) of the photos this page is sending, by clientMessageId. */
+  previews: ReadonlyMap<string, string>;
+  /** How a user is named (the room's participants). */
+  nameOf: (userId: string) => string;
+  /** A server URL (an attachment's) as the page loads it. */
+  resolve: (url: string) => string;
   onReport: (seq: number, reason: ReportReason) => Promise<boolean>;
 }) {
   const { me, messages, unsent, hasMore, loading } = props;
@@ -57,6 +68,7 @@ export function MessageList(props: {
   // One report form at a time; a message reported stays marked so.
   const [reporting, setReporting] = useState<number | null>(null);
   const [reported, setReported] = useState<ReadonlySet<number>>(new Set());
+  const [opened, setOpened] = useState<{ attachment: Attachment; from: string } | null>(null);
   const report = async (seq: number, reason: ReportReason) => {
     if (!(await props.onReport(seq, reason))) return;
     setReported((old) => new Set(old).add(seq));
@@ -89,14 +101,29 @@ export function MessageList(props: {
             reported={reported.has(m.seq)}
             onReporting={(open) => setReporting(open ? m.seq : null)}
             onReport={(reason) => void report(m.seq, reason)}
+            photos={
+              m.attachments.length === 0 ? null : (
+                <Thumbnails attachments={m.attachments} from={props.nameOf(m.senderId)} resolve={props.resolve} onOpen={(attachment) => setOpened({ attachment, from: props.nameOf(m.senderId) })} />
+              )
+            }
           />,
         ])}
         {unsent.map((u) => (
           <li key={u.clientMessageId} className={`mine ${u.status}`} aria-label={u.status === 'failed' ? 'Not sent' : 'Sending'}>
-            <p className="body">{u.body}</p>
+            <UnsentPhoto item={u} preview={props.previews.get(u.clientMessageId)} />
+            {u.body !== '' && <p className="body">{u.body}</p>}
             <p className="meta">
               {u.status === 'pending' ? (
-                <span>{props.online ? 'Sending…' : 'Waiting for connection…'}</span>
+                <span>{u.photo !== undefined && u.photo.attachment === null ? 'Uploading photo…' : props.online ? 'Sending…' : 'Waiting for connection…'}</span>
+              ) : u.photo !== undefined && PHOTO_REFUSALS.has(u.error?.code ?? '') ? (
+                <>
+                  <span className="error" role="alert">
+                    Photo not sent: {photoRefusal(u)}
+                  </span>{' '}
+                  <button type="button" className="link" onClick={() => props.onDiscard(u.clientMessageId)}>
+                    Dismiss
+                  </button>
+                </>
               ) : (
                 <>
                   <span className="error">Not sent: {u.error?.message ?? 'failed'}</span>{' '}
@@ -109,6 +136,7 @@ export function MessageList(props: {
           </li>
         ))}
       </ol>
+      {opened !== null && <PhotoDialog attachment={opened.attachment} from={opened.from} resolve={props.resolve} onClose={() => setOpened(null)} />}
     </div>
   );
 }
@@ -122,6 +150,7 @@ function MessageItem({
   reported,
   onReporting,
   onReport,
+  photos,
 }: {
   message: Message;
   me: string;
@@ -130,6 +159,8 @@ function MessageItem({
   reported: boolean;
   onReporting: (open: boolean) => void;
   onReport: (reason: ReportReason) => void;
+  /** The message's photos (thumbnails), when it has any. */
+  photos: ReactNode;
 }) {
   const [reason, setReason] = useState<ReportReason>('scam');
 
@@ -153,7 +184,10 @@ function MessageItem({
           <em>This message was hidden by a moderator.</em>
         </p>
       ) : (
-        <p className="body">{withLinks(m.body)}</p>
+        <>
+          {photos}
+          {m.body !== '' && <p className="body">{withLinks(m.body)}</p>}
+        </>
       )}
       {m.senderId !== me && m.safety.includes('contact_info') && (
         <p className="safety-warning" role="note">

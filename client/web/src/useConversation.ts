@@ -74,9 +74,26 @@ export function useConversation(client: ChatClient, roomId: string, known: Room 
     [onRoom],
   );
 
+  // What this page shows of each photo it is sending, until it arrives (the outbox keeps no image).
+  const [previews, setPreviews] = useState<ReadonlyMap<string, string>>(new Map());
+
+  useEffect(() => {
+    setPreviews((old) => {
+      const kept = [...old].filter(([id]) => state.unsent.some((u) => u.clientMessageId === id));
+      return kept.length === old.size ? old : new Map(kept);
+    });
+  }, [state.unsent]);
+
   const blocked = state.room?.blockedByMe === true;
   const actions = {
+    previews,
     send: (body: string) => view.current?.send(body),
+    /** Sends a photo (`preview`: a data: URL of it, shown while it uploads) with an optional caption. */
+    sendPhoto: (file: File, body: string, preview: string | null) => {
+      const item = view.current?.sendPhoto(file, { body });
+      if (item !== undefined && preview !== null) setPreviews((old) => new Map(old).set(item.clientMessageId, preview));
+    },
+    discard: (clientMessageId: string) => view.current?.discard(clientMessageId),
     retry: (clientMessageId: string) => view.current?.retry(clientMessageId),
     notifyTyping: () => view.current?.typing(),
     loadOlder: () => view.current?.loadOlder() ?? Promise.resolve(false),

@@ -16,6 +16,8 @@ export interface RoomAccess {
 export interface RoomDirectory {
   /** Null when the room does not exist (in the read model yet). */
   access(roomId: string): Promise<RoomAccess | null>;
+  /** Every room `userId` takes part in, with both participants (an erasure tells the others). Absent: none known. */
+  roomsOf?(userId: string): Promise<Array<{ roomId: string; lenderId: string; borrowerId: string }>>;
 }
 
 /** Whether `userId` currently blocks `otherId` in this room. */

@@ -1,3 +1,12 @@
+import { DomainError } from '../../domain/shared/decider';
+
+/** An erased user tried to write (a process that had not heard of the erasure yet let them get this far). */
+export class SenderErasedError extends DomainError {
+  constructor(userId: string) {
+    super('unauthorized', `the account ${userId} was erased`);
+  }
+}
+
 /**
  * The users whose data this process knows to be erased (or being erased): their
  * messages read as erased whatever key is cached, their tokens are refused, and no data

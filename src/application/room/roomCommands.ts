@@ -36,7 +36,7 @@ import type { RoomDirectory } from '../ports/roomDirectory';
 import type { SnapshotStore } from '../ports/snapshots';
 import { StreamStateCache } from '../streamStateCache';
 import type { DataKeys } from '../privacy/dataKeys';
-import type { ErasedUsers } from '../privacy/erasedUsers';
+import { SenderErasedError, type ErasedUsers } from '../privacy/erasedUsers';
 import { sealMessage } from '../privacy/roomEventSealing';
 import { sealedRoomSnapshots } from '../privacy/sealedRoomSnapshots';
 import { roomIdFor } from './roomId';
@@ -143,6 +143,7 @@ export function makeRoomCommands(deps: RoomCommandDeps) {
           encoderFor: async (command: RoomCommand) => {
             const sender = command.type === 'SendMessage' ? command.data.senderId : command.type === 'PostNotice' ? SYSTEM_SENDER : null;
             if (sender === null) return undefined;
+            if (privacy.erased.has(sender)) throw new SenderErasedError(sender);
             const key = await privacy.keys.keyFor(command.data.roomId, sender);
             return (event: RoomEvent) => {
               if (event.type !== 'MessageSent') return event.data;

@@ -1,5 +1,5 @@
 import { userStreamName } from '../../domain/streams';
-import { userDecider } from '../../domain/user';
+import { userDecider, type ErasureCounts } from '../../domain/user';
 import { handleCommand, type CommandHandlerDeps } from '../handleCommand';
 
 export interface UserChangeResult {
@@ -8,6 +8,9 @@ export interface UserChangeResult {
 }
 
 export type UserCommands = ReturnType<typeof makeUserCommands>;
+
+/** The actor of an erasure's events: the marketplace asks through the internal API. */
+export const ERASURE_ACTOR = 'system:marketplace';
 
 /**
  * The user stream's use cases: suspending and reinstating. Rare, so each runs through a
@@ -30,5 +33,13 @@ export function makeUserCommands(deps: CommandHandlerDeps) {
 
     reinstate: (userId: string, by: string, correlationId: string): Promise<UserChangeResult> =>
       run(userId, { type: 'ReinstateUser', data: { userId, by, now: deps.clock.now() } }, by, correlationId),
+
+    /** Records the erasure asked for (once: asked again, records nothing). `requestedBy`: the asking request's correlation id. */
+    requestErasure: (userId: string, erasureId: string, requestedBy: string): Promise<UserChangeResult> =>
+      run(userId, { type: 'RequestErasure', data: { userId, erasureId, requestedBy, now: deps.clock.now() } }, ERASURE_ACTOR, requestedBy),
+
+    /** Records the end of the erasure process (once). */
+    completeErasure: (userId: string, erasureId: string, counts: ErasureCounts, requestedBy: string): Promise<UserChangeResult> =>
+      run(userId, { type: 'CompleteErasure', data: { userId, erasureId, counts, now: deps.clock.now() } }, ERASURE_ACTOR, requestedBy),
   };
 }

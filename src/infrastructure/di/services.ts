@@ -43,6 +43,9 @@ import { measuredCommands, measureRefusals } from '../metrics/instrument';
 import type { SqlDatabase } from '../sql/sqlDatabase';
 import { DataKeys } from '../../application/privacy/dataKeys';
 import { ErasedUsers } from '../../application/privacy/erasedUsers';
+import { ErasedRefusingVerifier } from '../../application/privacy/erasedRefusingVerifier';
+import { ErasureProcess } from '../../application/privacy/erasureProcess';
+import { SqlErasureScrubber, SqlErasureTable } from '../privacy/sqlErasures';
 import { KeyRing } from '../../application/privacy/keyRing';
 import { EventOpener, OpenedEventStore } from '../../application/privacy/openedEventStore';
 import { SqlDataKeyStore } from '../privacy/sqlDataKeyStore';
@@ -109,6 +112,7 @@ export interface Services {
   attachmentLinks: AttachmentLinks;
   attachments: Attachments;
   imageWorkers: ImageWorkerPool;
+  erasures: ErasureProcess;
 }
 
 /**
@@ -190,7 +194,21 @@ export async function wireServices(options: WiringOptions): Promise<Services> {
     liveFeed: (s) => new LiveFeed(s.eventStore, s.logger),
 
     userProfiles: (s) => new SqlUserProfiles(s.db, s.logger),
-    tokenVerifier: (s) => new ProfileNotingVerifier(new JwtVerifier(s.config.jwt), s.userProfiles),
+    // An erased user's token is refused before their profile could be noted again.
+    tokenVerifier: (s) => new ProfileNotingVerifier(new ErasedRefusingVerifier(new JwtVerifier(s.config.jwt), s.erasedUsers), s.userProfiles),
+    erasures: (s) =>
+      new ErasureProcess({
+        table: new SqlErasureTable(s.db),
+        scrubber: new SqlErasureScrubber(s.db),
+        keys: s.dataKeys,
+        erased: s.erasedUsers,
+        users: s.userCommands,
+        attachments: s.attachments,
+        progress: s.projections,
+        clock: s.clock,
+        ids: s.ids,
+        logger: s.logger.child({ component: 'erasure' }),
+      }),
     roomDirectory: (s) => new SqlRoomDirectory(s.db),
     typingSignals: (s) => new PgTypingSignals(s.db),
 

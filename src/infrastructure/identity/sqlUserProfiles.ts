@@ -26,7 +26,9 @@ export class SqlUserProfiles implements UserProfiles {
     this.remember(userId, key);
     const write = this.db
       .query(
-        `INSERT INTO user_profiles (user_id, name, picture) VALUES ($1, $2, $3)
+        // Never again for an erased user (a process that has not heard of the erasure yet).
+        `INSERT INTO user_profiles (user_id, name, picture)
+         SELECT $1, $2, $3 WHERE NOT EXISTS (SELECT 1 FROM user_erasures WHERE user_id = $1)
          ON CONFLICT (user_id) DO UPDATE SET name = excluded.name, picture = excluded.picture, updated_at = now()
          WHERE user_profiles.name IS DISTINCT FROM excluded.name OR user_profiles.picture IS DISTINCT FROM excluded.picture`,
         [userId, profile.name, profile.picture],

@@ -26,6 +26,8 @@ export const roomCommandNames: CommandNames<RoomCommands> = {
 export const userCommandNames: CommandNames<UserCommands> = {
   suspend: 'suspend',
   reinstate: 'reinstate',
+  requestErasure: 'requestErasure',
+  completeErasure: 'completeErasure',
 };
 
 export const postCommandNames: CommandNames<PostCommands> = {

@@ -1,5 +1,6 @@
 import type { DataKeyStore, WrappedDataKey } from '../../application/ports/dataKeys';
 import type { SqlDatabase } from '../sql/sqlDatabase';
+import { SenderErasedError } from '../../application/privacy/erasedUsers';
 
 interface Row {
   key_id: string;
@@ -30,12 +31,14 @@ export class SqlDataKeyStore implements DataKeyStore {
 
   async insertLive(key: WrappedDataKey): Promise<WrappedDataKey> {
     await this.db.query(
-      `INSERT INTO data_keys (key_id, room_id, sender_id, kek_id, wrapped_key) VALUES ($1::uuid, $2, $3, $4, $5)
+      // Never for a user whose erasure was asked for (a process that has not heard of it yet).
+      `INSERT INTO data_keys (key_id, room_id, sender_id, kek_id, wrapped_key)
+       SELECT $1::uuid, $2, $3, $4, $5 WHERE NOT EXISTS (SELECT 1 FROM user_erasures WHERE user_id = $3)
        ON CONFLICT (room_id, sender_id) WHERE destroyed_at IS NULL DO NOTHING`,
       [key.keyId, key.roomId, key.senderId, key.kekId, key.wrapped],
     );
     const live = await this.findLive(key.roomId, key.senderId);
-    if (live === null) throw new Error(`the data key of room ${key.roomId} and sender ${key.senderId} was destroyed as it was made`);
+    if (live === null) throw new SenderErasedError(key.senderId);
     return live;
   }
 
@@ -50,6 +53,8 @@ export class SqlDataKeyStore implements DataKeyStore {
        ), inserted AS (
          INSERT INTO data_keys (key_id, room_id, sender_id, kek_id, wrapped_key)
          SELECT key_id, room_id, sender_id, kek_id, decode(wrapped_hex, 'hex') FROM fresh
+          -- Never for a user whose erasure was asked for (a process that has not heard of it yet).
+          WHERE NOT EXISTS (SELECT 1 FROM user_erasures e WHERE e.user_id = fresh.sender_id)
          ON CONFLICT (room_id, sender_id) WHERE destroyed_at IS NULL DO NOTHING
          RETURNING ${COLUMNS}
        )
@@ -70,7 +75,7 @@ export class SqlDataKeyStore implements DataKeyStore {
     const keys: WrappedDataKey[] = [];
     for (const key of fresh) {
       const live = found.get(slot(key.roomId, key.senderId)) ?? (await this.findLive(key.roomId, key.senderId));
-      if (live === null) throw new Error(`the data key of room ${key.roomId} and sender ${key.senderId} was destroyed as it was made`);
+      if (live === null) throw new SenderErasedError(key.senderId);
       keys.push(live);
     }
     return keys;

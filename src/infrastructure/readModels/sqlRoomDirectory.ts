@@ -28,4 +28,13 @@ export class SqlRoomDirectory implements RoomDirectory {
       blocks: typeof row.blocks === 'string' ? (JSON.parse(row.blocks) as Record<string, string>) : row.blocks,
     };
   }
+
+  async roomsOf(userId: string): Promise<Array<{ roomId: string; lenderId: string; borrowerId: string }>> {
+    const result = await this.db.query<{ room_id: string; lender_id: string; borrower_id: string }>(
+      `SELECT room_id, lender_id, borrower_id FROM rm_rooms WHERE lender_id = $1 UNION
+       SELECT room_id, lender_id, borrower_id FROM rm_rooms WHERE borrower_id = $1`,
+      [userId],
+    );
+    return result.rows.map((r) => ({ roomId: r.room_id, lenderId: r.lender_id, borrowerId: r.borrower_id }));
+  }
 }

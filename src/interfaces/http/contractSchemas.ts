@@ -196,6 +196,22 @@ export const reportWithContextResponse = z.object({
 export const suspensionResponse = z.object({
   suspension: z.object({ userId: z.string(), until: isoTime('ISO-8601 UTC').nullable(), reason: z.string() }),
 });
+export const erasureResponse = z.object({
+  erasure: z.object({
+    erasureId: z.string().meta({ description: 'a UUID' }),
+    userId: z.string(),
+    status: z.enum(['pending', 'done']),
+    requestedAt: isoTime('ISO-8601 UTC'),
+    completedAt: isoTime('ISO-8601 UTC').nullable(),
+    counts: z
+      .object({
+        rooms: z.number().int().min(0).meta({ description: 'rooms the user wrote in' }),
+        messages: z.number().int().min(0).meta({ description: 'messages the user wrote, now erased' }),
+      })
+      .nullable()
+      .meta({ description: 'null while pending' }),
+  }),
+});
 
 /** Web Push and webhook delivery answers. */
 export const vapidPublicKeyResponse = z.object({ publicKey: z.string().meta({ description: 'URL-safe base64, for PushManager.subscribe' }) });

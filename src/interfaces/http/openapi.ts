@@ -18,6 +18,7 @@ import {
   userParams,
 } from './moderationRoutes';
 import { downloadParams, downloadQuery, uploadParams } from './attachmentRoutes';
+import { erasureIdParams, erasureUserParams } from './erasureRoutes';
 
 type Method = 'get' | 'post' | 'put' | 'delete';
 type Auth = 'none' | 'user' | 'auditor' | 'moderator' | 'internal';
@@ -112,6 +113,18 @@ export const contractRoutes: readonly RouteSpec[] = [
     method: 'delete', path: '/api/internal/users/:userId/suspension', tag: 'moderation', auth: 'internal', since: '1.2',
     summary: 'Reinstate a suspended user', params: userParams, errors: ['unavailable'],
     answers: { 204: noContent },
+  },
+  {
+    method: 'post', path: '/api/internal/users/:userId/erasure', tag: 'privacy', auth: 'internal', since: '1.2',
+    summary: "Erase a user: their messages read as erased for everyone, their keys, photos, push subscriptions and profile gone, the record kept (asked again: the same erasure)",
+    params: erasureUserParams, errors: ['unavailable'],
+    answers: { 202: { description: 'the erasure, pending (carried out by a durable process) or done', body: contract.erasureResponse } },
+  },
+  {
+    method: 'get', path: '/api/internal/erasures/:erasureId', tag: 'privacy', auth: 'internal', since: '1.2',
+    summary: 'One erasure: pending or done, with its counts once done',
+    params: erasureIdParams, errors: ['not_found'],
+    answers: { 200: { description: 'the erasure', body: contract.erasureResponse } },
   },
   {
     method: 'get', path: '/api/posts', tag: 'posts', auth: 'user', since: '1.1',
@@ -409,7 +422,7 @@ export function openApiDocument(options: { version?: string } = {}): Record<stri
         'Real-time 1:1 chat for a peer-to-peer rental marketplace: the HTTP API of contract v1.1. ' +
         'The WebSocket `/chat` is described in docs/websocket.md.',
     },
-    tags: ['posts', 'rooms', 'messages', 'moderation', 'push', 'audit', 'development', 'operations'].map((name) => ({ name })),
+    tags: ['posts', 'rooms', 'messages', 'moderation', 'privacy', 'push', 'audit', 'development', 'operations'].map((name) => ({ name })),
     security: [{ userToken: [] }],
     paths,
     components: {

@@ -84,6 +84,10 @@ export class LiveFanOut {
    */
   private onUserEvent(recorded: RecordedEvent): void {
     const event = decodeEvent(recorded);
+    if (event?.type === 'UserErasureRequested') {
+      this.onErasure(recorded.checkpoint, event.data.userId);
+      return;
+    }
     if (event?.type !== 'UserSuspended' || !this.registry.hasUser(event.data.userId)) return;
     const { userId, until } = event.data;
     this.queued += 1;
@@ -91,6 +95,30 @@ export class LiveFanOut {
       .then(() => this.projected(recorded.checkpoint))
       .then(() => {
         for (const connection of this.registry.of(userId)) connection.send({ type: 'suspended', until });
+      })
+      .catch((error: unknown) => this.logger.error({ err: error }, 'live fan-out failed'))
+      .finally(() => {
+        this.queued -= 1;
+      });
+  }
+
+  /**
+   * An erasure goes to the other participant of each of the user's rooms as `erased`,
+   * once the read models hold it (the history then reads the user's messages erased).
+   * The user's own connections are closed by the gateway (4003).
+   */
+  private onErasure(checkpoint: string, userId: string): void {
+    const roomsOf = this.directory.roomsOf?.bind(this.directory);
+    if (roomsOf === undefined) return;
+    this.queued += 1;
+    this.queue = this.queue
+      .then(() => this.projected(checkpoint))
+      .then(async () => {
+        const rooms = await this.withRetries(() => roomsOf(userId), userId, []);
+        for (const room of rooms ?? []) {
+          const other = room.lenderId === userId ? room.borrowerId : room.lenderId;
+          for (const connection of this.registry.of(other)) connection.send({ type: 'erased', roomId: room.roomId, userId });
+        }
       })
       .catch((error: unknown) => this.logger.error({ err: error }, 'live fan-out failed'))
       .finally(() => {

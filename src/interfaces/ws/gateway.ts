@@ -6,6 +6,7 @@ import type { Duplex } from 'node:stream';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { LiveFeed } from '../../application/live/liveFeed';
+import type { ErasedUsers } from '../../application/privacy/erasedUsers';
 import type { Principal, TokenVerifier } from '../../application/ports/auth';
 import type { IdGenerator } from '../../application/ports/ids';
 import type { Logger } from '../../application/ports/logger';
@@ -94,6 +95,8 @@ export interface GatewayDeps {
   budgets: UserBudgets;
   /** Told of every connection that opens and closes, so other processes know who is online. */
   presence?: PresenceTracker;
+  /** Erased users: their connections close with 4003 as soon as this process hears of the erasure. */
+  erasedUsers?: Pick<ErasedUsers, 'has' | 'onAdded'>;
 }
 
 /**
@@ -171,6 +174,8 @@ export class ChatGateway {
   /** Follows the live feed and the typing signals, and starts the heartbeat. */
   async start(): Promise<void> {
     this.stops.push(this.deps.liveFeed.listen(this.fanOut.onEvent));
+    const erased = this.deps.erasedUsers;
+    if (erased !== undefined) this.stops.push(erased.onAdded((userId) => this.closeErased(userId)));
     const unsubscribe = await this.deps.typing.subscribe((signal) => {
       for (const connection of this.registry.of(signal.toUserId)) {
         connection.send({ type: 'typing', roomId: signal.roomId, userId: signal.userId });
@@ -271,6 +276,12 @@ export class ChatGateway {
       connection.dispose();
     });
     if (this.closed) connection.close(CloseCode.goingAway, 'server shutting down');
+    // Verified just before this process heard of the user's erasure.
+    else if (this.deps.erasedUsers?.has(connection.userId) === true) connection.close(CloseCode.accountErased, 'account erased');
+  }
+
+  private closeErased(userId: string): void {
+    for (const connection of this.registry.of(userId)) connection.close(CloseCode.accountErased, 'account erased');
   }
 
   private frame(connection: Connection, data: RawData, isBinary: boolean): void {

@@ -95,6 +95,8 @@ describe('GET /openapi.json', () => {
       'POST /api/moderation/reports/{reportId}/resolution',
       'PUT /api/internal/users/{userId}/suspension',
       'DELETE /api/internal/users/{userId}/suspension',
+      'POST /api/internal/users/{userId}/erasure',
+      'GET /api/internal/erasures/{erasureId}',
     ];
     expect(new Set(documented)).toEqual(new Set([...contract, ...v12, ...additions]));
   });

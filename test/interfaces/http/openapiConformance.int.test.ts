@@ -288,6 +288,14 @@ describe('the OpenAPI document against the routes’ real answers', () => {
     await observe('DELETE', `/api/internal/users/${carl}/suspension`, internal);
     await observe('DELETE', `/api/internal/users/${'u'.repeat(300)}/suspension`, internal);
     await observe('DELETE', `/api/internal/users/${carl}/suspension`);
+    const erasing = fresh('eve');
+    const erasure = await observe('POST', `/api/internal/users/${erasing}/erasure`, internal);
+    await observe('POST', '/api/internal/users/system/erasure', internal);
+    await observe('POST', `/api/internal/users/${erasing}/erasure`);
+    await observe('GET', `/api/internal/erasures/${erasure.body.erasure.erasureId}`, internal);
+    await observe('GET', '/api/internal/erasures/nope', internal);
+    await observe('GET', `/api/internal/erasures/${randomUUID()}`, internal);
+    await observe('GET', `/api/internal/erasures/${randomUUID()}`);
     await observe('POST', `/api/rooms/${noRoom}/attachments`, { ...as(bob), raw: 'not an image', headers: { 'content-type': 'image/png' } });
     await observe('POST', `/api/rooms/${roomId}/attachments`, { ...as(bob), raw: 'not an image', headers: { 'content-type': 'image/png' } });
     await observe('POST', '/api/rooms/nope/attachments', { ...as(bob), raw: 'x', headers: { 'content-type': 'image/png' } });
@@ -480,11 +488,12 @@ describe('the OpenAPI document against the routes’ real answers', () => {
         observe('PUT', `/api/internal/users/${fresh('sue')}/suspension`, { ...internal, json: { reason: 'spam' } }),
         observe('DELETE', `/api/internal/users/${suspended}/suspension`, internal),
         observe('POST', `/api/rooms/${roomId}/messages`, { ...as(bob), json: { clientMessageId: randomUUID(), body: 'anyone?' } }),
+        observe('POST', `/api/internal/users/${fresh('erin')}/erasure`, internal),
       ];
       await new Promise((resolve) => setTimeout(resolve, 1_500));
       await holder.query("SELECT pg_advisory_unlock(hashtextextended('chat:append', 0))");
       expect((await first).status).toBe(200);
-      expect((await Promise.all(behind)).map((r) => [r.status, r.body?.error?.code])).toEqual(Array.from({ length: 5 }, () => [503, 'unavailable']));
+      expect((await Promise.all(behind)).map((r) => [r.status, r.body?.error?.code])).toEqual(Array.from({ length: 6 }, () => [503, 'unavailable']));
     } finally {
       await holder.end();
     }
