@@ -1,9 +1,7 @@
-import { evolveStored } from '../domain/events';
 import type { Decider } from '../domain/shared/decider';
-import { eventHash, HASH_VERSION } from './audit/hashChain';
+import { sealEvents, type SealOptions } from './audit/sealing';
 import type { Clock } from './ports/clock';
 import {
-  NO_PREVIOUS_HASH,
   WrongExpectedRevisionError,
   type AppendResult,
   type EventStore,
@@ -11,7 +9,8 @@ import {
   type RecordedEvent,
 } from './ports/eventStore';
 import type { IdGenerator } from './ports/ids';
-import type { SnapshotStore } from './ports/snapshots';
+import { StreamLane, type SpeculativeState, type Ticket } from './streamLane';
+import { foldNewer, loadStream, snapshotIfDue, type SnapshotPolicy } from './streamLoading';
 import { StreamStateCache, type FoldedStream } from './streamStateCache';
 
 /** Who asked, and why: becomes the metadata of every event the command produces. */
@@ -63,7 +62,7 @@ export interface HandleCommandOptions<State, Evt, Cmd = unknown> {
   /** Folded streams kept between commands; without it every command reads its stream. */
   cache?: StreamStateCache<State>;
   /** Snapshots for cold loads: how often to write one, and the state's version. */
-  snapshots?: { store: SnapshotStore; every: number; version: string; onError(error: unknown): void };
+  snapshots?: SnapshotPolicy;
   /**
    * The event id of a decided event, when it must follow from the request (a send's id
    * follows from its clientMessageId, so the store itself refuses a second copy);
@@ -86,40 +85,51 @@ export interface HandleCommandOptions<State, Evt, Cmd = unknown> {
 
 type DomainEvent = { type: string; data: object };
 
-/** A command's place in its stream's lane. */
-interface Ticket {
-  state: 'waiting' | 'appended';
-  wake: (() => void) | null;
-}
-
 const DEFAULT_MAX_ATTEMPTS = 25;
-/** Events folded per read when a stream is loaded, so a long stream does not hold the event loop. */
-const LOAD_PAGE = 1000;
+
+/**
+ * What one decision came to (`StreamCommandHandler.decideAndAppend`): the append made, or
+ * why none was.
+ */
+type Decision<State, Evt> =
+  /** The stream left the cache while the command waited: load it again. */
+  | { kind: 'unloaded' }
+  /** Refused, or "nothing to do", on a state not read from the store in this call: confirm and decide again. */
+  | { kind: 'unconfirmed'; afterInFlight: boolean }
+  /** Refused on the stored state: final. */
+  | { kind: 'refused'; error: unknown }
+  /** Nothing to do on the stored state. */
+  | { kind: 'done'; result: CommandResult<State, Evt> }
+  | {
+      kind: 'appending';
+      appending: Promise<AppendResult>;
+      base: FoldedStream<State>;
+      after: SpeculativeState<State>;
+      newEvents: Evt[];
+      toAppend: EventToAppend[];
+    };
 
 /**
  * The write side of one decider: fold the stream (from the cache, else a snapshot and
- * the events after it), decide, and append at the folded revision. When another writer
- * got there first the store refuses the append and nothing is written; the handler
- * folds the newer events and decides again, so the rules hold whatever the interleaving.
+ * the events after it: streamLoading.ts), decide, seal (metadata and hash chain:
+ * audit/sealing.ts) and append at the folded revision. When another writer got there
+ * first the store refuses the append and nothing is written; the handler folds the
+ * newer events and decides again, so the rules hold whatever the interleaving.
  *
- * Pipelining. Where the store pipelines appends (PostgreSQL's group commit), commands on
- * one stream do not wait for each other's commit: each decides on the state the stream
- * will have once the appends still in flight have committed, and appends right behind
- * them, marked as depending on them. If one of those is refused, the store refuses the
- * ones behind it too, and each decides again on what was really stored. So a busy room
- * commits many messages per group commit instead of one. Elsewhere commands on one
- * stream run one at a time.
+ * Pipelining. Where the store pipelines appends (`EventStore.pipeline`, PostgreSQL's
+ * group commit), commands on one stream do not wait for each other's commit: each
+ * decides on the state the stream will have once the appends still in flight have
+ * committed, and appends right behind them in the same pipeline. If one of those is
+ * refused, the store refuses the ones behind it in the pipeline too, and each decides
+ * again on what was really stored. So a busy room commits many messages per group
+ * commit instead of one. Elsewhere commands on one stream run one at a time.
+ *
+ * What the handler keeps about a stream while commands on it are under way is one
+ * `StreamLane` (streamLane.ts).
  */
 export class StreamCommandHandler<State, Cmd, Evt extends DomainEvent> {
   private readonly cache: StreamStateCache<State>;
-  /** Per stream, the state once every append in flight has committed, and which pipeline it belongs to. */
-  private readonly speculative = new Map<string, FoldedStream<State> & { pipeline: number }>();
-  /** Numbers pipelines: a fresh append (decided on stored state) starts a new one. */
-  private pipelines = 0;
-  private readonly inFlight = new Map<string, { count: number; settled: Promise<void>; settle: () => void }>();
-  private readonly loading = new Map<string, Promise<void>>();
-  /** Per stream, the commands under way in the order they came (see `execute`). */
-  private readonly lanes = new Map<string, Ticket[]>();
+  private readonly lanes = new Map<string, StreamLane<State>>();
 
   constructor(
     private readonly deps: CommandHandlerDeps,
@@ -131,7 +141,7 @@ export class StreamCommandHandler<State, Cmd, Evt extends DomainEvent> {
 
   /** The cached state of a stream, if this process holds it (does not load). */
   peek(streamId: string): State | undefined {
-    return (this.speculative.get(streamId) ?? this.cache.peek(streamId))?.state;
+    return (this.lanes.get(streamId)?.speculative ?? this.cache.peek(streamId))?.state;
   }
 
   /**
@@ -143,100 +153,59 @@ export class StreamCommandHandler<State, Cmd, Evt extends DomainEvent> {
    * conflicts with other processes. `admit` runs first, in the command's turn.
    */
   async execute(streamId: string, command: Cmd, context: CommandContext, admit?: () => Promise<void> | void): Promise<CommandResult<State, Evt>> {
-    const lane = this.lanes.get(streamId) ?? [];
-    this.lanes.set(streamId, lane);
-    const ticket: Ticket = { state: 'waiting', wake: null };
-    lane.push(ticket);
+    let lane = this.lanes.get(streamId);
+    if (lane === undefined) {
+      lane = new StreamLane<State>(this.deps.eventStore.pipeline !== undefined);
+      this.lanes.set(streamId, lane);
+    }
+    const ticket = lane.join();
     try {
-      await this.turn(lane, ticket);
+      await lane.turn(ticket);
       await admit?.();
       // After admission, so a stranger's command makes no key; a cached key is at hand at once.
       const encode = await this.options.encoderFor?.(command);
-      return await this.run(streamId, command, context, lane, ticket, encode);
+      return await this.run(streamId, lane, ticket, command, context, encode);
     } finally {
-      lane.splice(lane.indexOf(ticket), 1);
-      if (lane.length === 0) this.lanes.delete(streamId);
-      else this.wakeNext(lane);
+      lane.leave(ticket);
+      if (lane.idle) this.lanes.delete(streamId);
     }
-  }
-
-  /** Resolves when every command before `ticket` has appended (pipelining) or finished. */
-  private async turn(lane: Ticket[], ticket: Ticket): Promise<void> {
-    while (!this.mayGo(lane, ticket)) {
-      await new Promise<void>((resolve) => (ticket.wake = resolve));
-      ticket.wake = null;
-    }
-  }
-
-  private mayGo(lane: Ticket[], ticket: Ticket): boolean {
-    const pipelined = this.deps.eventStore.pipelinesAppends === true;
-    for (const before of lane) {
-      if (before === ticket) return true;
-      if (!pipelined || before.state !== 'appended') return false;
-    }
-    return true;
-  }
-
-  private wakeNext(lane: Ticket[]): void {
-    const next = lane.find((t) => t.state === 'waiting');
-    if (next !== undefined && this.mayGo(lane, next)) next.wake?.();
   }
 
   private async run(
     streamId: string,
+    lane: StreamLane<State>,
+    ticket: Ticket,
     command: Cmd,
     context: CommandContext,
-    lane: Ticket[],
-    ticket: Ticket,
     encode: EventEncoder<Evt> | undefined,
   ): Promise<CommandResult<State, Evt>> {
     const maxAttempts = this.options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
     /** The state last read from the store in this call: a refusal on it is final. */
     let confirmed: FoldedStream<State> | undefined;
     for (let attempt = 1; ; ) {
-      await this.turn(lane, ticket);
-      if (await this.loaded(streamId)) confirmed = this.cache.peek(streamId);
-      // From here to the append nothing awaits: no other command can slip in between.
-      const pending = this.speculative.get(streamId);
-      const base = pending ?? this.cache.get(streamId);
-      if (base === undefined) continue; // dropped from the cache meanwhile: load again
-      let newEvents: Evt[];
-      try {
-        newEvents = this.decider.decide(command, base.state);
-      } catch (error) {
-        // A refusal must rest on what is stored, not on a cached state another process may have moved past.
-        if (base === confirmed) throw error;
-        confirmed = await this.confirm(streamId, pending !== undefined);
-        continue;
+      await lane.turn(ticket);
+      if (await this.loaded(streamId, lane)) confirmed = this.cache.peek(streamId);
+      const decision = this.decideAndAppend(streamId, lane, ticket, command, context, encode, confirmed);
+      switch (decision.kind) {
+        case 'unloaded':
+          continue;
+        case 'refused':
+          throw decision.error;
+        case 'done':
+          return decision.result;
+        case 'unconfirmed':
+          if (decision.afterInFlight) await lane.settled();
+          confirmed = await this.refresh(streamId);
+          continue;
+        case 'appending':
+          break;
       }
-      if (newEvents.length === 0) {
-        // Likewise "nothing to do", which must not rest on appends that may yet be refused either.
-        if (base === confirmed) {
-          return { newEvents, state: base.state, appended: null, repeated: false, checkpoint: base.checkpoint };
-        }
-        confirmed = await this.confirm(streamId, pending !== undefined);
-        continue;
-      }
-      const toAppend = withMetadata(this.deps, newEvents, base.lastHash, context, this.options.eventIdFor, encode);
-      const pipeline = pending?.pipeline ?? ++this.pipelines;
-      const after: FoldedStream<State> & { pipeline: number } = {
-        state: newEvents.reduce(this.decider.evolve, base.state),
-        revision: (base.revision === 'no_stream' ? -1n : base.revision) + BigInt(newEvents.length),
-        lastHash: (toAppend.at(-1) as EventToAppend).metadata.hash,
-        checkpoint: null,
-        snapshotRevision: base.snapshotRevision,
-        pipeline,
-      };
-      const appending = this.deps.eventStore.appendToStream(streamId, toAppend, base.revision, pending !== undefined ? { dependsOnPending: true } : {});
-      this.speculative.set(streamId, after);
-      this.enterFlight(streamId);
-      ticket.state = 'appended';
-      this.wakeNext(lane);
+      const { appending, base, after, newEvents, toAppend } = decision;
       try {
         const appended = await appending;
         if (appended.nextExpectedRevision !== after.revision) {
           // The store holds these ids already (a retried request): nothing was written.
-          if (this.speculative.get(streamId)?.pipeline === pipeline) this.speculative.delete(streamId);
+          if (lane.speculative?.pipeline === after.pipeline) lane.speculative = undefined;
           return { newEvents: [], state: base.state, appended, repeated: true, checkpoint: appended.checkpoint };
         }
         after.checkpoint = appended.checkpoint;
@@ -245,15 +214,15 @@ export class StreamCommandHandler<State, Cmd, Evt extends DomainEvent> {
           const { pipeline: _pipeline, ...committed } = after;
           this.cache.set(streamId, committed);
         }
-        this.maybeSnapshot(streamId, after);
+        snapshotIfDue(this.options.snapshots, this.cache, streamId, after);
         this.publish(streamId, toAppend, newEvents, appended, base);
         return { newEvents, state: after.state, appended, repeated: false, checkpoint: appended.checkpoint };
       } catch (error) {
         // Everything appended behind this one is refused by the store as well: all of them
         // go back to waiting, to be decided again in their order. A newer pipeline (started
         // by a command before this one, decided again already) is left alone.
-        if (this.speculative.get(streamId)?.pipeline === pipeline) this.speculative.delete(streamId);
-        for (let i = lane.indexOf(ticket); i < lane.length; i += 1) (lane[i] as Ticket).state = 'waiting';
+        if (lane.speculative?.pipeline === after.pipeline) lane.speculative = undefined;
+        lane.requeueFrom(ticket);
         if (!(error instanceof WrongExpectedRevisionError)) throw error;
         attempt += 1;
         if (attempt > maxAttempts) throw error;
@@ -263,30 +232,73 @@ export class StreamCommandHandler<State, Cmd, Evt extends DomainEvent> {
         // held (a room's retention), and reading that event dropped it from the cache.
         if (encode !== undefined) encode = await this.options.encoderFor?.(command);
       } finally {
-        this.leaveFlight(streamId);
+        lane.leaveFlight();
       }
     }
   }
 
-  /** The stored state, after the appends in flight (if any) have settled. */
-  private async confirm(streamId: string, afterInFlight: boolean): Promise<FoldedStream<State> | undefined> {
-    if (afterInFlight) await this.inFlight.get(streamId)?.settled;
-    return this.refresh(streamId);
+  /**
+   * Decides on the state the stream will have once the appends in flight have committed,
+   * seals the events and makes the append. Synchronous on purpose: nothing can await
+   * between reading the state and making the append, so no other command on the stream
+   * slips in between (the compiler refuses an `await` here).
+   */
+  private decideAndAppend(
+    streamId: string,
+    lane: StreamLane<State>,
+    ticket: Ticket,
+    command: Cmd,
+    context: CommandContext,
+    encode: EventEncoder<Evt> | undefined,
+    confirmed: FoldedStream<State> | undefined,
+  ): Decision<State, Evt> {
+    const pending = lane.speculative;
+    const base = pending ?? this.cache.get(streamId);
+    if (base === undefined) return { kind: 'unloaded' };
+    let newEvents: Evt[];
+    try {
+      newEvents = this.decider.decide(command, base.state);
+    } catch (error) {
+      // A refusal must rest on what is stored, not on a cached state another process may have moved past.
+      return base === confirmed ? { kind: 'refused', error } : { kind: 'unconfirmed', afterInFlight: pending !== undefined };
+    }
+    if (newEvents.length === 0) {
+      // Likewise "nothing to do", which must not rest on appends that may yet be refused either.
+      return base === confirmed
+        ? { kind: 'done', result: { newEvents, state: base.state, appended: null, repeated: false, checkpoint: base.checkpoint } }
+        : { kind: 'unconfirmed', afterInFlight: pending !== undefined };
+    }
+    const seal: SealOptions<Evt> = {};
+    if (this.options.eventIdFor !== undefined) seal.eventIdFor = this.options.eventIdFor;
+    if (encode !== undefined) seal.encode = encode;
+    const toAppend = sealEvents({ hash: base.lastHash }, newEvents, context, this.deps.clock.now().toISOString(), this.deps.ids, seal);
+    const store = this.deps.eventStore;
+    // A fresh append (decided on stored state) starts a pipeline; one decided on appends in flight joins theirs.
+    const pipeline = pending?.pipeline ?? store.pipeline?.(streamId) ?? { streamId };
+    const after: SpeculativeState<State> = {
+      state: newEvents.reduce(this.decider.evolve, base.state),
+      revision: (base.revision === 'no_stream' ? -1n : base.revision) + BigInt(newEvents.length),
+      lastHash: (toAppend.at(-1) as EventToAppend).metadata.hash,
+      checkpoint: null,
+      snapshotRevision: base.snapshotRevision,
+      pipeline,
+    };
+    const appending = store.appendToStream(streamId, toAppend, base.revision, store.pipeline !== undefined ? { pipeline } : {});
+    lane.speculative = after;
+    lane.enterFlight();
+    lane.appended(ticket);
+    return { kind: 'appending', appending, base, after, newEvents, toAppend };
   }
 
   /** Loads the stream into the cache unless it is there (one load at a time per stream); true when it was read now. */
-  private async loaded(streamId: string): Promise<boolean> {
-    if (this.speculative.has(streamId) || this.cache.peek(streamId) !== undefined) return false;
-    let loading = this.loading.get(streamId);
-    if (loading === undefined) {
-      loading = loadStream(this.deps, streamId, this.decider, this.options)
-        .then((folded) => {
-          if (this.cache.peek(streamId) === undefined) this.cache.set(streamId, folded);
-        })
-        .finally(() => this.loading.delete(streamId));
-      this.loading.set(streamId, loading);
-    }
-    await loading;
+  private async loaded(streamId: string, lane: StreamLane<State>): Promise<boolean> {
+    if (lane.speculative !== undefined || this.cache.peek(streamId) !== undefined) return false;
+    lane.loading ??= loadStream(this.deps.eventStore, streamId, this.decider, this.options.snapshots)
+      .then((folded) => {
+        if (this.cache.peek(streamId) === undefined) this.cache.set(streamId, folded);
+      })
+      .finally(() => (lane.loading = undefined));
+    await lane.loading;
     return true;
   }
 
@@ -294,34 +306,13 @@ export class StreamCommandHandler<State, Cmd, Evt extends DomainEvent> {
   private async refresh(streamId: string): Promise<FoldedStream<State> | undefined> {
     const cached = this.cache.peek(streamId);
     if (cached === undefined) return undefined;
-    const fresh = await foldNewer(this.deps, streamId, this.decider, cached);
+    const fresh = await foldNewer(this.deps.eventStore, streamId, this.decider, cached);
     const now = this.cache.peek(streamId);
     if (now !== undefined && now !== cached && now.revision !== 'no_stream' && (fresh.revision === 'no_stream' || now.revision >= fresh.revision)) {
       return now; // a newer commit of this process landed meanwhile
     }
     this.cache.set(streamId, fresh);
     return fresh;
-  }
-
-  private enterFlight(streamId: string): void {
-    const flight = this.inFlight.get(streamId);
-    if (flight !== undefined) {
-      flight.count += 1;
-      return;
-    }
-    let settle!: () => void;
-    const settled = new Promise<void>((resolve) => (settle = resolve));
-    this.inFlight.set(streamId, { count: 1, settled, settle });
-  }
-
-  private leaveFlight(streamId: string): void {
-    const flight = this.inFlight.get(streamId);
-    if (flight === undefined) return;
-    flight.count -= 1;
-    if (flight.count > 0) return;
-    this.inFlight.delete(streamId);
-    this.speculative.delete(streamId);
-    flight.settle();
   }
 
   private publish(streamId: string, toAppend: EventToAppend[], decided: Evt[], appended: AppendResult, base: FoldedStream<State>): void {
@@ -338,19 +329,6 @@ export class StreamCommandHandler<State, Cmd, Evt extends DomainEvent> {
     };
     this.options.onCommitted(recorded, { revision: base.revision, checkpoint: base.checkpoint });
   }
-
-  /** Writes a snapshot now and then, off the command's path; a failed write only costs a slower load later. */
-  private maybeSnapshot(streamId: string, folded: FoldedStream<State>): void {
-    const snapshots = this.options.snapshots;
-    if (snapshots === undefined || folded.revision === 'no_stream') return;
-    const cached = this.cache.peek(streamId);
-    const last = cached?.snapshotRevision ?? folded.snapshotRevision;
-    if (folded.revision - last < BigInt(snapshots.every)) return;
-    if (cached !== undefined) cached.snapshotRevision = folded.revision;
-    snapshots.store
-      .save(streamId, { revision: folded.revision, lastHash: folded.lastHash, version: snapshots.version, state: folded.state })
-      .catch((error: unknown) => snapshots.onError(error));
-  }
 }
 
 /** One command through a handler of its own (no state kept between calls): for streams written rarely. */
@@ -363,86 +341,6 @@ export function handleCommand<State, Cmd, Evt extends DomainEvent>(
   options: HandleCommandOptions<State, Evt, Cmd> = {},
 ): Promise<CommandResult<State, Evt>> {
   return new StreamCommandHandler(deps, decider, options).execute(streamId, command, context);
-}
-
-/** A stream's state from its snapshot (when one matches the stream) and the events after it. */
-async function loadStream<State, Evt extends DomainEvent>(
-  deps: CommandHandlerDeps,
-  streamId: string,
-  decider: Decider<State, unknown, Evt>,
-  options: HandleCommandOptions<State, Evt>,
-): Promise<FoldedStream<State>> {
-  const empty: FoldedStream<State> = {
-    state: decider.initialState(),
-    revision: 'no_stream',
-    lastHash: NO_PREVIOUS_HASH,
-    checkpoint: null,
-    snapshotRevision: -1n,
-  };
-  const snapshots = options.snapshots;
-  const snapshot = snapshots === undefined ? null : await snapshots.store.load(streamId).catch((error: unknown) => (snapshots.onError(error), null));
-  if (snapshot !== null && snapshot.version === snapshots?.version) {
-    // The snapshot's own last event is read again: it must be there, with the same hash.
-    const [last] = await deps.eventStore.readStream(streamId, { fromRevision: snapshot.revision, maxCount: 1 });
-    if (last !== undefined && last.streamRevision === snapshot.revision && last.metadata.hash === snapshot.lastHash) {
-      const from: FoldedStream<State> = {
-        state: snapshot.state as State,
-        revision: snapshot.revision,
-        lastHash: snapshot.lastHash,
-        checkpoint: last.checkpoint,
-        snapshotRevision: snapshot.revision,
-      };
-      return foldNewer(deps, streamId, decider, from);
-    }
-  }
-  return foldNewer(deps, streamId, decider, empty);
-}
-
-/** Folds the events after `from`'s revision, a page at a time. */
-async function foldNewer<State, Evt extends DomainEvent>(
-  deps: CommandHandlerDeps,
-  streamId: string,
-  decider: Decider<State, unknown, Evt>,
-  from: FoldedStream<State>,
-): Promise<FoldedStream<State>> {
-  let folded = from;
-  for (;;) {
-    const fromRevision = folded.revision === 'no_stream' ? 0n : folded.revision + 1n;
-    const page = await deps.eventStore.readStream(streamId, { fromRevision, maxCount: LOAD_PAGE });
-    let state = folded.state;
-    for (const event of page) state = evolveStored(decider.evolve, state, event);
-    const last = page.at(-1);
-    if (last !== undefined) {
-      folded = { ...folded, state, revision: last.streamRevision, lastHash: last.metadata.hash, checkpoint: last.checkpoint };
-    }
-    if (page.length < LOAD_PAGE) return folded;
-  }
-}
-
-function withMetadata<Evt extends DomainEvent>(
-  deps: CommandHandlerDeps,
-  events: readonly Evt[],
-  previousHash: string,
-  context: CommandContext,
-  eventIdFor: ((event: Evt) => string | undefined) | undefined,
-  encode: EventEncoder<Evt> | undefined,
-): EventToAppend[] {
-  const recordedAt = deps.clock.now().toISOString();
-  let prevHash = previousHash;
-  return events.map((event) => {
-    const base = { ...context, recordedAt, hashVersion: HASH_VERSION };
-    const eventId = eventIdFor?.(event) ?? deps.ids.newId();
-    const data = encode?.(event) ?? event.data;
-    const hash = eventHash(prevHash, { eventId, type: event.type, data, metadata: base });
-    const toAppend: EventToAppend = {
-      eventId,
-      type: event.type,
-      data,
-      metadata: { ...base, prevHash, hash },
-    };
-    prevHash = hash;
-    return toAppend;
-  });
 }
 
 /** Jittered, growing pause so racing writers spread out instead of colliding again. */

@@ -52,12 +52,4 @@ export class StreamStateCache<State> {
       this.entries.delete(oldest);
     }
   }
-
-  delete(streamId: string): void {
-    this.entries.delete(streamId);
-  }
-
-  get size(): number {
-    return this.entries.size;
-  }
 }

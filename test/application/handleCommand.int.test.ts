@@ -107,7 +107,7 @@ function watched(inner: EventStore, options: { pipelines?: boolean; beforeAppend
     inFlight: 0,
     maxInFlight: 0,
     eventsRead: 0,
-    ...(options.pipelines === false ? { pipelinesAppends: false } : {}),
+    ...(options.pipelines === false ? { pipeline: undefined } : {}),
     appendToStream: async (...args: Parameters<EventStore['appendToStream']>) => {
       store.appends += 1;
       store.inFlight += 1;

@@ -77,23 +77,33 @@ export interface SubscribeOptions {
   onError?(error: unknown): void;
 }
 
+/**
+ * A run of appends to one stream, made one behind the other without waiting for their
+ * answers, each decided on the outcome of those made before it (see `EventStore.pipeline`).
+ * Opaque: only the store that made it reads it.
+ */
+export interface AppendPipeline {
+  readonly streamId: string;
+}
+
 export interface AppendOptions {
   /**
-   * This append was decided on the outcome of earlier appends to the same stream that
-   * are still pending (made through this store object): refuse it, as a wrong expected
-   * revision, if any of them is refused or turns out to be a repeat. Only for stores
-   * that pipeline appends (`pipelinesAppends`).
+   * The pipeline (from this store's `pipeline`) this append continues: it is refused, as a
+   * wrong expected revision, if an append made before it in the pipeline was refused or
+   * turned out to be a repeat.
    */
-  dependsOnPending?: boolean;
+  pipeline?: AppendPipeline;
 }
 
 export interface EventStore {
   /**
-   * True when appends to one stream made through this object are committed in the order
-   * they were made, and honour `dependsOnPending`: a writer may then append again before
-   * the previous append has answered (pipelining), instead of one at a time.
+   * Present when the store commits appends to one stream, made through this object, in
+   * the order they were made: a writer may then append again before the previous append
+   * has answered (pipelining), instead of one at a time. A fresh append, decided on
+   * stored state, starts a new pipeline; appends decided on it, still pending, continue it
+   * (`AppendOptions.pipeline`). Absent: no pipelining.
    */
-  readonly pipelinesAppends?: boolean;
+  pipeline?(streamId: string): AppendPipeline;
   appendToStream(
     streamId: string,
     events: readonly EventToAppend[],

@@ -75,14 +75,14 @@ export class EventOpener {
  * show and verify what is stored.
  */
 export class OpenedEventStore implements EventStore {
-  readonly pipelinesAppends: boolean | undefined;
+  readonly pipeline?: EventStore['pipeline'];
   readonly onAppended?: EventStore['onAppended'];
 
   constructor(
     private readonly inner: EventStore,
     private readonly opener: EventOpener,
   ) {
-    this.pipelinesAppends = inner.pipelinesAppends;
+    if (inner.pipeline !== undefined) this.pipeline = (streamId) => (inner.pipeline as NonNullable<EventStore['pipeline']>).call(inner, streamId);
     if (inner.onAppended !== undefined) this.onAppended = (wake) => (inner.onAppended as NonNullable<EventStore['onAppended']>).call(inner, wake);
   }
 

@@ -1,5 +1,6 @@
 import type {
   AppendOptions,
+  AppendPipeline,
   AppendResult,
   EventMetadata,
   EventStore,
@@ -38,16 +39,8 @@ import { pollingSubscription } from './pollingSubscription';
  */
 export class PostgresEventStore implements EventStore {
   static readonly notifyChannel = 'chat_events';
-  /** Appends to one stream commit in the order they were made (one queue, batches in order). */
-  readonly pipelinesAppends = true;
   private readonly committer: GroupCommitter<AppendRequest, AppendResult>;
   private submitted = 0;
-  /**
-   * Per stream, the submission number of the oldest append of the current pipeline that
-   * was refused or was a repeat: later appends that depend on pending ones are refused
-   * until a fresh one (decided on stored state) comes through.
-   */
-  private readonly broken = new Map<string, number>();
 
   constructor(
     private readonly db: SqlDatabase,
@@ -63,6 +56,14 @@ export class PostgresEventStore implements EventStore {
     });
   }
 
+  /**
+   * Appends to one stream commit in the order they were made (one queue, batches in
+   * order), so a writer may pipeline them: see `EventStore.pipeline`.
+   */
+  pipeline(streamId: string): AppendPipeline {
+    return new PostgresAppendPipeline(streamId);
+  }
+
   appendToStream(
     streamId: string,
     events: readonly EventToAppend[],
@@ -70,27 +71,19 @@ export class PostgresEventStore implements EventStore {
     options: AppendOptions = {},
   ): Promise<AppendResult> {
     if (events.length === 0) return Promise.reject(new Error('appendToStream needs at least one event'));
-    const request: AppendRequest = { streamId, events, expectedRevision, seq: ++this.submitted, dependent: options.dependsOnPending === true };
+    const pipeline = options.pipeline ?? null;
+    if (pipeline !== null && !(pipeline instanceof PostgresAppendPipeline && pipeline.streamId === streamId)) {
+      return Promise.reject(new Error(`not a pipeline of this store for stream ${streamId}`));
+    }
+    const request: AppendRequest = { streamId, events, expectedRevision, seq: ++this.submitted, pipeline };
     const submitted = this.committer.submit(request);
     submitted.catch(() => this.breakPipeline(request));
     return submitted;
   }
 
+  /** `request` was refused or was a repeat: the appends made behind it in its pipeline are refused. */
   private breakPipeline(request: AppendRequest): void {
-    const since = this.broken.get(request.streamId);
-    if (since === undefined || request.seq < since) this.broken.set(request.streamId, request.seq);
-  }
-
-  /** Whether `request` must be refused because an append it depends on was refused or repeated. */
-  private dependsOnBroken(request: AppendRequest): boolean {
-    const since = this.broken.get(request.streamId);
-    if (since === undefined) return false;
-    if (!request.dependent) {
-      // A fresh append starts a new pipeline: what went wrong before it is settled.
-      if (request.seq > since) this.broken.delete(request.streamId);
-      return false;
-    }
-    return request.seq > since;
+    request.pipeline?.breakAt(request.seq);
   }
 
   /** Appends waiting for the next commit (a gauge for operators). */
@@ -135,7 +128,7 @@ export class PostgresEventStore implements EventStore {
         const keys = request.events.map((e) => `${request.streamId}\u0000${e.eventId}`);
         const already = keys.map((k) => stored.get(k));
         const current = revisions.get(request.streamId) ?? 'no_stream';
-        if (this.dependsOnBroken(request)) {
+        if (request.pipeline?.refuses(request.seq) === true) {
           outcomes.push({ ok: false, error: new WrongExpectedRevisionError(request.streamId, request.expectedRevision, current) });
           continue;
         }
@@ -256,8 +249,29 @@ interface AppendRequest {
   expectedRevision: ExpectedRevision;
   /** Submission number: batches keep this order. */
   seq: number;
-  /** Decided on the outcome of earlier, still pending appends (AppendOptions.dependsOnPending). */
-  dependent: boolean;
+  /** The pipeline the append continues (AppendOptions.pipeline); null: on its own. */
+  pipeline: PostgresAppendPipeline | null;
+}
+
+/**
+ * A run of appends to one stream, each decided on the outcome of the ones made before it
+ * through the same handle. Once one of them is refused or turns out a repeat, every one
+ * submitted after it is refused (a writer that decides again starts a new pipeline).
+ */
+class PostgresAppendPipeline implements AppendPipeline {
+  /** The submission number of its first append that was refused or was a repeat; null: none. */
+  private brokenSince: number | null = null;
+
+  constructor(readonly streamId: string) {}
+
+  breakAt(seq: number): void {
+    if (this.brokenSince === null || seq < this.brokenSince) this.brokenSince = seq;
+  }
+
+  /** Whether the append submitted as `seq` must be refused: one made before it in this pipeline went wrong. */
+  refuses(seq: number): boolean {
+    return this.brokenSince !== null && seq > this.brokenSince;
+  }
 }
 
 type AppendOutcome = { ok: true; value: AppendResult } | { ok: false; error: unknown };

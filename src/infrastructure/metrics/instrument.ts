@@ -12,7 +12,7 @@ import type { CommandNames } from './commandNames';
  */
 export function measureAppends<S extends EventStore>(store: S, metrics: ChatMetrics, storeName: string): S {
   const append = store.appendToStream.bind(store);
-  // Every argument is passed on as given, options included (`dependsOnPending` orders pipelined appends).
+  // Every argument is passed on as given, options included (`pipeline` orders pipelined appends).
   store.appendToStream = async (...args: Parameters<EventStore['appendToStream']>) => {
     const [, events] = args;
     const started = process.hrtime.bigint();

@@ -59,9 +59,10 @@ for (const kind of databaseKinds) {
         it('refuses an append that depends on a refused one, even at a revision that fits, until a fresh append comes', async () => {
           const stream = aStreamName('pipeline-refused');
           await fixture().store.appendToStream(stream, [anEvent()], 'no_stream');
+          const pipeline = (fixture().store as PostgresEventStore).pipeline(stream);
           const [wrong, dependent] = [
-            fixture().store.appendToStream(stream, [anEvent()], 5n),
-            fixture().store.appendToStream(stream, [anEvent()], 0n, { dependsOnPending: true }),
+            fixture().store.appendToStream(stream, [anEvent()], 5n, { pipeline }),
+            fixture().store.appendToStream(stream, [anEvent()], 0n, { pipeline }),
           ];
           await expect(wrong).rejects.toBeInstanceOf(WrongExpectedRevisionError);
           await expect(dependent).rejects.toBeInstanceOf(WrongExpectedRevisionError);
@@ -78,9 +79,10 @@ for (const kind of databaseKinds) {
           const other = new PostgresEventStore(opened as SqlDatabase);
           await other.appendToStream(stream, [anEvent()], 0n);
           // This one repeats the first append, and appends behind it as if it had been new.
+          const pipeline = (fixture().store as PostgresEventStore).pipeline(stream);
           const [repeat, dependent] = [
-            fixture().store.appendToStream(stream, [first], 'no_stream'),
-            fixture().store.appendToStream(stream, [anEvent()], 1n, { dependsOnPending: true }),
+            fixture().store.appendToStream(stream, [first], 'no_stream', { pipeline }),
+            fixture().store.appendToStream(stream, [anEvent()], 1n, { pipeline }),
           ];
           expect((await repeat).nextExpectedRevision).toBe(0n);
           await expect(dependent).rejects.toBeInstanceOf(WrongExpectedRevisionError);

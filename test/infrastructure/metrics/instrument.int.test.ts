@@ -32,16 +32,17 @@ describe('measureAppends on the PostgreSQL event store', () => {
     await database.drop();
   });
 
-  it('passes the append options on: an append that depends on a refused pending one is refused too', async () => {
+  it('passes the append options on: an append behind a refused one in its pipeline is refused too', async () => {
     const metrics = createChatMetrics({ defaultMetrics: false });
     const store = measureAppends(new PostgresEventStore(db), metrics, 'postgres');
-    expect(store.pipelinesAppends).toBe(true);
+    expect(typeof store.pipeline).toBe('function');
     const stream = aStreamName('pipelined');
     await store.appendToStream(stream, [anEvent()], 'no_stream');
 
     // Pipelined without waiting: the first is refused (wrong revision), the second was decided on it.
-    const refused = store.appendToStream(stream, [anEvent()], 5n);
-    const dependent = store.appendToStream(stream, [anEvent()], 0n, { dependsOnPending: true });
+    const pipeline = store.pipeline(stream);
+    const refused = store.appendToStream(stream, [anEvent()], 5n, { pipeline });
+    const dependent = store.appendToStream(stream, [anEvent()], 0n, { pipeline });
     await expect(refused).rejects.toBeInstanceOf(WrongExpectedRevisionError);
     await expect(dependent).rejects.toBeInstanceOf(WrongExpectedRevisionError);
     expect((await store.readStream(stream)).length).toBe(1);
