@@ -70,7 +70,10 @@ export function Composer(props: {
     <form className="composer" onSubmit={send}>
       {photo !== null && (
         <figure className="photo-preview" aria-label="Photo to send">
-          {photo.preview !== null && <img src={photo.preview} alt={`Preview of ${photo.file.name}`} />}
+          {photo.preview !== null && (
+            // A file that is no image shows its name only (the server will say why it cannot be sent).
+            <img src={photo.preview} alt={`Preview of ${photo.file.name}`} onError={() => setPhoto((old) => (old === null ? old : { ...old, preview: null }))} />
+          )}
           <figcaption>{photo.file.name}</figcaption>
           <button
             type="button"
@@ -97,7 +100,11 @@ export function Composer(props: {
         }}
       />
       <button type="button" className="attach" aria-label="Attach photo" title="Attach photo" disabled={props.disabled} onClick={() => picker.current?.click()}>
-        📎
+        <svg viewBox="0 0 24 24" aria-hidden="true" focusable="false" fill="none" stroke="currentColor" strokeWidth="2" strokeLinecap="round" strokeLinejoin="round">
+          <rect x="3" y="5" width="18" height="14" rx="2" />
+          <circle cx="9" cy="10" r="1.5" />
+          <path d="M21 16l-5-5-8 8" />
+        </svg>
       </button>
       <label htmlFor="message-box" className="visually-hidden">
         Message

@@ -1,4 +1,4 @@
-import { useEffect, useRef } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import type { Attachment, OutgoingMessage } from '../../sdk/src';
 
 /** A message's photos as thumbnails; each opens the full image (`onOpen`). URLs are the server's, resolved by `resolve`. */
@@ -60,11 +60,13 @@ export function photoRefusal(item: OutgoingMessage): string {
 /** A photo message of this user's, uploading or refused: its preview and an upload progress bar. */
 export function UnsentPhoto(props: { item: OutgoingMessage; preview: string | undefined }) {
   const photo = props.item.photo;
+  // A file that is no image (refused by the server) has no preview to show.
+  const [unreadable, setUnreadable] = useState(false);
   if (photo === undefined) return null;
   const uploading = props.item.status === 'pending' && photo.attachment === null;
   return (
     <div className="photos">
-      {props.preview !== undefined && <img className="thumbnail" src={props.preview} alt="Photo being sent" />}
+      {props.preview !== undefined && !unreadable && <img className="thumbnail" src={props.preview} alt="Photo being sent" onError={() => setUnreadable(true)} />}
       {uploading && (
         <progress className="upload" aria-label="Upload progress" max={Math.max(photo.bytes, 1)} value={photo.loaded}>
           {Math.round((100 * photo.loaded) / Math.max(photo.bytes, 1))}%
