@@ -71,6 +71,15 @@ for (const kind of databaseKinds) {
           expect(await fixture().store.readStream(stream)).toHaveLength(2);
         });
 
+        it('refuses an append made with a pipeline of another stream or another store, and writes nothing', async () => {
+          const stream = aStreamName('foreign-pipeline');
+          const store = fixture().store as PostgresEventStore;
+          const another = store.pipeline(aStreamName('other-stream'));
+          await expect(store.appendToStream(stream, [anEvent()], 'no_stream', { pipeline: another })).rejects.toThrow('not a pipeline of this store');
+          await expect(store.appendToStream(stream, [anEvent()], 'no_stream', { pipeline: { streamId: stream } })).rejects.toThrow('not a pipeline of this store');
+          expect(await store.readStream(stream)).toEqual([]);
+        });
+
         it('refuses an append that depends on one that turned out a repeat, although another writer moved the stream to the revision it expected', async () => {
           const stream = aStreamName('pipeline-repeat');
           const first = anEvent();
