@@ -136,6 +136,19 @@ export function makeAttachments(deps: AttachmentDeps) {
       return uploads.length;
     },
 
+    /**
+     * Retention (docs/privacy.md): deletes the photos sent in a room whose messages its
+     * retention erased, bytes and record; the events keep their metadata and digests. How many went.
+     */
+    async eraseSentIn(roomId: string): Promise<number> {
+      const sent = await deps.catalog.sentIn(roomId);
+      for (const attachment of sent) {
+        await deps.store.delete([storageKey(attachment.attachmentId, 'image'), storageKey(attachment.attachmentId, 'thumbnail')]);
+        await deps.catalog.remove(attachment.attachmentId);
+      }
+      return sent.length;
+    },
+
     /** Deletes the attachments uploaded more than the TTL ago and never sent; how many went. */
     async deleteUnsent(): Promise<number> {
       const before = new Date(deps.clock.now().getTime() - deps.unsentTtlMs);

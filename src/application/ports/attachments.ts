@@ -62,6 +62,8 @@ export interface AttachmentCatalog {
   /** Attachments uploaded before `before` and never sent. */
   unsentBefore(before: Date, limit: number): Promise<AttachmentRecord[]>;
   remove(attachmentId: string): Promise<void>;
+  /** Every attachment sent in this room (for its retention). */
+  sentIn(roomId: string): Promise<AttachmentRecord[]>;
   /** Every attachment this user uploaded, sent or not (for erasure). */
   uploadedBy(uploaderId: string): Promise<AttachmentRecord[]>;
   /** Undoes a claim by that send (sender, clientMessageId); another send's claim is left alone. */

@@ -23,6 +23,8 @@ export interface SweepRetentionDeps {
   candidates: RetentionCandidates;
   commands: Pick<RoomCommands, 'elapseRetention'>;
   keys: Pick<DataKeys, 'destroyRoomKeys'>;
+  /** The photos sent in the room go with its messages (absent: no attachments here). */
+  attachments?: { eraseSentIn(roomId: string): Promise<number> };
   clock: Clock;
   ids: IdGenerator;
   logger: Logger;
@@ -36,6 +38,8 @@ export interface RetentionSweepResult {
   elapsed: number;
   /** Data keys destroyed (the event's rooms, and any left live from an interrupted sweep). */
   keysDestroyed: number;
+  /** Photos sent in those rooms, deleted (bytes and record). */
+  photosDeleted: number;
   /** Candidates the stream kept: activity since the read model's view. */
   kept: number;
   failed: number;
@@ -57,7 +61,7 @@ export async function sweepRetention(
 ): Promise<RetentionSweepResult> {
   const pageSize = options.pageSize ?? 200;
   const correlationId = deps.ids.newId();
-  const result: RetentionSweepResult = { correlationId, examined: 0, elapsed: 0, keysDestroyed: 0, kept: 0, failed: 0, aborted: false };
+  const result: RetentionSweepResult = { correlationId, examined: 0, elapsed: 0, keysDestroyed: 0, photosDeleted: 0, kept: 0, failed: 0, aborted: false };
   const cutoff = new Date(deps.clock.now().getTime() - options.retentionMs);
   let after: RetentionCandidate | null = null;
   for (;;) {
@@ -71,8 +75,10 @@ export async function sweepRetention(
       try {
         const decided = await deps.commands.elapseRetention(candidate.roomId, options.retentionMs, correlationId);
         if (decided.elapsed) result.elapsed += 1;
-        if (decided.erasable) result.keysDestroyed += (await deps.keys.destroyRoomKeys(candidate.roomId)).destroyed;
-        else result.kept += 1;
+        if (decided.erasable) {
+          result.keysDestroyed += (await deps.keys.destroyRoomKeys(candidate.roomId)).destroyed;
+          result.photosDeleted += (await deps.attachments?.eraseSentIn(candidate.roomId)) ?? 0;
+        } else result.kept += 1;
       } catch (error) {
         result.failed += 1;
         deps.logger.warn({ err: error, roomId: candidate.roomId, correlationId }, 'could not apply the retention to a room; the next sweep tries again');

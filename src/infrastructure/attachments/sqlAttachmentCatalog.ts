@@ -80,6 +80,11 @@ export class SqlAttachmentCatalog implements AttachmentCatalog {
     );
   }
 
+  async sentIn(roomId: string): Promise<AttachmentRecord[]> {
+    const { rows } = await this.db.query<Row>(`SELECT ${columns} FROM attachments WHERE room_id = $1 AND sent_client_message_id IS NOT NULL`, [roomId]);
+    return rows.map(toRecord);
+  }
+
   async uploadedBy(uploaderId: string): Promise<AttachmentRecord[]> {
     const { rows } = await this.db.query<Row>(`SELECT ${columns} FROM attachments WHERE uploader_id = $1`, [uploaderId]);
     return rows.map(toRecord);

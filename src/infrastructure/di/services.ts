@@ -230,7 +230,7 @@ export async function wireServices(options: WiringOptions): Promise<Services> {
           }
           // And erases the messages of rooms quiet for longer than MESSAGE_RETENTION (docs/privacy.md).
           if (retentionMs !== null && !signal.aborted) {
-            const retention = await sweepRetention({ candidates, commands, keys, clock, ids, logger: sweepLogger }, { retentionMs, signal });
+            const retention = await sweepRetention({ candidates, commands, keys, attachments, clock, ids, logger: sweepLogger }, { retentionMs, signal });
             if (retention.failed > 0) sweepLogger.warn(retention, 'retention sweep finished with failures');
             else if (retention.elapsed > 0 || retention.keysDestroyed > 0) sweepLogger.info(retention, 'retention sweep finished');
           }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { createTestDatabase } from '../../support/databases';
+import { createTestDatabase, withConnection } from '../../support/databases';
+import { aPng } from '../../support/images';
 import { as, eventually } from '../../support/http';
 import { RecordingLogger } from '../../support/logger';
 import { ManualClock, startTestServer, type TestServer } from '../../support/server';
@@ -150,13 +151,33 @@ describe('message retention (two processes, PostgreSQL)', () => {
     expect(audit.body.verified).toBe(true);
   });
 
-  it('goes on after the retention: a new message gets a new key, in the process that had the old one cached too', async () => {
+  it('deletes the photos sent, and goes on after the retention: a new message gets a new key, in the process that had the old one cached too', async () => {
     const [lena, bob] = [fresh('lena'), fresh('bob')];
     const roomId = await roomBetween(lena, bob);
-    await send(b, bob, roomId, 'before');
-    expect((await history(b, bob, roomId)).map((m) => m.body)).toEqual(['before']);
+    // A photo goes with the first message: the retention deletes it too.
+    const uploaded = await fetch(`${b.url}/api/rooms/${roomId}/attachments`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tokenFor(bob)}`, 'content-type': 'image/png' },
+      body: new Uint8Array(await aPng(64, 48)),
+    });
+    expect(uploaded.status).toBe(201);
+    const attachmentId = ((await uploaded.json()) as { attachment: { attachmentId: string } }).attachment.attachmentId;
+    const sent = await user(b, bob).post(`/api/rooms/${roomId}/messages`, { clientMessageId: randomUUID(), body: 'before', attachments: [attachmentId] });
+    expect(sent.status).toBe(201);
+    expect((await history(b, bob, roomId)).map((m) => [m.body, m.attachments.length])).toEqual([['before', 1]]);
+    const photoRows = () =>
+      withConnection(a.database, async (db) => {
+        const rows = await db.query<{ n: string }>(
+          `SELECT ((SELECT count(*) FROM attachments WHERE attachment_id::text = $1) + (SELECT count(*) FROM attachment_blobs WHERE key LIKE $2))::text AS n`,
+          [attachmentId, `%${attachmentId}%`],
+        );
+        return Number(rows.rows[0]?.n);
+      });
+    expect(await photoRows()).toBe(3);
     clock.advance(2 * HOUR + MINUTE);
     await eventually(async () => (await history(b, bob, roomId))[0]?.erased === true, 15_000, 'the room erased');
+    expect((await history(b, bob, roomId))[0]?.attachments).toEqual([]);
+    await eventually(async () => (await photoRows()) === 0, 10_000, 'the photo deleted, bytes and record');
 
     const after = `after ${randomUUID()}`;
     await send(b, bob, roomId, after);
