@@ -45,6 +45,7 @@ const roomEvents: RoomEvent[] = [
   aMessageReported(),
   { type: 'ReportResolved', data: { roomId: ROOM_ID, reportId: 'report-1', action: 'dismiss', note: '', moderatorId: 'mod-1', resolvedAt: '2026-01-01T00:00:00.000Z' } },
   { type: 'MessageHidden', data: { roomId: ROOM_ID, seq: 1, reportId: 'report-1', hiddenBy: 'mod-1', hiddenAt: '2026-01-01T00:00:00.000Z' } },
+  { type: 'RoomRetentionElapsed', data: { roomId: ROOM_ID, upToSeq: 1, lastActivityAt: '2026-01-01T00:00:00.000Z', retentionMs: 3_600_000, elapsedAt: '2026-01-01T01:00:00.000Z' } },
 ];
 
 /** As the store gives it back: JSON in, JSON out. */
