@@ -10,6 +10,7 @@ import { aPhoneJpeg, aPng, aPngBomb, aWebp } from '../support/images';
 import { ManualClock, startTestServer, type TestServer } from '../support/server';
 import { tokenFor } from '../support/tokens';
 import { RecordingLogger } from '../support/logger';
+import { runCli } from '../support/auditCli';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- response bodies are what the tests assert on */
 
@@ -301,6 +302,45 @@ describe('photo attachments over HTTP', () => {
     expect(verdict.body.failures[0].problem).toMatchObject({ kind: 'attachment_mismatch', detail: expect.stringContaining(uploaded.attachmentId) });
   });
 
+  it("stores a photo sealed under the uploader's data key: the table holds no image, and once the key is destroyed nobody can load it while audit verify still passes", async () => {
+    const room = await openRoom(server.url, unique('lender'), unique('borrower'));
+    const auditorToken = tokenFor(unique('auditor'), { roles: ['auditor'] });
+    const uploaded = (await upload(server.url, room.roomId, room.borrowerId, await aPhoneJpeg(160, 120))).body.attachment;
+    expect((await send(room.roomId, room.borrowerId, '', [uploaded.attachmentId])).status).toBe(201);
+    const image = await download(server.url, uploaded.url);
+    expect(image.status).toBe(200);
+    expect(sha256(image.data)).toBe(uploaded.sha256);
+
+    const stored = await withConnection(server.database, async (db) => {
+      const { rows } = await db.query<{ key: string; data: Buffer }>(`SELECT key, data FROM attachment_blobs WHERE key LIKE $1`, [`${uploaded.attachmentId}/%`]);
+      return rows;
+    });
+    expect(stored.map((r) => r.key).sort()).toEqual([`${uploaded.attachmentId}/image`, `${uploaded.attachmentId}/thumbnail`]);
+    // The audit CLI opens them with the data keys to check their digests.
+    const before = await runCli(server.database, ['verify', '--room', room.roomId]);
+    expect({ code: before.code, out: before.stdout }).toMatchObject({ code: 0 });
+    for (const row of stored) {
+      // Not a JPEG (FF D8), and no run of the served image's bytes in it.
+      expect(row.data.subarray(0, 2).equals(Buffer.from([0xff, 0xd8]))).toBe(false);
+      expect(row.data.includes(image.data.subarray(100, 164))).toBe(false);
+    }
+
+    // Destroying the borrower's keys (what erasure and retention do) leaves bytes nobody can open.
+    await withConnection(server.database, (db) =>
+      db.query(`UPDATE data_keys SET wrapped_key = NULL, kek_id = NULL, destroyed_at = now() WHERE room_id = $1 AND sender_id = $2`, [room.roomId, room.borrowerId]),
+    );
+    // A process started afterwards (none of the key in its memory) serves the same database.
+    const fresh = await startTestServer('postgres', { database: server.database, clock, env: { ATTACHMENT_MAX_BYTES: String(MAX_BYTES) } });
+    try {
+      expect((await download(fresh.url, uploaded.url)).status).toBe(404);
+      expect((await download(fresh.url, uploaded.thumbnailUrl)).status).toBe(404);
+      expect((await as(fresh.url, auditorToken).get(`/api/audit/verify?room=${room.roomId}`)).body).toMatchObject({ verified: true });
+      expect((await runCli(server.database, ['verify', '--room', room.roomId])).code).toBe(0);
+    } finally {
+      await fresh.close();
+    }
+  });
+
   /** The AuditAccessed events of one auditor, from today's access stream, as another auditor reads them. */
   async function recordedReads(auditorId: string): Promise<any[]> {
     const { rows } = await withConnection(server.database, (db) =>
@@ -335,6 +375,7 @@ describe('photo attachments over HTTP', () => {
         ids: null as never,
         logger: null as never,
         unsentTtlMs: 86_400_000,
+        keys: null as never,
       }).eraseUploadsOf(userId),
     );
   }

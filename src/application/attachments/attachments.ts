@@ -16,6 +16,8 @@ import type { IdGenerator } from '../ports/ids';
 import type { Logger } from '../ports/logger';
 import type { ChatQueries } from '../ports/readModels';
 import type { UploadBudget } from './uploadBudget';
+import type { DataKeys } from '../privacy/dataKeys';
+import { readStoredBytes, sealBytes } from '../privacy/sealedBytes';
 
 export class UploadBudgetSpentError extends DomainError {
   constructor() {
@@ -34,12 +36,52 @@ export interface AttachmentDeps {
   logger: Logger;
   /** An attachment never sent is deleted this long after its upload. */
   unsentTtlMs: number;
+  /** The bytes are sealed under the uploader's data key in the room (docs/privacy.md). */
+  keys: Pick<DataKeys, 'keyFor' | 'keysById'>;
 }
+
+/**
+ * Stored bytes, opened: the image; `erased` when its data key was destroyed (erasure,
+ * retention); `unreadable` when they do not open under their key (changed after upload).
+ */
+type Opened = { kind: 'clear'; data: Buffer } | { kind: 'erased' } | { kind: 'unreadable'; stored: Buffer };
 
 export type Attachments = ReturnType<typeof makeAttachments>;
 
+async function openStoredPhoto(
+  store: AttachmentStore,
+  keys: Pick<DataKeys, 'keysById'>,
+  attachmentId: string,
+  variant: AttachmentVariant,
+): Promise<{ opened: Opened; contentType: string } | null> {
+  const key = storageKey(attachmentId, variant);
+  const stored = await store.get(key);
+  if (stored === null) return null;
+  const read = readStoredBytes(stored.data, key);
+  if (!read.sealed) return { opened: { kind: 'clear', data: read.data }, contentType: stored.contentType };
+  const dataKey = (await keys.keysById([read.keyId])).get(read.keyId);
+  if (dataKey === undefined) return { opened: { kind: 'erased' }, contentType: stored.contentType };
+  const data = read.open(dataKey.key);
+  return { opened: data === null ? { kind: 'unreadable', stored: stored.data } : { kind: 'clear', data }, contentType: stored.contentType };
+}
+
+/**
+ * What `audit verify` digests: a photo's image as uploaded, or null when there is none to
+ * check (never stored, deleted, or its key destroyed). Bytes that no longer open under
+ * their key come back as stored, so their digest shows them replaced.
+ */
+export function auditedPhotoBytes(store: AttachmentStore, keys: Pick<DataKeys, 'keysById'>) {
+  return async (attachmentId: string, variant: AttachmentVariant): Promise<Buffer | null> => {
+    const found = await openStoredPhoto(store, keys, attachmentId, variant);
+    if (found === null || found.opened.kind === 'erased') return null;
+    return found.opened.kind === 'clear' ? found.opened.data : found.opened.stored;
+  };
+}
+
 /** The photo attachment use cases: upload, the checks of a send, download, and the orphan sweep. */
 export function makeAttachments(deps: AttachmentDeps) {
+  const openStored = (attachmentId: string, variant: AttachmentVariant) => openStoredPhoto(deps.store, deps.keys, attachmentId, variant);
+
   return {
     /**
      * Before an upload's body is read: the caller is a participant of this open room and
@@ -65,9 +107,14 @@ export function makeAttachments(deps: AttachmentDeps) {
       const type = await this.typeOf(data.subarray(0, 4100));
       const processed = await deps.pipeline.process(data, type);
       const attachmentId = deps.ids.newId();
+      // Sealed under the uploader's key in this room, like their messages: destroying it
+      // (erasure, retention) leaves bytes nobody can open, wherever copies of them are.
+      const dataKey = await deps.keys.keyFor(roomId, userId);
+      const imageKey = storageKey(attachmentId, 'image');
+      const thumbnailKey = storageKey(attachmentId, 'thumbnail');
       // Both renditions are stored before the record exists: a record always has its bytes.
-      await deps.store.put(storageKey(attachmentId, 'image'), processed.image.data, processed.image.rendition.contentType);
-      await deps.store.put(storageKey(attachmentId, 'thumbnail'), processed.thumbnail.data, processed.thumbnail.rendition.contentType);
+      await deps.store.put(imageKey, sealBytes(dataKey.key, dataKey.keyId, processed.image.data, imageKey), processed.image.rendition.contentType);
+      await deps.store.put(thumbnailKey, sealBytes(dataKey.key, dataKey.keyId, processed.thumbnail.data, thumbnailKey), processed.thumbnail.rendition.contentType);
       const record: AttachmentRecord = {
         attachmentId,
         roomId,
@@ -108,19 +155,21 @@ export function makeAttachments(deps: AttachmentDeps) {
       },
     } satisfies AttachmentClaims,
 
-    /** The stored bytes of one rendition, or null when the attachment (or its bytes) is gone. */
+    /** The image of one rendition, opened, or null when the attachment, its bytes or its key is gone. */
     async open(attachmentId: string, variant: AttachmentVariant): Promise<{ record: AttachmentRecord; data: Buffer; contentType: string } | null> {
       const record = await deps.catalog.get(attachmentId);
       if (record === null) return null;
-      const stored = await deps.store.get(storageKey(attachmentId, variant));
-      if (stored === null) return null;
-      return { record, data: stored.data, contentType: stored.contentType };
+      const found = await openStored(attachmentId, variant);
+      if (found === null || found.opened.kind === 'erased') return null;
+      if (found.opened.kind === 'unreadable') {
+        deps.logger.warn({ attachmentId, variant }, 'stored attachment bytes do not open under their data key: changed after upload');
+        return null;
+      }
+      return { record, data: found.opened.data, contentType: found.contentType };
     },
 
-    /** The stored bytes of a rendition, or null when there are none (for `audit verify`). */
-    async storedBytes(attachmentId: string, variant: AttachmentVariant): Promise<Buffer | null> {
-      return (await deps.store.get(storageKey(attachmentId, variant)))?.data ?? null;
-    },
+    /** What `audit verify` digests (auditedPhotoBytes). */
+    storedBytes: auditedPhotoBytes(deps.store, deps.keys),
 
     /**
      * Erasure's seam: deletes the bytes and the record of every photo this user uploaded,

@@ -283,6 +283,7 @@ export async function wireServices(options: WiringOptions): Promise<Services> {
         ids: s.ids,
         logger: s.logger,
         unsentTtlMs: a.unsentTtlMs,
+        keys: s.dataKeys,
       });
     },
     // One worker a spare core (at least one): the chat keeps a core to itself.

@@ -13,7 +13,7 @@ import { ConfigError, loadConfig, type Config } from '../../config';
 import { APPEND_ONLY_TRIGGER, checkAppendOnly } from '../../infrastructure/eventStore/appendOnly';
 import { openEventStore } from '../../infrastructure/eventStore/openEventStore';
 import { openAttachmentStore } from '../../infrastructure/attachments/openAttachmentStore';
-import { storageKey } from '../../application/ports/attachments';
+import { auditedPhotoBytes } from '../../application/attachments/attachments';
 import { createChatMetrics } from '../../infrastructure/metrics/chatMetrics';
 import { migrateDatabase } from '../../infrastructure/migrations';
 import { openDatabase } from '../../infrastructure/sql/openDatabase';
@@ -128,7 +128,7 @@ export async function runAuditCli(argv: readonly string[], io: CliIo): Promise<n
       // Each sent photo's stored bytes are checked against the digests its message recorded.
       const photos = openAttachmentStore(config.attachments.store, await store.sqlDatabase());
       const verdicts = verifyStore(eventStore, ledger, {
-        attachments: async (attachmentId, variant) => (await photos.get(storageKey(attachmentId, variant)))?.data ?? null,
+        attachments: auditedPhotoBytes(photos, await store.dataKeys()),
         ...(options.room !== undefined ? { roomId: options.room } : {}),
         ...(options.anchorHead !== undefined ? { expectedAnchorHead: options.anchorHead } : {}),
         onProgress: ({ streams, events }) => progress(`verified ${streams} streams, ${events} events`),
