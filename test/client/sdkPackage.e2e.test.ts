@@ -119,7 +119,7 @@ describe('the SDK package, packed and used as a consumer would', () => {
     expect(JSON.parse(output.trim().split('\n').at(-1) as string)).toEqual({ user: 'pkg-minho', status: 'sent', seq: 1 });
   });
 
-  it('type-checks in a TypeScript project, resolved as Node does (NodeNext) and as a bundler does', () => {
+  it('type-checks in a TypeScript project, resolved as Node does (NodeNext) and as a bundler does', async () => {
     writeFileSync(
       path.join(consumer, 'use.ts'),
       `import { ChatClient, ChatApiError, type Message, type Room } from '@rental-chat/sdk';
@@ -135,7 +135,9 @@ describe('the SDK package, packed and used as a consumer would', () => {
     for (const [module, moduleResolution] of [['NodeNext', 'NodeNext'], ['ESNext', 'Bundler']]) {
       const compilerOptions = { module, moduleResolution, noEmit: true, strict: true, types: [], lib: ['ES2023', 'DOM'], target: 'ES2022' };
       writeFileSync(path.join(consumer, 'tsconfig.json'), JSON.stringify({ compilerOptions, files: ['use.ts'] }));
-      expect(() => execFileSync(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: consumer, encoding: 'utf8', stdio: 'pipe' })).not.toThrow();
+      // Not execFileSync: a server blocked for the ~10 s tsc takes closes its idle keep-alive
+      // sockets late, just as the next test reuses one (ECONNRESET on its first request).
+      await expect(run(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: consumer, encoding: 'utf8' })).resolves.toBeDefined();
     }
   });
 
