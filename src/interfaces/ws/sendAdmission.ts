@@ -36,12 +36,15 @@ export class SendAdmission {
   /** The quickest ack of the current window (ms from admission); Infinity: none yet. */
   private quickestWait = Number.POSITIVE_INFINITY;
   private standing = false;
+  /** When sends last drained: the last ack, or when the process last went from none in hand to one. */
+  private progressAt: number;
 
   constructor(
     private readonly limits: SendAdmissionLimits,
     private readonly now: () => number = () => performance.now(),
   ) {
     this.windowStartedAt = now();
+    this.progressAt = this.windowStartedAt;
   }
 
   /** A ticket for a send to start now, or null: answer it `unavailable` at once. */
@@ -50,6 +53,7 @@ export class SendAdmission {
     this.closeWindowIfDue(now);
     if (this.inHand >= this.limits.maxInHand) return null;
     if (this.standing && this.inHand >= this.limits.minInHandToShed) return null;
+    if (this.inHand === 0) this.progressAt = now;
     this.inHand += 1;
     let open = true;
     const done = (acked: boolean): void => {
@@ -74,18 +78,21 @@ export class SendAdmission {
     this.inHand -= 1;
     const now = this.now();
     this.closeWindowIfDue(now);
-    if (acked) this.quickestWait = Math.min(this.quickestWait, now - admittedAt);
+    if (!acked) return;
+    this.quickestWait = Math.min(this.quickestWait, now - admittedAt);
+    this.progressAt = now;
   }
 
   /**
    * At the end of each window: the queue stands if its quickest ack waited too long. A
-   * window with no ack keeps the verdict while sends are in hand (they are stuck, not
-   * drained) and clears it when none are.
+   * window with no ack: it stands if sends have been in hand for longer than the target
+   * with none acked (a first burst on a process that cannot keep up, or one stuck),
+   * and not if none are in hand.
    */
   private closeWindowIfDue(now: number): void {
     if (now - this.windowStartedAt < this.limits.windowMs) return;
     if (this.quickestWait !== Number.POSITIVE_INFINITY) this.standing = this.quickestWait > this.limits.targetWaitMs;
-    else if (this.inHand === 0) this.standing = false;
+    else this.standing = this.inHand > 0 && now - this.progressAt > this.limits.targetWaitMs;
     this.windowStartedAt = now;
     this.quickestWait = Number.POSITIVE_INFINITY;
   }

@@ -56,10 +56,27 @@ describe('SendAdmission', () => {
     const time = clock();
     const admission = new SendAdmission(limits, time.now);
     const backlog = admitMany(admission, 8) as SendTicket[];
-    time.advance(300);
+    time.advance(90);
     backlog[0]?.acked();
-    // Refused at once (over the user's budget): done with, but no sign of a short queue.
-    (admission.admit() as SendTicket).released();
+    time.advance(160);
+    // A window whose one ack waited 250 ms (the one before it drained quickly enough)...
+    backlog[1]?.acked();
+    // ...and a send refused at once (over the user's budget): done with, but no sign of a short queue.
+    const refused = admission.admit() as SendTicket;
+    time.advance(1);
+    refused.released();
+    time.advance(100);
+    expect(admission.admit()).toBeNull();
+  });
+
+  it('takes a burst that no ack drains for longer than the target as a standing queue, and only then', () => {
+    const time = clock();
+    const admission = new SendAdmission(limits, time.now);
+    // Idle for a long time first: that is not waiting.
+    time.advance(60_000);
+    admitMany(admission, 6);
+    time.advance(150);
+    expect(admission.admit()).not.toBeNull();
     time.advance(100);
     expect(admission.admit()).toBeNull();
   });
