@@ -92,7 +92,7 @@ const deferred = (): Deferred => {
 
 /**
  * The real store, seen through: how many appends were made and how many were in flight at
- * once, how many events reads handed back, and (optionally) something another process does
+ * once, how many reads were made and how many events they handed back, and (optionally) something another process does
  * just before an append goes out.
  */
 interface Watched extends EventStore {
@@ -100,6 +100,7 @@ interface Watched extends EventStore {
   inFlight: number;
   maxInFlight: number;
   eventsRead: number;
+  reads: number;
 }
 function watched(inner: EventStore, options: { pipelines?: boolean; beforeAppend?: (n: number) => Promise<void> } = {}): Watched {
   const store: Watched = Object.assign(Object.create(inner) as EventStore, {
@@ -107,6 +108,7 @@ function watched(inner: EventStore, options: { pipelines?: boolean; beforeAppend
     inFlight: 0,
     maxInFlight: 0,
     eventsRead: 0,
+    reads: 0,
     ...(options.pipelines === false ? { pipeline: undefined } : {}),
     appendToStream: async (...args: Parameters<EventStore['appendToStream']>) => {
       store.appends += 1;
@@ -120,6 +122,7 @@ function watched(inner: EventStore, options: { pipelines?: boolean; beforeAppend
       }
     },
     readStream: async (streamId: string, readOptions?: ReadStreamOptions) => {
+      store.reads += 1;
       const events = await inner.readStream(streamId, readOptions);
       store.eventsRead += events.length;
       return events;
@@ -511,6 +514,8 @@ describe.each(kinds)('the command handler on %s', (kind) => {
       await expect(late).rejects.toThrow(TallyClosedError);
       expect((await store.readStream(stream)).map((e) => e.type)).toEqual(['Opened', 'Added', 'Closed']);
       expect(w.appends).toBe(3);
+      // The first load, and the late command's one read once both had settled: no reading in a loop meanwhile.
+      expect(w.reads).toBe(2);
     });
 
     it('with a store that does not pipeline, appends them one at a time, in the order they came', async () => {
