@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { anchorMac, AnchorLedger, AuditAnchorer } from '../../../src/application/audit/anchors';
 import { eventHash } from '../../../src/application/audit/hashChain';
 import { sealEvents, type ChainTail } from '../../../src/application/audit/sealing';
-import { NO_PREVIOUS_HASH, type EventMetadata } from '../../../src/application/ports/eventStore';
+import { NO_PREVIOUS_HASH, type EventMetadata, type EventToAppend } from '../../../src/application/ports/eventStore';
 import { randomIds } from '../../../src/application/ports/ids';
 import { silentLogger } from '../../../src/application/ports/logger';
 import { ANCHOR_STREAM } from '../../../src/domain/streams';
@@ -62,7 +62,8 @@ describe('the anchor stream, edited without the key', () => {
       const unsigned = { anchoredAt, through: String(i).padStart(20, '0'), heads: [], prevMac };
       const mac = anchorMac(TEST_AUDIT_ANCHOR_KEY, unsigned);
       const context = { actorId: 'system:audit-anchor', correlationId: randomUUID(), causationId: randomUUID() };
-      const [event] = sealEvents(tail, [{ type: 'AuditAnchored', data: { ...unsigned, mac } }], context, anchoredAt, randomIds);
+      const sealed: EventToAppend[] = sealEvents(tail, [{ type: 'AuditAnchored', data: { ...unsigned, mac } }], context, anchoredAt, randomIds);
+      const event = sealed[0];
       if (event === undefined) throw new Error('nothing sealed');
       const appended = await l.store.appendToStream(ANCHOR_STREAM, [event], tail === null ? 'no_stream' : tail.revision);
       tail = { revision: appended.nextExpectedRevision, hash: event.metadata.hash };
