@@ -11,6 +11,7 @@ import { messageAttachments } from './009_message_attachments';
 import { dataKeys } from './010_data_keys';
 import { userErasures } from './011_user_erasures';
 import { roomRetention } from './012_room_retention';
+import { attachmentBlobParts } from './013_attachment_blob_parts';
 import { runMigrations, type Migration, type MigrationReport } from './runner';
 
 /**
@@ -31,6 +32,7 @@ export const migrations: readonly Migration[] = [
   dataKeys,
   userErasures,
   roomRetention,
+  attachmentBlobParts,
 ];
 
 /**
