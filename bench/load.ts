@@ -21,8 +21,9 @@
  * to the other participant, each connection seeing the room's seqs in order with no
  * gap and no repeat. It reports send→ack and send→delivery percentiles, read-model
  * lag (ack → visible in GET history, sampled), acked/delivered/refused per second,
- * and the CPU used by the server, PostgreSQL and itself. A human summary, then one
- * JSON line last. Only loopback traffic; every step is bounded in time.
+ * the CPU used by the server, PostgreSQL and itself, and the events each server process
+ * read from the event store's log per second (its `chat_events_read_total`). A human
+ * summary, then one JSON line last. Only loopback traffic; every step is bounded in time.
  */
 import { randomUUID } from 'node:crypto';
 import { performance, createHistogram, type RecordableHistogram } from 'node:perf_hooks';
@@ -236,6 +237,7 @@ async function main(): Promise<void> {
       stats = new StepStats();
       const serverCpu = () => servers.reduce((t, s) => t + cpuSecondsOf(s.child.pid ?? 0), 0) + (args['server-pid'] !== undefined ? cpuSecondsOf(Number(args['server-pid'])) : 0);
       const cpuBefore = { server: serverCpu(), postgres: postgresCpuSeconds(), self: process.cpuUsage() };
+      const readsBefore = await Promise.all(bases.map(eventsReadBy));
       const started = performance.now();
       let sent = 0;
       await new Promise<void>((resolve) => {
@@ -273,6 +275,8 @@ async function main(): Promise<void> {
         postgres: store === null || store.kind === 'postgres' ? (postgresCpuSeconds() - cpuBefore.postgres) / wall : 0,
         generator: (self.user + self.system) / 1e6 / wall,
       };
+      const readsAfter = await Promise.all(bases.map(eventsReadBy));
+      const eventsReadPerSecond = readsAfter.map((after, i) => (after === null || readsBefore[i] == null ? null : (after - (readsBefore[i] as number)) / wall));
       const s = stats;
       const held =
         s.lost === 0 && s.undelivered === 0 && s.duplicates === 0 && s.gaps === 0 && s.reordered === 0 && s.errors === 0 &&
@@ -292,6 +296,7 @@ async function main(): Promise<void> {
         readModelLagMs: { samples: s.lag.count, p50: ms(s.lag, 50), p99: ms(s.lag, 99), max: s.lag.count === 0 ? 0 : s.lag.max / 1000 },
         check: { lost: s.lost, undelivered: s.undelivered, duplicates: s.duplicates, gaps: s.gaps, reordered: s.reordered, errors: s.errors, firstError: s.firstError },
         cpuCores: cpu,
+        eventsReadPerSecond,
       };
     };
 
@@ -339,6 +344,21 @@ interface StepResult {
   readModelLagMs: { samples: number; p50: number; p99: number; max: number };
   check: { lost: number; undelivered: number; duplicates: number; gaps: number; reordered: number; errors: number; firstError: string };
   cpuCores: { server: number; postgres: number; generator: number };
+  /** Per server process, events it read from the store's log a second (null: no such metric). */
+  eventsReadPerSecond: Array<number | null>;
+}
+
+/** A server's `chat_events_read_total` so far (null if it has no such metric, e.g. another design). */
+async function eventsReadBy(base: string): Promise<number | null> {
+  try {
+    const response = await fetch(`${base}/metrics`);
+    if (!response.ok) return null;
+    const text = await response.text();
+    const lines = text.split('\n').filter((line) => line.startsWith('chat_events_read_total'));
+    return lines.length === 0 ? null : lines.reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
+  } catch {
+    return null;
+  }
 }
 
 function describe(r: StepResult): string {
@@ -352,6 +372,9 @@ function describe(r: StepResult): string {
     ...(r.refused > 0 ? [`  refusals answered in p50 ${f(r.refusalMs.p50)}  p99 ${f(r.refusalMs.p99)} ms`] : []),
     `  checks: lost ${c.lost}, undelivered ${c.undelivered}, duplicates ${c.duplicates}, gaps ${c.gaps}, out of order ${c.reordered}, errors ${c.errors}${c.firstError ? ` (first: ${c.firstError})` : ''}`,
     `  CPU (cores): server ${r.cpuCores.server.toFixed(2)}, PostgreSQL ${r.cpuCores.postgres.toFixed(2)}, load generator ${r.cpuCores.generator.toFixed(2)}`,
+    ...(r.eventsReadPerSecond.some((n) => n !== null)
+      ? [`  events read from the log per second, per server process: ${r.eventsReadPerSecond.map((n) => (n === null ? '—' : Math.round(n))).join(', ')}`]
+      : []),
   ].join('\n');
 }
 

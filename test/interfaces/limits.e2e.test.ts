@@ -5,7 +5,7 @@ import { start, type RunningServer } from '../../src/main';
 import { createTestDatabase, type TestDatabase } from '../support/databases';
 import { call, eventually, metric, openRoom, unique } from '../support/http';
 import { startTestServer, testEnv, type TestServer } from '../support/server';
-import { closedAfterEach, connect, roundTrips, sendAndAck, type TestClient, wsUrl } from '../support/ws';
+import { closedAfterEach, connect, roundTrips, sendAndAck, type Frame, type TestClient, wsUrl } from '../support/ws';
 import { tokenFor } from '../support/tokens';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -226,5 +226,65 @@ describe('SEND_RATE_LIMIT across processes', () => {
     expect(accepted).toBeLessThanOrEqual(4 + Math.ceil(seconds * 2));
     expect(accepted).toBeLessThan(8);
     expect(statuses.filter((s) => s === 429).length).toBe(16 - accepted);
+  });
+});
+
+describe('the default send budget (10 a second) across processes', () => {
+  let database: TestDatabase;
+  let a: RunningServer;
+  let b: RunningServer;
+  const track = closedAfterEach();
+
+  beforeAll(async () => {
+    database = await createTestDatabase('postgres');
+    const config = loadConfig(testEnv(database));
+    a = await start(config);
+    b = await start(config);
+  });
+  afterAll(async () => {
+    await a.close();
+    await b.close();
+    await database.drop();
+  });
+
+  /** The answer to one send: its ack, or an error frame naming it. */
+  const answerTo = (client: TestClient, clientMessageId: string): Promise<Frame> =>
+    client.waitFor((f) => (f.type === 'ack' && f.clientMessageId === clientMessageId) || (f.type === 'error' && f.ref === clientMessageId), 15_000);
+
+  it('never refuses a user paced under the limit, and refuses one over it with rate_limited, whichever process each send reaches', async () => {
+    const paced = await openRoom(a.url, unique('lender'), unique('paced'));
+    const flood = await openRoom(a.url, unique('lender'), unique('flood'));
+    const pacedOn = [track(await connect(a.url, paced.borrowerId)), track(await connect(b.url, paced.borrowerId))];
+    const floodOn = [track(await connect(a.url, flood.borrowerId)), track(await connect(b.url, flood.borrowerId))];
+
+    // The flood: 60 sends at once, half to each process.
+    const startedAt = Date.now();
+    const floodIds = Array.from({ length: 60 }, () => randomUUID());
+    floodIds.forEach((clientMessageId, i) => floodOn[i % 2]?.send({ type: 'send', roomId: flood.roomId, clientMessageId, body: `flood ${i}` }));
+    let floodSeconds = 0;
+    const floodAnswers = Promise.all(floodIds.map((id, i) => answerTo(floodOn[i % 2] as TestClient, id))).then((answers) => {
+      floodSeconds = (Date.now() - startedAt) / 1000;
+      return answers;
+    });
+
+    // Meanwhile a person at 8 a second at most, from both processes in turn: 36 sends, more
+    // than the burst (20) and all that the two processes may hold unspent (2 × 4) together.
+    for (let i = 0; i < 36; i += 1) {
+      const client = pacedOn[i % 2] as TestClient;
+      const clientMessageId = randomUUID();
+      client.send({ type: 'send', roomId: paced.roomId, clientMessageId, body: `paced ${i}` });
+      expect(await answerTo(client, clientMessageId)).toMatchObject({ type: 'ack', clientMessageId });
+      await sleep(125);
+    }
+
+    const answers = await floodAnswers;
+    const accepted = answers.filter((f) => f.type === 'ack').length;
+    const refused = answers.filter((f) => f.type === 'error');
+    expect(accepted + refused.length).toBe(60);
+    expect(refused.length).toBeGreaterThan(0);
+    for (const frame of refused) expect(frame).toMatchObject({ code: 'rate_limited', message: expect.stringMatching(/at most 10 a second/) });
+    // One bucket: the burst of 20, what the two processes may hold (2 × 4), and the refill while the flood was answered.
+    expect(accepted).toBeLessThanOrEqual(20 + 8 + Math.ceil(floodSeconds * 10));
+    expect(accepted).toBeGreaterThanOrEqual(20 - 8);
   });
 });

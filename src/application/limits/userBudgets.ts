@@ -30,9 +30,9 @@ const nouns: Record<BudgetKind, string> = {
 };
 
 /**
- * How long this process may keep tokens it took from a shared bucket before the unspent
- * ones go back: what bounds both what a lease can over-admit and what it can keep from
- * the user's other processes.
+ * How long this process may keep tokens it took from a shared bucket, after it last took
+ * some, before the unspent ones go back: what bounds how long a lease can keep tokens
+ * from the user's other processes once the user stops sending here.
  */
 export const LEASE_MS = 1000;
 
@@ -47,7 +47,8 @@ interface Lease {
  * The per-user budgets of this process, and the shared send budget when several
  * processes may serve one user. Checking here first means a flood is refused without
  * a database round trip; only what passes here asks the shared bucket, and then for a
- * lease of several tokens that the next operations spend here (docs/limits.md).
+ * lease of several tokens that the next operations spend here, the next lease asked
+ * before this one runs out (docs/limits.md).
  */
 export class UserBudgets {
   private readonly here: Record<BudgetKind, TokenBuckets>;
@@ -64,8 +65,12 @@ export class UserBudgets {
       shared?: SharedBuckets | null;
       /** The budgets that must hold across processes. */
       sharedKinds?: readonly BudgetKind[];
-      /** Tokens asked of the shared bucket at once; default half the rate a second (1 turns leases off). */
-      leaseSize?: (ratePerSecond: number) => number;
+      /**
+       * The most tokens of one user's shared bucket this process may hold unspent (what
+       * bounds over-admission across processes); default half the rate a second, less
+       * one. 0 turns leases off: every operation takes its own token.
+       */
+      leaseHold?: (ratePerSecond: number) => number;
       logger?: Logger;
       now?: () => number;
     } = {},
@@ -100,33 +105,49 @@ export class UserBudgets {
     const rate = this.settings.perSecond[kind];
     if (shared == null || rate === 0 || !(this.options.sharedKinds ?? []).includes(kind)) return true;
     const key = `${kind}:${userId}`;
+    const hold = Math.max(0, Math.floor((this.options.leaseHold ?? defaultLeaseHold)(rate)));
     this.settleLeases(shared);
     for (;;) {
-      if (this.spendLeased(key)) return true;
+      if (this.spendLeased(key)) {
+        this.leaseAhead(shared, key, rate, hold);
+        return true;
+      }
       // One lease request per key at a time: concurrent operations wait for it and share
       // what it brings, rather than each leasing tokens the others then leave unspent.
       const pending = this.asking.get(key);
-      if (pending !== undefined) {
-        if ((await pending) === 0) return false;
-        continue;
-      }
-      const ask = this.lease(shared, key, rate);
-      this.asking.set(key, ask);
-      let granted: number;
-      try {
-        granted = await ask;
-      } finally {
-        this.asking.delete(key);
-      }
+      const granted = await (pending ?? this.ask(shared, key, rate, hold + 1));
       // -1: the store failed, let it through (see above); 0: the budget is spent.
       if (granted <= 0) return granted < 0;
     }
   }
 
-  /** Asks the shared store for a lease on `key`: the tokens granted (-1 when it failed). */
-  private async lease(shared: SharedBuckets, key: string, rate: number): Promise<number> {
+  /**
+   * Asks for the next lease while this one still has tokens to spend, so that a user
+   * sending steadily never waits for the database: once the lease is down to
+   * `refillAt(hold)` tokens, for as many as bring it back to `hold`. Never more than
+   * `hold` held and asked together, so the bound on over-admission is unchanged.
+   */
+  private leaseAhead(shared: SharedBuckets, key: string, rate: number, hold: number): void {
+    if (hold === 0 || this.asking.has(key)) return;
+    const held = this.leases.get(key)?.tokens ?? 0;
+    if (held > refillAt(hold)) return;
+    void this.ask(shared, key, rate, hold - held);
+  }
+
+  /** One lease request for `key`, known to operations that come while it is under way. */
+  private async ask(shared: SharedBuckets, key: string, rate: number, want: number): Promise<number> {
+    const asked = this.lease(shared, key, rate, want);
+    this.asking.set(key, asked);
+    try {
+      return await asked;
+    } finally {
+      this.asking.delete(key);
+    }
+  }
+
+  /** Asks the shared store for a lease of up to `want` tokens on `key`: the tokens granted (-1 when it failed). */
+  private async lease(shared: SharedBuckets, key: string, rate: number, want: number): Promise<number> {
     const burst = rate * 2;
-    const want = Math.max(1, Math.floor((this.options.leaseSize ?? defaultLeaseSize)(rate)));
     try {
       const granted = await shared.takeUpTo(key, rate, burst, want);
       if (granted < 1) return 0;
@@ -216,7 +237,19 @@ export class UserBudgets {
   }
 }
 
-/** Half a second's worth: a person's sends come in twos and threes, a benchmark's steadily. */
-function defaultLeaseSize(ratePerSecond: number): number {
-  return Math.ceil(ratePerSecond / 2);
+/**
+ * Half a second's worth, less the one the asking operation spends at once: a person's
+ * sends come in twos and threes, a benchmark's steadily. 4 at the default of 10 a second.
+ */
+function defaultLeaseHold(ratePerSecond: number): number {
+  return Math.ceil(ratePerSecond / 2) - 1;
+}
+
+/**
+ * How few tokens a lease may be down to before the next is asked: one in hand for the
+ * default hold of 4 (so each lease brings 3, and the next send has a send's interval of
+ * slack for the round trip); none when the hold is too small to split.
+ */
+function refillAt(hold: number): number {
+  return Math.max(0, Math.floor((hold - 1) / 2));
 }

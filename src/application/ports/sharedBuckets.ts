@@ -8,6 +8,7 @@ export interface SharedBuckets {
    * Removes up to `want` whole tokens from `key`'s bucket, as many as it holds, and
    * says how many it removed (0 to `want`). A process takes several at once and spends
    * them itself, so a budget costs one round trip per few operations, not per operation.
+   * Takes asked at the same time (of different keys) may be answered by one round trip.
    */
   takeUpTo(key: string, ratePerSecond: number, burst: number, want: number): Promise<number>;
   /** Puts back tokens taken and never spent, each bucket capped at its burst. */

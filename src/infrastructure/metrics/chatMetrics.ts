@@ -16,6 +16,13 @@ export interface ChatMetrics {
   readonly appendQueue: Gauge<'store'>;
   /** Reports `read()` as the append queue of `store` at each scrape. */
   watchAppendQueue(store: string, read: () => number): void;
+  /**
+   * Events read from the store's log (`readAll`: the projection, the notification
+   * outbox's feeder, the live feed and the lag probes), by store. Every process reads
+   * every event once per reader: this is what grows with the number of processes on
+   * one database (docs/performance.md, "Past one process").
+   */
+  readonly eventsRead: Counter<'store'>;
   /** Events per append. */
   readonly appendBatchSize: Histogram<'store'>;
   readonly appendDuration: Histogram<'store' | 'outcome'>;
@@ -92,6 +99,12 @@ export function createChatMetrics(options: { defaultMetrics?: boolean } = {}): C
       name: 'chat_event_appends_total',
       help: 'Appends to the event store, by store and outcome (ok, conflict, busy, error)',
       labelNames: ['store', 'outcome'],
+      registers,
+    }),
+    eventsRead: new Counter({
+      name: 'chat_events_read_total',
+      help: "Events read from the event store's log by this process (projection, outbox feeder, live feed, lag probes), by store",
+      labelNames: ['store'],
       registers,
     }),
     appendBatchSize: new Histogram({

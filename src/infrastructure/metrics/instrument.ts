@@ -36,6 +36,20 @@ export function measureAppends<S extends EventStore>(store: S, metrics: ChatMetr
 }
 
 /**
+ * Counts the events the store's log hands out (`readAll`). Replaced on the instance, so
+ * the store's own subscriptions, which call `this.readAll`, are counted too.
+ */
+export function measureReads<S extends EventStore>(store: S, metrics: ChatMetrics, storeName: string): S {
+  const readAll = store.readAll.bind(store);
+  store.readAll = async (...args: Parameters<EventStore['readAll']>) => {
+    const events = await readAll(...args);
+    metrics.eventsRead.inc({ store: storeName }, events.length);
+    return events;
+  };
+  return store;
+}
+
+/**
  * The use cases with each call counted and timed, by name and outcome: `ok`, the
  * contract's code of a domain refusal (`room_expired`, `blocked`, …), or `error` for
  * anything unexpected. Every function-valued member is wrapped, under the label `names`

@@ -1,4 +1,5 @@
 import { Client, Pool, type PoolConfig } from 'pg';
+import { reachingDatabase } from './databaseUnreachable';
 import type { SqlDatabase, SqlExecutor } from './sqlDatabase';
 
 export interface PgDatabaseOptions {
@@ -7,37 +8,46 @@ export interface PgDatabaseOptions {
   onListenerError?: (error: unknown) => void;
 }
 
-/** PostgreSQL over a `pg` pool; LISTEN runs on a dedicated connection that reconnects by itself. */
+/**
+ * PostgreSQL over a `pg` pool; LISTEN runs on a dedicated connection that reconnects by
+ * itself. A server that cannot be reached fails queries and transactions with
+ * DatabaseUnreachableError (the contract's `unavailable`), not a raw socket error.
+ */
 export class PgDatabase implements SqlDatabase {
   readonly kind = 'postgres' as const;
   private readonly pool: Pool;
   private listeners: Array<() => Promise<void>> = [];
 
   constructor(private readonly options: PgDatabaseOptions) {
-    const config: PoolConfig = { connectionString: options.connectionString, max: options.maxConnections ?? 10 };
+    const config: PoolConfig = {
+      connectionString: options.connectionString,
+      max: options.maxConnections ?? 10,
+      // A server that does not answer (a network partition) fails requests instead of holding them for ever.
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    };
     this.pool = new Pool(config);
     // An idle client losing its server must not crash the process; the pool replaces it.
     this.pool.on('error', (error) => options.onListenerError?.(error));
   }
 
   async query<Row extends object>(text: string, params?: unknown[]): Promise<{ rows: Row[]; rowCount: number }> {
-    const result = await this.pool.query(text, params as unknown[]);
+    const result = await reachingDatabase(() => this.pool.query(text, params as unknown[]));
     return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 };
   }
 
   async transaction<T>(work: (tx: SqlExecutor) => Promise<T>, options: { firstStatement?: string } = {}): Promise<T> {
-    const client = await this.pool.connect();
+    const client = await reachingDatabase(() => this.pool.connect());
     try {
       // One simple-protocol message for both: a round trip less per transaction.
-      await client.query(options.firstStatement === undefined ? 'BEGIN' : `BEGIN; ${options.firstStatement}`);
+      await reachingDatabase(() => client.query(options.firstStatement === undefined ? 'BEGIN' : `BEGIN; ${options.firstStatement}`));
       const tx: SqlExecutor = {
         query: async <Row extends object>(text: string, params?: unknown[]) => {
-          const result = await client.query(text, params as unknown[]);
+          const result = await reachingDatabase(() => client.query(text, params as unknown[]));
           return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 };
         },
       };
       const value = await work(tx);
-      await client.query('COMMIT');
+      await reachingDatabase(() => client.query('COMMIT'));
       client.release();
       return value;
     } catch (error) {
@@ -53,7 +63,7 @@ export class PgDatabase implements SqlDatabase {
   }
 
   async exec(script: string): Promise<void> {
-    await this.pool.query(script);
+    await reachingDatabase(() => this.pool.query(script));
   }
 
   async listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>> {
@@ -99,6 +109,9 @@ export class PgDatabase implements SqlDatabase {
     await this.pool.end();
   }
 }
+
+/** How long a request waits for a connection (a new one, or a free one of the pool) before it is refused. */
+const CONNECT_TIMEOUT_MS = 10_000;
 
 export function quoteIdent(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;

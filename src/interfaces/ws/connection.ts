@@ -5,7 +5,8 @@ import type { Principal } from '../../application/ports/auth';
 import type { ReplayTarget } from '../../application/live/resumeRoom';
 import { CloseCode, type CloseCodeValue } from './closeCodes';
 import type { ServerFrame } from './frames';
-import { PendingAcks, type PendingSend } from './pendingAcks';
+import { markAcked, markDropped, PendingAcks, type PendingSend } from './pendingAcks';
+import type { SendTicket } from './sendAdmission';
 import { Strikes } from './strikes';
 import { RoomDelivery } from './roomDelivery';
 
@@ -126,7 +127,7 @@ export class Connection implements ReplayTarget {
     let ordered = false;
     for (const send of waiting) {
       if (send.acked) continue;
-      send.acked = true;
+      markAcked(send);
       const frame: ServerFrame = { type: 'ack', clientMessageId: message.clientMessageId, message, ...(send.ref !== null ? { ref: send.ref } : {}) };
       if (!ordered) this.delivery.deliver(message.roomId, { seq: message.seq, frame, kind: 'ack' });
       else this.send(frame);
@@ -192,9 +193,13 @@ export class Connection implements ReplayTarget {
     this.delivery.endWarmup();
   }
 
-  /** Registers a `send` before it runs, so its event is recognised however early it is handed over. */
-  expectAck(roomId: string, clientMessageId: string, ref: string | null = null): PendingSend {
-    return this.acks.expect(roomId, clientMessageId, ref);
+  /**
+   * Registers a `send` before it runs, so its event is recognised however early it is
+   * handed over. `ticket` is told when its ack is written, or the connection closes
+   * without one.
+   */
+  expectAck(roomId: string, clientMessageId: string, ref: string | null = null, ticket: SendTicket | null = null): PendingSend {
+    return this.acks.expect(roomId, clientMessageId, ref, ticket);
   }
 
   /** The send failed: nothing will be acked for it. */
@@ -208,10 +213,16 @@ export class Connection implements ReplayTarget {
    * other messages; if that takes longer than `fallbackMs`, it is acked directly.
    */
   settleAck(send: PendingSend, message: MessageView, created: boolean, fallbackMs: number): void {
-    if (send.acked || !this.isOpen) return;
+    if (send.acked) return;
+    if (!this.isOpen) {
+      // Closed while the command ran: no ack will be written; the send is done with.
+      this.acks.cancel(message.roomId, message.clientMessageId, send);
+      markDropped(send);
+      return;
+    }
     const ackNow = (): void => {
       if (send.acked) return;
-      send.acked = true;
+      markAcked(send);
       this.send({ type: 'ack', clientMessageId: message.clientMessageId, message, ...(send.ref !== null ? { ref: send.ref } : {}) });
       this.closeIfAnswered();
     };

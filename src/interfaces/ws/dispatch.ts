@@ -15,6 +15,7 @@ import { refusedTokenMessage } from '../refusedToken';
 import { CloseCode } from './closeCodes';
 import type { Connection } from './connection';
 import { refOfFrame, refuseOverBudget, ruleOf } from './frameRules';
+import type { SendTicket } from './sendAdmission';
 import { errorFrame, refTo, type AuthFrame, type ClientFrame, type ClientFrameType, type ReadFrame, type ResumeFrame, type SendFrame, type TypingFrame } from './frames';
 
 export interface DispatchDeps {
@@ -46,14 +47,16 @@ export function makeDispatcher(deps: DispatchDeps) {
     connection.send(errorFrame(apiError.code, apiError.message, ref));
   };
 
-  const send = async (connection: Connection, frame: SendFrame): Promise<void> => {
+  /** `ticket` (the gateway's admission) is told once the send is acked, or otherwise answered or dropped. */
+  const send = async (connection: Connection, frame: SendFrame, ticket: SendTicket = untracked): Promise<void> => {
     // This process's budget was drawn before queueing (gateway); this is the one all processes share.
     // In send order: nothing else may await between this check and the command taking its turn.
     if (!(await connection.inSendOrder(() => deps.budgets.takeShared('send', connection.userId)))) {
       refuseOverBudget(connection, deps.budgets.refusal('send'), refOfFrame(frame));
+      ticket.released();
       return;
     }
-    const pending = connection.expectAck(frame.roomId, frame.clientMessageId, frame.id ?? null);
+    const pending = connection.expectAck(frame.roomId, frame.clientMessageId, frame.id ?? null, ticket);
     try {
       const result = await deps.commands.sendMessage(
         {
@@ -68,6 +71,7 @@ export function makeDispatcher(deps: DispatchDeps) {
     } catch (error) {
       connection.cancelAck(frame.roomId, frame.clientMessageId, pending);
       answerError(connection, error, refOfFrame(frame));
+      ticket.released();
     }
   };
 
@@ -135,7 +139,7 @@ export function makeDispatcher(deps: DispatchDeps) {
 
   // One handler a frame type: a frame without one does not compile (see frameRules.ts for the rest of its row).
   const handlers: {
-    readonly [Type in ClientFrameType]: (connection: Connection, frame: Extract<ClientFrame, { type: Type }>) => Promise<Outcome | void>;
+    readonly [Type in ClientFrameType]: (connection: Connection, frame: Extract<ClientFrame, { type: Type }>, ticket?: SendTicket) => Promise<Outcome | void>;
   } = {
     send,
     read,
@@ -145,12 +149,16 @@ export function makeDispatcher(deps: DispatchDeps) {
     ping,
   };
 
-  return async (connection: Connection, frame: ClientFrame): Promise<void> => {
-    const outcome = await (handlers[frame.type] as (connection: Connection, frame: ClientFrame) => Promise<Outcome | void>)(connection, frame);
+  /** `ticket`: for a `send`, its admission, told when it is done with (sendAdmission.ts). */
+  return async (connection: Connection, frame: ClientFrame, ticket?: SendTicket): Promise<void> => {
+    const outcome = await (handlers[frame.type] as (connection: Connection, frame: ClientFrame, ticket?: SendTicket) => Promise<Outcome | void>)(connection, frame, ticket);
     // A frame with no answer of its own (its row's answeredDone) that carried an id: `done` once applied.
     if (outcome === 'applied' && frame.id !== undefined && ruleOf(frame).answeredDone) connection.send({ type: 'done', ref: frame.id });
   };
 }
+
+/** A send no admission counts (dispatched without a ticket). */
+const untracked: SendTicket = { acked: () => undefined, released: () => undefined };
 
 /** Whether a handler applied its frame or answered it with an error (for `done`, see frameRules.ts). */
 type Outcome = 'applied' | 'refused';

@@ -13,7 +13,7 @@ import type { Logger } from '../../application/ports/logger';
 import type { PresenceTracker } from '../../application/ports/presence';
 import type { ChatQueries, ProjectionProgress } from '../../application/ports/readModels';
 import { UnavailableError } from '../../application/unavailable';
-import { LoadShedder } from './loadShedder';
+import { SendAdmission } from './sendAdmission';
 import type { RoomDirectory } from '../../application/ports/roomDirectory';
 import type { TypingSignals } from '../../application/ports/typingSignals';
 import type { RoomCommands } from '../../application/room/roomCommands';
@@ -47,12 +47,15 @@ export interface GatewayTuning {
   warmupMs: number;
   /** How long a `resume` waits for the read models to catch up with the live side before answering `unavailable`. */
   resumeWaitMs: number;
-  /** Event-loop lag (p99 over 250 ms) past which new sends are answered `unavailable` at once. */
-  shedAtLoopLagMs: number;
+  /** Sends admitted and not yet answered in the process, past which a new one is answered `unavailable` at once (sendAdmission.ts). */
+  maxSendsInHand: number;
+  /** A new send is answered `unavailable` while even the quickest ack of the last window waited longer than this... */
+  shedAtWaitMs: number;
+  /** ...with at least this many sends in hand (a lone slow send sheds nothing). */
+  shedMinSendsInHand: number;
+  /** The window over which answers' waits are read. */
+  shedWindowMs: number;
 }
-
-/** Sends under way in the process below which no send is shed, whatever the event loop's lag. */
-const SHED_MIN_SENDS_UNDER_WAY = 64;
 
 export const defaultTuning: GatewayTuning = {
   pingIntervalMs: 25_000,
@@ -64,7 +67,10 @@ export const defaultTuning: GatewayTuning = {
   shutdownGraceMs: 1_000,
   warmupMs: 1_000,
   resumeWaitMs: 5_000,
-  shedAtLoopLagMs: 100,
+  maxSendsInHand: 512,
+  shedAtWaitMs: 200,
+  shedMinSendsInHand: 64,
+  shedWindowMs: 100,
 };
 
 export interface GatewayDeps {
@@ -115,18 +121,23 @@ export class ChatGateway {
   private readonly stops: Array<() => unknown> = [];
   private heartbeat: NodeJS.Timeout | null = null;
   private closed = false;
-  /** Sends are refused at the door while the event loop is far behind (overload). */
-  private readonly shedder: LoadShedder;
-  private sendsUnderWay = 0;
+  /** Which sends are taken on: refused at the door under overload, so those taken stay fast. */
+  private readonly admission: SendAdmission;
   private readonly metrics: {
     connections: Gauge;
     refused: Counter<'status'>;
     serverCloses: Counter<'code'>;
+    sendsRefused: Counter<'reason'>;
   };
 
   constructor(private readonly deps: GatewayDeps) {
     this.tuning = { ...defaultTuning, ...deps.tuning };
-    this.shedder = new LoadShedder({ maxLagMs: this.tuning.shedAtLoopLagMs, windowMs: 250 });
+    this.admission = new SendAdmission({
+      maxInHand: this.tuning.maxSendsInHand,
+      targetWaitMs: this.tuning.shedAtWaitMs,
+      minInHandToShed: this.tuning.shedMinSendsInHand,
+      windowMs: this.tuning.shedWindowMs,
+    });
     this.wss = new WebSocketServer({
       noServer: true,
       // Larger frames are refused by ws itself, closing with 1009.
@@ -168,7 +179,22 @@ export class ChatGateway {
       connections: new Gauge({ name: 'chat_ws_connections', help: 'Open WebSocket connections in this process', registers }),
       refused: new Counter({ name: 'chat_ws_handshakes_refused_total', help: 'WebSocket handshakes refused, by HTTP status', labelNames: ['status'], registers }),
       serverCloses: new Counter({ name: 'chat_ws_server_closes_total', help: 'WebSocket connections the server closed, by close code', labelNames: ['code'], registers }),
+      sendsRefused: new Counter({
+        name: 'chat_ws_sends_refused_total',
+        help: 'WebSocket sends answered unavailable on arrival: overload (the process), connection (its own 256 in hand)',
+        labelNames: ['reason'],
+        registers,
+      }),
     };
+    const admission = this.admission;
+    new Gauge({
+      name: 'chat_ws_sends_in_hand',
+      help: 'WebSocket sends admitted and not yet answered in this process',
+      registers,
+      collect() {
+        this.set(admission.sendsInHand);
+      },
+    });
   }
 
   /** Follows the live feed and the typing signals, and starts the heartbeat. */
@@ -316,23 +342,27 @@ export class ChatGateway {
     });
   }
 
-  /** A send: started at once beside the queue, unless the process is overloaded or the connection has too many in hand. */
+  /**
+   * A send: started at once beside the queue, unless the process is overloaded or the
+   * connection has too many in hand; then answered `unavailable` now, with its ref.
+   */
   private startPipelined(connection: Connection, frame: ClientFrame, rule: FrameRule<ClientFrame>): void {
     if (rule.endsWarmup) connection.endWarmup();
-    // Only with real work in hand: a lone pause (a GC, a test opening an embedded store) sheds nothing.
-    if (this.shedder.shedding && this.sendsUnderWay >= SHED_MIN_SENDS_UNDER_WAY) {
+    const ticket = this.admission.admit();
+    if (ticket === null) {
+      this.metrics.sendsRefused.inc({ reason: 'overload' });
       connection.send(errorFrame('unavailable', 'the server is overloaded: retry (same clientMessageId) in a moment', refOfFrame(frame)));
       return;
     }
-    const started = connection.startNow(async () => {
-      this.sendsUnderWay += 1;
-      try {
-        await this.dispatch(connection, frame);
-      } finally {
-        this.sendsUnderWay -= 1;
-      }
-    });
+    const started = connection.startNow(() =>
+      this.dispatch(connection, frame, ticket).catch((error: unknown) => {
+        ticket.released();
+        throw error;
+      }),
+    );
     if (!started) {
+      ticket.released();
+      this.metrics.sendsRefused.inc({ reason: 'connection' });
       connection.send(errorFrame('unavailable', 'too many sends of this connection under way: retry it (same clientMessageId) in a moment', refOfFrame(frame)));
     }
   }
@@ -379,7 +409,6 @@ export class ChatGateway {
     if (this.closed) return;
     this.closed = true;
     if (this.heartbeat !== null) clearInterval(this.heartbeat);
-    this.shedder.stop();
     this.fanOut.stop();
     for (const stop of this.stops.splice(0)) await stop();
     for (const connection of this.registry.all()) connection.close(CloseCode.goingAway, 'server shutting down');

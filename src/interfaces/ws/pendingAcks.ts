@@ -1,4 +1,5 @@
 import type { MessageView } from '../../domain/room';
+import type { SendTicket } from './sendAdmission';
 
 /** A `send` frame waiting for its ack. */
 export interface PendingSend {
@@ -6,6 +7,19 @@ export interface PendingSend {
   /** The send frame's `id`, named as `ref` by its ack; null when it had none. */
   ref: string | null;
   timer: NodeJS.Timeout | null;
+  /** Whoever counts the send (the gateway's admission), told once it is acked or dropped; null: nobody. */
+  ticket: SendTicket | null;
+}
+
+/** Marks a send acked (its ack is being written) and tells whoever counts it. */
+export function markAcked(send: PendingSend): void {
+  send.acked = true;
+  send.ticket?.acked();
+}
+
+/** The send will get no ack here (its connection is gone): tells whoever counts it. */
+export function markDropped(send: PendingSend): void {
+  send.ticket?.released();
 }
 
 /**
@@ -17,8 +31,8 @@ export interface PendingSend {
 export class PendingAcks {
   private readonly pending = new Map<string, PendingSend[]>();
 
-  expect(roomId: string, clientMessageId: string, ref: string | null = null): PendingSend {
-    const send: PendingSend = { acked: false, ref, timer: null };
+  expect(roomId: string, clientMessageId: string, ref: string | null = null, ticket: SendTicket | null = null): PendingSend {
+    const send: PendingSend = { acked: false, ref, timer: null, ticket };
     const key = keyOf(roomId, clientMessageId);
     const list = this.pending.get(key);
     if (list === undefined) this.pending.set(key, [send]);
@@ -51,9 +65,14 @@ export class PendingAcks {
     return count;
   }
 
-  /** Stops every fallback timer (the connection is closing). */
+  /** Stops every fallback timer and lets go of every send (the connection is closing: no answer will reach it). */
   clear(): void {
-    for (const list of this.pending.values()) for (const send of list) if (send.timer !== null) clearTimeout(send.timer);
+    for (const list of this.pending.values()) {
+      for (const send of list) {
+        if (send.timer !== null) clearTimeout(send.timer);
+        markDropped(send);
+      }
+    }
     this.pending.clear();
   }
 }

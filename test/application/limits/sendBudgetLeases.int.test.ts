@@ -4,20 +4,57 @@ import type { SharedBuckets, UnspentTokens } from '../../../src/application/port
 import { SqlSharedBuckets } from '../../../src/infrastructure/limits/sqlSharedBuckets';
 import { migrateDatabase } from '../../../src/infrastructure/migrations';
 import { PgDatabase } from '../../../src/infrastructure/sql/pgDatabase';
-import type { SqlDatabase } from '../../../src/infrastructure/sql/sqlDatabase';
 import { createTestDatabase, type TestDatabase } from '../../support/databases';
 
-/** The real shared buckets, counting the statements they cost. */
-class CountedBuckets implements SharedBuckets {
-  takes = 0;
+/** A process's pool on the real database, counting the statements sent through it. */
+class CountedDatabase extends PgDatabase {
+  statements = 0;
+  override query<Row extends object>(text: string, params?: unknown[]): Promise<{ rows: Row[]; rowCount: number }> {
+    this.statements += 1;
+    return super.query<Row>(text, params);
+  }
+}
+
+/**
+ * The real shared buckets with the database's answers held back until the test lets
+ * them through: what a send does while its lease is on the way shows.
+ */
+class HeldBuckets implements SharedBuckets {
+  private held: Array<() => void> = [];
+  private answered: Array<Promise<unknown>> = [];
   constructor(private readonly inner: SharedBuckets) {}
   takeUpTo(key: string, ratePerSecond: number, burst: number, want: number): Promise<number> {
-    this.takes += 1;
-    return this.inner.takeUpTo(key, ratePerSecond, burst, want);
+    return new Promise((resolve, reject) => {
+      this.held.push(() => {
+        const taken = this.inner.takeUpTo(key, ratePerSecond, burst, want);
+        this.answered.push(taken.catch(() => undefined));
+        taken.then(resolve, reject);
+      });
+    });
   }
   giveBack(unspent: readonly UnspentTokens[]): Promise<void> {
     return this.inner.giveBack(unspent);
   }
+  /** Lets the takes asked so far reach the database, and waits for their answers. */
+  async release(): Promise<void> {
+    for (const go of this.held.splice(0)) go();
+    await Promise.all(this.answered.splice(0));
+    await macrotask();
+  }
+}
+
+/** Everything that can happen without I/O has happened once a macrotask has run. */
+const macrotask = () => new Promise((resolve) => setImmediate(resolve));
+
+/** Whether `promise` settles without waiting for I/O (the database's answer). */
+async function settlesWithoutIo(promise: Promise<unknown>): Promise<boolean> {
+  let settled = false;
+  void promise.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  await macrotask();
+  return settled;
 }
 
 const settings = (send: number) => ({ perSecond: { send, command: 2, read: 10, resume: 20, typing: 5 }, typingIntervalMs: 1000 });
@@ -25,13 +62,13 @@ const settings = (send: number) => ({ perSecond: { send, command: 2, read: 10, r
 describe('the send budget shared by processes, taken in leases (PostgreSQL)', () => {
   let database: TestDatabase;
   /** Two pools: two processes on one database. */
-  let first: SqlDatabase;
-  let second: SqlDatabase;
+  let first: CountedDatabase;
+  let second: CountedDatabase;
 
   beforeAll(async () => {
     database = await createTestDatabase('postgres');
-    first = new PgDatabase({ connectionString: database.url as string, maxConnections: 5 });
-    second = new PgDatabase({ connectionString: database.url as string, maxConnections: 5 });
+    first = new CountedDatabase({ connectionString: database.url as string, maxConnections: 5 });
+    second = new CountedDatabase({ connectionString: database.url as string, maxConnections: 5 });
     await migrateDatabase(first);
   });
   afterAll(async () => {
@@ -40,18 +77,38 @@ describe('the send budget shared by processes, taken in leases (PostgreSQL)', ()
     await database.drop();
   });
 
-  const process = (db: SqlDatabase, send: number) => {
-    const shared = new CountedBuckets(new SqlSharedBuckets(db, silentLogger));
+  const process = (db: CountedDatabase, send: number) => {
+    const shared = new SqlSharedBuckets(db, silentLogger);
     return { shared, budgets: new UserBudgets(settings(send), { shared, sharedKinds: ['send'], logger: silentLogger }) };
   };
 
-  it('costs one statement per lease of half a second\'s sends, not one per send', async () => {
-    const { shared, budgets } = process(first, 10);
-    const taken = [];
-    for (let i = 0; i < 20; i += 1) taken.push(await budgets.takeShared('send', 'paced'));
+  it('asks for the next lease before the user runs out: after the first send, none waits for the database, at about one statement per three sends', async () => {
+    const held = new HeldBuckets(new SqlSharedBuckets(first, silentLogger));
+    const budgets = new UserBudgets(settings(10), { shared: held, sharedKinds: ['send'], logger: silentLogger });
+    const statementsBefore = first.statements;
+    let waitedForDatabase = 0;
+    for (let i = 0; i < 16; i += 1) {
+      const taken = budgets.takeShared('send', 'steady');
+      if (!(await settlesWithoutIo(taken))) {
+        waitedForDatabase += 1;
+        await held.release();
+      }
+      expect(await taken).toBe(true);
+      // A paced sender: the lease asked ahead of need is answered before the next send.
+      await held.release();
+    }
+    expect(waitedForDatabase).toBe(1);
+    // 10 a second: a first lease of 5 (one spent at once, 4 held), then, each time one is
+    // left, 3 more: leases at sends 1, 4, 7, 10, 13 and 16, 20 tokens in all.
+    expect(first.statements - statementsBefore).toBe(6);
+  });
+
+  it('takes the leases of many users asked at the same time in one statement', async () => {
+    const { budgets } = process(first, 10);
+    const statementsBefore = first.statements;
+    const taken = await Promise.all(Array.from({ length: 50 }, (_, i) => budgets.takeShared('send', `crowd-${i}`)));
     expect(taken.every(Boolean)).toBe(true);
-    // 10 a second: leases of 5, so the burst of 20 took four statements.
-    expect(shared.takes).toBe(4);
+    expect(first.statements - statementsBefore).toBe(1);
   });
 
   it('shares one lease request among concurrent sends, so a concurrent burst still gets the whole burst', async () => {
@@ -72,7 +129,7 @@ describe('the send budget shared by processes, taken in leases (PostgreSQL)', ()
     const admitted = taken.filter(Boolean).length;
     // Burst 10, plus at most one token refilled while this ran (5 a second).
     expect(admitted).toBeLessThanOrEqual(11);
-    // Leases of 3: what the two processes may still hold unspent is at most 2 × 2.
+    // A process holds at most 2 unspent at 5 a second: the two may still hold 2 × 2.
     expect(admitted).toBeGreaterThanOrEqual(10 - 4);
   });
 

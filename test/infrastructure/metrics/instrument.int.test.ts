@@ -7,7 +7,7 @@ import { WrongExpectedRevisionError } from '../../../src/application/ports/event
 import { UserBudgets } from '../../../src/application/limits/userBudgets';
 import { PostgresEventStore } from '../../../src/infrastructure/eventStore/postgresEventStore';
 import { createChatMetrics } from '../../../src/infrastructure/metrics/chatMetrics';
-import { measureAppends, measureRefusals } from '../../../src/infrastructure/metrics/instrument';
+import { measureAppends, measureReads, measureRefusals } from '../../../src/infrastructure/metrics/instrument';
 import type { SqlDatabase } from '../../../src/infrastructure/sql/sqlDatabase';
 import { createTestDatabase, type TestDatabase } from '../../support/databases';
 import { aStreamName, anEvent } from '../eventStore/eventStoreContract';
@@ -59,6 +59,38 @@ describe('measureAppends on the PostgreSQL event store', () => {
     expect(result.nextExpectedRevision).toBe(2n);
     expect(await value(metrics, 'chat_event_append_batch_size_sum', { store: 'postgres' })).toBe(3);
     expect(await value(metrics, 'chat_event_append_batch_size_count', { store: 'postgres' })).toBe(1);
+  });
+});
+
+describe('measureReads on the PostgreSQL event store', () => {
+  let database: TestDatabase;
+  let db: SqlDatabase;
+  beforeAll(async () => {
+    database = await createTestDatabase('pglite');
+    db = await database.connect();
+    await migrateDatabase(db);
+  });
+  afterAll(async () => {
+    await database.drop();
+  });
+
+  it("counts every event the log hands out, the store's own subscription's reads included", async () => {
+    const metrics = createChatMetrics({ defaultMetrics: false });
+    const store = measureReads(new PostgresEventStore(db), metrics, 'postgres');
+    await store.appendToStream(aStreamName('read'), [anEvent(), anEvent(), anEvent()], 'no_stream');
+
+    const read = await store.readAll(null, 2);
+    expect(read).toHaveLength(2);
+    expect(await value(metrics, 'chat_events_read_total', { store: 'postgres' })).toBe(2);
+
+    // A subscription from the start reads the three events through the counted readAll.
+    const seen: string[] = [];
+    const subscription = store.subscribeToAll({ from: 'start' }, { onEvent: async (event) => void seen.push(event.eventId) });
+    const deadline = Date.now() + 10_000;
+    while (seen.length < 3 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    await subscription.stop();
+    expect(seen).toHaveLength(3);
+    expect(await value(metrics, 'chat_events_read_total', { store: 'postgres' })).toBeGreaterThanOrEqual(5);
   });
 });
 
