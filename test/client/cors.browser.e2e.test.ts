@@ -5,17 +5,13 @@
  * browser does the CORS checks, so what passes here passes for a real marketplace app.
  * Skipped, with one line saying so, where /usr/bin/chromium is absent.
  */
-import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { describeInChromium, launchChromium } from '../support/browser';
 import { openRoom } from '../support/http';
 import { startTestServer, type TestServer } from '../support/server';
 import { tokenFor } from '../support/tokens';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const withBrowser = existsSync(CHROMIUM) ? describe : describe.skip;
-if (!existsSync(CHROMIUM)) process.stdout.write(`[cors browser e2e] skipped: no Chromium at ${CHROMIUM}\n`);
 
 declare function fetch(url: string, init?: object): Promise<{ status: number; json(): Promise<unknown>; headers: { get(name: string): string | null } }>;
 
@@ -49,7 +45,7 @@ function callFromPage(page: Page, url: string, init: { method?: string; token: s
   );
 }
 
-withBrowser('the API called from a page on another origin, in Chromium', () => {
+describeInChromium('cors browser e2e')('the API called from a page on another origin, in Chromium', () => {
   let allowedPage: { server: Server; port: number };
   let otherPage: { server: Server; port: number };
   let server: TestServer;
@@ -60,7 +56,7 @@ withBrowser('the API called from a page on another origin, in Chromium', () => {
     otherPage = await pageServer();
     // The allowed page by name (localhost), the refused one by address: two origins, neither the API's.
     server = await startTestServer('postgres', { env: { ALLOWED_ORIGINS: `http://localhost:${allowedPage.port}` } });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();

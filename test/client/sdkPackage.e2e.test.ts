@@ -14,16 +14,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { chromium } from 'playwright-core';
+import { itInChromium, launchChromium } from '../support/browser';
 import { startTestServer, type TestServer } from '../support/server';
 import { TEST_INTERNAL_TOKEN, tokenFor } from '../support/tokens';
 import { call } from '../support/http';
 
 const root = path.resolve(__dirname, '../..');
 const sdkDir = path.join(root, 'client/sdk');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const run = promisify(execFile);
-if (!existsSync(CHROMIUM)) process.stdout.write(`[sdk package e2e] the Chromium case is skipped: no Chromium at ${CHROMIUM}\n`);
 
 describe('the SDK package, packed and used as a consumer would', () => {
   let work: string;
@@ -141,9 +139,9 @@ describe('the SDK package, packed and used as a consumer would', () => {
     }
   });
 
-  (existsSync(CHROMIUM) ? it : it.skip)('is used by a marketplace page on another origin in Chromium: native ES modules, CORS and the WebSocket', async () => {
+  itInChromium('sdk package e2e, the Chromium case')('is used by a marketplace page on another origin in Chromium: native ES modules, CORS and the WebSocket', async () => {
     const postId = await postOf('pkg-lena');
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
+    const browser = await launchChromium();
     try {
       const tab = await browser.newPage();
       await tab.goto(`http://localhost:${page.port}/`);

@@ -4,25 +4,19 @@
  * borrower in two browser contexts (the borrower at phone width). Skipped, with one line
  * saying so, where /usr/bin/chromium is absent (`.ci/run` installs it).
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { DEMO_POSTS } from '../../src/application/demo/demoPosts';
-import { createTestDatabase, type TestDatabase } from '../support/databases';
+import { chatAbout, demoPost, describeInChromium, messageHistory as messages, typeAndSend as send, until, useWebApp } from '../support/browser';
 import { freePort } from '../support/freePort';
-import { spawnServer, stopServer, type ServerProcess } from '../support/serverProcess';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const withBrowser = existsSync(CHROMIUM) ? describe : describe.skip;
-if (!existsSync(CHROMIUM)) process.stdout.write(`[web app e2e] skipped: no Chromium at ${CHROMIUM}\n`);
 
 const root = path.resolve(__dirname, '../..');
-const drill = DEMO_POSTS.find((p) => p.postId === 'demo-drill') as (typeof DEMO_POSTS)[number];
-const tent = DEMO_POSTS.find((p) => p.postId === 'demo-tent') as (typeof DEMO_POSTS)[number];
+const drill = demoPost('demo-drill');
+const tent = demoPost('demo-tent');
 
 /**
  * A marketplace page on another origin that frames the app and hands it tokens by
@@ -52,15 +46,6 @@ function marketplacePage(chatOrigin: string, userId: string): Server {
     res.setHeader('content-type', 'text/html; charset=utf-8');
     res.end(page);
   });
-}
-
-/** Polls until `check` holds; the failure names what was awaited. */
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 /**
@@ -97,32 +82,16 @@ function aPhotoOfTheDrill(): Promise<Buffer> {
   return sharp(Buffer.from(svg)).jpeg({ quality: 88 }).toBuffer();
 }
 
-withBrowser('the web app in Chromium: a lender and a borrower chat about a demo post', () => {
-  let database: TestDatabase;
-  let server: ServerProcess;
+describeInChromium('web app e2e')('the web app in Chromium: a lender and a borrower chat about a demo post', () => {
+  let marketplacePort: number;
   let marketplace: Server;
-  let marketplaceUrl: string;
-  let browser: Browser;
-  let lenderContext: BrowserContext;
   let borrowerContext: BrowserContext;
   let lender: Page;
   let borrower: Page;
-  const problems: string[] = [];
 
-  const messages = (page: Page) => page.getByRole('list', { name: 'Message history' });
   const bubbles = (page: Page, text: string) => messages(page).locator('li .body', { hasText: text });
   const conversationLink = (page: Page, who: string) =>
     page.getByRole('navigation', { name: 'Conversations' }).getByRole('link').filter({ hasText: who });
-  const signIn = async (page: Page, name: string) => {
-    await page.goto(server.url);
-    await page.getByLabel('User name').fill(name);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { name: 'Posts' }).waitFor();
-  };
-  const send = async (page: Page, text: string) => {
-    await page.getByLabel('Message', { exact: true }).fill(text);
-    await page.getByRole('button', { name: 'Send' }).click();
-  };
   /**
    * A message from `from`, shown as sent there and shown to `to`: a room's messages arrive in
    * seq order, so a message that reached the server before it, or a stray copy, would be there first.
@@ -134,57 +103,31 @@ withBrowser('the web app in Chromium: a lender and a borrower chat about a demo 
   };
 
   beforeAll(async () => {
-    // `npm test` builds the app first; a lone run of this file builds it when it is missing.
-    if (!existsSync(path.join(root, 'dist/web/index.html'))) {
-      execFileSync('npm', ['run', '--silent', 'build:web'], { cwd: root, stdio: 'inherit' });
-    }
-    database = await createTestDatabase('postgres');
-    // No JWT secret: development mode, so the demo sign-in and the demo posts exist.
-    // The service's own origin and a marketplace origin (another host name, so another
-    // origin) may open /chat and frame the app.
-    const [port, marketplacePort] = [await freePort(), await freePort()];
-    marketplaceUrl = `http://localhost:${marketplacePort}`;
-    // A room nobody writes in expires after 4 s, swept every second: the expired banner's test.
-    server = await spawnServer(database, {
-      JWT_SECRET: '',
-      PORT: String(port),
-      ALLOWED_ORIGINS: `http://127.0.0.1:${port},${marketplaceUrl}`,
-      ROOM_EMPTY_TTL: '4s',
-      EXPIRY_SWEEP_CRON: '* * * * * *',
-    });
-    marketplace = marketplacePage(server.url, 'emma');
+    marketplacePort = await freePort();
+  });
+  // The service's own origin and a marketplace origin (another host name, so another
+  // origin) may open /chat and frame the app. A room nobody writes in expires after 4 s,
+  // swept every second: the expired banner's test.
+  const app = useWebApp(() => ({
+    env: { ROOM_EMPTY_TTL: '4s', EXPIRY_SWEEP_CRON: '* * * * * *' },
+    otherOrigins: [`http://localhost:${marketplacePort}`],
+    expectedConsoleErrors: /Failed to load resource|ERR_INTERNET_DISCONNECTED|WebSocket connection/,
+  }));
+  beforeAll(async () => {
+    marketplace = marketplacePage(app.url, 'emma');
     await new Promise<void>((resolve) => marketplace.listen(marketplacePort, '127.0.0.1', resolve));
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
-    lenderContext = await browser.newContext({ viewport: { width: 1100, height: 720 }, locale: 'ko-KR' });
-    borrowerContext = await browser.newContext({ viewport: { width: 390, height: 760 }, isMobile: true, hasTouch: true });
-    lender = await lenderContext.newPage();
-    borrower = await borrowerContext.newPage();
-    for (const [who, page] of [['lender', lender], ['borrower', borrower]] as const) {
-      page.on('pageerror', (error) => problems.push(`${who}: ${error.message}`));
-      page.on('console', (message) => {
-        if (message.type() === 'error' && !/Failed to load resource|ERR_INTERNET_DISCONNECTED|WebSocket connection/.test(message.text())) {
-          problems.push(`${who} console: ${message.text()}`);
-        }
-      });
-    }
-  }, 120_000);
-
-  afterAll(async () => {
-    await browser?.close();
+    lender = await app.newPage('lender', { viewport: { width: 1100, height: 720 }, locale: 'ko-KR' });
+    borrower = await app.newPage('borrower', { viewport: { width: 390, height: 760 }, isMobile: true, hasTouch: true });
+    borrowerContext = borrower.context();
+  });
+  afterAll(() => {
     marketplace?.closeAllConnections();
     marketplace?.close();
-    if (server !== undefined) await stopServer(server);
-    await database?.drop();
-  });
-
-  afterEach(() => {
-    // A CSP violation or a script error is a failure whatever the page showed.
-    expect(problems).toEqual([]);
   });
 
   it('shows Chat on other people’s posts and none on one’s own', async () => {
-    await signIn(lender, drill.ownerId);
-    await signIn(borrower, 'bora');
+    await app.signIn(lender, drill.ownerId);
+    await app.signIn(borrower, 'bora');
 
     const lendersOwn = lender.getByRole('article', { name: drill.title });
     await lendersOwn.waitFor();
@@ -199,7 +142,7 @@ withBrowser('the web app in Chromium: a lender and a borrower chat about a demo 
   });
 
   it('delivers live both ways, with Korean and emoji intact, and counts then clears the unread badge', async () => {
-    await borrower.getByRole('article', { name: drill.title }).getByRole('button', { name: 'Chat' }).click();
+    await chatAbout(borrower, drill.title);
     await borrower.getByLabel('Message', { exact: true }).waitFor();
     // An empty conversation says how to begin.
     await borrower.getByText(/^No messages yet\. Say hello to lena/).waitFor();
@@ -225,14 +168,14 @@ withBrowser('the web app in Chromium: a lender and a borrower chat about a demo 
     await lender.getByText('· Read').waitFor();
 
     // Away from the conversation, the borrower's badge counts new messages and clears on opening.
-    await borrower.goto(`${server.url}/#/rooms`);
+    await borrower.goto(`${app.url}/#/rooms`);
     await send(lender, 'I will leave it at the door');
     await send(lender, 'batteries are charged 🔋');
     const borrowerLink = conversationLink(borrower, drill.ownerId);
     await until('two unread', async () => (await borrowerLink.getByLabel('2 unread').count()) === 1);
     await borrowerLink.click();
     await bubbles(borrower, 'batteries are charged 🔋').waitFor();
-    await borrower.goto(`${server.url}/#/rooms`);
+    await borrower.goto(`${app.url}/#/rooms`);
     await until('the borrower’s badge to clear', async () => (await borrowerLink.getByLabel(/unread/).count()) === 0);
     await borrowerLink.click();
   });
@@ -344,7 +287,7 @@ withBrowser('the web app in Chromium: a lender and a borrower chat about a demo 
 
   it('shows an expired room’s banner live, and Reopen lets the conversation go on', async () => {
     await borrower.getByRole('link', { name: 'Posts' }).click();
-    await borrower.getByRole('article', { name: tent.title }).getByRole('button', { name: 'Chat' }).click();
+    await chatAbout(borrower, tent.title);
     const expired = borrower.getByRole('region', { name: 'Expired' });
     // Nobody writes: the sweeper expires it, and the open conversation says so.
     await expired.waitFor({ timeout: 20_000 });
@@ -356,14 +299,14 @@ withBrowser('the web app in Chromium: a lender and a borrower chat about a demo 
 
   it('shows the latest page and loads older messages when scrolled to the top', async () => {
     const roomId = /#\/rooms\/([0-9a-f-]{36})$/.exec(borrower.url())?.[1] as string;
-    const session = await fetch(`${server.url}/api/dev/session`, {
+    const session = await fetch(`${app.url}/api/dev/session`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ userId: tent.ownerId }),
     });
     const { token } = (await session.json()) as { token: string };
     for (let i = 1; i <= 40; i += 1) {
-      const sent = await fetch(`${server.url}/api/rooms/${roomId}/messages`, {
+      const sent = await fetch(`${app.url}/api/rooms/${roomId}/messages`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
         body: JSON.stringify({ clientMessageId: `page-${i}`, body: `page test ${i}` }),
@@ -380,11 +323,10 @@ withBrowser('the web app in Chromium: a lender and a borrower chat about a demo 
   });
 
   it('embedded in a marketplace page on another origin, takes its token from that page and goes online', async () => {
-    const context = await browser.newContext({ viewport: { width: 1000, height: 700 } });
+    const context = await app.browser.newContext({ viewport: { width: 1000, height: 700 } });
     try {
-      const page = await context.newPage();
-      page.on('pageerror', (error) => problems.push(`marketplace: ${error.message}`));
-      await page.goto(marketplaceUrl);
+      const page = await app.newPage('marketplace', context);
+      await page.goto(`http://localhost:${marketplacePort}`);
       const chat = page.frameLocator('iframe[title="Chat"]');
       await chat.getByRole('heading', { name: 'Posts' }).waitFor();
       expect(await chat.getByText('emma', { exact: true }).isVisible()).toBe(true);

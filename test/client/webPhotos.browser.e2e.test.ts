@@ -8,24 +8,13 @@
  * ATTACHMENT_MAX_BYTES are refused with a clear message. Skipped, with one line saying so,
  * where /usr/bin/chromium is absent.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
 import exifr from 'exifr';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import sharp from 'sharp';
-import { DEMO_POSTS } from '../../src/application/demo/demoPosts';
-import { createTestDatabase, type TestDatabase } from '../support/databases';
-import { freePort } from '../support/freePort';
+import { chatAbout, demoPost, describeInChromium, messageHistory as history, openConversationWith, sendAndSee, typeAndSend as send, useWebApp } from '../support/browser';
 import { TEST_GPS } from '../support/images';
-import { spawnServer, stopServer, type ServerProcess } from '../support/serverProcess';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const withBrowser = existsSync(CHROMIUM) ? describe : describe.skip;
-if (!existsSync(CHROMIUM)) process.stdout.write(`[photos browser e2e] skipped: no Chromium at ${CHROMIUM}\n`);
-
-const root = path.resolve(__dirname, '../..');
-const drill = DEMO_POSTS.find((p) => p.postId === 'demo-drill') as (typeof DEMO_POSTS)[number];
+const drill = demoPost('demo-drill');
 const MAX_BYTES = 2 * 1024 * 1024;
 
 /** What the test reads of page elements (the project's TypeScript has no DOM library). */
@@ -48,44 +37,9 @@ async function aNoisyPhoneJpeg(): Promise<Buffer> {
     .toBuffer();
 }
 
-withBrowser('photos in the web app', () => {
-  let database: TestDatabase;
-  let server: ServerProcess;
-  let browser: Browser;
-  const problems: string[] = [];
-
-  beforeAll(async () => {
-    if (!existsSync(path.join(root, 'dist/web/index.html'))) execFileSync('npm', ['run', '--silent', 'build:web'], { cwd: root, stdio: 'inherit' });
-    database = await createTestDatabase('postgres');
-    const port = await freePort();
-    server = await spawnServer(database, { JWT_SECRET: '', PORT: String(port), ALLOWED_ORIGINS: `http://127.0.0.1:${port}`, ATTACHMENT_MAX_BYTES: String(MAX_BYTES) });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
-  }, 120_000);
-  afterAll(async () => {
-    await browser?.close();
-    if (server !== undefined) await stopServer(server);
-    await database?.drop();
-  });
-  afterEach(() => expect(problems).toEqual([]));
-
-  const page = async (who: string): Promise<Page> => {
-    const p = await (await browser.newContext({ viewport: { width: 1100, height: 760 } })).newPage();
-    p.on('pageerror', (error) => problems.push(`${who}: ${error.message}`));
-    p.on('console', (message) => {
-      // The refused uploads are answered 413/415: the browser logs those as failed resources.
-      if (message.type() === 'error' && !/Failed to load resource|WebSocket connection/.test(message.text())) problems.push(`${who} console: ${message.text()}`);
-    });
-    await p.goto(server.url);
-    await p.getByLabel('User name').fill(who);
-    await p.getByRole('button', { name: 'Sign in' }).click();
-    await p.getByRole('heading', { name: 'Posts' }).waitFor();
-    return p;
-  };
-  const history = (p: Page) => p.getByRole('list', { name: 'Message history' });
-  const send = async (p: Page, text: string) => {
-    await p.getByLabel('Message', { exact: true }).fill(text);
-    await p.getByRole('button', { name: 'Send' }).click();
-  };
+describeInChromium('photos browser e2e')('photos in the web app', () => {
+  // The refused uploads are answered 413/415: the browser logs those as failed resources.
+  const app = useWebApp({ env: { ATTACHMENT_MAX_BYTES: String(MAX_BYTES) }, expectedConsoleErrors: /Failed to load resource|WebSocket connection/ });
   const attach = async (p: Page, file: { name: string; mimeType: string; buffer: Buffer }) => {
     const chooser = p.waitForEvent('filechooser');
     await p.getByRole('button', { name: 'Attach photo' }).click();
@@ -96,13 +50,11 @@ withBrowser('photos in the web app', () => {
   let borrower: Page;
 
   it('sends a photo with a preview and upload progress; the other side opens it, with no location in it', async () => {
-    lender = await page(drill.ownerId);
-    borrower = await page('bora');
-    await borrower.getByRole('article', { name: drill.title }).getByRole('button', { name: 'Chat' }).click();
-    await send(borrower, 'Here is the drill as I got it');
-    await history(borrower).getByText('Here is the drill as I got it').waitFor();
-    await lender.reload();
-    await lender.getByRole('navigation', { name: 'Conversations' }).getByRole('link').filter({ hasText: 'bora' }).click();
+    lender = await app.signedIn(drill.ownerId);
+    borrower = await app.signedIn('bora');
+    await chatAbout(borrower, drill.title);
+    await sendAndSee(borrower, 'Here is the drill as I got it');
+    await openConversationWith(lender, 'bora');
     await history(lender).getByText('Here is the drill as I got it').waitFor();
 
     const photo = await aNoisyPhoneJpeg();

@@ -9,30 +9,11 @@
  * service would after decrypting, and the notification it shows is read back.
  * Skipped, with one line saying so, where /usr/bin/chromium is absent.
  */
-import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { chromium, type Browser, type BrowserContext, type CDPSession, type Page } from 'playwright-core';
+import type { BrowserContext, CDPSession, Page } from 'playwright-core';
 import { pushPayload } from '../../src/application/notifications/webhookEvents';
-import { createTestDatabase, withConnection, type TestDatabase } from '../support/databases';
-import { freePort } from '../support/freePort';
-import { spawnServer, stopServer, type ServerProcess } from '../support/serverProcess';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const withBrowser = existsSync(CHROMIUM) ? describe : describe.skip;
-if (!existsSync(CHROMIUM)) process.stdout.write(`[web push browser e2e] skipped: no Chromium at ${CHROMIUM}\n`);
-
-const root = path.resolve(__dirname, '../..');
-
-/** Polls until `check` holds; the failure names what was awaited. */
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+import { describeInChromium, until, useWebApp } from '../support/browser';
+import { withConnection } from '../support/databases';
 
 /** The few browser globals the scripts run in the page and the worker use (the tests' tsconfig has no DOM lib). */
 interface ShownNotification {
@@ -58,49 +39,15 @@ const shownNotifications = (page: Page) =>
     return shown.map((n) => ({ title: n.title, body: n.body, tag: n.tag, data: n.data }));
   });
 
-withBrowser('Web Push in the web app, in Chromium', () => {
-  let database: TestDatabase;
-  let server: ServerProcess;
-  let browser: Browser;
-  const problems: string[] = [];
-
-  const signIn = async (context: BrowserContext, name: string): Promise<Page> => {
-    const page = await context.newPage();
-    page.on('pageerror', (error) => problems.push(`${name}: ${error.message}`));
-    await page.goto(server.url);
-    await page.getByLabel('User name').fill(name);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { name: 'Posts' }).waitFor();
-    return page;
-  };
+describeInChromium('web push browser e2e')('Web Push in the web app, in Chromium', () => {
+  // No JWT secret and no NODE_ENV=production: development mode, with generated VAPID keys.
+  const app = useWebApp();
+  const signIn = (context: BrowserContext, name: string): Promise<Page> => app.signedIn(name, { context });
   const subscriptionsOf = (userId: string) =>
-    withConnection(database, async (db) => (await db.query(`SELECT endpoint FROM push_subscriptions WHERE user_id = $1`, [userId])).rowCount);
-
-  beforeAll(async () => {
-    // `npm test` builds the app first; a lone run of this file builds it when it (or its worker) is missing.
-    if (!existsSync(path.join(root, 'dist/web/index.html')) || !existsSync(path.join(root, 'dist/web/chat-sw.js'))) {
-      execFileSync('npm', ['run', '--silent', 'build:web'], { cwd: root, stdio: 'inherit' });
-    }
-    database = await createTestDatabase('postgres');
-    // No JWT secret and no NODE_ENV=production: development mode, with generated VAPID keys.
-    const port = await freePort();
-    server = await spawnServer(database, { JWT_SECRET: '', PORT: String(port), ALLOWED_ORIGINS: `http://127.0.0.1:${port}` });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
-  }, 120_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    if (server !== undefined) await stopServer(server);
-    await database?.drop();
-  });
-
-  afterEach(() => {
-    // A script error (a CSP violation included) is a failure whatever the page showed.
-    expect(problems).toEqual([]);
-  });
+    withConnection(app.database, async (db) => (await db.query(`SELECT endpoint FROM push_subscriptions WHERE user_id = $1`, [userId])).rowCount);
 
   it('serves the worker at the app root, never cached stale, as JavaScript', async () => {
-    const res = await fetch(`${server.url}/chat-sw.js`);
+    const res = await fetch(`${app.url}/chat-sw.js`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^(text|application)\/javascript/);
     expect(res.headers.get('cache-control')).toBe('no-cache');
@@ -109,7 +56,7 @@ withBrowser('Web Push in the web app, in Chromium', () => {
 
   it('says notifications are blocked when the user refuses the permission, and offers no button then', async () => {
     // Headless Chromium answers a permission prompt nobody granted with "denied".
-    const context = await browser.newContext();
+    const context = await app.browser.newContext();
     try {
       const page = await signIn(context, `nora-${randomUUID().slice(0, 6)}`);
       await page.getByRole('button', { name: 'Enable notifications' }).click();
@@ -131,8 +78,8 @@ withBrowser('Web Push in the web app, in Chromium', () => {
     const userId = `pia-${randomUUID().slice(0, 6)}`;
 
     beforeAll(async () => {
-      context = await browser.newContext();
-      await context.grantPermissions(['notifications'], { origin: server.url });
+      context = await app.browser.newContext();
+      await context.grantPermissions(['notifications'], { origin: app.url });
       page = await signIn(context, userId);
       cdp = await context.newCDPSession(page);
       cdp.on('ServiceWorker.workerRegistrationUpdated', ({ registrations: updated }) => {
@@ -158,14 +105,14 @@ withBrowser('Web Push in the web app, in Chromium', () => {
         const registration = await navigator.serviceWorker.ready;
         return { scope: registration.scope, script: registration.active?.scriptURL ?? null };
       });
-      expect(registered).toEqual({ scope: `${server.url}/`, script: `${server.url}/chat-sw.js` });
+      expect(registered).toEqual({ scope: `${app.url}/`, script: `${app.url}/chat-sw.js` });
       // The app is still there and working.
       expect(await page.getByRole('heading', { name: 'Posts' }).isVisible()).toBe(true);
     });
 
     it('shows a push the server sends as a notification for its room, one per room, the body only when sent', async () => {
-      await until('the worker registration to be reported', async () => registrations.has(`${server.url}/`));
-      const registrationId = registrations.get(`${server.url}/`) as string;
+      await until('the worker registration to be reported', async () => registrations.has(`${app.url}/`));
+      const registrationId = registrations.get(`${app.url}/`) as string;
       const roomId = randomUUID();
       const room = { roomId, postId: 'demo-drill', postTitle: 'Cordless drill', lenderId: userId, borrowerId: 'bora' };
       const message = (seq: number, body: string) =>
@@ -173,7 +120,7 @@ withBrowser('Web Push in the web app, in Chromium', () => {
           type: 'MessageSent',
           data: { roomId, messageId: randomUUID(), seq, senderId: 'bora', body, clientMessageId: randomUUID(), sentAt: new Date().toISOString() },
         }) as const;
-      const deliver = (payload: string) => cdp.send('ServiceWorker.deliverPushMessage', { origin: server.url, registrationId, data: payload });
+      const deliver = (payload: string) => cdp.send('ServiceWorker.deliverPushMessage', { origin: app.url, registrationId, data: payload });
 
       await deliver(pushPayload(message(1, 'Is it free on Saturday?'), room, false));
       await until('a notification', async () => (await shownNotifications(page)).length === 1);
@@ -192,7 +139,7 @@ withBrowser('Web Push in the web app, in Chromium', () => {
     it("opens the room when the worker asks the app window to (the notification click's message)", async () => {
       const roomId = randomUUID();
       const [worker] = context.serviceWorkers();
-      expect(worker?.url()).toBe(`${server.url}/chat-sw.js`);
+      expect(worker?.url()).toBe(`${app.url}/chat-sw.js`);
       // What the worker's notificationclick handler posts to an open app window.
       await worker!.evaluate(async (id) => {
         for (const client of await self.clients.matchAll({ type: 'window', includeUncontrolled: true })) {

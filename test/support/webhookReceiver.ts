@@ -2,6 +2,8 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { DatabaseKind } from './databases';
+import { startTestServer, type TestServer } from './server';
 
 /** One request as the receiver got it. */
 export interface Received {
@@ -82,4 +84,25 @@ export class HttpReceiver {
 /** A Standard Webhooks secret: whsec_ and the base64 of 32 random bytes. */
 export function newWebhookSecret(): string {
   return `whsec_${randomBytes(32).toString('base64')}`;
+}
+
+/**
+ * A test server on a fresh database that delivers signed webhooks to a receiver of its
+ * own (WEBHOOK_URL is the receiver's `/hooks`); `stop` stops both and drops the database.
+ */
+export async function startServerWithWebhooks(
+  kind: DatabaseKind,
+  env: Record<string, string> = {},
+): Promise<{ server: TestServer; receiver: HttpReceiver; stop(): Promise<void> }> {
+  const receiver = await HttpReceiver.start();
+  const server = await startTestServer(kind, { env: { WEBHOOK_URL: `${receiver.url}/hooks`, WEBHOOK_SECRET: newWebhookSecret(), ...env } });
+  return {
+    server,
+    receiver,
+    stop: async () => {
+      await server.close();
+      await server.database.drop();
+      await receiver.close();
+    },
+  };
 }

@@ -30,11 +30,13 @@ const nouns: Record<BudgetKind, string> = {
 };
 
 /**
- * How long this process may keep tokens it took from a shared bucket, after it last took
- * some, before the unspent ones go back: what bounds how long a lease can keep tokens
- * from the user's other processes once the user stops sending here.
+ * How long this process keeps a lease the user no longer sends through before the unspent
+ * tokens go back: what bounds how long a lease can keep tokens from the user's other
+ * processes once the user stops sending here. Long enough that a person writing a message
+ * every few seconds keeps the lease (and never waits for the database); the tokens it
+ * holds (at most the hold, 4 by default) are a small part of the burst.
  */
-export const LEASE_MS = 1000;
+export const LEASE_MS = 10_000;
 
 /** Tokens of a shared bucket this process took and has not spent yet. */
 interface Lease {
@@ -169,8 +171,10 @@ export class UserBudgets {
 
   private spendLeased(key: string): boolean {
     const lease = this.leases.get(key);
-    if (lease === undefined || lease.tokens < 1 || lease.expiresAt <= this.now) return false;
+    const now = this.now;
+    if (lease === undefined || lease.tokens < 1 || lease.expiresAt <= now) return false;
     lease.tokens -= 1;
+    lease.expiresAt = now + LEASE_MS;
     return true;
   }
 

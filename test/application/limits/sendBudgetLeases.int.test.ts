@@ -103,6 +103,24 @@ describe('the send budget shared by processes, taken in leases (PostgreSQL)', ()
     expect(first.statements - statementsBefore).toBe(6);
   });
 
+  it('keeps the lease of a person writing every few seconds, so only the first send waits for the database', async () => {
+    let now = 0;
+    const held = new HeldBuckets(new SqlSharedBuckets(first, silentLogger));
+    const budgets = new UserBudgets(settings(10), { shared: held, sharedKinds: ['send'], logger: silentLogger, now: () => now });
+    let waitedForDatabase = 0;
+    for (let i = 0; i < 8; i += 1) {
+      const taken = budgets.takeShared('send', 'chatting');
+      if (!(await settlesWithoutIo(taken))) {
+        waitedForDatabase += 1;
+        await held.release();
+      }
+      expect(await taken).toBe(true);
+      await held.release();
+      now += 4_000;
+    }
+    expect(waitedForDatabase).toBe(1);
+  });
+
   it('takes the leases of many users asked at the same time in one statement', async () => {
     const { budgets } = process(first, 10);
     const statementsBefore = first.statements;

@@ -1,63 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { createTestDatabase, withConnection, type TestDatabase } from '../../support/databases';
 import { auditProjection, seqsAreContiguous } from '../../support/readModels';
 import { call, eventually, openRoom, unique } from '../../support/http';
-import { testEnv } from '../../support/server';
+import { expectLiveErasure } from '../../support/erasure';
+import { spawnServer, stopServer, type ServerProcess } from '../../support/serverProcess';
 import { closedAfterEach, connect, type Frame, sendAndAck, type TestClient } from '../../support/ws';
 import { tokenFor } from '../../support/tokens';
 
-const ROOT = path.resolve(__dirname, '../../..');
-
-interface ServerProcess {
-  url: string;
-  child: ChildProcess;
-  stop(): Promise<void>;
-}
-
-/** One real server process, `node src/main.ts` through @swc-node/register, on the given database. */
-async function spawnServer(database: TestDatabase): Promise<ServerProcess> {
-  const { NODE_OPTIONS: _jestFlags, ...inherited } = process.env;
-  const child = spawn(process.execPath, ['-r', '@swc-node/register', 'src/main.ts'], {
-    cwd: ROOT,
-    // Unlimited sends: the pipelined case below sends faster than a person would.
-    env: { ...inherited, ...testEnv(database, { LOG_LEVEL: 'info', SEND_RATE_LIMIT: '0' }) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start within 30 s: ${stderr}`)), 30_000);
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${stderr}`)));
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      try {
-        const entry = JSON.parse(line) as { msg?: string; port?: number };
-        if (typeof entry.msg === 'string' && entry.msg.startsWith('chat service listening') && typeof entry.port === 'number') {
-          clearTimeout(timer);
-          resolve(entry.port);
-        }
-      } catch {
-        // not a log line
-      }
-    });
-  });
-  return {
-    url: `http://127.0.0.1:${port}`,
-    child,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
-        child.once('exit', () => {
-          clearTimeout(kill);
-          resolve();
-        });
-        child.kill('SIGTERM');
-      }),
-  };
-}
-
+/** Each process is `node src/main.ts` (serverProcess.ts), with unlimited sends: the pipelined case sends faster than a person would. */
 describe('two server processes on one database', () => {
   let database: TestDatabase;
   let a: ServerProcess;
@@ -72,7 +21,7 @@ describe('two server processes on one database', () => {
     b = await spawnServer(database);
   });
   afterAll(async () => {
-    await Promise.all([a?.stop(), b?.stop()]);
+    await Promise.all([a, b].map((server) => server && stopServer(server)));
     await database?.drop();
   });
 
@@ -188,4 +137,10 @@ describe('two server processes on one database', () => {
     expect(resumed).toEqual({ type: 'resumed', roomId: room.roomId, lastSeq: 5 });
     expect(reader.all('message').map((f) => f.message)).toEqual(sent.slice(2));
   });
+
+
+  it('erases a user asked of one process on the other too: their socket there closes with 4003, their token is refused there, and the other participant there sees their messages erased, live and in history, seqs unchanged', async () => {
+    // Both users on B only: what B does, it learns from the store, not from the request A took.
+    await expectLiveErasure({ askAt: a.url, chatAt: b.url }, async (url, userId) => track(await connect(url, userId)));
+  }, 120_000);
 });
