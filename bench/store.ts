@@ -1,11 +1,13 @@
 /**
  * The event store port alone: appends a second at several concurrencies.
  *
- *   npm run bench:store -- [--store postgres|pglite] [--seconds 5] [--concurrency 1,8,32,64]
+ *   npm run bench:store -- [--store postgres|pglite] [--seconds 5] [--concurrency 1,8,32,64] [--in-flight N]
  *
  * Each of N workers appends one event at a time to a stream of its own, at the
  * stream's exact expected revision (as a command does), for a fixed time. Reports
  * appends a second and append latency percentiles per concurrency, then one JSON line.
+ * `--in-flight` sets how many group commits may be in flight at once (the store's
+ * `maxBatchesInFlight`; default: the store's own).
  * Runs on a fresh database of the local PostgreSQL (dropped after), or on PGlite.
  */
 import { migrateDatabase } from '../src/infrastructure/migrations';
@@ -24,6 +26,7 @@ const { values: args } = parseArgs({
     store: { type: 'string', default: 'postgres' },
     seconds: { type: 'string', default: '5' },
     concurrency: { type: 'string', default: '1,8,32,64' },
+    'in-flight': { type: 'string' },
   },
 });
 
@@ -33,9 +36,12 @@ async function main(): Promise<void> {
     store.kind === 'postgres' ? new PgDatabase({ connectionString: store.url as string, maxConnections: 20 }) : await PgliteDatabase.open(store.env.DATA_DIR);
   try {
     await migrateDatabase(db);
-    const eventStore = new PostgresEventStore(db);
+    const inFlight = args['in-flight'] === undefined ? undefined : Number(args['in-flight']);
+    const eventStore = new PostgresEventStore(db, { maxBatchesInFlight: inFlight });
     const results = [];
-    process.stdout.write(`rental-chat event store: ${store.description}; ${args.seconds} s per concurrency; node ${process.version}\n`);
+    process.stdout.write(
+      `rental-chat event store: ${store.description}; ${args.seconds} s per concurrency; group commits in flight: ${inFlight ?? 'default'}; node ${process.version}\n`,
+    );
     for (const concurrency of (args.concurrency ?? '').split(',').map(Number)) {
       const result = await measure(eventStore, concurrency, Number(args.seconds) * 1000, store.kind === 'postgres');
       results.push(result);
@@ -44,7 +50,7 @@ async function main(): Promise<void> {
           `CPU cores: this process ${result.cpu.self.toFixed(2)}, PostgreSQL ${result.cpu.postgres.toFixed(2)}\n`,
       );
     }
-    process.stdout.write(`${JSON.stringify({ bench: 'store', store: store.kind, results })}\n`);
+    process.stdout.write(`${JSON.stringify({ bench: 'store', store: store.kind, batchesInFlight: inFlight ?? null, results })}\n`);
   } finally {
     await db.close();
     await store.dispose();

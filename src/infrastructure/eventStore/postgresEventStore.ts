@@ -12,8 +12,8 @@ import type {
   Subscription,
   SubscriptionStart,
 } from '../../application/ports/eventStore';
-import { WrongExpectedRevisionError } from '../../application/ports/eventStore';
-import { GroupCommitter } from './groupCommit';
+import { EventStoreBusyError, WrongExpectedRevisionError } from '../../application/ports/eventStore';
+import { GroupCommitter, type CommitContext } from './groupCommit';
 import type { SqlDatabase } from '../sql/sqlDatabase';
 import { pollingSubscription } from './pollingSubscription';
 
@@ -32,10 +32,13 @@ import { pollingSubscription } from './pollingSubscription';
  * a long transaction in another database, or a reader in this one, holds nothing back.
  *
  * Throughput comes from group commit (groupCommit.ts): the appends that arrive while a
- * commit is in flight share the next transaction, one multi-row INSERT and one commit,
- * so the lock is taken once per batch, not once per event. Each append's expected
- * revision and idempotency are checked inside that transaction, and one refused
- * append fails alone.
+ * commit is in flight share the next transaction, so the lock is taken once per batch,
+ * not once per event. The whole transaction is one statement, `append_events` (schema
+ * migration 13): the lock, each append's expected revision and idempotency check, one
+ * multi-row INSERT and the commit cost one round trip, and one refused append fails
+ * alone. With `maxBatchesInFlight` 2 the next batch is sent while the previous one
+ * commits; it waits for the append lock on the server, and appends to a stream with an
+ * append in the batch in flight stay behind until that batch has answered.
  */
 export class PostgresEventStore implements EventStore {
   static readonly notifyChannel = 'chat_events';
@@ -47,12 +50,16 @@ export class PostgresEventStore implements EventStore {
     private readonly options: PostgresEventStoreOptions = {},
   ) {
     this.committer = new GroupCommitter({
-      commit: (batch) => this.commitBatch(batch),
+      commit: (batch, context) => this.commitBatch(batch, context),
       weight: (request) => request.events.length,
       maxBatchWeight: options.maxBatchEvents ?? 1000,
       maxQueued: options.maxQueuedAppends ?? 10_000,
       maxWaitMs: options.maxAppendWaitMs ?? 500,
       onDropped: (request) => this.breakPipeline(request),
+      maxInFlight: options.maxBatchesInFlight ?? DEFAULT_BATCHES_IN_FLIGHT,
+      // A stream's appends wait for the outcome of its appends in flight: a pipeline's
+      // refusals are decided here, and appends to one stream commit in the order made.
+      orderKey: (request) => request.streamId,
     });
   }
 
@@ -71,6 +78,9 @@ export class PostgresEventStore implements EventStore {
     options: AppendOptions = {},
   ): Promise<AppendResult> {
     if (events.length === 0) return Promise.reject(new Error('appendToStream needs at least one event'));
+    // Refused alone here: in the batch, the unique index would fail every append with it.
+    const repeated = repeatedEventId(events);
+    if (repeated !== null) return Promise.reject(new Error(`appendToStream: event id ${repeated} appears twice in one append`));
     const pipeline = options.pipeline ?? null;
     if (pipeline !== null && !(pipeline instanceof PostgresAppendPipeline && pipeline.streamId === streamId)) {
       return Promise.reject(new Error(`not a pipeline of this store for stream ${streamId}`));
@@ -91,97 +101,76 @@ export class PostgresEventStore implements EventStore {
     return this.committer.queued;
   }
 
-  private commitBatch(batch: readonly AppendRequest[]): Promise<AppendOutcome[]> {
-    return this.db.transaction(async (tx) => {
-      const streams = [...new Set(batch.map((r) => r.streamId))];
-      const idStreams: string[] = [];
-      const ids: string[] = [];
-      for (const r of batch) {
-        for (const e of r.events) {
-          idStreams.push(r.streamId);
-          ids.push(e.eventId);
-        }
+  /**
+   * One batch, one statement: `append_events` (schema migration 13) takes the append
+   * lock, decides each append and inserts, and its implicit transaction commits when the
+   * statement ends, so a group commit is one round trip. Only what this process alone
+   * knows is decided here: which appends a broken pipeline refuses.
+   */
+  private async commitBatch(batch: readonly AppendRequest[], context: CommitContext): Promise<AppendOutcome[]> {
+    const pipelineNumbers = new Map<PostgresAppendPipeline, number>();
+    const args = {
+      streams: [] as string[],
+      expected: [] as Array<string | null>,
+      counts: [] as number[],
+      pipelines: [] as Array<number | null>,
+      refused: [] as boolean[],
+      ids: [] as string[],
+      types: [] as string[],
+      data: [] as string[],
+      metadata: [] as string[],
+    };
+    for (const request of batch) {
+      args.streams.push(request.streamId);
+      args.expected.push(encodeExpected(request.expectedRevision));
+      args.counts.push(request.events.length);
+      const pipeline = request.pipeline;
+      if (pipeline !== null && !pipelineNumbers.has(pipeline)) pipelineNumbers.set(pipeline, pipelineNumbers.size + 1);
+      args.pipelines.push(pipeline === null ? null : (pipelineNumbers.get(pipeline) as number));
+      args.refused.push(pipeline?.refuses(request.seq) === true);
+      for (const event of request.events) {
+        args.ids.push(event.eventId);
+        args.types.push(event.type);
+        args.data.push(JSON.stringify(event.data));
+        args.metadata.push(JSON.stringify(event.metadata));
       }
-      const known = await tx.query<{ kind: 'revision' | 'event'; stream_id: string; event_id: string | null; stream_revision: string | null; global_position: string | null }>(
-        `SELECT 'revision' AS kind, s.stream_id, NULL AS event_id,
-                (SELECT max(e.stream_revision) FROM events e WHERE e.stream_id = s.stream_id)::text AS stream_revision,
-                NULL AS global_position
-           FROM unnest($1::text[]) AS s(stream_id)
-         UNION ALL
-         SELECT 'event', e.stream_id, e.event_id::text, e.stream_revision::text, e.global_position::text
-           FROM events e JOIN unnest($2::text[], $3::uuid[]) AS k(stream_id, event_id)
-             ON e.stream_id = k.stream_id AND e.event_id = k.event_id`,
-        [streams, idStreams, ids],
+    }
+    let rows: AppendRow[];
+    try {
+      const result = await this.db.query<AppendRow>(
+        `SELECT result_outcome AS outcome, result_revision::text AS revision, result_position::text AS position
+           FROM append_events($1::text[], $2::bigint[], $3::integer[], $4::integer[], $5::boolean[],
+                              $6::uuid[], $7::text[], $8::jsonb[], $9::jsonb[], $10::text, $11::integer)`,
+        [
+          ...[args.streams, args.expected, args.counts, args.pipelines, args.refused],
+          ...[args.ids, args.types, args.data, args.metadata],
+          PostgresEventStore.notifyChannel,
+          context.startWithinMs === null ? null : Math.ceil(context.startWithinMs),
+        ],
       );
-      const revisions = new Map<string, bigint | 'no_stream'>();
-      const stored = new Map<string, RowPosition>();
-      for (const row of known.rows) {
-        if (row.kind === 'revision') revisions.set(row.stream_id, row.stream_revision == null ? 'no_stream' : BigInt(row.stream_revision));
-        else stored.set(`${row.stream_id}\u0000${row.event_id}`, row as RowPosition);
+      rows = result.rows;
+    } catch (error) {
+      // The batch failed whole (nothing written; or, when the answer was lost, not known):
+      // the appends behind these in their pipelines are refused before anything else is
+      // decided. A retry with the same events and expected revision is safe either way.
+      for (const request of batch) this.breakPipeline(request);
+      // Sent behind a commit that took too long: refused as it would have been in the queue.
+      if (context.startWithinMs !== null && (error as { code?: unknown }).code === LOCK_NOT_AVAILABLE) {
+        throw new EventStoreBusyError('the event store is behind: the append waited too long');
       }
-
-      // Decide each append in arrival order, as if they had come one by one.
-      const outcomes: Array<AppendOutcome | { insertAt: number; count: number }> = [];
-      const rows: InsertRows = { stream: [], revision: [], id: [], type: [], data: [], metadata: [] };
-      const inBatch = new Set<string>();
-      for (const request of batch) {
-        const keys = request.events.map((e) => `${request.streamId}\u0000${e.eventId}`);
-        const already = keys.map((k) => stored.get(k));
-        const current = revisions.get(request.streamId) ?? 'no_stream';
-        if (request.pipeline?.refuses(request.seq) === true) {
-          outcomes.push({ ok: false, error: new WrongExpectedRevisionError(request.streamId, request.expectedRevision, current) });
-          continue;
-        }
-        if (already.every((row) => row !== undefined) && !keys.some((k) => inBatch.has(k))) {
-          // Every id is in the stream already: a retry of an append that succeeded. The
-          // stream did not move as appends made after this one may have assumed.
-          this.breakPipeline(request);
-          outcomes.push({ ok: true, value: toAppendResult(lastOf(already as Array<RowPosition>)) });
-          continue;
-        }
-        if (already.some((row) => row !== undefined) || keys.some((k) => inBatch.has(k)) || !meets(request.expectedRevision, current)) {
-          this.breakPipeline(request);
-          outcomes.push({ ok: false, error: new WrongExpectedRevisionError(request.streamId, request.expectedRevision, current) });
-          continue;
-        }
-        const first = current === 'no_stream' ? 0n : current + 1n;
-        outcomes.push({ insertAt: rows.stream.length, count: request.events.length });
-        request.events.forEach((event, i) => {
-          rows.stream.push(request.streamId);
-          rows.revision.push(String(first + BigInt(i)));
-          rows.id.push(event.eventId);
-          rows.type.push(event.type);
-          rows.data.push(JSON.stringify(event.data));
-          rows.metadata.push(JSON.stringify(event.metadata));
-        });
-        for (const k of keys) inBatch.add(k);
-        revisions.set(request.streamId, first + BigInt(request.events.length - 1));
-      }
-      if (rows.stream.length === 0) return outcomes as AppendOutcome[];
-
-      // The notification goes with the insert (a one-row subquery, run once): a round trip less.
-      const inserted = await tx.query<{ global_position: string }>(
-        `WITH inserted AS (
-           INSERT INTO events (stream_id, stream_revision, event_id, event_type, data, metadata)
-           SELECT * FROM unnest($1::text[], $2::bigint[], $3::uuid[], $4::text[], $5::jsonb[], $6::jsonb[])
-           RETURNING global_position
-         )
-         SELECT inserted.global_position::text FROM inserted, (SELECT pg_notify($7, '')) AS notified`,
-        [rows.stream, rows.revision, rows.id, rows.type, rows.data, rows.metadata, PostgresEventStore.notifyChannel],
-      );
-      // RETURNING gives the rows in the order unnest produced them; positions grow the same way.
-      const positions = inserted.rows.map((r) => BigInt(r.global_position)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-      return outcomes.map((outcome) => {
-        if (!('insertAt' in outcome)) return outcome;
-        const at = outcome.insertAt + outcome.count - 1;
-        const position = positions[at] as bigint;
-        return {
-          ok: true,
-          value: { nextExpectedRevision: BigInt(rows.revision[at] as string), globalPosition: position, checkpoint: encodeCheckpoint(position) },
-        };
-      });
-      // Before anything else in the transaction: the append lock (see the class comment).
-    }, { firstStatement: `SELECT pg_advisory_xact_lock(${APPEND_LOCK_KEY})` });
+      throw error;
+    }
+    if (rows.length !== batch.length) throw new Error(`append_events answered ${rows.length} outcomes for ${batch.length} appends`);
+    return batch.map((request, i) => {
+      const row = rows[i] as AppendRow;
+      if (row.outcome === 'appended') return { ok: true, value: toAppendResult(row as RowPosition) };
+      // A refusal or a repeat: the appends made behind it in its pipeline are refused
+      // (before the next batch is decided, so it sees the break).
+      this.breakPipeline(request);
+      if (row.outcome === 'repeat') return { ok: true, value: toAppendResult(row as RowPosition) };
+      const actual = row.revision === null ? 'no_stream' : BigInt(row.revision);
+      return { ok: false, error: new WrongExpectedRevisionError(request.streamId, request.expectedRevision, actual) };
+    });
   }
 
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
@@ -238,10 +227,38 @@ export interface PostgresEventStoreOptions {
   maxQueuedAppends?: number;
   /** An append that waited this long for its commit is refused as busy. */
   maxAppendWaitMs?: number;
+  /** Group commits sent at once: 2 sends the next batch while the previous one commits. */
+  maxBatchesInFlight?: number;
 }
 
-/** The append lock's key (any constant bigint; this one is hashtextextended('chat:append', 0)). */
-const APPEND_LOCK_KEY = "hashtextextended('chat:append', 0)";
+/** Decided by `npm run bench:store` (docs/performance.md, "The event store alone"). */
+const DEFAULT_BATCHES_IN_FLIGHT = 1;
+
+/** PostgreSQL's lock_not_available: the append lock was not granted within `lock_wait_ms`. */
+const LOCK_NOT_AVAILABLE = '55P03';
+
+/** `append_events`'s answer for one append (the migration says what each outcome means). */
+interface AppendRow {
+  outcome: 'appended' | 'repeat' | 'conflict';
+  revision: string | null;
+  position: string | null;
+}
+
+function repeatedEventId(events: readonly EventToAppend[]): string | null {
+  const seen = new Set<string>();
+  for (const event of events) {
+    if (seen.has(event.eventId)) return event.eventId;
+    seen.add(event.eventId);
+  }
+  return null;
+}
+
+/** The expected revision as append_events takes it: the exact revision, -1 for no stream, null for any. */
+function encodeExpected(expected: ExpectedRevision): string | null {
+  if (expected === 'any') return null;
+  if (expected === 'no_stream') return '-1';
+  return expected.toString();
+}
 
 interface AppendRequest {
   streamId: string;
@@ -276,25 +293,14 @@ class PostgresAppendPipeline implements AppendPipeline {
 
 type AppendOutcome = { ok: true; value: AppendResult } | { ok: false; error: unknown };
 
-interface InsertRows {
-  stream: string[];
-  revision: string[];
-  id: string[];
-  type: string[];
-  data: string[];
-  metadata: string[];
-}
-
-function lastOf(rows: Array<RowPosition>): RowPosition {
-  return rows.reduce((a, b) => (BigInt(a.stream_revision) > BigInt(b.stream_revision) ? a : b));
-}
-
 interface RowPosition {
+  revision: string;
+  position: string;
+}
+
+interface EventRow {
   stream_revision: string;
   global_position: string;
-}
-
-interface EventRow extends RowPosition {
   stream_id: string;
   event_id: string;
   event_type: string;
@@ -309,15 +315,9 @@ interface EventRow extends RowPosition {
  */
 const eventColumns = `stream_id, stream_revision::text, global_position::text, event_id::text, event_type, data, metadata`;
 
-function meets(expected: ExpectedRevision, current: bigint | 'no_stream'): boolean {
-  if (expected === 'any') return true;
-  if (expected === 'no_stream') return current === 'no_stream';
-  return current === expected;
-}
-
 function toAppendResult(row: RowPosition): AppendResult {
-  const position = BigInt(row.global_position);
-  return { nextExpectedRevision: BigInt(row.stream_revision), globalPosition: position, checkpoint: encodeCheckpoint(position) };
+  const position = BigInt(row.position);
+  return { nextExpectedRevision: BigInt(row.revision), globalPosition: position, checkpoint: encodeCheckpoint(position) };
 }
 
 function toRecordedEvent(row: EventRow): RecordedEvent {

@@ -11,7 +11,8 @@ import { messageAttachments } from './009_message_attachments';
 import { dataKeys } from './010_data_keys';
 import { userErasures } from './011_user_erasures';
 import { roomRetention } from './012_room_retention';
-import { attachmentBlobParts } from './013_attachment_blob_parts';
+import { appendEventsFunction } from './013_append_events_function';
+import { attachmentBlobParts } from './014_attachment_blob_parts';
 import { runMigrations, type Migration, type MigrationReport } from './runner';
 
 /**
@@ -32,6 +33,7 @@ export const migrations: readonly Migration[] = [
   dataKeys,
   userErasures,
   roomRetention,
+  appendEventsFunction,
   attachmentBlobParts,
 ];
 

@@ -5,7 +5,7 @@ import S3rver from 's3rver';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { migrateDatabase, migrations } from '../../../src/infrastructure/migrations';
 import { runMigrations } from '../../../src/infrastructure/migrations/runner';
-import { attachmentBlobParts } from '../../../src/infrastructure/migrations/013_attachment_blob_parts';
+import { attachmentBlobParts } from '../../../src/infrastructure/migrations/014_attachment_blob_parts';
 import { PART_BYTES, PostgresAttachmentStore } from '../../../src/infrastructure/attachments/postgresAttachmentStore';
 import { storageKey } from '../../../src/application/ports/attachments';
 import type { SqlDatabase } from '../../../src/infrastructure/sql/sqlDatabase';

@@ -1,17 +1,19 @@
 import { EventStoreBusyError } from '../../../src/application/ports/eventStore';
-import { GroupCommitter } from '../../../src/infrastructure/eventStore/groupCommit';
+import { GroupCommitter, type CommitContext } from '../../../src/infrastructure/eventStore/groupCommit';
 
-/** A commit that records its batches and finishes when the test says so. */
+/** A commit that records its batches (and what it was told) and finishes when the test says so. */
 function recorder() {
   const batches: string[][] = [];
+  const contexts: CommitContext[] = [];
   const finishers: Array<() => void> = [];
-  const commit = (batch: readonly string[]) => {
+  const commit = (batch: readonly string[], context: CommitContext) => {
     batches.push([...batch]);
+    contexts.push(context);
     return new Promise<Array<{ ok: true; value: string } | { ok: false; error: unknown }>>((resolve) =>
       finishers.push(() => resolve(batch.map((r) => (r.startsWith('bad') ? { ok: false, error: new Error(r) } : { ok: true, value: `done:${r}` })))),
     );
   };
-  return { batches, commit, finishNext: () => finishers.shift()?.() };
+  return { batches, contexts, commit, finishNext: () => finishers.shift()?.() };
 }
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
@@ -92,5 +94,91 @@ describe('GroupCommitter', () => {
     await expect(Promise.all([inFlight, queued])).resolves.toEqual(['a', 'b']);
     // With nothing ahead, the next one is taken again.
     await expect(committer.submit('d')).resolves.toBe('d');
+  });
+
+  describe('with two batches in flight', () => {
+    /** Requests are "stream:name": the stream is the order key. */
+    const twoInFlight = (r: ReturnType<typeof recorder>, maxWaitMs = 1000) =>
+      new GroupCommitter<string, string>({
+        commit: r.commit,
+        weight: () => 1,
+        maxBatchWeight: 10,
+        maxQueued: 100,
+        maxWaitMs,
+        maxInFlight: 2,
+        orderKey: (x) => x.split(':')[0] as string,
+      });
+
+    it('sends the next batch while one commits, and holds a request whose key is in flight, with those of its key behind it, until that batch answered', async () => {
+      const r = recorder();
+      const committer = twoInFlight(r);
+      const first = committer.submit('s1:a');
+      await tick();
+      const rest = ['s1:b', 's2:c', 's1:d', 's3:e'].map((x) => committer.submit(x));
+      await tick();
+      expect(r.batches).toEqual([['s1:a'], ['s2:c', 's3:e']]);
+      expect(committer.queued).toBe(2);
+      r.finishNext();
+      await first;
+      await tick();
+      expect(r.batches).toEqual([['s1:a'], ['s2:c', 's3:e'], ['s1:b', 's1:d']]);
+      r.finishNext();
+      r.finishNext();
+      await expect(Promise.all(rest)).resolves.toEqual(['done:s1:b', 'done:s2:c', 'done:s1:d', 'done:s3:e']);
+    });
+
+    it('tells a batch sent behind another how long its oldest request may still wait to start, and one sent with nothing ahead that it may wait as long as it takes', async () => {
+      const r = recorder();
+      const committer = twoInFlight(r, 500);
+      const first = committer.submit('s1:a');
+      await tick();
+      const second = committer.submit('s2:b');
+      await tick();
+      const third = committer.submit('s3:c');
+      await tick();
+      expect(r.batches).toEqual([['s1:a'], ['s2:b']]);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      r.finishNext();
+      await first;
+      await tick();
+      expect(r.batches).toEqual([['s1:a'], ['s2:b'], ['s3:c']]);
+      expect(r.contexts[0]).toEqual({ startWithinMs: null });
+      expect(r.contexts[1]?.startWithinMs).toBeGreaterThan(0);
+      expect(r.contexts[1]?.startWithinMs).toBeLessThanOrEqual(500);
+      // The third waited in the queue at least 100 ms of the 500 allowed.
+      expect(r.contexts[2]?.startWithinMs).toBeGreaterThan(0);
+      expect(r.contexts[2]?.startWithinMs).toBeLessThanOrEqual(400);
+      r.finishNext();
+      r.finishNext();
+      await expect(Promise.all([second, third])).resolves.toEqual(['done:s2:b', 'done:s3:c']);
+    });
+
+    it('fails a whole batch its commit threw for, and the requests held behind it are then sent', async () => {
+      const batches: string[][] = [];
+      let failFirst!: () => void;
+      const committer = new GroupCommitter<string, string>({
+        commit: (batch) => {
+          batches.push([...batch]);
+          if (batches.length === 1) return new Promise((_, reject) => (failFirst = () => reject(new EventStoreBusyError('waited too long'))));
+          return Promise.resolve(batch.map((x) => ({ ok: true as const, value: x })));
+        },
+        weight: () => 1,
+        maxBatchWeight: 10,
+        maxQueued: 100,
+        maxWaitMs: 1000,
+        maxInFlight: 2,
+        orderKey: (x) => x.split(':')[0] as string,
+      });
+      const first = committer.submit('s1:a');
+      const firstOutcome = first.catch((error: unknown) => error);
+      await tick();
+      const behind = committer.submit('s1:b');
+      await tick();
+      expect(batches).toEqual([['s1:a']]);
+      failFirst();
+      expect(await firstOutcome).toBeInstanceOf(EventStoreBusyError);
+      await expect(behind).resolves.toBe('s1:b');
+      expect(batches).toEqual([['s1:a'], ['s1:b']]);
+    });
   });
 });

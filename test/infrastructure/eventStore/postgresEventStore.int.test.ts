@@ -1,6 +1,6 @@
 import { migrateDatabase } from '../../../src/infrastructure/migrations';
 import { Client } from 'pg';
-import { WrongExpectedRevisionError } from '../../../src/application/ports/eventStore';
+import { EventStoreBusyError, WrongExpectedRevisionError, type EventToAppend } from '../../../src/application/ports/eventStore';
 import { PostgresEventStore } from '../../../src/infrastructure/eventStore/postgresEventStore';
 import { PgDatabase } from '../../../src/infrastructure/sql/pgDatabase';
 import type { SqlDatabase } from '../../../src/infrastructure/sql/sqlDatabase';
@@ -104,15 +104,11 @@ for (const kind of databaseKinds) {
           const anchor = await fixture().store.appendToStream(aStreamName('hold-anchor'), [anEvent()], 'no_stream');
           const [first, second] = [aStreamName('held'), aStreamName('waiting')];
           const follower = follow(fixture().store, { from: 'checkpoint', checkpoint: anchor.checkpoint }, (e) => e.streamId === first || e.streamId === second);
+          const [a, b] = [anEvent(), anEvent()];
+          let held: HeldAppend | undefined;
           try {
-            let inserted!: () => void;
-            const hasInserted = new Promise<void>((resolve) => (inserted = resolve));
-            let release!: () => void;
-            const released = new Promise<void>((resolve) => (release = resolve));
-            const holder = new PostgresEventStore(commitWhenReleased(pool, inserted, released));
-            const [a, b] = [anEvent(), anEvent()];
-            const held = holder.appendToStream(first, [a], 'no_stream');
-            await hasInserted;
+            // One process has appended and not committed yet.
+            held = await appendHeldOpen(url, first, a, 'no_stream');
             // Another process's append: it must not take a position before the holder commits.
             let secondDone = false;
             const waiting = new PostgresEventStore(pool).appendToStream(second, [b], 'no_stream').then((r) => {
@@ -123,14 +119,15 @@ for (const kind of databaseKinds) {
             expect(secondDone).toBe(false);
             expect(follower.mine).toEqual([]);
 
-            release();
-            const [heldResult, waitingResult] = await Promise.all([held, waiting]);
-            expect(heldResult.globalPosition < waitingResult.globalPosition).toBe(true);
+            await held.commit();
+            const waitingResult = await waiting;
+            expect(held.position < waitingResult.globalPosition).toBe(true);
             await follower.until(() => follower.mine.length >= 2, 'both events');
             await delay(200);
             expect(follower.mine.map((e) => e.eventId)).toEqual([a.eventId, b.eventId]);
             expect(follower.errors).toEqual([]);
           } finally {
+            await held?.end();
             await follower.stop();
             await pool.close();
           }
@@ -142,15 +139,11 @@ for (const kind of databaseKinds) {
           const stream = aStreamName('lock-then-read');
           const first = anEvent();
           await fixture().store.appendToStream(stream, [first], 'no_stream');
+          const holderEvent = anEvent();
+          let held: HeldAppend | undefined;
           try {
-            let inserted!: () => void;
-            const hasInserted = new Promise<void>((resolve) => (inserted = resolve));
-            let release!: () => void;
-            const released = new Promise<void>((resolve) => (release = resolve));
             // One process appends revision 1 and holds its transaction open.
-            const holderEvent = anEvent();
-            const held = new PostgresEventStore(commitWhenReleased(pool, inserted, released)).appendToStream(stream, [holderEvent], 0n);
-            await hasInserted;
+            held = await appendHeldOpen(url, stream, holderEvent, 0n);
             // Another process appends at the same revision, believing the stream still at 0.
             const late = new PostgresEventStore(pool).appendToStream(stream, [anEvent()], 0n);
             const outcome = late.then(
@@ -158,12 +151,77 @@ for (const kind of databaseKinds) {
               (error: unknown) => error,
             );
             // Once it waits for the append lock, the holder commits.
-            await waitUntil(async () => (await pool.query(`SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`)).rows.length > 0);
-            release();
-            await held;
+            await waitUntil(async () => (await lockWaiters(pool)) > 0);
+            await held.commit();
             expect(await outcome).toBeInstanceOf(WrongExpectedRevisionError);
             expect((await fixture().store.readStream(stream)).map((e) => e.eventId)).toEqual([first.eventId, holderEvent.eventId]);
           } finally {
+            await held?.end();
+            await pool.close();
+          }
+        });
+
+        serverOnly('with two batches in flight, sends appends to other streams while a batch waits, and never decides a stream\'s next append before its batch answered (PostgreSQL server only)', async () => {
+          const url = (testDb as TestDatabase).url as string;
+          const pool = new PgDatabase({ connectionString: url, maxConnections: 5 });
+          const store = new PostgresEventStore(pool, { maxBatchesInFlight: 2 });
+          const [busy, other] = [aStreamName('in-flight'), aStreamName('alongside')];
+          const holder = new Client({ connectionString: url });
+          await holder.connect();
+          try {
+            // Another process holds the append lock: the first batch waits for it.
+            await holder.query(`SELECT pg_advisory_lock(hashtextextended('chat:append', 0))`);
+            const pipeline = store.pipeline(busy);
+            // At a revision the stream does not have: it will be refused.
+            const wrong = store.appendToStream(busy, [anEvent()], 5n, { pipeline }).catch((error: unknown) => error);
+            await waitUntil(async () => (await lockWaiters(pool)) === 1);
+            // Made behind it in its pipeline, at a revision that fits what is stored: had it
+            // been sent before the first one's outcome was known, it would have landed.
+            const behind = store.appendToStream(busy, [anEvent()], 'no_stream', { pipeline }).catch((error: unknown) => error);
+            // Another stream's append does not depend on it: it is sent at once.
+            const b = anEvent();
+            const alongside = store.appendToStream(other, [b], 'no_stream');
+            await waitUntil(async () => (await lockWaiters(pool)) === 2);
+            expect(store.queuedAppends).toBe(1);
+
+            await holder.query(`SELECT pg_advisory_unlock(hashtextextended('chat:append', 0))`);
+            expect(await wrong).toBeInstanceOf(WrongExpectedRevisionError);
+            expect(await behind).toBeInstanceOf(WrongExpectedRevisionError);
+            expect((await alongside).nextExpectedRevision).toBe(0n);
+            expect(await store.readStream(busy)).toEqual([]);
+            expect((await store.readStream(other)).map((e) => e.eventId)).toEqual([b.eventId]);
+          } finally {
+            await holder.end();
+            await pool.close();
+          }
+        });
+
+        serverOnly('refuses as busy, writing nothing, a batch sent behind another that could not start within the wait an append is allowed (PostgreSQL server only)', async () => {
+          const url = (testDb as TestDatabase).url as string;
+          const pool = new PgDatabase({ connectionString: url, maxConnections: 5 });
+          const store = new PostgresEventStore(pool, { maxBatchesInFlight: 2, maxAppendWaitMs: 300 });
+          const [first, second] = [aStreamName('waited'), aStreamName('too-late')];
+          const holder = new Client({ connectionString: url });
+          await holder.connect();
+          try {
+            await holder.query(`SELECT pg_advisory_lock(hashtextextended('chat:append', 0))`);
+            const waited = store.appendToStream(first, [anEvent()], 'no_stream');
+            await waitUntil(async () => (await lockWaiters(pool)) === 1);
+            const tooLate = store.appendToStream(second, [anEvent()], 'no_stream');
+            const tooLateOutcome = tooLate.then(
+              () => 'appended',
+              (error: unknown) => error,
+            );
+            await delay(600);
+            await holder.query(`SELECT pg_advisory_unlock(hashtextextended('chat:append', 0))`);
+            // The first batch was sent with nothing ahead of it: it waits as long as it takes.
+            expect((await waited).nextExpectedRevision).toBe(0n);
+            expect(await tooLateOutcome).toBeInstanceOf(EventStoreBusyError);
+            expect(await store.readStream(second)).toEqual([]);
+            // The store goes on: the same append, tried again, lands.
+            expect((await store.appendToStream(second, [anEvent()], 'no_stream')).nextExpectedRevision).toBe(0n);
+          } finally {
+            await holder.end();
             await pool.close();
           }
         });
@@ -202,20 +260,35 @@ async function waitUntil(condition: () => Promise<boolean>): Promise<void> {
   while (!(await condition())) await delay(10);
 }
 
-/** The same database, but each transaction reports its work done and commits only when released. */
-function commitWhenReleased(db: SqlDatabase, workDone: () => void, released: Promise<void>): SqlDatabase {
+/** How many sessions of this database wait for an advisory lock (the append lock, here). */
+async function lockWaiters(db: SqlDatabase): Promise<number> {
+  const result = await db.query(
+    `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+  );
+  return result.rows.length;
+}
+
+/**
+ * Another process in the middle of a group commit: it has appended `event` through
+ * append_events, holding the append lock, and commits only when told.
+ */
+async function appendHeldOpen(url: string, stream: string, event: EventToAppend, expected: bigint | 'no_stream') {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  await client.query('BEGIN');
+  const result = await client.query<{ outcome: string; position: string }>(
+    `SELECT result_outcome AS outcome, result_position::text AS position
+       FROM append_events($1::text[], $2::bigint[], ARRAY[1], ARRAY[NULL]::integer[], ARRAY[false], $3::uuid[], $4::text[], $5::jsonb[], $6::jsonb[], 'chat_events', NULL)`,
+    [[stream], [expected === 'no_stream' ? '-1' : expected.toString()], [event.eventId], [event.type], [JSON.stringify(event.data)], [JSON.stringify(event.metadata)]],
+  );
+  if (result.rows[0]?.outcome !== 'appended') throw new Error(`the held append was not appended: ${JSON.stringify(result.rows)}`);
   return {
-    kind: db.kind,
-    query: (text, params) => db.query(text, params),
-    transaction: (work, options) =>
-      db.transaction(async (tx) => {
-        const value = await work(tx);
-        workDone();
-        await released;
-        return value;
-      }, options),
-    exec: (script) => db.exec(script),
-    listen: (channel, onNotify) => db.listen(channel, onNotify),
-    close: async () => undefined,
+    position: BigInt(result.rows[0].position),
+    commit: async () => {
+      await client.query('COMMIT');
+    },
+    end: () => client.end().catch(() => undefined),
   };
 }
+
+type HeldAppend = Awaited<ReturnType<typeof appendHeldOpen>>;

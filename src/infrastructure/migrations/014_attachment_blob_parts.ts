@@ -9,7 +9,7 @@ import type { Migration } from './runner';
  * (`data` inline, no generation) stay as they are and still read, a part at a time.
  */
 export const attachmentBlobParts: Migration = {
-  version: 13,
+  version: 14,
   name: 'attachment bytes stored in parts of at most 256 KiB',
   async up(tx) {
     await tx.query(`ALTER TABLE attachment_blobs ALTER COLUMN data DROP NOT NULL`);
