@@ -75,12 +75,12 @@ export interface HandleCommandOptions<State, Evt, Cmd = unknown> {
    */
   onCommitted?(event: RecordedEvent, preceding: { revision: bigint | 'no_stream'; checkpoint: string | null }): void;
   /**
-   * How this command's events are stored, when not as decided: made while the command
-   * waits for its turn (it may fetch a key), applied before the events are hashed, so the
-   * hash chain covers what is stored. Reads must give back the decided form (the store
-   * the handler is given opens what this seals). Undefined: stored as decided.
+   * How this command's events are stored, when not as decided: made in the command's turn
+   * (a promise when it must fetch a key, else at once), applied before the events are
+   * hashed, so the hash chain covers what is stored. Reads must give back the decided form
+   * (the store the handler is given opens what this seals). Undefined: stored as decided.
    */
-  encoderFor?(command: Cmd): Promise<EventEncoder<Evt> | undefined>;
+  encoderFor?(command: Cmd): EventEncoder<Evt> | undefined | Promise<EventEncoder<Evt> | undefined>;
 }
 
 type DomainEvent = { type: string; data: object };
@@ -162,8 +162,9 @@ export class StreamCommandHandler<State, Cmd, Evt extends DomainEvent> {
     try {
       await lane.turn(ticket);
       await admit?.();
-      // After admission, so a stranger's command makes no key; a cached key is at hand at once.
-      const encode = await this.options.encoderFor?.(command);
+      // After admission, so a stranger's command makes no key; a cached key is at hand at once (no wait).
+      const encoding = this.options.encoderFor?.(command);
+      const encode = encoding instanceof Promise ? await encoding : encoding;
       return await this.run(streamId, lane, ticket, command, context, encode);
     } finally {
       lane.leave(ticket);

@@ -56,6 +56,12 @@ export class DataKeys {
     this.live = new LruMap(cacheSize);
   }
 
+  /** The live key of (room, sender) when it is cached, else undefined (then `keyFor`). */
+  keyAtHand(roomId: string, senderId: string): DataKey | undefined {
+    const cachedId = this.live.get(liveSlot(roomId, senderId));
+    return cachedId === undefined ? undefined : this.byId.get(cachedId);
+  }
+
   /** The live key of (room, sender), made now when there is none. */
   keyFor(roomId: string, senderId: string): Promise<DataKey> {
     const slot = liveSlot(roomId, senderId);
@@ -82,6 +88,20 @@ export class DataKeys {
   sealedBodyOf(sealed: SealedText, boundTo: string): string | undefined {
     const noted = this.sealedHere.peek(boundTo);
     return noted !== undefined && noted.ciphertext === sealed.ciphertext && noted.keyId === sealed.keyId ? noted.body : undefined;
+  }
+
+  /**
+   * The keys of these ids when every one of them is cached (so none is destroyed), else
+   * undefined: then `keysById` must ask the store. Lets a reader open without waiting.
+   */
+  keysAtHand(keyIds: Iterable<string>): Map<string, DataKey> | undefined {
+    const found = new Map<string, DataKey>();
+    for (const keyId of keyIds) {
+      const cached = this.byId.get(keyId);
+      if (cached === undefined) return undefined;
+      found.set(keyId, cached);
+    }
+    return found;
   }
 
   /** The keys of these ids that exist (not destroyed), unwrapped; at most one query for the ones not cached. */

@@ -10,7 +10,7 @@ import type {
   Subscription,
   SubscriptionStart,
 } from '../ports/eventStore';
-import type { DataKeys } from './dataKeys';
+import type { DataKey, DataKeys } from './dataKeys';
 import type { ErasedUsers } from './erasedUsers';
 import { erasedMessage, keyIdsOf, openMessage, sealedMessageOf } from './roomEventSealing';
 
@@ -35,7 +35,25 @@ export class EventOpener {
 
   async open(events: RecordedEvent[]): Promise<RecordedEvent[]> {
     const keyIds = keyIdsOf(events);
-    const keys = keyIds.size === 0 ? null : await this.keys.keysById(keyIds);
+    return this.openWith(events, keyIds.size === 0 ? null : (this.keys.keysAtHand(keyIds) ?? (await this.keys.keysById(keyIds))));
+  }
+
+  async openOne(event: RecordedEvent): Promise<RecordedEvent> {
+    return (await this.open([event]))[0] as RecordedEvent;
+  }
+
+  /**
+   * The event opened at once when every key it needs is cached (the usual case: the live
+   * feed reads back what was just written), else undefined: then `openOne` asks the store.
+   * The same result as `openOne`, without a wait per event.
+   */
+  openAtHand(event: RecordedEvent): RecordedEvent | undefined {
+    const keyIds = keyIdsOf([event]);
+    const keys = keyIds.size === 0 ? null : this.keys.keysAtHand(keyIds);
+    return keys === undefined ? undefined : (this.openWith([event], keys)[0] as RecordedEvent);
+  }
+
+  private openWith(events: RecordedEvent[], keys: Map<string, DataKey> | null): RecordedEvent[] {
     return events.map((event) => {
       if (event.type === USER_ERASURE_REQUESTED) this.noteErasure(event);
       if (event.type === ROOM_RETENTION_ELAPSED) this.noteRetention(event);
@@ -49,10 +67,6 @@ export class EventOpener {
       const key = keys?.get(sealed.sealedBody.keyId);
       return { ...event, data: openMessage(sealed, key, key === undefined ? undefined : this.keys.sealedBodyOf(sealed.sealedBody, sealed.messageId)) };
     });
-  }
-
-  async openOne(event: RecordedEvent): Promise<RecordedEvent> {
-    return (await this.open([event]))[0] as RecordedEvent;
   }
 
   /** The room's keys are (being) destroyed: a new message there gets a new key, never a cached old one. */
@@ -101,7 +115,15 @@ export class OpenedEventStore implements EventStore {
   subscribeToAll(start: SubscriptionStart, options: SubscribeOptions): Subscription {
     return this.inner.subscribeToAll(start, {
       ...options,
-      onEvent: async (event) => options.onEvent(await this.opener.openOne(event)),
+      // Opened at once when its key is at hand: no wait per event for the feed's follower.
+      onEvent: (event) => {
+        try {
+          const opened = this.opener.openAtHand(event);
+          return opened !== undefined ? options.onEvent(opened) : this.opener.openOne(event).then(options.onEvent);
+        } catch (error) {
+          return Promise.reject(error);
+        }
+      },
     });
   }
 

@@ -35,7 +35,7 @@ import type { RecordedEvent } from '../ports/eventStore';
 import type { RoomDirectory } from '../ports/roomDirectory';
 import type { SnapshotStore } from '../ports/snapshots';
 import { StreamStateCache } from '../streamStateCache';
-import type { DataKeys } from '../privacy/dataKeys';
+import type { DataKey, DataKeys } from '../privacy/dataKeys';
 import { SenderErasedError, type ErasedUsers } from '../privacy/erasedUsers';
 import { sealMessage } from '../privacy/roomEventSealing';
 import { sealedRoomSnapshots } from '../privacy/sealedRoomSnapshots';
@@ -140,18 +140,20 @@ export function makeRoomCommands(deps: RoomCommandDeps) {
       ? {
           // A message's body is sealed under its sender's key in the room (the marketplace's
           // notices under "system"'s) before it is hashed and stored.
-          encoderFor: async (command: RoomCommand) => {
+          encoderFor: (command: RoomCommand) => {
             const sender = command.type === 'SendMessage' ? command.data.senderId : command.type === 'PostNotice' ? SYSTEM_SENDER : null;
             if (sender === null) return undefined;
             if (privacy.erased.has(sender)) throw new SenderErasedError(sender);
-            const key = await privacy.keys.keyFor(command.data.roomId, sender);
-            return (event: RoomEvent) => {
+            const sealingWith = (key: DataKey) => (event: RoomEvent) => {
               if (event.type !== 'MessageSent') return event.data;
               const stored = sealMessage(event.data, key);
               // Reading it back in this process (live feed, projection, feeder) then needs no decryption.
               privacy.keys.noteSealed(stored.sealedBody, event.data.messageId, key, event.data.body);
               return stored;
             };
+            // A cached key seals without a wait; only a key to find or make is waited for.
+            const key = privacy.keys.keyAtHand(command.data.roomId, sender);
+            return key !== undefined ? sealingWith(key) : privacy.keys.keyFor(command.data.roomId, sender).then(sealingWith);
           },
         }
       : {}),

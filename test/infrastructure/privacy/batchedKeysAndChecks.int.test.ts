@@ -80,6 +80,29 @@ describe.each(databaseKinds)('batched data keys and suspension checks on %s', (k
     expect((await opener.openOne(event)).data).toMatchObject({ body: '', erased: true });
   });
 
+  it('opens an event at once when its key is cached, as openOne would, and leaves a destroyed key to the store', async () => {
+    const sql = counting(db);
+    const keys = new DataKeys(new SqlDataKeyStore(sql), ring);
+    const key = await keys.keyFor('room-at-hand', 'ana');
+    const data = { roomId: 'room-at-hand', seq: 1, messageId: 'm-9', senderId: 'ana', body: 'see you at 6', clientMessageId: 'c-9', sentAt: new Date(0).toISOString() };
+    const event = { streamId: 'room-room-at-hand', type: 'MessageSent', data: sealMessage(data as never, key) } as unknown as RecordedEvent;
+    const erased = new ErasedUsers();
+    const opener = new EventOpener(keys, erased);
+    const before = sql.statements;
+    expect(opener.openAtHand(event)?.data).toEqual((await opener.openOne(event)).data);
+    expect(opener.openAtHand(event)?.data).toMatchObject({ body: 'see you at 6' });
+    expect(sql.statements).toBe(before);
+    // A destroyed key is never at hand: the store is asked, and the message reads erased.
+    await keys.destroyRoomKeys('room-at-hand');
+    expect(opener.openAtHand(event)).toBeUndefined();
+    expect((await opener.openOne(event)).data).toMatchObject({ body: '', erased: true });
+    // An erased sender's message reads erased at once, whatever key is cached.
+    const other = await keys.keyFor('room-at-hand-2', 'bo');
+    const fromBo = { ...event, data: sealMessage({ ...data, roomId: 'room-at-hand-2', senderId: 'bo' } as never, other) } as unknown as RecordedEvent;
+    erased.add('bo');
+    expect(opener.openAtHand(fromBo)?.data).toMatchObject({ body: '', erased: true });
+  });
+
   it('answers each suspension check as a read of its own would, in one read for checks asked together', async () => {
     const now = new Date();
     const later = new Date(now.getTime() + 60_000);
