@@ -13,6 +13,7 @@
  * Settings: --sends (300), --uploaders (20), --store (postgres | pglite).
  */
 import { randomBytes } from 'node:crypto';
+import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
@@ -46,23 +47,36 @@ async function aFiveMegabytePhoto(): Promise<Buffer> {
     .toBuffer();
 }
 
-/** Uploads the photo to the room again and again until stopped; counts uploads and their time. */
+/**
+ * Uploads the photo to the room again and again until stopped, as a client would: a
+ * refusal (503 when the server's upload slots are full) waits its Retry-After. Counts
+ * uploads, refusals and each upload's time.
+ */
 function uploadForever(base: string, room: BenchRoom, photo: Buffer) {
   const tally = { uploads: 0, refused: 0, ms: [] as number[] };
   let stopped = false;
   const done = (async () => {
     while (!stopped) {
       const t0 = performance.now();
-      const response = await fetch(`${base}/api/rooms/${room.roomId}/attachments`, {
+      const status = await fetch(`${base}/api/rooms/${room.roomId}/attachments`, {
         method: 'POST',
         headers: { authorization: `Bearer ${tokenFor(room.borrower)}`, 'content-type': 'image/jpeg' },
         body: new Uint8Array(photo),
-      });
-      await response.arrayBuffer();
-      if (response.status === 201) {
+      }).then(
+        async (response) => {
+          await response.arrayBuffer();
+          return { code: response.status, retryAfter: Number(response.headers.get('retry-after') ?? 1) };
+        },
+        // The server answered early and closed the connection mid-body: a refusal too.
+        () => ({ code: 0, retryAfter: 1 }),
+      );
+      if (status.code === 201) {
         tally.uploads += 1;
         tally.ms.push(performance.now() - t0);
-      } else tally.refused += 1;
+      } else {
+        tally.refused += 1;
+        await new Promise((resolve) => setTimeout(resolve, status.retryAfter * 1000));
+      }
     }
   })();
   return {
@@ -74,6 +88,20 @@ function uploadForever(base: string, room: BenchRoom, photo: Buffer) {
   };
 }
 
+/**
+ * The server's own event-loop delay since the last call (prom-client resets its
+ * histogram at each scrape of /metrics): a figure of the server alone, where send→ack
+ * also carries the client and the machine.
+ */
+async function serverLoopDelay(base: string): Promise<{ p99Ms: number; maxMs: number }> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const read = (name: string): number => {
+    const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+    return line === undefined ? Number.NaN : Number(line.slice(name.length + 1)) * 1000;
+  };
+  return { p99Ms: read('nodejs_eventloop_lag_p99_seconds'), maxMs: read('nodejs_eventloop_lag_max_seconds') };
+}
+
 async function main(): Promise<void> {
   const sends = Number(args.sends);
   const uploaders = Number(args.uploaders);
@@ -81,18 +109,23 @@ async function main(): Promise<void> {
   // No upload budget: the benchmark uploads far more than a person would.
   const server = await startServer({ ...store.env, ATTACHMENT_UPLOADS_PER_MINUTE: '0', ATTACHMENT_UPLOAD_BYTES_PER_MINUTE: '0' });
   try {
+    const loadBefore = loadavg()[0] ?? 0;
     const photo = await aFiveMegabytePhoto();
     const chat = await openRoom(server.url, 'chat');
     const rooms = await Promise.all(Array.from({ length: uploaders }, (_, i) => openRoom(server.url, `photos-${i}`)));
     const socket = await connect(server.url, chat.borrower);
     await timedSends(socket, chat.roomId, 50, 10); // warm-up, not counted
 
+    await serverLoopDelay(server.url);
     const quiet = summarize(await timedSends(socket, chat.roomId, sends, 10));
+    const quietLoop = await serverLoopDelay(server.url);
 
     const loops = rooms.map((room) => uploadForever(server.url, room, photo));
     // Let every uploader get going before the timed sends start.
     await new Promise((resolve) => setTimeout(resolve, 1000));
+    await serverLoopDelay(server.url);
     const busy = summarize(await timedSends(socket, chat.roomId, sends, 10));
+    const busyLoop = await serverLoopDelay(server.url);
     await Promise.all(loops.map((loop) => loop.stop()));
     socket.close();
 
@@ -100,12 +133,15 @@ async function main(): Promise<void> {
     const refused = loops.reduce((sum, loop) => sum + loop.tally.refused, 0);
     const uploadMs = summarize(loops.flatMap((loop) => loop.tally.ms));
     const f = (ms: number) => `${ms.toFixed(1)} ms`.padStart(10);
+    process.stdout.write(`load average (1 min): ${loadBefore.toFixed(2)} before, ${(loadavg()[0] ?? 0).toFixed(2)} after\n`);
     process.stdout.write(`store: ${store.description}; photo: ${(photo.length / 1_048_576).toFixed(1)} MiB JPEG, 3000×2000\n`);
     process.stdout.write(`${''.padEnd(40)}${'p50'.padStart(10)}${'p99'.padStart(10)}${'worst'.padStart(10)}\n`);
     process.stdout.write(`send→ack, quiet (${sends} sends)`.padEnd(40) + `${f(quiet.p50Ms)}${f(quiet.p99Ms)}${f(quiet.worstMs)}\n`);
     process.stdout.write(`send→ack, ${uploaders} uploading (${sends} sends)`.padEnd(40) + `${f(busy.p50Ms)}${f(busy.p99Ms)}${f(busy.worstMs)}\n`);
+    process.stdout.write(`server event-loop delay, quiet`.padEnd(40) + `${''.padStart(10)}${f(quietLoop.p99Ms)}${f(quietLoop.maxMs)}\n`);
+    process.stdout.write(`server event-loop delay, ${uploaders} uploading`.padEnd(40) + `${''.padStart(10)}${f(busyLoop.p99Ms)}${f(busyLoop.maxMs)}\n`);
     process.stdout.write(`upload (each 201)`.padEnd(40) + `${f(uploadMs.p50Ms)}${f(uploadMs.p99Ms)}${f(uploadMs.worstMs)}\n`);
-    process.stdout.write(`uploads done: ${uploaded}, refused: ${refused}\n`);
+    process.stdout.write(`uploads done: ${uploaded}, refused: ${refused} (503s wait their Retry-After)\n`);
     process.stdout.write(`ratio busy/quiet: p50 ×${(busy.p50Ms / quiet.p50Ms).toFixed(2)}, p99 ×${(busy.p99Ms / quiet.p99Ms).toFixed(2)}\n`);
   } finally {
     await server.stop();

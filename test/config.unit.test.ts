@@ -391,6 +391,12 @@ describe('operations configuration', () => {
     expect(refusal({ READY_MAX_PROJECTION_LAG: 'soon' }).variable).toBe('READY_MAX_PROJECTION_LAG');
   });
 
+  it('takes 20 uploads at once per process unless ATTACHMENT_UPLOADS_AT_ONCE says otherwise, and at least one', () => {
+    expect(loadConfig({}).attachments.uploadsAtOnce).toBe(20);
+    expect(loadConfig({ ATTACHMENT_UPLOADS_AT_ONCE: '4' }).attachments.uploadsAtOnce).toBe(4);
+    expect(refusal({ ATTACHMENT_UPLOADS_AT_ONCE: '0' }).variable).toBe('ATTACHMENT_UPLOADS_AT_ONCE');
+  });
+
   it('logs pretty lines only for a person at a terminal outside production; JSON lines otherwise', () => {
     const production = {
       NODE_ENV: 'production',

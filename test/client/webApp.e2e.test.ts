@@ -9,6 +9,7 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
+import sharp from 'sharp';
 import { DEMO_POSTS } from '../../src/application/demo/demoPosts';
 import { chatAbout, demoPost, describeInChromium, messageHistory as messages, typeAndSend as send, until, useWebApp } from '../support/browser';
 import { freePort } from '../support/freePort';
@@ -45,6 +46,40 @@ function marketplacePage(chatOrigin: string, userId: string): Server {
     res.setHeader('content-type', 'text/html; charset=utf-8');
     res.end(page);
   });
+}
+
+/**
+ * A photo for the screenshot: a cordless drill in its open case on a workbench, drawn as
+ * SVG and written as a 1200×900 JPEG, as a phone would send it.
+ */
+function aPhotoOfTheDrill(): Promise<Buffer> {
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="1200" height="900" viewBox="0 0 1200 900">
+    <defs>
+      <linearGradient id="wall" x1="0" y1="0" x2="0" y2="1"><stop offset="0" stop-color="#dfe7ec"/><stop offset="1" stop-color="#c4d0d8"/></linearGradient>
+      <linearGradient id="bench" x1="0" y1="0" x2="0" y2="1"><stop offset="0" stop-color="#c8955a"/><stop offset="1" stop-color="#8a5a2b"/></linearGradient>
+      <linearGradient id="body" x1="0" y1="0" x2="0" y2="1"><stop offset="0" stop-color="#2f8f6b"/><stop offset="1" stop-color="#1d5f47"/></linearGradient>
+    </defs>
+    <rect width="1200" height="900" fill="url(#wall)"/>
+    <rect y="560" width="1200" height="340" fill="url(#bench)"/>
+    <g stroke="#6f4520" stroke-width="3" opacity="0.5"><path d="M0 640 H1200"/><path d="M0 740 H1200"/><path d="M0 830 H1200"/></g>
+    <rect x="150" y="420" width="900" height="330" rx="28" fill="#23272b"/>
+    <rect x="180" y="450" width="840" height="270" rx="18" fill="#3a4047"/>
+    <g transform="translate(260 250) rotate(4)">
+      <rect x="120" y="200" width="150" height="250" rx="26" fill="url(#body)"/>
+      <rect x="90" y="430" width="210" height="80" rx="18" fill="#1b1e21"/>
+      <rect x="60" y="110" width="380" height="130" rx="48" fill="url(#body)"/>
+      <rect x="440" y="140" width="70" height="70" rx="10" fill="#9aa3ab"/>
+      <rect x="510" y="165" width="170" height="20" rx="6" fill="#c9d1d7"/>
+      <circle cx="140" cy="175" r="26" fill="#1b1e21"/>
+      <rect x="250" y="240" width="30" height="60" rx="10" fill="#f2b632"/>
+    </g>
+    <g transform="translate(760 500)">
+      <rect width="190" height="110" rx="16" fill="#1b1e21"/>
+      <rect x="14" y="14" width="162" height="30" rx="8" fill="#2f8f6b"/>
+      <rect x="0" y="130" width="190" height="110" rx="16" fill="#1b1e21" opacity="0.9"/>
+    </g>
+  </svg>`;
+  return sharp(Buffer.from(svg)).jpeg({ quality: 88 }).toBuffer();
 }
 
 describeInChromium('web app e2e')('the web app in Chromium: a lender and a borrower chat about a demo post', () => {
@@ -221,7 +256,22 @@ describeInChromium('web app e2e')('the web app in Chromium: a lender and a borro
     }
   });
 
-  it('takes screenshots of the conversation view (desktop and phone)', async () => {
+  it('takes screenshots of the conversation view (desktop and phone), with a photo the borrower sent', async () => {
+    // The borrower sends a photo with a caption; the lender sees its thumbnail, loaded.
+    const chooser = borrower.waitForEvent('filechooser');
+    await borrower.getByRole('button', { name: 'Attach photo' }).click();
+    await (await chooser).setFiles({ name: 'drill.jpg', mimeType: 'image/jpeg', buffer: await aPhotoOfTheDrill() });
+    await borrower.getByRole('figure', { name: 'Photo to send' }).waitFor();
+    await send(borrower, 'this is how it looks in its case');
+    const thumbnail = messages(lender).getByRole('button', { name: 'Open photo from bora' }).getByRole('img', { name: 'Photo from bora' });
+    await thumbnail.waitFor();
+    await lender.waitForFunction((img) => {
+      // What the test reads of the element (the project's TypeScript has no DOM library).
+      const element = img as unknown as { complete: boolean; naturalWidth: number };
+      return element.complete && element.naturalWidth > 0;
+    }, await thumbnail.elementHandle());
+    await until('the photo to be sent', async () => (await borrower.getByText(/Uploading photo…|Sending…/).count()) === 0);
+    await thumbnail.scrollIntoViewIfNeeded();
     await lender.getByRole('status', { name: 'Connection' }).filter({ hasText: 'Online' }).waitFor();
     // UPDATE_SCREENSHOTS=1 refreshes the one in the README; otherwise it goes to a temp dir.
     const dir = process.env.UPDATE_SCREENSHOTS === '1' ? path.join(root, 'docs/images') : mkdtempSync(path.join(tmpdir(), 'chat-shot-'));

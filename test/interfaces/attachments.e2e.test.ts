@@ -3,7 +3,7 @@ import { request } from 'node:http';
 import exifr from 'exifr';
 import sharp from 'sharp';
 import { randomUUID } from 'node:crypto';
-import { as, call, eventually, openRoom, unique } from '../support/http';
+import { as, call, eventually, metric, openRoom, unique } from '../support/http';
 import { withConnection } from '../support/databases';
 import { closedAfterEach, connect } from '../support/ws';
 import { aPhoneJpeg, aPng, aPngBomb, aWebp } from '../support/images';
@@ -292,10 +292,10 @@ describe('photo attachments over HTTP', () => {
     expect(reads).toContainEqual(expect.objectContaining({ action: 'attachment', attachmentId: uploaded.attachmentId, variant: 'image', roomId: room.roomId }));
 
     expect((await auditor.get(`/api/audit/verify?room=${room.roomId}`)).body).toMatchObject({ verified: true });
-    // Someone with the database swaps the stored image for another picture.
+    // Someone with the database swaps the stored image for another picture (stored whole, as before parts).
     const other = await sharp({ create: { width: 120, height: 90, channels: 3, background: 'blue' } }).jpeg().toBuffer();
     await withConnection(server.database, (db) =>
-      db.query(`UPDATE attachment_blobs SET data = $2 WHERE key = $1`, [`${uploaded.attachmentId}/image`, other]),
+      db.query(`UPDATE attachment_blobs SET data = $2, generation = NULL, bytes = NULL WHERE key = $1`, [`${uploaded.attachmentId}/image`, other]),
     );
     const verdict = await auditor.get(`/api/audit/verify?room=${room.roomId}`);
     expect(verdict.body.verified).toBe(false);
@@ -312,7 +312,12 @@ describe('photo attachments over HTTP', () => {
     expect(sha256(image.data)).toBe(uploaded.sha256);
 
     const stored = await withConnection(server.database, async (db) => {
-      const { rows } = await db.query<{ key: string; data: Buffer }>(`SELECT key, data FROM attachment_blobs WHERE key LIKE $1`, [`${uploaded.attachmentId}/%`]);
+      // Each rendition's bytes, put together from their parts.
+      const { rows } = await db.query<{ key: string; data: Buffer }>(
+        `SELECT b.key, (SELECT string_agg(p.data, ''::bytea ORDER BY p.part) FROM attachment_blob_parts p WHERE p.key = b.key AND p.generation = b.generation) AS data
+           FROM attachment_blobs b WHERE b.key LIKE $1`,
+        [`${uploaded.attachmentId}/%`],
+      );
       return rows;
     });
     expect(stored.map((r) => r.key).sort()).toEqual([`${uploaded.attachmentId}/image`, `${uploaded.attachmentId}/thumbnail`]);
@@ -371,6 +376,7 @@ describe('photo attachments over HTTP', () => {
         pipeline: null as never,
         rooms: null as never,
         budget: null as never,
+        slots: null as never,
         clock: clock,
         ids: null as never,
         logger: null as never,
@@ -402,6 +408,61 @@ describe('photo attachments over HTTP', () => {
     const expired = await download(server.url, first.url);
     expect(expired.status).toBe(403);
     expect(JSON.parse(expired.data.toString()).error.message).toMatch(/expired/);
+  });
+});
+
+describe('uploads handled at once (ATTACHMENT_UPLOADS_AT_ONCE)', () => {
+  let server: TestServer;
+
+  beforeAll(async () => {
+    server = await startTestServer('postgres', { env: { ATTACHMENT_UPLOADS_AT_ONCE: '1', ATTACHMENT_UPLOADS_PER_MINUTE: '2' } });
+  });
+  afterAll(async () => {
+    await server.close();
+    await server.database.drop();
+  });
+
+  it('refuses an upload past the bound with 503 and Retry-After, stores nothing of it, and takes the next once one is answered', async () => {
+    const room = await openRoom(server.url, unique('lender'), unique('borrower'));
+    const photo = await aPhoneJpeg(64, 48);
+    // One upload in progress: its body sent but for its last bytes, held open.
+    const held = request(new URL(`${server.url}/api/rooms/${room.roomId}/attachments`), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tokenFor(room.borrowerId)}`, 'content-type': 'image/jpeg', 'content-length': String(photo.length) },
+    });
+    const heldAnswer = new Promise<{ status: number; body: any }>((resolve, reject) => {
+      held.on('response', (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+      });
+      held.on('error', reject);
+    });
+    held.write(photo.subarray(0, photo.length - 16));
+    await eventually(async () => (await metric(server.url, 'chat_uploads_in_progress')) === 1, 15_000, 'the held upload to be admitted');
+
+    // The other participant's upload finds no slot: refused before its body is read, nothing stored.
+    const refused = await upload(server.url, room.roomId, room.lenderId, photo);
+    expect(refused.status).toBe(503);
+    expect(refused.body.error).toMatchObject({ code: 'unavailable', message: expect.stringMatching(/uploads .* at once/) });
+    const again = await fetch(`${server.url}/api/rooms/${room.roomId}/attachments`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tokenFor(room.lenderId)}`, 'content-type': 'image/jpeg' },
+      body: new Uint8Array(photo),
+    });
+    expect(again.status).toBe(503);
+    expect(Number(again.headers.get('retry-after'))).toBeGreaterThan(0);
+    await again.arrayBuffer();
+
+    held.end(photo.subarray(photo.length - 16));
+    expect((await heldAnswer).status).toBe(201);
+    const stored = await withConnection(server.database, async (db) => (await db.query(`SELECT uploader_id FROM attachments`)).rows);
+    expect(stored).toEqual([{ uploader_id: room.borrowerId }]);
+
+    // The slot is free again; the refusals cost the lender none of their 2 uploads a minute.
+    expect((await upload(server.url, room.roomId, room.lenderId, photo)).status).toBe(201);
+    expect((await upload(server.url, room.roomId, room.lenderId, photo)).status).toBe(201);
+    expect((await upload(server.url, room.roomId, room.lenderId, photo)).status).toBe(429);
   });
 });
 

@@ -16,8 +16,9 @@ import type { IdGenerator } from '../ports/ids';
 import type { Logger } from '../ports/logger';
 import type { ChatQueries } from '../ports/readModels';
 import type { UploadBudget } from './uploadBudget';
+import type { UploadSlots } from './uploadSlots';
 import type { DataKeys } from '../privacy/dataKeys';
-import { readStoredBytes, sealBytes } from '../privacy/sealedBytes';
+import { readStoredBytes } from '../privacy/sealedBytes';
 
 export class UploadBudgetSpentError extends DomainError {
   constructor() {
@@ -31,6 +32,8 @@ export interface AttachmentDeps {
   pipeline: ImagePipeline;
   rooms: Pick<ChatQueries, 'getRoom'>;
   budget: UploadBudget;
+  /** Uploads this process handles at once. */
+  slots: UploadSlots;
   clock: Clock;
   ids: IdGenerator;
   logger: Logger;
@@ -84,14 +87,21 @@ export function makeAttachments(deps: AttachmentDeps) {
 
   return {
     /**
-     * Before an upload's body is read: the caller is a participant of this open room and
-     * has budget left. Throws the refusal otherwise.
+     * Before an upload's body is read: the caller is a participant of this open room, the
+     * process has a free upload slot, and the caller has budget left. Throws the refusal
+     * otherwise; the function returned gives the slot back once the upload is answered.
      */
-    async admitUpload(roomId: string, userId: string): Promise<void> {
+    async admitUpload(roomId: string, userId: string): Promise<() => void> {
       const room = await deps.rooms.getRoom(roomId, userId);
       if (room === null) throw new RoomNotFoundError(roomId);
       if (room.status !== 'open') throw new RoomExpiredError(roomId);
-      if (!deps.budget.tryStart(userId)) throw new UploadBudgetSpentError();
+      // The slot first: an upload refused for want of one costs the user none of their budget.
+      const release = deps.slots.take();
+      if (!deps.budget.tryStart(userId)) {
+        release();
+        throw new UploadBudgetSpentError();
+      }
+      return release;
     },
 
     /** The image type of an upload from its first bytes; throws ImageRefusedError when it is none accepted. */
@@ -101,20 +111,21 @@ export function makeAttachments(deps: AttachmentDeps) {
       return type;
     },
 
-    /** Decodes, strips and stores an admitted upload; the record comes back. */
+    /** Decodes, strips, seals and stores an admitted upload; the record comes back. */
     async upload(roomId: string, userId: string, data: Buffer): Promise<AttachmentRecord> {
       deps.budget.charge(userId, data.length);
       const type = await this.typeOf(data.subarray(0, 4100));
-      const processed = await deps.pipeline.process(data, type);
       const attachmentId = deps.ids.newId();
       // Sealed under the uploader's key in this room, like their messages: destroying it
       // (erasure, retention) leaves bytes nobody can open, wherever copies of them are.
+      // The pipeline seals where it decodes, off the event loop.
       const dataKey = await deps.keys.keyFor(roomId, userId);
       const imageKey = storageKey(attachmentId, 'image');
       const thumbnailKey = storageKey(attachmentId, 'thumbnail');
+      const processed = await deps.pipeline.process(data, type, { keyId: dataKey.keyId, key: dataKey.key, boundTo: { image: imageKey, thumbnail: thumbnailKey } });
       // Both renditions are stored before the record exists: a record always has its bytes.
-      await deps.store.put(imageKey, sealBytes(dataKey.key, dataKey.keyId, processed.image.data, imageKey), processed.image.rendition.contentType);
-      await deps.store.put(thumbnailKey, sealBytes(dataKey.key, dataKey.keyId, processed.thumbnail.data, thumbnailKey), processed.thumbnail.rendition.contentType);
+      await deps.store.put(imageKey, processed.image.stored, processed.image.rendition.contentType);
+      await deps.store.put(thumbnailKey, processed.thumbnail.stored, processed.thumbnail.rendition.contentType);
       const record: AttachmentRecord = {
         attachmentId,
         roomId,

@@ -81,9 +81,21 @@ export interface AttachmentClaims {
   release(attachmentIds: readonly string[], roomId: string, senderId: string, clientMessageId: string): Promise<void>;
 }
 
+/**
+ * The data key the renditions are sealed under (the uploader's in the room,
+ * docs/privacy.md) and what each is bound to (its storage key): sealing happens where the
+ * image is made, off the event loop.
+ */
+export interface RenditionSealing {
+  keyId: string;
+  key: Buffer;
+  boundTo: { image: string; thumbnail: string };
+}
+
 export interface ProcessedImage {
-  image: { data: Buffer; rendition: Rendition };
-  thumbnail: { data: Buffer; rendition: Rendition };
+  /** `stored`: the rendition sealed, as it is to be stored; the rendition's digest is of the clear bytes. */
+  image: { stored: Buffer; rendition: Rendition };
+  thumbnail: { stored: Buffer; rendition: Rendition };
 }
 
 /** The image refused by the pipeline, and why, in words for the uploader. */
@@ -102,7 +114,8 @@ export interface ImagePipeline {
   sniff(head: Uint8Array): Promise<ImageType | null>;
   /**
    * Decodes the image and writes it again with no metadata kept (orientation applied),
-   * and a thumbnail; throws ImageRefusedError for an image it will not decode.
+   * and a thumbnail, both sealed under `sealing`; throws ImageRefusedError for an image
+   * it will not decode.
    */
-  process(data: Buffer, type: ImageType): Promise<ProcessedImage>;
+  process(data: Buffer, type: ImageType, sealing: RenditionSealing): Promise<ProcessedImage>;
 }

@@ -1,7 +1,16 @@
 import { webcrypto } from 'node:crypto';
 import { fromBuffer as fileTypeFromBuffer } from 'file-type';
 import sharp from 'sharp';
-import { ACCEPTED_IMAGE_TYPES, ImageRefusedError, type ImagePipeline, type ImageType, type ProcessedImage, type Rendition } from '../../application/ports/attachments';
+import {
+  ACCEPTED_IMAGE_TYPES,
+  ImageRefusedError,
+  type ImagePipeline,
+  type ImageType,
+  type ProcessedImage,
+  type Rendition,
+  type RenditionSealing,
+} from '../../application/ports/attachments';
+import { sealBytes } from '../../application/privacy/sealedBytes';
 
 /** The thumbnail's longer side, in pixels. */
 export const THUMBNAIL_SIZE = 320;
@@ -16,8 +25,10 @@ sharp.cache(false);
 /**
  * The image pipeline on sharp (libvips): decode, apply the EXIF orientation, write the
  * pixels again with no metadata (sharp keeps none unless asked: no EXIF, GPS, XMP, IPTC
- * or ICC profile; colour is converted to sRGB), and a thumbnail. Decoding runs on
- * libuv's thread pool, off the event loop, and so does hashing (WebCrypto).
+ * or ICC profile; colour is converted to sRGB), and a thumbnail; then seals both under
+ * the uploader's data key. Decoding runs on libuv's thread pool, and so does hashing
+ * (WebCrypto); sealing (AES-256-GCM over megabytes) runs on the calling thread, which in
+ * the server is an image worker process (imageWorkerPool.ts), never the event loop.
  */
 export class SharpImagePipeline implements ImagePipeline {
   constructor(private readonly maxPixels: number) {}
@@ -27,7 +38,7 @@ export class SharpImagePipeline implements ImagePipeline {
     return found !== undefined && (ACCEPTED_IMAGE_TYPES as readonly string[]).includes(found.mime) ? (found.mime as ImageType) : null;
   }
 
-  async process(data: Buffer, type: ImageType): Promise<ProcessedImage> {
+  async process(data: Buffer, type: ImageType, sealing: RenditionSealing): Promise<ProcessedImage> {
     // Read the header first: the pixel count is known before anything is decoded.
     const meta = await sharp(data, { limitInputPixels: false }).metadata().catch(() => {
       throw new ImageRefusedError('undecodable', `the ${describe(type)} image could not be read`);
@@ -44,21 +55,19 @@ export class SharpImagePipeline implements ImagePipeline {
     }
     // limitInputPixels again for the decode itself, in case the header lied.
     const decoded = () => sharp(data, { limitInputPixels: this.maxPixels, failOn: 'error' }).rotate();
-    try {
-      const [image, thumbnail] = await Promise.all([
-        encode(decoded(), type).toBuffer({ resolveWithObject: true }),
-        encode(decoded().resize(THUMBNAIL_SIZE, THUMBNAIL_SIZE, { fit: 'inside', withoutEnlargement: true }), type).toBuffer({
-          resolveWithObject: true,
-        }),
-      ]);
-      return {
-        image: { data: image.data, rendition: await rendition(image.data, type, image.info) },
-        thumbnail: { data: thumbnail.data, rendition: await rendition(thumbnail.data, type, thumbnail.info) },
-      };
-    } catch (error) {
-      if (error instanceof ImageRefusedError) throw error;
+    const [image, thumbnail] = await Promise.all([
+      encode(decoded(), type).toBuffer({ resolveWithObject: true }),
+      encode(decoded().resize(THUMBNAIL_SIZE, THUMBNAIL_SIZE, { fit: 'inside', withoutEnlargement: true }), type).toBuffer({
+        resolveWithObject: true,
+      }),
+    ]).catch(() => {
       throw new ImageRefusedError('undecodable', `the ${describe(type)} image could not be decoded`);
-    }
+    });
+    const seal = (clear: Buffer, boundTo: string) => sealBytes(sealing.key, sealing.keyId, clear, boundTo);
+    return {
+      image: { stored: seal(image.data, sealing.boundTo.image), rendition: await rendition(image.data, type, image.info) },
+      thumbnail: { stored: seal(thumbnail.data, sealing.boundTo.thumbnail), rendition: await rendition(thumbnail.data, type, thumbnail.info) },
+    };
   }
 }
 

@@ -56,6 +56,7 @@ import { UploadBudget } from '../../application/attachments/uploadBudget';
 import { openAttachmentStore } from '../attachments/openAttachmentStore';
 import { SqlAttachmentCatalog } from '../attachments/sqlAttachmentCatalog';
 import { ImageWorkerPool } from '../attachments/imageWorkerPool';
+import { UploadSlots } from '../../application/attachments/uploadSlots';
 import type { AttachmentStore } from '../../application/ports/attachments';
 import { objectGraph } from './graph';
 
@@ -112,6 +113,7 @@ export interface Services {
   attachmentLinks: AttachmentLinks;
   attachments: Attachments;
   imageWorkers: ImageWorkerPool;
+  uploadSlots: UploadSlots;
   erasures: ErasureProcess;
 }
 
@@ -279,12 +281,18 @@ export async function wireServices(options: WiringOptions): Promise<Services> {
         pipeline: s.imageWorkers,
         rooms: s.chatQueries,
         budget: new UploadBudget({ uploads: a.uploadsPerMinute, bytes: a.uploadBytesPerMinute }),
+        slots: s.uploadSlots,
         clock: s.clock,
         ids: s.ids,
         logger: s.logger,
         unsentTtlMs: a.unsentTtlMs,
         keys: s.dataKeys,
       });
+    },
+    uploadSlots: (s) => {
+      const slots = new UploadSlots(s.config.attachments.uploadsAtOnce);
+      s.metrics.watchUploads(() => slots.inUse);
+      return slots;
     },
     // One worker a spare core (at least one): the chat keeps a core to itself.
     imageWorkers: (s) => new ImageWorkerPool({ maxPixels: s.config.attachments.maxPixels, workers: Math.min(4, availableParallelism() - 1), logger: s.logger }),

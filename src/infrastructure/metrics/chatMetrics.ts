@@ -43,6 +43,10 @@ export interface ChatMetrics {
   readonly rateLimited: Counter<'budget'>;
   /** Work refused to protect the service (connection caps, overload), by reason. */
   readonly refused: Counter<'reason'>;
+  /** Photo uploads this process is handling (admitted, not yet answered), read at each scrape. */
+  readonly uploadsInProgress: Gauge;
+  /** Reports `read()` as the uploads in progress at each scrape. */
+  watchUploads(read: () => number): void;
 }
 
 /** Latencies from 1 ms to 10 s: a chat send is expected in the tens of milliseconds. */
@@ -62,7 +66,19 @@ export function createChatMetrics(options: { defaultMetrics?: boolean } = {}): C
       }
     };
   const queueSources = new Map<string, () => number>();
+  let uploadsSource: () => number = () => 0;
   return {
+    watchUploads: (read) => {
+      uploadsSource = read;
+    },
+    uploadsInProgress: new Gauge({
+      name: 'chat_uploads_in_progress',
+      help: 'Photo uploads this process is handling: admitted, not yet answered (at most ATTACHMENT_UPLOADS_AT_ONCE)',
+      collect(this: Gauge) {
+        this.set(uploadsSource());
+      },
+      registers,
+    }),
     watchProjectionLag: (projection, measure) => {
       lagSources.set(projection, measure);
     },

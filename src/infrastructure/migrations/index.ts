@@ -12,6 +12,7 @@ import { dataKeys } from './010_data_keys';
 import { userErasures } from './011_user_erasures';
 import { roomRetention } from './012_room_retention';
 import { appendEventsFunction } from './013_append_events_function';
+import { attachmentBlobParts } from './014_attachment_blob_parts';
 import { runMigrations, type Migration, type MigrationReport } from './runner';
 
 /**
@@ -33,6 +34,7 @@ export const migrations: readonly Migration[] = [
   userErasures,
   roomRetention,
   appendEventsFunction,
+  attachmentBlobParts,
 ];
 
 /**

@@ -48,10 +48,11 @@ export function attachmentRoutes(deps: AttachmentRoutesDeps): Router {
     const { roomId } = parseInput(uploadParams, req.params, 'params');
     const actor = actorOf(res);
     const declared = Number(req.get('content-length') ?? Number.NaN);
+    let release: (() => void) | null = null;
     try {
       // A declared length past the limit is refused before a byte of the body is read.
       if (declared > deps.maxBytes) throw tooLarge(deps.maxBytes);
-      await deps.attachments.admitUpload(roomId, actor.userId);
+      release = await deps.attachments.admitUpload(roomId, actor.userId);
       const data = await readBody(req, deps.maxBytes, (head) => deps.attachments.typeOf(head));
       const record = await deps.attachments.upload(roomId, actor.userId, data);
       res.status(201).json({ attachment: presentUpload(deps.links, record) });
@@ -61,6 +62,8 @@ export function attachmentRoutes(deps: AttachmentRoutesDeps): Router {
       if (!req.complete) closeAfterAnswer(req, res);
       if (error instanceof UploadBudgetSpentError) throw new ApiError('rate_limited', error.message, 10);
       throw error;
+    } finally {
+      release?.();
     }
   });
 

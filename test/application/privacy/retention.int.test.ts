@@ -168,12 +168,14 @@ describe('message retention (two processes, PostgreSQL)', () => {
     const photoRows = () =>
       withConnection(a.database, async (db) => {
         const rows = await db.query<{ n: string }>(
-          `SELECT ((SELECT count(*) FROM attachments WHERE attachment_id::text = $1) + (SELECT count(*) FROM attachment_blobs WHERE key LIKE $2))::text AS n`,
+          `SELECT ((SELECT count(*) FROM attachments WHERE attachment_id::text = $1) + (SELECT count(*) FROM attachment_blobs WHERE key LIKE $2)
+                   + (SELECT count(*) FROM attachment_blob_parts WHERE key LIKE $2))::text AS n`,
           [attachmentId, `%${attachmentId}%`],
         );
         return Number(rows.rows[0]?.n);
       });
-    expect(await photoRows()).toBe(3);
+    // The record, two renditions, and a part of each (a small PNG).
+    expect(await photoRows()).toBe(5);
     clock.advance(2 * HOUR + MINUTE);
     await eventually(async () => (await history(b, bob, roomId))[0]?.erased === true, 15_000, 'the room erased');
     expect((await history(b, bob, roomId))[0]?.attachments).toEqual([]);
