@@ -92,7 +92,7 @@ const deferred = (): Deferred => {
 
 /**
  * The real store, seen through: how many appends were made and how many were in flight at
- * once, how many events reads handed back, and (optionally) something another process does
+ * once, how many reads were made and how many events they handed back, and (optionally) something another process does
  * just before an append goes out.
  */
 interface Watched extends EventStore {
@@ -100,6 +100,7 @@ interface Watched extends EventStore {
   inFlight: number;
   maxInFlight: number;
   eventsRead: number;
+  reads: number;
 }
 function watched(inner: EventStore, options: { pipelines?: boolean; beforeAppend?: (n: number) => Promise<void> } = {}): Watched {
   const store: Watched = Object.assign(Object.create(inner) as EventStore, {
@@ -107,6 +108,7 @@ function watched(inner: EventStore, options: { pipelines?: boolean; beforeAppend
     inFlight: 0,
     maxInFlight: 0,
     eventsRead: 0,
+    reads: 0,
     ...(options.pipelines === false ? { pipeline: undefined } : {}),
     appendToStream: async (...args: Parameters<EventStore['appendToStream']>) => {
       store.appends += 1;
@@ -120,12 +122,29 @@ function watched(inner: EventStore, options: { pipelines?: boolean; beforeAppend
       }
     },
     readStream: async (streamId: string, readOptions?: ReadStreamOptions) => {
+      store.reads += 1;
       const events = await inner.readStream(streamId, readOptions);
       store.eventsRead += events.length;
       return events;
     },
   });
   return store;
+}
+
+/**
+ * An encoder as the room's is (it seals message bodies): the event's data is stored under a
+ * named key, and `opening` gives reads the decided form back, as the store the room's
+ * handler is given does.
+ */
+const sealedUnder = (keyId: string) => (event: TallyEvent): object => ({ keyId, sealed: Buffer.from(JSON.stringify(event.data)).toString('base64') });
+function opening(inner: EventStore): EventStore {
+  const open = (event: RecordedEvent): RecordedEvent => {
+    const data = event.data as { sealed?: unknown };
+    return typeof data.sealed === 'string' ? { ...event, data: JSON.parse(Buffer.from(data.sealed, 'base64').toString()) as object } : event;
+  };
+  return Object.assign(Object.create(inner) as EventStore, {
+    readStream: async (streamId: string, readOptions?: ReadStreamOptions) => (await inner.readStream(streamId, readOptions)).map(open),
+  });
 }
 
 /**
@@ -260,6 +279,45 @@ describe.each(kinds)('the command handler on %s', (kind) => {
         { event: stored[0], preceding: { revision: 'no_stream', checkpoint: null } },
         { event: stored[1], preceding: { revision: 0n, checkpoint: opened.checkpoint } },
       ]);
+    });
+
+    it('stores what the encoder made of each event, hashed as stored, and answers and tells the caller with the decided form', async () => {
+      const stream = aStream();
+      const committed: RecordedEvent[] = [];
+      let made = 0;
+      const h = handler(opening(store), {
+        encoderFor: async () => sealedUnder(`key-${(made += 1)}`),
+        onCommitted: (event) => committed.push(event),
+      });
+      await h.execute(stream, open, context());
+      // Refused by `admit`: no key is made for it.
+      await expect(h.execute(stream, add('x'), context(), () => Promise.reject(new Error('not a member')))).rejects.toThrow('not a member');
+      const result = await h.execute(stream, add('a'), context());
+      expect(made).toBe(2);
+      expect(result.newEvents).toEqual([{ type: 'Added', data: { key: 'a', n: 1 } }]);
+
+      const stored = await store.readStream(stream);
+      expect(stored.map((e) => e.data)).toEqual([
+        sealedUnder('key-1')({ type: 'Opened', data: { by: 'ann' } }),
+        sealedUnder('key-2')({ type: 'Added', data: { key: 'a', n: 1 } }),
+      ]);
+      expect(verifyChain(stored)).toBe(true);
+      expect(committed.map((e) => e.data)).toEqual([{ by: 'ann' }, { key: 'a', n: 1 }]);
+      // A process new to the stream reads it opened, and decides on what was decided.
+      expect((await handler(opening(other)).execute(stream, add('b'), context())).newEvents).toEqual([{ type: 'Added', data: { key: 'b', n: 2 } }]);
+    });
+
+    it('makes the encoder again after losing a race, and stores the event as the new one made it', async () => {
+      const stream = aStream();
+      let made = 0;
+      const h = handler(opening(store), { encoderFor: async () => sealedUnder(`key-${(made += 1)}`) });
+      await h.execute(stream, open, context());
+      await handler(opening(other)).execute(stream, add('theirs'), context());
+      // Decided on the cached state, refused, decided again on what is stored: under a key made again.
+      const result = await h.execute(stream, add('mine'), context());
+      expect(result.newEvents).toEqual([{ type: 'Added', data: { key: 'mine', n: 2 } }]);
+      expect(made).toBe(3);
+      expect((await store.readStream(stream)).at(-1)?.data).toEqual(sealedUnder('key-3')({ type: 'Added', data: { key: 'mine', n: 2 } }));
     });
 
     it('lets `admit` refuse a command in its turn: nothing is written and the next command goes on', async () => {
@@ -419,6 +477,22 @@ describe.each(kinds)('the command handler on %s', (kind) => {
       ]);
     });
 
+    it('keeps a command that comes once an earlier one has finished behind one still being admitted', async () => {
+      const stream = aStream();
+      const h = handler();
+      await h.execute(stream, open, context());
+      const admittedSecond = deferred();
+      const first = h.execute(stream, add('first'), context());
+      const second = h.execute(stream, add('second'), context(), () => admittedSecond.promise);
+      await first;
+      // The first has left; the second is still in the stream's lane, being admitted.
+      const third = h.execute(stream, add('third'), context());
+      for (let i = 0; i < 20; i += 1) await new Promise((resolve) => setImmediate(resolve));
+      admittedSecond.resolve();
+      await Promise.all([second, third]);
+      expect(added(await store.readStream(stream)).map((e) => e.key)).toEqual(['first', 'second', 'third']);
+    });
+
     it('makes a refusal final only once every append in flight before it has settled', async () => {
       const stream = aStream();
       const held = [deferred(), deferred()];
@@ -440,6 +514,8 @@ describe.each(kinds)('the command handler on %s', (kind) => {
       await expect(late).rejects.toThrow(TallyClosedError);
       expect((await store.readStream(stream)).map((e) => e.type)).toEqual(['Opened', 'Added', 'Closed']);
       expect(w.appends).toBe(3);
+      // The first load, and the late command's one read once both had settled: no reading in a loop meanwhile.
+      expect(w.reads).toBe(2);
     });
 
     it('with a store that does not pipeline, appends them one at a time, in the order they came', async () => {

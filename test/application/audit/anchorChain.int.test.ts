@@ -1,7 +1,9 @@
 import { AnchorKeyRing } from '../../../src/application/audit/anchorKeys';
-import { AnchorLedger, AuditAnchorer } from '../../../src/application/audit/anchors';
+import { randomUUID } from 'node:crypto';
+import { anchorMac, AnchorLedger, AuditAnchorer } from '../../../src/application/audit/anchors';
 import { eventHash } from '../../../src/application/audit/hashChain';
-import type { EventMetadata } from '../../../src/application/ports/eventStore';
+import { sealEvents, type ChainTail } from '../../../src/application/audit/sealing';
+import { NO_PREVIOUS_HASH, type EventMetadata, type EventToAppend } from '../../../src/application/ports/eventStore';
 import { randomIds } from '../../../src/application/ports/ids';
 import { silentLogger } from '../../../src/application/ports/logger';
 import { ANCHOR_STREAM } from '../../../src/domain/streams';
@@ -16,12 +18,20 @@ import { TEST_AUDIT_ANCHOR_KEY } from '../../support/tokens';
  */
 describe('the anchor stream, edited without the key', () => {
   let l: RoomHarness;
-  beforeAll(async () => {
+  beforeEach(async () => {
     l = await openRoomHarness('postgres');
   });
-  afterAll(async () => {
+  afterEach(async () => {
     await l.close();
   });
+
+  /** Anchor 1 removed, anchor 2 moved into its place, the hash chain made whole again. */
+  const deleteMiddleAnchor = () =>
+    tamperWithEvents(l.db, async (tx) => {
+      await tx.query(`DELETE FROM events WHERE stream_id = $1 AND stream_revision = 1`, [ANCHOR_STREAM]);
+      await tx.query(`UPDATE events SET stream_revision = 1 WHERE stream_id = $1 AND stream_revision = 2`, [ANCHOR_STREAM]);
+      await recomputeHashes(tx, ANCHOR_STREAM, 1);
+    });
 
   it('reports a middle anchor deleted, even with the later anchors renumbered and every keyless hash recomputed', async () => {
     const anchorer = new AuditAnchorer({ eventStore: l.store, clock: l.clock, ids: randomIds, keys: new AnchorKeyRing([TEST_AUDIT_ANCHOR_KEY]), logger: silentLogger });
@@ -35,12 +45,36 @@ describe('the anchor stream, edited without the key', () => {
     expect(untouched.problem).toBeNull();
     expect(untouched.anchors).toBe(3);
 
-    // Anchor 1 removed, anchor 2 moved into its place, the hash chain made whole again.
-    await tamperWithEvents(l.db, async (tx) => {
-      await tx.query(`DELETE FROM events WHERE stream_id = $1 AND stream_revision = 1`, [ANCHOR_STREAM]);
-      await tx.query(`UPDATE events SET stream_revision = 1 WHERE stream_id = $1 AND stream_revision = 2`, [ANCHOR_STREAM]);
-      await recomputeHashes(tx, ANCHOR_STREAM, 1);
-    });
+    await deleteMiddleAnchor();
+
+    const ledger = new AnchorLedger(l.store, new AnchorKeyRing([TEST_AUDIT_ANCHOR_KEY]));
+    await ledger.refresh();
+    expect(ledger.problem).toMatchObject({ revision: 1, kind: 'anchor_mac' });
+    expect(ledger.problem?.detail).toContain('prevMac');
+  });
+
+  it('reports a middle anchor deleted from anchors written before they named the hash of the one before (prevMac is all that chains them)', async () => {
+    // Three anchors as releases before prevAnchorHash and key ids wrote them: each MAC covers the previous MAC only.
+    let tail: ChainTail | null = null;
+    let prevMac = NO_PREVIOUS_HASH;
+    for (let i = 0; i < 3; i += 1) {
+      const anchoredAt = l.clock.now().toISOString();
+      const unsigned = { anchoredAt, through: String(i).padStart(20, '0'), heads: [], prevMac };
+      const mac = anchorMac(TEST_AUDIT_ANCHOR_KEY, unsigned);
+      const context = { actorId: 'system:audit-anchor', correlationId: randomUUID(), causationId: randomUUID() };
+      const sealed: EventToAppend[] = sealEvents(tail, [{ type: 'AuditAnchored', data: { ...unsigned, mac } }], context, anchoredAt, randomIds);
+      const event = sealed[0];
+      if (event === undefined) throw new Error('nothing sealed');
+      const appended = await l.store.appendToStream(ANCHOR_STREAM, [event], tail === null ? 'no_stream' : tail.revision);
+      tail = { revision: appended.nextExpectedRevision, hash: event.metadata.hash };
+      prevMac = mac;
+    }
+    const untouched = new AnchorLedger(l.store, new AnchorKeyRing([TEST_AUDIT_ANCHOR_KEY]));
+    await untouched.refresh();
+    expect(untouched.problem).toBeNull();
+    expect(untouched.anchors).toBe(3);
+
+    await deleteMiddleAnchor();
 
     const ledger = new AnchorLedger(l.store, new AnchorKeyRing([TEST_AUDIT_ANCHOR_KEY]));
     await ledger.refresh();
