@@ -42,6 +42,9 @@ export interface CheckpointedFollowerOptions {
   onProgress?(checkpoint: string | null): void;
 }
 
+/** A batch whose checkpoint had moved by the time it was applied (see applyBatchAfter). */
+const MOVED = Symbol('checkpoint moved');
+
 /**
  * A checkpointed follower of the event store: reads batches after its stored checkpoint
  * and applies each in one transaction that also moves the checkpoint, under an advisory
@@ -110,7 +113,9 @@ export class CheckpointedFollower {
       this.options.onProgress?.(from);
       const events = await this.options.eventStore.readAll(from, batchSize);
       if (events.length === 0) return;
-      const reached = await this.applyBatch(events);
+      const reached = this.options.db.kind === 'pglite' ? await this.applyBatchAfter(from, events) : await this.applyBatch(events);
+      // Moved meanwhile (a rebuild): read the checkpoint again.
+      if (reached === MOVED) continue;
       this.options.onProgress?.(reached);
       if (events.length < batchSize) return;
     }
@@ -156,8 +161,58 @@ export class CheckpointedFollower {
         return reached;
       },
       // The lock, sent with BEGIN: one round trip fewer per batch.
-      { firstStatement: `SELECT pg_advisory_xact_lock(hashtextextended('${this.options.lockKey.replaceAll("'", "''")}', 0))` },
+      { firstStatement: this.lockStatement() },
     );
+  }
+
+  private lockStatement(): string {
+    return `SELECT pg_advisory_xact_lock(hashtextextended('${this.options.lockKey.replaceAll("'", "''")}', 0))`;
+  }
+
+  /**
+   * One batch on the embedded database, in one message to its thread: the lock, the
+   * batch's statements and the move of the checkpoint, sent together and run back to
+   * back, with no read in between to wait for. One process owns an embedded database
+   * (its data directory's lock), so the checkpoint is still `from`, as read before the
+   * events, unless a rebuild in this process moved it meanwhile: the move is made only
+   * from `from`, and a batch whose move found another checkpoint is rolled back (MOVED).
+   */
+  private async applyBatchAfter(from: string | null, events: readonly RecordedEvent[]): Promise<string | null | typeof MOVED> {
+    const reached = (events.at(-1) as RecordedEvent).checkpoint;
+    const { table, keyColumn } = this.options.checkpoints;
+    const channel = this.options.notifyChannel;
+    // Sent first, so known before the batch's statements: a batch applied on top of a
+    // moved checkpoint may fail (a duplicate key) as well as find it moved.
+    let moved: boolean | undefined;
+    try {
+      return await this.options.db.transaction(
+        async (tx) => {
+          await Promise.all([
+            tx
+              .query(
+                `WITH saved AS (
+                   ${
+                     from === null
+                       ? `INSERT INTO ${table} (${keyColumn}, checkpoint) VALUES ($1, $2) ON CONFLICT (${keyColumn}) DO NOTHING`
+                       : `UPDATE ${table} SET checkpoint = $2 WHERE ${keyColumn} = $1 AND checkpoint = $3`
+                   }
+                   RETURNING checkpoint
+                 )
+                 SELECT ${channel === undefined ? 'saved.checkpoint' : `pg_notify($${from === null ? 3 : 4}, saved.checkpoint)`} FROM saved`,
+                [this.options.name, reached, ...(from === null ? [] : [from]), ...(channel === undefined ? [] : [channel])],
+              )
+              .then((result) => (moved = result.rows.length === 0)),
+            this.options.applyBatch(tx, events, from),
+          ]);
+          if (moved === true) throw MOVED;
+          return reached;
+        },
+        { firstStatement: this.lockStatement() },
+      );
+    } catch (error) {
+      if (error === MOVED || moved === true) return MOVED;
+      throw error;
+    }
   }
 
   private async moveCheckpoint(tx: SqlExecutor, checkpoint: string): Promise<void> {

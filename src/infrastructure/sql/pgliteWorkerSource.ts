@@ -10,21 +10,28 @@
  * by the absolute path the main thread resolved (workerData.pglitePath), so it does not
  * depend on the process's working directory.
  *
- * The protocol, one message per request, each with an id the answer carries back
- * (`{ id, ok: true, value }` or `{ id, ok: false, error }`):
+ * The protocol: requests come as arrays (each request the main thread made in one tick,
+ * in the order made), answers go back as arrays too (each answer ready in one turn of
+ * this thread's loop, or sooner once the oldest has waited a millisecond). Each request
+ * has an id its answer carries back (`{ id, ok: true, value }` or `{ id, ok: false, error }`):
  * - `open` is implicit: the worker posts the answer to id 0 once PGlite is ready;
  * - `query { text, params }` and `exec { script }` run on the database;
  * - `begin { firstStatement }` opens a transaction (PGlite's `transaction()`, held open
- *   until `end`) and answers with the transaction's id once BEGIN (and the first
- *   statement) ran; `txQuery { txId, text, params }` runs inside it; `end { txId, commit }`
- *   commits or rolls back and answers when that is done. PGlite's own mutex makes every
- *   other statement wait meanwhile, as in one connection;
+ *   until `end`), its id the request's, and answers once BEGIN (and the first statement)
+ *   ran; `txQuery { txId, text, params }` runs inside it and `end { txId, commit }`
+ *   commits or rolls back and answers when that is done. Neither waits for BEGIN's
+ *   answer to be sent: they queue in the worker and run in the order sent, after BEGIN
+ *   (a failed BEGIN fails them with its error). PGlite's own mutex makes every other
+ *   statement wait meanwhile, as in one connection;
  * - `listen { channel }` subscribes: each notification comes back as
  *   `{ listenId, payload }`; `unlisten { listenId }` stops it;
  * - `close` closes PGlite (flushing the data directory); the main thread then ends the
  *   thread.
- * Rows go back as PGlite parsed them (Date, Uint8Array, numbers, JSON values): all of
- * them survive structured cloning. Errors go back as their message, name, stack and own
+ * PGlite starts with PostgreSQL's `-c` settings of workerData.settings added to its own.
+ * Rows go back as `{ columns, jsonColumns, values, rowCount }`: each row an array of the
+ * values PGlite parsed (Date, Uint8Array, numbers: all survive structured cloning), but
+ * json and jsonb as their text, which the main thread parses (the columns listed in
+ * jsonColumns). Errors go back as their message, name, stack and own
  * fields (PostgreSQL's code, detail, constraint, …), which the main thread puts back on
  * an Error.
  */
@@ -39,64 +46,108 @@ const ROLLBACK = Symbol('rollback');
 function wireError(error) {
   if (!(error instanceof Error)) return { message: String(error), name: 'Error', stack: undefined, fields: {} };
   const fields = {};
+  // PostgreSQL's fields (code, detail, constraint, …) are strings; PGlite also hangs the
+  // query's options on its errors, functions and all, which cannot be copied.
   for (const [key, value] of Object.entries(error)) {
-    if (typeof value !== 'function' && typeof value !== 'symbol') fields[key] = value;
+    if (value === null || ['string', 'number', 'boolean'].includes(typeof value)) fields[key] = value;
   }
   return { message: error.message, name: error.name, stack: error.stack, fields };
 }
 
-function answer(id, value) {
-  parentPort.postMessage({ id, ok: true, value });
-}
-
-function fail(id, error) {
-  const wire = wireError(error);
-  try {
-    parentPort.postMessage({ id, ok: false, error: wire });
-  } catch {
-    // A field that cannot be cloned: the message and the code still can.
-    const { code, detail, constraint } = wire.fields;
-    parentPort.postMessage({ id, ok: false, error: { ...wire, fields: { code, detail, constraint } } });
-  }
-}
+// Rows leave as arrays under one list of column names, and json/jsonb values as their
+// text: copying objects between threads, key by key, and parsing JSON here cost this
+// thread (the database's) more than the main thread's JSON.parse of one string.
+const JSON_TYPES = new Set([114, 3802]);
+const asText = (value) => value;
+const QUERY_OPTIONS = { rowMode: 'array', parsers: { 114: asText, 3802: asText } };
 
 function rowsOf(result) {
-  return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
+  const columns = [];
+  const jsonColumns = [];
+  result.fields.forEach((field, i) => {
+    columns.push(field.name);
+    if (JSON_TYPES.has(field.dataTypeID)) jsonColumns.push(i);
+  });
+  return { columns, jsonColumns, values: result.rows, rowCount: result.affectedRows ?? result.rows.length };
 }
 
 let db;
-const transactions = new Map(); // txId -> { tx, end(endId, commit) }
+const transactions = new Map(); // txId -> { ready, last, finish, settled }
 const listeners = new Map(); // listenId -> unsubscribe
 
+// Answers leave in batches: one message for every answer ready in this turn of the
+// worker's loop, unless the oldest has waited a millisecond already.
+let outbox = [];
+let oldestAt = 0;
+let flushScheduled = false;
+function post(reply) {
+  if (outbox.length === 0) oldestAt = performance.now();
+  outbox.push(reply);
+  if (performance.now() - oldestAt >= 1) return flush();
+  if (!flushScheduled) {
+    flushScheduled = true;
+    setImmediate(flush);
+  }
+}
+function flush() {
+  flushScheduled = false;
+  if (outbox.length === 0) return;
+  const replies = outbox;
+  outbox = [];
+  try {
+    parentPort.postMessage(replies);
+  } catch {
+    // One that cannot be cloned: the others still go.
+    for (const reply of replies) postOne(reply);
+  }
+}
+function postOne(reply) {
+  try {
+    parentPort.postMessage([reply]);
+  } catch (error) {
+    // Rows and errors' fields clone (see above); should one not, its request fails rather than waits.
+    parentPort.postMessage([{ id: reply.id, ok: false, error: { ...wireError(error), fields: {} } }]);
+  }
+}
+
+function answer(id, value) {
+  post({ id, ok: true, value });
+}
+
+function fail(id, error) {
+  post({ id, ok: false, error: wireError(error) });
+}
+
+const ignore = () => undefined;
+
+/**
+ * Opens PGlite's transaction() and holds it until 'end'. Its statements may arrive before
+ * BEGIN has run: each waits for the transaction to be open and for the statement before
+ * it, so they run in the order sent; if BEGIN (or the first statement) fails, they and
+ * 'end' fail with its error.
+ */
 function begin({ id, firstStatement }) {
-  let began = false;
-  let endId;
-  db.transaction(async (tx) => {
+  let opened;
+  let refused;
+  const ready = new Promise((resolve, reject) => {
+    opened = resolve;
+    refused = reject;
+  });
+  ready.catch(ignore);
+  let finish;
+  const finished = new Promise((resolve) => (finish = resolve));
+  const settled = db.transaction(async (tx) => {
     if (firstStatement !== undefined) await tx.exec(firstStatement);
-    await new Promise((resolve, reject) => {
-      transactions.set(id, {
-        tx,
-        end: (requestId, commit) => {
-          endId = requestId;
-          if (commit) resolve();
-          else reject(ROLLBACK);
-        },
-      });
-      began = true;
-      answer(id, id);
-    });
-  }).then(
-    () => {
-      transactions.delete(id);
-      answer(endId, null);
-    },
-    (error) => {
-      transactions.delete(id);
-      if (!began) fail(id, error);
-      else if (error === ROLLBACK) answer(endId, null);
-      else fail(endId, error);
-    },
-  );
+    opened(tx);
+    answer(id, null);
+    if (!(await finished)) throw ROLLBACK;
+  });
+  settled.then(ignore, (error) => {
+    refused(error);
+    // Before BEGIN answered: the transaction never opened.
+    if (error !== ROLLBACK) ready.then(ignore, () => fail(id, error));
+  });
+  transactions.set(id, { ready, last: ready.then(ignore, ignore), finish, settled });
 }
 
 function transactionOf(txId) {
@@ -105,18 +156,37 @@ function transactionOf(txId) {
   return open;
 }
 
+function txQuery({ id, txId, text, params }) {
+  const open = transactionOf(txId);
+  const run = open.last.then(() => open.ready).then((tx) => tx.query(text, params, QUERY_OPTIONS));
+  open.last = run.then(ignore, ignore);
+  run.then((result) => answer(id, rowsOf(result)), (error) => fail(id, error));
+}
+
+function end({ id, txId, commit }) {
+  const open = transactionOf(txId);
+  transactions.delete(txId);
+  open.last
+    .then(() => {
+      open.finish(commit);
+      return open.settled;
+    })
+    .then(
+      () => answer(id, null),
+      (error) => (error === ROLLBACK ? answer(id, null) : fail(id, error)),
+    );
+}
+
 async function handle(message) {
   switch (message.op) {
     case 'query':
-      return rowsOf(await db.query(message.text, message.params));
-    case 'txQuery':
-      return rowsOf(await transactionOf(message.txId).tx.query(message.text, message.params));
+      return rowsOf(await db.query(message.text, message.params, QUERY_OPTIONS));
     case 'exec':
       await db.exec(message.script);
       return null;
     case 'listen': {
       const listenId = message.id;
-      listeners.set(listenId, await db.listen(message.channel, (payload) => parentPort.postMessage({ listenId, payload })));
+      listeners.set(listenId, await db.listen(message.channel, (payload) => post({ listenId, payload })));
       return null;
     }
     case 'unlisten': {
@@ -133,21 +203,27 @@ async function handle(message) {
   }
 }
 
-parentPort.on('message', (message) => {
-  if (message.op === 'begin') return begin(message);
-  if (message.op === 'end') {
+const inTransaction = { begin, txQuery, end };
+
+// Requests come in batches (an array), each started in the order sent.
+parentPort.on('message', (messages) => {
+  for (const message of messages) {
+    const step = inTransaction[message.op];
+    if (step === undefined) {
+      handle(message).then((value) => answer(message.id, value), (error) => fail(message.id, error));
+      continue;
+    }
     try {
-      transactionOf(message.txId).end(message.id, message.commit);
+      step(message);
     } catch (error) {
       fail(message.id, error);
     }
-    return;
   }
-  handle(message).then((value) => answer(message.id, value), (error) => fail(message.id, error));
 });
 
 (async () => {
-  db = workerData.dataDir === null ? new PGlite() : new PGlite(workerData.dataDir);
+  const startParams = [...PGlite.defaultStartParams, ...workerData.settings.flatMap((setting) => ['-c', setting])];
+  db = workerData.dataDir === null ? new PGlite({ startParams }) : new PGlite(workerData.dataDir, { startParams });
   await db.waitReady;
 })().then(() => answer(0, null), (error) => fail(0, error));
 `;

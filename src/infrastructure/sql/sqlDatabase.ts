@@ -12,7 +12,10 @@ export interface SqlDatabase extends SqlExecutor {
   readonly kind: 'postgres' | 'pglite';
   /**
    * Runs `work` in one transaction on one connection; commits if it resolves, rolls back
-   * if it throws. `firstStatement` (no parameters) runs right after BEGIN, sent with it in
+   * if it throws. Statements `work` makes without awaiting the one before (under
+   * Promise.all) run in the order made: independent statements may be sent at once and
+   * awaited together, which on PGlite sends them to its thread in one message.
+   * `firstStatement` (no parameters) runs right after BEGIN, sent with it in
    * one round trip where the driver allows.
    */
   transaction<T>(work: (tx: SqlExecutor) => Promise<T>, options?: { firstStatement?: string }): Promise<T>;

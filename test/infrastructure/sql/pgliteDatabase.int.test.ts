@@ -108,6 +108,41 @@ describe('PgliteDatabase (PGlite in a worker thread)', () => {
     expect((await db.query('SELECT count(*)::int AS n FROM item')).rows).toEqual([{ n: 0 }]);
   });
 
+  it("runs a transaction's statements sent at once in the order made, BEGIN first", async () => {
+    const counted = await db.transaction(
+      async (tx) => {
+        const [, , count] = await Promise.all([
+          tx.query(`INSERT INTO item (id, name) VALUES (1, 'a')`),
+          tx.query(`UPDATE item SET name = 'b' WHERE id = 1`),
+          tx.query<{ n: number; name: string }>(`SELECT count(*)::int AS n, max(name) AS name FROM item`),
+          tx.query(`INSERT INTO item (id, name) VALUES (2, 'c')`),
+        ]);
+        return count.rows[0];
+      },
+      { firstStatement: 'SET TRANSACTION ISOLATION LEVEL SERIALIZABLE' },
+    );
+    expect(counted).toEqual({ n: 1, name: 'b' });
+    expect((await db.query('SELECT id, name FROM item ORDER BY id')).rows).toEqual([
+      { id: 1, name: 'b' },
+      { id: 2, name: 'c' },
+    ]);
+  });
+
+  it('fails a transaction whose first statement fails, with its error, and keeps none of its statements', async () => {
+    let statement: Promise<unknown> | undefined;
+    await expect(
+      db.transaction(
+        async (tx) => {
+          statement = tx.query(`INSERT INTO item (id, name) VALUES (1, 'a')`);
+          await statement;
+        },
+        { firstStatement: 'SELECT nope FROM item' },
+      ),
+    ).rejects.toMatchObject({ code: '42703', message: 'column "nope" does not exist' });
+    await expect(statement).rejects.toMatchObject({ code: '42703' });
+    expect((await db.query('SELECT count(*)::int AS n FROM item')).rows).toEqual([{ n: 0 }]);
+  });
+
   it('makes statements from outside a transaction wait until it ends, as on one connection', async () => {
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
@@ -143,6 +178,19 @@ describe('PgliteDatabase (PGlite in a worker thread)', () => {
   it('refuses a parameter that cannot be sent to the worker, and carries on', async () => {
     await expect(db.query('SELECT $1::text AS x', [() => 'x'])).rejects.toThrow(/could not be cloned/);
     expect((await db.query('SELECT $1::text AS x', ['y'])).rows).toEqual([{ x: 'y' }]);
+    // Made in the same tick as others, which leave in the same message: it alone fails.
+    const [before, refused, after] = await Promise.allSettled([
+      db.query('SELECT $1::text AS x', ['before']),
+      db.query('SELECT $1::text AS x', [Symbol('x')]),
+      db.query('SELECT $1::text AS x', ['after']),
+    ]);
+    expect(before).toMatchObject({ status: 'fulfilled', value: { rows: [{ x: 'before' }] } });
+    expect(refused).toMatchObject({ status: 'rejected', reason: expect.objectContaining({ message: expect.stringMatching(/could not be cloned/) }) });
+    expect(after).toMatchObject({ status: 'fulfilled', value: { rows: [{ x: 'after' }] } });
+  });
+
+  it("keeps a small buffer pool (16 MB, not PGlite's 128 MB): its memory at rest", async () => {
+    expect((await db.query('SHOW shared_buffers')).rows).toEqual([{ shared_buffers: '16MB' }]);
   });
 
   it('keeps its data across close and open, and holds the data directory until closed', async () => {
