@@ -185,8 +185,9 @@ export class StreamCommandHandler<State, Cmd, Evt extends DomainEvent> {
     let confirmed: FoldedStream<State> | undefined;
     for (let attempt = 1; ; ) {
       await lane.turn(ticket);
-      if (await this.loaded(streamId, lane)) confirmed = this.cache.peek(streamId);
-      const decision = this.decideAndAppend(streamId, lane, ticket, command, context, encode, confirmed);
+      const readNow = await this.loaded(streamId, lane);
+      if (readNow !== undefined) confirmed = this.cache.peek(streamId) ?? readNow;
+      const decision = this.decideAndAppend(streamId, lane, ticket, command, context, encode, confirmed, readNow);
       switch (decision.kind) {
         case 'unloaded':
           continue;
@@ -252,9 +253,12 @@ export class StreamCommandHandler<State, Cmd, Evt extends DomainEvent> {
     context: CommandContext,
     encode: EventEncoder<Evt> | undefined,
     confirmed: FoldedStream<State> | undefined,
+    readNow: FoldedStream<State> | undefined,
   ): Decision<State, Evt> {
     const pending = lane.speculative;
-    const base = pending ?? this.cache.get(streamId);
+    // What this command just read, in its turn, is as good as the cache's copy: another
+    // stream's load may have pushed it out of a full cache in the meantime.
+    const base = pending ?? this.cache.get(streamId) ?? readNow;
     if (base === undefined) return { kind: 'unloaded' };
     let newEvents: Evt[];
     try {
@@ -291,16 +295,22 @@ export class StreamCommandHandler<State, Cmd, Evt extends DomainEvent> {
     return { kind: 'appending', appending, base, after, newEvents, toAppend };
   }
 
-  /** Loads the stream into the cache unless it is there (one load at a time per stream); true when it was read now. */
-  private async loaded(streamId: string, lane: StreamLane<State>): Promise<boolean> {
-    if (lane.speculative !== undefined || this.cache.peek(streamId) !== undefined) return false;
+  /**
+   * Loads the stream into the cache unless it is there (one load at a time per stream).
+   * Returns what was read now (undefined when nothing was), which stays valid for this
+   * turn even if other loads push it out of the cache before the command decides.
+   */
+  private async loaded(streamId: string, lane: StreamLane<State>): Promise<FoldedStream<State> | undefined> {
+    if (lane.speculative !== undefined || this.cache.peek(streamId) !== undefined) return undefined;
     lane.loading ??= loadStream(this.deps.eventStore, streamId, this.decider, this.options.snapshots)
       .then((folded) => {
-        if (this.cache.peek(streamId) === undefined) this.cache.set(streamId, folded);
+        const held = this.cache.peek(streamId);
+        if (held !== undefined) return held;
+        this.cache.set(streamId, folded);
+        return folded;
       })
       .finally(() => (lane.loading = undefined));
-    await lane.loading;
-    return true;
+    return lane.loading;
   }
 
   /** The events other writers added since the cached revision, folded in; returns the fresh entry. */

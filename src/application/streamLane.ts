@@ -24,7 +24,7 @@ export class StreamLane<State> {
   /** The state once every append in flight has committed; undefined when none is in flight. */
   speculative: SpeculativeState<State> | undefined;
   /** The load of the stream under way (one at a time per stream). */
-  loading: Promise<void> | undefined;
+  loading: Promise<FoldedStream<State>> | undefined;
   private flight: { count: number; settled: Promise<void>; settle: () => void } | undefined;
 
   /** `pipelined`: the store commits appends in order, so a command may go as soon as those before it have appended. */
