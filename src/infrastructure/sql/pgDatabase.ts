@@ -37,23 +37,32 @@ export class PgDatabase implements SqlDatabase {
 
   async transaction<T>(work: (tx: SqlExecutor) => Promise<T>, options: { firstStatement?: string } = {}): Promise<T> {
     const client = await reachingDatabase(() => this.pool.connect());
+    // Statements made without awaiting the one before (SqlDatabase.transaction) queue
+    // here, each sent when the last has answered, whatever its outcome: what `pg` did on
+    // its own until it deprecated a second query on a busy client.
+    let last: Promise<unknown> = Promise.resolve();
+    const inTurn = <R>(run: () => Promise<R>): Promise<R> => {
+      const next = last.then(run, run);
+      last = next.catch(() => undefined);
+      return next;
+    };
     try {
       // One simple-protocol message for both: a round trip less per transaction.
       await reachingDatabase(() => client.query(options.firstStatement === undefined ? 'BEGIN' : `BEGIN; ${options.firstStatement}`));
       const tx: SqlExecutor = {
         query: async <Row extends object>(text: string, params?: unknown[]) => {
-          const result = await reachingDatabase(() => client.query(text, params as unknown[]));
+          const result = await inTurn(() => reachingDatabase(() => client.query(text, params as unknown[])));
           return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 };
         },
       };
       const value = await work(tx);
-      await reachingDatabase(() => client.query('COMMIT'));
+      await inTurn(() => reachingDatabase(() => client.query('COMMIT')));
       client.release();
       return value;
     } catch (error) {
       // A clean rollback leaves the connection reusable (conflicts are routine here);
       // one whose rollback failed is in an unknown state and is thrown away.
-      const rolledBack = await client.query('ROLLBACK').then(
+      const rolledBack = await inTurn(() => client.query('ROLLBACK')).then(
         () => true,
         () => false,
       );
